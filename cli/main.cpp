@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+    std::puts("r1vk: under construction");
+    return 0;
+}

@@ -1,0 +1,33 @@
+// Read-only memory map of a whole file. Move-only; the mapping lives as long as the object.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <span>
+
+namespace r1vk {
+
+class MappedFile {
+public:
+    // Throws Error(BadInput) "<path>: cannot open: <reason>" on failure. Empty files map to an empty span.
+    static MappedFile open(const std::filesystem::path& path);
+
+    MappedFile() = default;
+    MappedFile(MappedFile&& o) noexcept;
+    MappedFile& operator=(MappedFile&& o) noexcept;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+    ~MappedFile();
+
+    std::span<const std::byte> bytes() const { return {static_cast<const std::byte*>(data_), size_}; }
+    size_t size() const { return size_; }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    void reset();
+    void* data_ = nullptr;
+    size_t size_ = 0;
+    std::filesystem::path path_;
+};
+
+}  // namespace r1vk

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Everything the tests need, then all of them: packages, the cached test vocabulary, a build, ctest.
+# The gpu tests run for real on the Vulkan device (lavapipe on a machine without a GPU) with the
+# Khronos validation layer on; a validation message fails the test that caused it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-deps.sh
+scripts/fetch-test-data.sh
+scripts/build.sh
+cd "${R1VK_BUILD_DIR:-build}"
+ctest --output-on-failure --timeout 1500 -j"${R1VK_TEST_JOBS:-2}" "$@"
