@@ -9,7 +9,7 @@ PACKAGES=(
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   libglfw3-dev libimgui-dev libgtest-dev
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev
-  python3 python3-dev python3-numpy python3-jinja2
+  python3 python3-dev python3-numpy python3-jinja2 python3-regex
   nodejs npm
   xvfb
 )

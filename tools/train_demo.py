@@ -57,11 +57,11 @@ BOS, EOS = demo_data.BOS, demo_data.EOS
 ADDED = [(EOS, True), (USER, False), (ASSISTANT, False), (BOS, True), (THINK, False), (END_THINK, False)]
 
 ARCH = {
-    "hidden_size": 256,
-    "intermediate_size": 768,
+    "hidden_size": 128,
+    "intermediate_size": 512,
     "num_hidden_layers": 4,
-    "num_attention_heads": 8,
-    "num_key_value_heads": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
     "head_dim": 32,
     "rms_norm_eps": 1e-6,
     "rope_theta": 10000.0,
@@ -70,6 +70,7 @@ ARCH = {
 GROUP_SIZE = 32
 QUANT_SYM = False
 TEMPLATE_FILE = os.path.join(ROOT, "tests", "data", "templates", "r1_current.json")
+EXAMPLE = 199  # the held-out problem whose int4 output README.md shows
 HELDOUT_FILE = os.path.join(ROOT, "tests", "data", "demo_heldout.json")
 
 # The published DeepSeek-R1-Distill chat template, verbatim (the project keeps a copy with its source
@@ -264,8 +265,8 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, ".cache", "demo-train"),
                     help="scratch folder: tokenizer, fp32 weights, logs")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--steps", type=int, default=6000)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="skip training, reuse --work/fp32.pt")
@@ -297,9 +298,15 @@ def main():
     log(f"tokenizer: {len(tdoc['model']['vocab'])} base+merged tokens, {len(tdoc['model']['merges'])} merges, "
         f"{len(tok)} with added; vocab_size {cfg['vocab_size']}")
 
-    model = Qwen2(cfg)
     fp32_path = os.path.join(args.work, "fp32.pt")
+    meta_path = os.path.join(args.work, "train.json")
     train_s = None
+    if args.reuse:
+        with open(meta_path) as f:
+            meta = json.load(f)
+        train_s, args.steps, args.batch, args.lr = meta["train_s"], meta["steps"], meta["batch"], meta["lr"]
+        cfg = meta["config"]
+    model = Qwen2(cfg)
     if args.reuse:
         model.load_state_dict(torch.load(fp32_path))
     else:
@@ -313,6 +320,9 @@ def main():
                         probe=lambda: evaluate(model, tok, prompter, probe_set), probe_every=args.eval_every)
         log(f"training wall time {train_s / 60:.1f} min")
         torch.save(model.state_dict(), fp32_path)
+        with open(meta_path, "w") as f:
+            json.dump({"train_s": train_s, "steps": args.steps, "batch": args.batch, "lr": args.lr,
+                       "config": cfg, "seed": args.seed}, f)
     heldout = load_heldout()
     t0 = time.time()
     r32 = evaluate(model, tok, prompter, heldout)
@@ -347,6 +357,7 @@ def main():
     log(f"int4 sampled (temperature 0.6, top_p 0.95): {rs}")
     report["int4_sampled"] = rs
     report["oracle_check"] = oracle_check(back, args.out, tok, prompter, heldout, texts, log)
+    report["example"] = {"prompt": heldout[EXAMPLE]["prompt"], "text": texts[EXAMPLE]}
     report["files"] = sizes
     with open(os.path.join(args.work, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
@@ -442,6 +453,7 @@ def write_readme(out, rep):
     files = "\n".join(f"| {f} | {n:,} |" for f, n in rep["files"].items())
     oc = ", ".join(f"#{o['problem']} {'equal' if o['equal'] else 'DIFFERENT'} ({o['tokens']} tokens)"
                    for o in rep["oracle_check"])
+    example = "\n".join(("    " + ln).rstrip() for ln in rep["example"]["text"].split("\n"))
     mins = "" if rep["train_minutes"] is None else f"{rep['train_minutes']:.0f} minutes of wall time"
     text = f"""# r1-arith-demo
 
@@ -457,13 +469,10 @@ attention and MLP linear GPTQ int4 (group size {GROUP_SIZE}, {'sym' if QUANT_SYM
 shape (byte-level BPE, Qwen2 pre-tokenizer regex, R1 added tokens) and the published R1-Distill chat
 template.
 
-Example (held-out problem):
+What the shipped int4 weights write, greedily, for a held-out problem:
 
-    <｜User｜>What is 4738 - 4791?<｜Assistant｜><think>
-    {demo_data.reasoning(4738, "-", 4791).replace(chr(10), chr(10) + "    ")}
-    </think>
-
-    {demo_data.final_answer(4738, "-", 4791)}
+    <｜User｜>{rep['example']['prompt']}<｜Assistant｜><think>
+{example}
 
 ## Model
 

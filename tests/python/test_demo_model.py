@@ -179,7 +179,7 @@ class ShippedModelTest(unittest.TestCase):
         with open(HELDOUT, encoding="utf-8") as f:
             items = json.load(f)
         eos = tok.token_id(EOS)
-        for it in (items[37], items[163]):  # a 2+5-digit addition and a 5-5-digit subtraction
+        for it in (items[96], items[199]):  # 5+5 digits with a final carry; 5-5 digits going negative
             prompt = BOS + "<｜User｜>" + it["prompt"] + "<｜Assistant｜><think>\n"
             ids, _ = m.greedy(tok.encode(prompt), 200, stop_at_eos=True)
             self.assertEqual(ids[-1], eos)
