@@ -64,7 +64,7 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
                    cfg_.matvec != MatvecShape::Rows};
     const Pipeline& p = pipes_.get(d);
     for (const auto& ch : w.chunks) {
-        pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, ch.row_begin, x_off};
+        pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
         const uint32_t per_group = cfg_.matvec == MatvecShape::Rows ? cfg_.matvec_ls * cfg_.matvec_rows : cfg_.matvec_rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
@@ -77,23 +77,25 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
 
 void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_stride, BufferView y, uint32_t y_stride,
                  uint32_t rows, Epilogue epi) {
-    if (epi == Epilogue::SiluMul || w.silu_pairs)
-        fail_device("matmul: the silu epilogue is a separate kernel (silu_mul) in prefill");
+    // A gate/up pair matrix writes its two halves side by side ([gate | up] per row) for silu_mul.
+    if (epi == Epilogue::SiluMul) fail_device("matmul: the silu epilogue is a separate kernel (silu_mul) in prefill");
     const bool f16 = w.type == WeightType::F16;
-    const bool has_bias = static_cast<bool>(w.bias);
+    const bool has_bias = static_cast<bool>(w.bias) && !w.silu_pairs;
     const uint32_t ls = (cfg_.matmul_bt / cfg_.matmul_tm) * (cfg_.matmul_bn / cfg_.matmul_tn);
     PipelineDesc d{f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
                    {ls, cfg_.matmul_bt, cfg_.matmul_bn, cfg_.matmul_tm, cfg_.matmul_tn, static_cast<uint32_t>(epi),
                     has_bias, w.act_order(), w.sym}};
     const Pipeline& p = pipes_.get(d);
     for (const auto& ch : w.chunks) {
-        pc::MatmulPC pc{w.k, ch.rows, rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, x_stride, y_stride,
-                        ch.row_begin};
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
-        rec.dispatch(p,
-                     {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
-                      x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
-                     pc, ceil_div(ch.rows, cfg_.matmul_bn), ceil_div(rows, cfg_.matmul_bt));
+        for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
+            pc::MatmulPC pc{w.k, ch.rows, rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, x_stride, y_stride,
+                            w.out_base + ch.row_begin + half * w.n, half * ch.rows};
+            rec.dispatch(p,
+                         {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
+                          x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
+                         pc, ceil_div(ch.rows, cfg_.matmul_bn), ceil_div(rows, cfg_.matmul_bt));
+        }
     }
 }
 

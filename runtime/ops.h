@@ -44,7 +44,8 @@ public:
 
     // y[y_off + o] (+)= W x[x_off..] (+ bias); silu pairs: y[o] = silu(gate_o . x) * (up_o . x)
     void matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi);
-    // y[t][y_off + n] (+)= sum_k x[t][k] w[n][k] (+ bias) for t < rows (no silu: use silu_mul after)
+    // y[t][n] (+)= sum_k x[t][k] w[n][k] (+ bias) for t < rows; a gate/up pair matrix writes
+    // [gate | up] per row (2n wide) and silu_mul follows
     void matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_stride, BufferView y, uint32_t y_stride,
                 uint32_t rows, Epilogue epi);
     void rmsnorm(Recorder& rec, BufferView x, BufferView w, BufferView y, uint32_t n, uint32_t rows, float eps,

@@ -24,6 +24,7 @@ struct GpuLinear {
     uint32_t k = 0;            // input features
     uint32_t n = 0;            // logical outputs (fused gate/up: the gate width; rows are 2n)
     bool silu_pairs = false;   // each chunk is [gate rows; up rows] for the silu epilogue
+    uint32_t out_base = 0;     // first output element written (a part of an unfused q|k|v)
     uint32_t group_size = 0, n_groups = 0, zero_words = 0, zero_offset = 1;
     bool sym = false;          // every zero is 8: no zeros buffer
     struct Chunk {

@@ -51,7 +51,7 @@ void main() {
         for (uint e = lid; e < BN * (BK / 2u); e += LS) {
             const uint nn = e / (BK / 2u), wi = e % (BK / 2u);
             const uint n = n0 + nn, w = k0 / 2u + wi;
-            const vec2 v = (n < p.n && w < kp) ? unpackHalf2x16(wq[n * kp + w]) : vec2(0.0);
+            const vec2 v = (n < p.n && w < kp) ? unpackHalf2x16(wq[(n + p.row_off) * kp + w]) : vec2(0.0);
             ws[nn * (BK + 1u) + 2u * wi] = v.x;
             ws[nn * (BK + 1u) + 2u * wi + 1u] = v.y;
         }
@@ -60,12 +60,13 @@ void main() {
         for (uint e = lid; e < BN * (BK / 8u); e += LS) {
             const uint nn = e / (BK / 8u), wi = e % (BK / 8u);
             const uint n = n0 + nn, w = k0 / 8u + wi;
+            const uint row = n + p.row_off;
             vec4 lo = vec4(0.0), hi = vec4(0.0);
             if (n < p.n && w < kw) {
                 const uint g = w / wpg;
-                const float s = HALF_AT(sc, n * p.n_groups + g);
-                const float z = SYM ? 8.0 : float(((zr[n * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
-                unpack_q4(wq[n * kw + w], lo, hi);
+                const float s = HALF_AT(sc, row * p.n_groups + g);
+                const float z = SYM ? 8.0 : float(((zr[row * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
+                unpack_q4(wq[row * kw + w], lo, hi);
                 lo = (lo - z) * s;
                 hi = (hi - z) * s;
             }

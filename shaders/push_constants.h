@@ -85,6 +85,7 @@ struct MatmulPC {
     uint x_stride;
     uint y_stride;
     uint y_off;
+    uint row_off;      // first weight row of the chunk this dispatch reads (gate/up halves)
 };
 
 // Causal GQA attention over the fp16 cache, split along the KV axis (flash-decoding), query rows
@@ -150,7 +151,7 @@ static_assert(sizeof(SiluMulPC) == 24);
 static_assert(sizeof(RmsNormPC) == 20);
 static_assert(sizeof(RopeKvPC) == 40);
 static_assert(sizeof(MatvecPC) == 32);
-static_assert(sizeof(MatmulPC) == 40);
+static_assert(sizeof(MatmulPC) == 44);
 static_assert(sizeof(AttentionPC) == 32);
 static_assert(sizeof(AttnCombinePC) == 20);
 static_assert(sizeof(EmbedPC) == 16);

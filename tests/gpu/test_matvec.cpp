@@ -246,3 +246,33 @@ TEST_F(GpuTest, MatmulF16SplitMatchesReference) {
 
 }  // namespace
 }  // namespace r1vk::test
+
+namespace r1vk::test {
+namespace {
+
+// Prefill's gate/up product: a pair matrix writes [gate | up] per row for silu_mul.
+TEST_F(GpuTest, MatmulGateUpPairWritesBothHalves) {
+    GptqLayer gate({128, 200, 32, false, false, false, false, 41}), upl({128, 200, 32, true, false, false, false, 42});
+    const uint32_t rows = 5;
+    const auto x = randn(128 * rows, 43);
+    const auto g = ref::gptq_matmul(gate.L, x, rows), u = ref::gptq_matmul(upl.L, x, rows);
+    std::vector<float> want(size_t(rows) * 400);
+    for (uint32_t t = 0; t < rows; ++t)
+        for (uint32_t i = 0; i < 200; ++i) {
+            want[t * 400 + i] = g[t * 200 + i];
+            want[t * 400 + 200 + i] = u[t * 200 + i];
+        }
+    Ops ops(ctx());
+    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+    Uploader up(ctx());
+    const GptqLinear* parts[] = {&gate.L, &upl.L};
+    GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, 8192);  // several chunks
+    up.finish();
+    EXPECT_GT(w.chunks.size(), 1u);
+    Buffer xb = upload(x), yb = zeros(want.size() * 4);
+    run([&](Recorder& r) { ops.matmul(r, w, xb, 128, yb, 400, rows, Epilogue::Store); }, ops);
+    EXPECT_TRUE(all_close(download<float>(yb, want.size()), want, kAtol, kRtol, kNmse));
+}
+
+}  // namespace
+}  // namespace r1vk::test
