@@ -45,6 +45,7 @@ struct Qwen2Layer {
     GptqLinear q, k, v, o, gate, up, down;
 };
 
+// Every pointer here points into the TensorIndex given to bind, which must outlive the checkpoint.
 struct Qwen2Checkpoint {
     const TensorView* embed = nullptr;    // [vocab, hidden] F16/BF16/F32
     const TensorView* final_norm = nullptr;

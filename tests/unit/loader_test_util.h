@@ -90,7 +90,8 @@ inline std::string build_safetensors(const std::vector<TensorSpec>& tensors,
         h += "\"__metadata__\":{";
         bool f2 = true;
         for (const auto& [k, v] : metadata) {
-            h += (f2 ? "" : ",") + ("\"" + k + "\":\"" + v + "\"");
+            if (!f2) h += ",";
+            h += "\"" + k + "\":\"" + v + "\"";
             f2 = false;
         }
         h += "}";
@@ -100,8 +101,9 @@ inline std::string build_safetensors(const std::vector<TensorSpec>& tensors,
     for (const auto& t : tensors) {
         const size_t b = data.size();
         data += t.bytes;
-        h += (first ? "" : ",") + ("\"" + t.name + "\":{\"dtype\":\"" + t.dtype + "\",\"shape\":" + shape_json(t.shape) +
-                                   ",\"data_offsets\":[" + std::to_string(b) + "," + std::to_string(data.size()) + "]}");
+        if (!first) h += ",";
+        h += "\"" + t.name + "\":{\"dtype\":\"" + t.dtype + "\",\"shape\":" + shape_json(t.shape);
+        h += ",\"data_offsets\":[" + std::to_string(b) + "," + std::to_string(data.size()) + "]}";
         first = false;
     }
     h += "}";

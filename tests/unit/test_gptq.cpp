@@ -160,6 +160,9 @@ struct BadLayer {
     std::string phrase;
 };
 
+// gtest prints parameters; the case name is all that helps (and avoids dumping padding bytes).
+void PrintTo(const BadLayer& c, std::ostream* os) { *os << c.id; }
+
 TensorSpec* find(std::vector<TensorSpec>& t, const std::string& name) {
     for (auto& s : t)
         if (s.name == name) return &s;

@@ -2,7 +2,9 @@
 // makes (config.json, quantization_config / quantize_config.json, generation_config.json).
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <functional>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -274,6 +276,9 @@ struct GenCase {
     std::string phrase;
 };
 
+// gtest prints parameters; the case name is all that helps (and avoids dumping padding bytes).
+void PrintTo(const GenCase& c, std::ostream* os) { *os << c.id; }
+
 class BadGenerationConfig : public ::testing::TestWithParam<GenCase> {};
 
 }  // namespace
@@ -326,6 +331,9 @@ struct ConfigCase {
     std::function<void(json&)> mutate;
     std::string phrase;
 };
+
+// gtest prints parameters; the case name is all that helps (and avoids dumping padding bytes).
+void PrintTo(const ConfigCase& c, std::ostream* os) { *os << c.id; }
 
 auto set(const char* key, json v) {
     return [key, v](json& j) { j[key] = v; };
@@ -425,3 +433,31 @@ TEST_P(BadConfig, IsRefusedWithAClearMessage) {
 
 INSTANTIATE_TEST_SUITE_P(Checks, BadConfig, ::testing::ValuesIn(config_cases()),
                          [](const auto& info) { return std::string(info.param.id); });
+
+// Random corruption of the real config must end in a parsed config or a BadInput error naming the
+// file, never a crash or a stray exception type.
+TEST(ModelConfigParse, RandomCorruptionIsRefusedOrParsed) {
+    const fs::path cfg = fs::path(R1VK_SOURCE_DIR) / "assets/configs/deepseek-r1-distill-qwen-14b-gptq-int4/config.json";
+    std::ifstream in(cfg);
+    const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_GT(good.size(), 100u);
+    std::mt19937 rng(777);
+    int refused = 0;
+    for (int iter = 0; iter < 3000; ++iter) {
+        std::string t = good;
+        for (int i = 0, n = 1 + rng() % 3; i < n; ++i) {
+            const char pool[] = "{}[]\",:0123456789-eE. tfn\x00\xff";
+            t[rng() % t.size()] = pool[rng() % (sizeof(pool) - 1)];
+        }
+        try {
+            const ModelConfig c = ModelConfig::parse(t, kSrc);
+            EXPECT_GT(c.hidden_size, 0);
+            EXPECT_EQ(c.hidden_size % 2 + c.head_dim % 2, c.hidden_size % 2);  // head_dim stays even
+        } catch (const Error& e) {
+            ASSERT_EQ(e.kind(), ErrorKind::BadInput);
+            ASSERT_EQ(std::string(e.what()).rfind(kSrc + ": ", 0), 0u) << e.what();
+            ++refused;
+        }
+    }
+    EXPECT_GT(refused, 1000);
+}
