@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "cli/common.h"
+#include "runtime/reference.h"
 
 namespace r1vk::cli {
 
@@ -35,6 +36,7 @@ int cmd_logits(const Tokens& t) {
     spec.push_back({"out", 0, true, "output .npy file"});
     spec.push_back({"mode", 0, true, "prefill (one batch, default) or decode (one token at a time)"});
     spec.push_back({"prefill-chunk", 0, true, "tokens per prefill submission (default 256)"});
+    spec.push_back({"backend", 0, true, "gpu (default) or reference (the plain C++ twin, no Vulkan)"});
     Args a("logits", t, spec);
     if (a.help()) {
         std::fputs(a.usage().c_str(), stdout);
@@ -44,6 +46,19 @@ int cmd_logits(const Tokens& t) {
     const std::string mode = a.str("mode", "prefill");
     if (mode != "prefill" && mode != "decode") fail_usage("r1vk logits: --mode is prefill or decode, got '" + mode + "'");
     const std::vector<int32_t> ids = parse_ids(a.str("ids"), "--ids");
+    const std::string backend = a.str("backend", "gpu");
+    if (backend == "reference") {
+        const auto dir = model_dir(a, true);
+        const ModelConfig cfg = ModelConfig::load(dir);
+        const TensorIndex index = TensorIndex::open(dir);
+        const Qwen2Checkpoint ck = Qwen2Checkpoint::bind(index, cfg);
+        for (int32_t id : ids)
+            if (id >= cfg.vocab_size)
+                fail_usage("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+        write_npy(a.str("out"), ref::forward(cfg, ck, ids), ids.size(), size_t(cfg.vocab_size));
+        return 0;
+    }
+    if (backend != "gpu") fail_usage("r1vk logits: --backend is gpu or reference, got '" + backend + "'");
 
     EngineOptions eo = engine_options(a, false);
     eo.model_dir = model_dir(a, true);

@@ -31,6 +31,7 @@ std::vector<Opt> sampling_opts() {
             {"repeat-penalty", 0, true, "repetition penalty (1 = off)"},
             {"seed", 0, true, "random seed"},
             {"system", 0, true, "system prompt"},
+            {"ignore-eos", 0, false, "keep generating past end-of-sequence (benchmarks, verification)"},
             {"json", 0, false, "one JSON event per line"}};
 }
 
@@ -44,6 +45,7 @@ GenerationParams generation_params(const Args& a, const ModelConfig& cfg) {
     g.sampling.repetition_penalty = float(a.number("repeat-penalty", g.sampling.repetition_penalty, 0.01, 100));
     g.sampling.seed = uint64_t(a.integer("seed", 0, 0, INT64_MAX));
     g.max_new_tokens = uint32_t(a.integer("n-predict", 4096, 1, 1 << 24));
+    g.ignore_eos = a.has("ignore-eos");
     return g;
 }
 
@@ -141,7 +143,7 @@ int run_ids(const Args& a, const std::vector<int32_t>& prompt) {
     const GenerationParams gp = generation_params(a, engine.config());
     std::atomic<bool> cancel{false};
     std::vector<int32_t> out;
-    const auto& stop = engine.config().generation.eos_token_ids;
+    const std::vector<int32_t> stop = gp.ignore_eos ? std::vector<int32_t>{} : engine.config().generation.eos_token_ids;
     LoopResult r = generate_ids(engine.model(), prompt, 0, gp, stop, cancel, [&](int32_t id) { out.push_back(id); });
     std::string s;
     for (size_t i = 0; i < out.size(); ++i) s += (i ? "," : "") + std::to_string(out[i]);

@@ -36,7 +36,7 @@ fs::path model_dir(const Args& a, bool required) {
 
 std::vector<Opt> engine_opts() {
     return {{"model", 'm', true, "model directory (default: the bundled demo model)"},
-            {"ctx", 0, true, "context length in tokens (default 4096)"},
+            {"ctx", 0, true, "context length in tokens (default 4096, at most the model's)"},
             {"device", 0, true, "Vulkan device index (see r1vk info)"},
             {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"}};
 }
@@ -46,7 +46,7 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer) {
     o.device = int(a.integer("device", -1, 0, 64));
     o.validation = Context::validation_requested_by_env();
     o.need_tokenizer = need_tokenizer;
-    o.model.ctx = uint32_t(a.integer("ctx", 4096, 1, 1 << 20));
+    o.model.ctx = uint32_t(a.integer("ctx", 0, 1, 1 << 24));  // 0: 4096, or less if the model says so
     o.model.embed_on_device = a.has("embed-on-device");
     return o;
 }

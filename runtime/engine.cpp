@@ -48,6 +48,7 @@ Engine::Engine(const EngineOptions& opt) {
     ctx_ = std::make_unique<Context>(ContextOptions{opt.device, opt.validation});
     ops_ = std::make_unique<Ops>(*ctx_);
     ModelOptions mo = opt.model;
+    if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));
     model_ = std::make_unique<Qwen2Model>(*ctx_, *ops_, cfg_, ckpt_.get(), mo);
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

@@ -19,7 +19,7 @@
 namespace r1vk {
 
 struct ModelOptions {
-    uint32_t ctx = 4096;             // KV-cache capacity in tokens
+    uint32_t ctx = 4096;             // KV-cache capacity in tokens (Engine: 0 = min(4096, the model's))
     uint32_t prefill_chunk = 256;    // tokens per prefill submission
     bool embed_on_device = false;    // untied models: keep the embedding table in VRAM (else host, mmap)
     bool force_staging = false;      // upload through the staging ring even on UMA devices (tests)

@@ -32,3 +32,15 @@ std::vector<float> attention(std::span<const float> q, std::span<const float> k,
 uint32_t argmax(std::span<const float> x);  // first index of the maximum
 
 }  // namespace r1vk::ref
+
+#include "loader/model_config.h"
+
+namespace r1vk::ref {
+
+// The whole Qwen2 forward pass from the reference ops above: fp32 activations, double accumulation,
+// keys and values rounded to fp16 as the engine's cache stores them. Returns logits [ids][vocab].
+// Slow and simple on purpose: the twin the engine is compared with, itself checked against the
+// float64 numpy oracle (tools/oracle.py) end to end.
+std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids);
+
+}  // namespace r1vk::ref

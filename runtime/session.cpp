@@ -169,6 +169,7 @@ void Session::work(std::vector<ChatMessage> conversation, GenerationParams param
         StreamDecoder dec(tok);
         std::vector<int32_t> stop = engine_->config().generation.eos_token_ids;
         if (tok.eos_id() >= 0 && std::find(stop.begin(), stop.end(), tok.eos_id()) == stop.end()) stop.push_back(tok.eos_id());
+        if (params.ignore_eos) stop.clear();
 
         auto send = [&](const ReasoningSplitter::Out& o, int32_t id) {
             if (!o.reasoning.empty()) {

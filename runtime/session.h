@@ -25,6 +25,7 @@ namespace r1vk {
 struct GenerationParams {
     SamplingParams sampling;
     uint32_t max_new_tokens = 4096;
+    bool ignore_eos = false;  // generate past end-of-sequence (benchmarks)
 };
 
 enum class DoneReason { Eos, MaxTokens, ContextFull, Stopped, Error };
