@@ -110,7 +110,12 @@ InstanceHolder create_instance(bool validation, ValidationLog* log) {
     if (validation) ci.pNext = &dbg;  // also catches messages from vkCreateInstance itself
 
     InstanceHolder h;
-    R1VK_VK(vkCreateInstance(&ci, nullptr, &h.instance));
+    if (VkResult r = vkCreateInstance(&ci, nullptr, &h.instance); r != VK_SUCCESS) {
+        if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+            fail_device("no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER): install your GPU's "
+                        "Vulkan driver, or mesa-vulkan-drivers for the lavapipe CPU device", r);
+        fail_vk(r, "vkCreateInstance");
+    }
     volkLoadInstance(h.instance);
     if (validation) {
         VkResult r = vkCreateDebugUtilsMessengerEXT(h.instance, &dbg, nullptr, &h.messenger);
