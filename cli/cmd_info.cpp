@@ -78,23 +78,6 @@ void print_device(const DeviceInfo& d, bool chosen) {
     std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup\n", matvec_shape_name(kc.matvec), kc.matvec_ls);
 }
 
-int chosen_index(const std::vector<DeviceInfo>& devs, int requested) {
-    if (requested >= 0) return requested;
-    auto rank = [](VkPhysicalDeviceType t) {
-        switch (t) {
-            case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-            case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-            case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-            case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-            default: return 0;
-        }
-    };
-    int best = -1;
-    for (const auto& d : devs)
-        if (d.api_version >= VK_API_VERSION_1_2 && (best < 0 || rank(d.type) > rank(devs[best].type))) best = int(d.index);
-    return best;
-}
-
 }  // namespace
 
 int cmd_info(const Tokens& t) {
@@ -120,7 +103,9 @@ int cmd_info(const Tokens& t) {
     }
     if (devs.empty() && device_error.empty())
         device_error = "no Vulkan device found: install a GPU driver, or mesa-vulkan-drivers for the lavapipe CPU device";
-    const int chosen = devs.empty() ? -1 : chosen_index(devs, requested);
+    if (requested >= int(devs.size()) && !devs.empty())
+        fail_usage("--device " + std::to_string(requested) + ": only " + std::to_string(devs.size()) + " Vulkan device(s) found");
+    const int chosen = requested >= 0 && !devs.empty() ? requested : default_device(devs);
 
     nlohmann::json out;
     if (json) {

@@ -215,16 +215,6 @@ DeviceInfo probe(VkPhysicalDevice pd, uint32_t index) {
     return d;
 }
 
-int type_rank(VkPhysicalDeviceType t) {
-    switch (t) {
-        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-        case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-        default: return 0;
-    }
-}
-
 std::vector<VkPhysicalDevice> physical_devices(VkInstance inst) {
     uint32_t n = 0;
     vkEnumeratePhysicalDevices(inst, &n, nullptr);
@@ -239,6 +229,25 @@ std::vector<VkPhysicalDevice> physical_devices(VkInstance inst) {
 }
 
 }  // namespace
+
+int device_type_rank(VkPhysicalDeviceType t) {
+    switch (t) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+        default: return 0;
+    }
+}
+
+int default_device(const std::vector<DeviceInfo>& devices) {
+    int best = -1;
+    for (const auto& d : devices)
+        if (d.api_version >= VK_API_VERSION_1_2 &&
+            (best < 0 || device_type_rank(d.type) > device_type_rank(devices[size_t(best)].type)))
+            best = int(d.index);
+    return best;
+}
 
 const char* DeviceInfo::type_name() const {
     switch (type) {
@@ -296,7 +305,7 @@ Context::Context(const ContextOptions& opt) : validation_(opt.validation), vlog_
                 VkPhysicalDeviceProperties p;
                 vkGetPhysicalDeviceProperties(pds[i], &p);
                 if (p.apiVersion < VK_API_VERSION_1_2) continue;
-                if (type_rank(p.deviceType) > best) best = type_rank(p.deviceType), chosen = static_cast<int>(i);
+                if (device_type_rank(p.deviceType) > best) best = device_type_rank(p.deviceType), chosen = static_cast<int>(i);
             }
             if (chosen < 0) fail_device("no Vulkan 1.2 device found (r1vk needs Vulkan 1.2; see r1vk info)");
         }

@@ -58,6 +58,11 @@ struct DeviceInfo {
     uint64_t device_local_budget() const;  // sum over device-local heaps of budget
 };
 
+// Preference when no device is named: discrete > integrated > virtual > CPU > other.
+int device_type_rank(VkPhysicalDeviceType t);
+// The index of the device r1vk uses by default among probed ones (Vulkan 1.2+), or -1.
+int default_device(const std::vector<DeviceInfo>& devices);
+
 struct ContextOptions {
     int device_index = -1;     // -1: pick by type (discrete > integrated > virtual > CPU)
     bool validation = false;   // Khronos validation layer + debug messenger
