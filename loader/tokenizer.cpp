@@ -550,6 +550,21 @@ bool Tokenizer::is_special(int32_t id) const {
     return id >= 0 && static_cast<size_t>(id) < impl_->special.size() && impl_->special[static_cast<size_t>(id)];
 }
 
+std::string Tokenizer::normalize(std::string_view text) const {
+    std::string fixed;
+    if (tok::utf8_valid_prefix(text) != text.size()) tok::utf8_append_lossy(text, fixed, true), text = fixed;
+    return impl_->nfc ? r1vk::nfc(text) : std::string(text);
+}
+
+std::vector<std::string> Tokenizer::pre_tokenize(std::string_view normalized) const {
+    std::string fixed;
+    if (tok::utf8_valid_prefix(normalized) != normalized.size())
+        tok::utf8_append_lossy(normalized, fixed, true), normalized = fixed;
+    std::vector<std::string_view> pieces;
+    if (impl_->regex) impl_->regex->split(normalized, pieces);
+    return {pieces.begin(), pieces.end()};
+}
+
 int32_t Tokenizer::bos_id() const { return impl_->bos; }
 int32_t Tokenizer::eos_id() const { return impl_->eos; }
 
