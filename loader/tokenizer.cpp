@@ -340,7 +340,8 @@ void Tokenizer::Impl::parse_model(const json& m, tok::TokenizerJson& tj) {
     for (size_t i = 0; i < tj.merges.size(); ++i) {
         const auto& [a, b] = tj.merges[i];
         joined.assign(a).append(b);
-        bpe.add_merge(id_of(a, i), id_of(b, i), id_of(joined, i));
+        int32_t ia = id_of(a, i), ib = id_of(b, i);  // named so the error reports the first missing part
+        bpe.add_merge(ia, ib, id_of(joined, i));
     }
     tj.vocab.clear();
     tj.merges.clear();
