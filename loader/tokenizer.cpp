@@ -418,7 +418,9 @@ void Tokenizer::Impl::parse_added(const json* a) {
     special.assign(bytes.size(), 0);
     const auto& bl = byte_level();
     for (const auto& t : added) {
-        bytes[t.id] = bl.decode(t.content);  // HF runs added tokens through the ByteLevel decoder too
+        // HF decodes an added token from the text it matches (NFC'd when `normalized`) through the
+        // ByteLevel decoder like any other token: "A\u030a!" comes back as the bytes C5 21.
+        bytes[t.id] = bl.decode(t.match);
         special[t.id] = t.special;
     }
     vocab_size = max_id + 1;
