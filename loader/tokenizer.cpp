@@ -185,14 +185,19 @@ struct Tokenizer::Impl {
     // Text repeats its words; BPE per word is the expensive step, so remember recent short words.
     static constexpr size_t kCacheWordMax = 48, kCacheEntries = 1 << 16;
     mutable std::mutex cache_mu;
-    mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+    struct WordHash {
+        using is_transparent = void;  // look words up by string_view, no key copy per lookup
+        size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    mutable std::unordered_map<std::string, std::vector<int32_t>, WordHash, std::equal_to<>> cache;
 
     [[noreturn]] void fail(const std::string& problem) const { fail_input(file, problem); }
 
-    void parse(tok::TokenizerJson& tj);
+    void parse(const tok::TokenizerJson& tj);
     void parse_normalizer(const json* n);
     void parse_pre_tokenizer(const json* p);
-    void parse_model(const json& m, tok::TokenizerJson& tj);
+    struct ModelBuilder;
+    void parse_model(const json& m, const tok::TokenizerJson& tj);
     void parse_added(const json* a);
     void read_config(const std::filesystem::path& config);
 
@@ -284,7 +289,64 @@ void Tokenizer::Impl::parse_pre_tokenizer(const json* p) {
     }
 }
 
-void Tokenizer::Impl::parse_model(const json& m, tok::TokenizerJson& tj) {
+// Builds the vocabulary and merge table while the reader streams them in. Merges usually follow
+// the vocabulary in the file and are resolved to ids on arrival; any that come first wait as text.
+struct Tokenizer::Impl::ModelBuilder final : tok::TokenizerJsonSink {
+    Impl& impl;
+    bool vocab_done = false;
+    int64_t max_id = -1;
+    std::vector<std::pair<std::string, std::string>> early_merges;
+    std::string joined;
+
+    explicit ModelBuilder(Impl& i) : impl(i) {
+        impl.vocab.reserve(1 << 18);  // Qwen2 size; smaller files just leave buckets empty
+        impl.bpe.reserve(1 << 18);
+    }
+
+    void vocab_entry(std::string&& text, int64_t id) override {
+        if (id < 0 || id >= kMaxTokenId)
+            impl.fail("model.vocab[\"" + text + "\"]: id " + std::to_string(id) + " out of range");
+        max_id = std::max(max_id, id);
+        if (!impl.vocab.emplace(std::move(text), static_cast<int32_t>(id)).second)
+            impl.fail("model.vocab: a token appears twice");
+    }
+
+    void vocab_end() override {
+        if (vocab_done) impl.fail("model.vocab: given twice");
+        vocab_done = true;
+        const auto& bl = byte_level();
+        impl.bytes.assign(static_cast<size_t>(max_id + 1), std::string());
+        std::vector<uint8_t> used(impl.bytes.size(), 0);
+        for (const auto& [text, id] : impl.vocab) {
+            if (used[id]) impl.fail("model.vocab: id " + std::to_string(id) + " is used twice");
+            used[id] = 1;
+            impl.bytes[id] = bl.decode(text);
+        }
+        for (size_t i = 0; i < early_merges.size(); ++i) add(i, early_merges[i].first, early_merges[i].second);
+        early_merges = {};
+    }
+
+    void merge(size_t index, std::string&& a, std::string&& b) override {
+        if (vocab_done)
+            add(index, a, b);
+        else
+            early_merges.emplace_back(std::move(a), std::move(b));
+    }
+
+    int32_t id_of(const std::string& t, size_t i) const {
+        auto it = impl.vocab.find(t);
+        if (it == impl.vocab.end()) impl.fail("model.merges[" + std::to_string(i) + "]: \"" + t + "\" is not in the vocabulary");
+        return it->second;
+    }
+
+    void add(size_t i, const std::string& a, const std::string& b) {
+        int32_t ia = id_of(a, i), ib = id_of(b, i);  // named so the error reports the first missing part
+        joined.assign(a).append(b);
+        impl.bpe.add_merge(ia, ib, id_of(joined, i));
+    }
+};
+
+void Tokenizer::Impl::parse_model(const json& m, const tok::TokenizerJson& tj) {
     auto type = member(m, "type");
     if (!type || *type != "BPE") fail("model.type: " + (type ? type->dump() : std::string("missing")) + " unsupported (only BPE)");
     auto off = [&](const char* key, auto ok) {
@@ -302,25 +364,10 @@ void Tokenizer::Impl::parse_model(const json& m, tok::TokenizerJson& tj) {
     if (!tj.has_vocab) fail("model.vocab: missing");
     if (!tj.has_merges) fail("model.merges: missing");
 
-    const auto& bl = byte_level();
-    vocab.reserve(tj.vocab.size() * 2);
-    int64_t max_id = -1;
-    for (const auto& [text, id] : tj.vocab) {
-        if (id < 0 || id >= kMaxTokenId) fail("model.vocab[\"" + text + "\"]: id " + std::to_string(id) + " out of range");
-        max_id = std::max(max_id, id);
-    }
-    bytes.assign(static_cast<size_t>(max_id + 1), std::string());
-    std::vector<uint8_t> used(bytes.size(), 0);
-    for (auto& [text, id] : tj.vocab) {
-        if (used[id]) fail("model.vocab: id " + std::to_string(id) + " is used twice");
-        used[id] = 1;
-        bytes[id] = bl.decode(text);
-        if (!vocab.emplace(std::move(text), static_cast<int32_t>(id)).second) fail("model.vocab: a token appears twice");
-    }
     std::array<int32_t, 256> byte_ids{};
     for (int b = 0; b < 256; ++b) {
         std::string ch;
-        utf8_encode(bl.to_char[b], ch);
+        utf8_encode(byte_level().to_char[b], ch);
         auto it = vocab.find(ch);
         if (it == vocab.end()) {
             char hex[8];
@@ -330,20 +377,6 @@ void Tokenizer::Impl::parse_model(const json& m, tok::TokenizerJson& tj) {
         byte_ids[b] = it->second;
     }
     bpe.set_byte_ids(byte_ids);
-    bpe.reserve(tj.merges.size());
-    std::string joined;
-    auto id_of = [&](const std::string& t, size_t i) {
-        auto it = vocab.find(t);
-        if (it == vocab.end()) fail("model.merges[" + std::to_string(i) + "]: \"" + t + "\" is not in the vocabulary");
-        return it->second;
-    };
-    for (size_t i = 0; i < tj.merges.size(); ++i) {
-        const auto& [a, b] = tj.merges[i];
-        joined.assign(a).append(b);
-        bpe.add_merge(id_of(a, i), id_of(b, i), id_of(joined, i));
-    }
-    tj.vocab.clear();
-    tj.merges.clear();
 }
 
 void Tokenizer::Impl::parse_added(const json* a) {
@@ -385,13 +418,15 @@ void Tokenizer::Impl::parse_added(const json* a) {
     special.assign(bytes.size(), 0);
     const auto& bl = byte_level();
     for (const auto& t : added) {
-        bytes[t.id] = bl.decode(t.content);  // HF runs added tokens through the ByteLevel decoder too
+        // HF decodes an added token from the text it matches (NFC'd when `normalized`) through the
+        // ByteLevel decoder like any other token: "A\u030a!" comes back as the bytes C5 21.
+        bytes[t.id] = bl.decode(t.match);
         special[t.id] = t.special;
     }
     vocab_size = max_id + 1;
 }
 
-void Tokenizer::Impl::parse(tok::TokenizerJson& tj) {
+void Tokenizer::Impl::parse(const tok::TokenizerJson& tj) {
     const json& r = tj.rest;
     parse_normalizer(member(r, "normalizer"));
     parse_pre_tokenizer(member(r, "pre_tokenizer"));
@@ -445,7 +480,8 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     Tokenizer t;
     t.impl_->file = file.string();
     std::string_view text(reinterpret_cast<const char*>(mf.bytes().data()), mf.size());
-    auto tj = tok::read_tokenizer_json(text, t.impl_->file);
+    Impl::ModelBuilder builder(*t.impl_);
+    auto tj = tok::read_tokenizer_json(text, t.impl_->file, builder);
     try {
         t.impl_->parse(tj);
     } catch (const json::exception& e) {
@@ -467,10 +503,9 @@ void Tokenizer::Impl::encode_word(std::string_view w, std::vector<int32_t>& out)
         bpe.encode_word(w, out);
         return;
     }
-    std::string key(w);
     {
         std::lock_guard lock(cache_mu);
-        if (auto it = cache.find(key); it != cache.end()) {
+        if (auto it = cache.find(w); it != cache.end()) {
             out.insert(out.end(), it->second.begin(), it->second.end());
             return;
         }
@@ -480,7 +515,7 @@ void Tokenizer::Impl::encode_word(std::string_view w, std::vector<int32_t>& out)
     std::vector<int32_t> ids(out.begin() + static_cast<ptrdiff_t>(at), out.end());
     std::lock_guard lock(cache_mu);
     if (cache.size() >= kCacheEntries) cache.clear();
-    cache.emplace(std::move(key), std::move(ids));
+    cache.emplace(std::string(w), std::move(ids));
 }
 
 // Text after normalization: split by the regex, then BPE each piece.
@@ -548,6 +583,21 @@ int32_t Tokenizer::vocab_size() const { return impl_->vocab_size; }
 
 bool Tokenizer::is_special(int32_t id) const {
     return id >= 0 && static_cast<size_t>(id) < impl_->special.size() && impl_->special[static_cast<size_t>(id)];
+}
+
+std::string Tokenizer::normalize(std::string_view text) const {
+    std::string fixed;
+    if (tok::utf8_valid_prefix(text) != text.size()) tok::utf8_append_lossy(text, fixed, true), text = fixed;
+    return impl_->nfc ? r1vk::nfc(text) : std::string(text);
+}
+
+std::vector<std::string> Tokenizer::pre_tokenize(std::string_view normalized) const {
+    std::string fixed;
+    if (tok::utf8_valid_prefix(normalized) != normalized.size())
+        tok::utf8_append_lossy(normalized, fixed, true), normalized = fixed;
+    std::vector<std::string_view> pieces;
+    if (impl_->regex) impl_->regex->split(normalized, pieces);
+    return {pieces.begin(), pieces.end()};
 }
 
 int32_t Tokenizer::bos_id() const { return impl_->bos; }

@@ -15,7 +15,7 @@ size_t hash_key(uint64_t k) {
 
 // Words longer than this go through the heap: the quadratic scan is faster for the short words that
 // make up nearly all text, the heap keeps a 100 KB run of letters from taking seconds.
-constexpr size_t kQuadraticMax = 96;
+constexpr size_t kQuadraticMax = 256;
 
 }  // namespace
 

@@ -9,7 +9,8 @@ using json = nlohmann::json;
 
 class Reader : public nlohmann::json_sax<json> {
 public:
-    Reader(TokenizerJson& out, const std::string& file) : out_(out), file_(file) {}
+    Reader(TokenizerJson& out, const std::string& file, TokenizerJsonSink& sink)
+        : out_(out), file_(file), sink_(sink) {}
 
     bool null() override { return value(json(nullptr)); }
     bool boolean(bool v) override { return value(json(v)); }
@@ -32,7 +33,7 @@ public:
             // HF splits "a b" at the first space; tokens are byte-level so never hold a real space.
             auto sp = v.find(' ');
             if (sp == std::string::npos) fail("model.merges[" + idx() + "]: expected \"a b\", got \"" + v + "\"");
-            out_.merges.emplace_back(v.substr(0, sp), v.substr(sp + 1));
+            sink_.merge(merges_++, v.substr(0, sp), v.substr(sp + 1));
             return true;
         }
         if (mode_ == Mode::MergePair) {
@@ -60,6 +61,7 @@ public:
     bool end_object() override {
         if (mode_ == Mode::Vocab) {
             mode_ = Mode::Dom;
+            sink_.vocab_end();
             return true;
         }
         stack_.pop_back();
@@ -82,7 +84,7 @@ public:
     bool end_array() override {
         if (mode_ == Mode::MergePair) {
             if (pair_n_ != 2) fail("model.merges[" + idx() + "]: expected a pair [\"a\", \"b\"]");
-            out_.merges.emplace_back(std::move(pair_[0]), std::move(pair_[1]));
+            sink_.merge(merges_++, std::move(pair_[0]), std::move(pair_[1]));
             mode_ = Mode::Merges;
             return true;
         }
@@ -103,7 +105,7 @@ private:
 
     [[noreturn]] void fail(const std::string& problem) { fail_input(file_, problem); }
 
-    std::string idx() const { return std::to_string(out_.merges.size()); }
+    std::string idx() const { return std::to_string(merges_); }
     std::string where() const {
         switch (mode_) {
         case Mode::Vocab: return "model.vocab";
@@ -117,7 +119,7 @@ private:
     bool in_model() const { return stack_.size() == 2 && model_open_; }
 
     bool vocab_id(int64_t v) {
-        out_.vocab.emplace_back(std::move(key_), v);
+        sink_.vocab_entry(std::move(key_), v);
         key_.clear();
         return true;
     }
@@ -160,6 +162,8 @@ private:
 
     TokenizerJson& out_;
     const std::string& file_;
+    TokenizerJsonSink& sink_;
+    size_t merges_ = 0;
     std::vector<json*> stack_;
     std::string key_;
     Mode mode_ = Mode::Dom;
@@ -170,9 +174,9 @@ private:
 
 }  // namespace
 
-TokenizerJson read_tokenizer_json(std::string_view text, const std::string& file) {
+TokenizerJson read_tokenizer_json(std::string_view text, const std::string& file, TokenizerJsonSink& sink) {
     TokenizerJson out;
-    Reader reader(out, file);
+    Reader reader(out, file, sink);
     try {
         json::sax_parse(text.begin(), text.end(), &reader);
     } catch (const nlohmann::json::exception& e) {

@@ -6,23 +6,29 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace r1vk::tok {
 
+// Receives model.vocab entries and model.merges as they are read, so the caller can build its own
+// tables without an intermediate copy of 300k strings.
+class TokenizerJsonSink {
+public:
+    virtual ~TokenizerJsonSink() = default;
+    virtual void vocab_entry(std::string&& token, int64_t id) = 0;
+    virtual void vocab_end() = 0;
+    virtual void merge(size_t index, std::string&& a, std::string&& b) = 0;  // index = rank
+};
+
 struct TokenizerJson {
     nlohmann::json rest;  // everything except model.vocab and model.merges
     bool has_vocab = false;
     bool has_merges = false;
-    std::vector<std::pair<std::string, int64_t>> vocab;       // in file order
-    std::vector<std::pair<std::string, std::string>> merges;  // rank = index
 };
 
 // Throws Error(BadInput) "<file>: <problem>" on malformed JSON or a vocab/merges entry of the wrong
-// shape (non-integer id, merge that is neither "a b" nor ["a", "b"]).
-TokenizerJson read_tokenizer_json(std::string_view text, const std::string& file);
+// shape (non-integer id, merge that is neither "a b" nor ["a", "b"]); the sink may throw too.
+TokenizerJson read_tokenizer_json(std::string_view text, const std::string& file, TokenizerJsonSink& sink);
 
 }  // namespace r1vk::tok

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <utf8proc.h>
 
 #include <cstdlib>
@@ -69,12 +70,16 @@ inline const Tokenizer* shared_tokenizer(const std::string& name) {
         auto dir = tokenizer_tmp_dir() / name;
         std::filesystem::create_directories(dir);
         path = dir / "tokenizer.json";
+        // ctest runs tests in parallel processes: write under a private name, then rename, so no
+        // process ever reads a half-written file.
+        auto tmp = dir / ("tokenizer.json.tmp" + std::to_string(::getpid()));
         std::string cmd = std::string(R1VK_PYTHON) + " " + R1VK_SOURCE_DIR + "/tools/make_r1_tokenizer.py '" +
-                          qwen3_tokenizer_json().string() + "' '" + path.string() + "' --variant " + name;
+                          qwen3_tokenizer_json().string() + "' '" + tmp.string() + "' --variant " + name;
         if (std::system(cmd.c_str()) != 0) {
             ADD_FAILURE() << "failed: " << cmd;
             return nullptr;
         }
+        std::filesystem::rename(tmp, path);
     }
     auto tok = std::make_unique<Tokenizer>(Tokenizer::load(path));
     return (cache[name] = std::move(tok)).get();

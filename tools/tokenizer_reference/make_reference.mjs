@@ -80,10 +80,12 @@ async function references() {
 }
 
 // Every Unicode scalar value c (no surrogates) in a frame that puts it next to letters, digits,
-// punctuation, spaces, an apostrophe and itself. tests/unit/test_tokenizer_sweep.cpp builds the same
-// text, so keep the two in step.
+// punctuation, spaces, an apostrophe and itself. Three hashes per chunk of code points: the
+// normalizer's output, the pre-tokenizer's pieces (exact split points, whatever the merges), and the
+// final ids. tests/unit/test_tokenizer_sweep.cpp builds the same text: keep the two in step.
 const SWEEP_CHUNK = 4096;
-const sweepFrame = (c) => `x${c}y!${c}${c} ${c}9\n${c} '${c} `;
+const SWEEP_FRAME = "x{c}y!{c}{c} {c}9\n{c} x'{c}x ";
+const sweepFrame = (c) => SWEEP_FRAME.replaceAll("{c}", c);
 
 function sweepText(chunk) {
   let s = "";
@@ -94,40 +96,72 @@ function sweepText(chunk) {
   return s;
 }
 
-// FNV-1a (32-bit) over the ids as little-endian uint32, then the count: cheap to match in C++.
-function hashIds(ids) {
-  let h = 0x811c9dc5;
-  const mix = (v) => {
-    for (let k = 0; k < 4; ++k) {
-      h ^= (v >>> (8 * k)) & 0xff;
-      h = Math.imul(h, 0x01000193) >>> 0;
-    }
-  };
-  for (const id of ids) mix(id);
-  mix(ids.length);
-  return h.toString(16).padStart(8, "0");
+// FNV-1a (32-bit), cheap to match in C++: ids as little-endian u32 then their count; text as its
+// UTF-8 bytes; pieces as (byte length as u32 LE, bytes) each.
+class Fnv {
+  h = 0x811c9dc5;
+  byte(b) { this.h = Math.imul(this.h ^ b, 0x01000193) >>> 0; }
+  u32(v) { for (let k = 0; k < 4; ++k) this.byte((v >>> (8 * k)) & 0xff); }
+  bytes(buf) { for (const b of buf) this.byte(b); }
+  hex() { return this.h.toString(16).padStart(8, "0"); }
+}
+const hashIds = (ids) => { const f = new Fnv(); ids.forEach((id) => f.u32(id)); f.u32(ids.length); return f.hex(); };
+const hashText = (s) => { const f = new Fnv(); f.bytes(Buffer.from(s, "utf8")); return f.hex(); };
+
+// GPT-2's bytes_to_unicode, inverted: pre-tokenized pieces come back as byte-level characters.
+const charToByte = new Map();
+{
+  let n = 256;
+  for (let b = 0; b < 256; ++b) {
+    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+    charToByte.set(String.fromCodePoint(printable ? b : n++), b);
+  }
+}
+function hashPieces(pieces) {
+  const f = new Fnv();
+  for (const [piece] of pieces) {
+    const bytes = Array.from(piece, (ch) => {
+      if (!charToByte.has(ch)) throw new Error(`pre-tokenizer piece has a non byte-level char ${ch}`);
+      return charToByte.get(ch);
+    });
+    f.u32(bytes.length);
+    f.bytes(bytes);
+  }
+  return f.hex();
 }
 
 async function sweep() {
   const { hf: h, lenml: l } = loadBoth(qwen3Json);
+  const normalizer = h.getNormalizer(), preTokenizer = h.getPreTokenizer();
   const chunks = 0x110000 / SWEEP_CHUNK;
-  const hashes = [];
+  const normalized = [], pretokenized = [], ids = [];
   let lenmlDiff = 0;
   for (let c = 0; c < chunks; ++c) {
     const text = sweepText(c);
-    const ids = await hfEncode(h, text);
-    hashes.push(hashIds(ids));
-    if (process.argv.includes("--lenml") && JSON.stringify(l.encode(text, { add_special_tokens: false })) !== JSON.stringify(ids)) {
+    const norm = normalizer.normalizeString(text);
+    normalized.push(hashText(norm));
+    pretokenized.push(hashPieces(preTokenizer.preTokenizeString(norm)));
+    const chunkIds = await hfEncode(h, text);
+    ids.push(hashIds(chunkIds));
+    if (process.argv.includes("--lenml") && JSON.stringify(l.encode(text, { add_special_tokens: false })) !== JSON.stringify(chunkIds)) {
       ++lenmlDiff;
       console.log(`lenml deviates from HF in sweep chunk ${c} (U+${(c * SWEEP_CHUNK).toString(16)}..)`);
     }
   }
   const out = path.join(dataDir, "sweep_qwen3.json");
-  fs.writeFileSync(out, JSON.stringify({
-    generator: "tools/tokenizer_reference/make_reference.mjs --sweep",
-    versions, chunk: SWEEP_CHUNK, frame: "x{c}y!{c}{c} {c}9\\n{c} '{c} ", hash: "fnv1a32(ids as u32 LE, then count)",
-    hashes,
-  }, null, 0).replace(/,"/g, ',\n"') + "\n");
+  const list = (a) => `[\n${a.map((x) => `"${x}"`).join(",\n")}\n]`;
+  fs.writeFileSync(out, [
+    "{",
+    `"generator": "tools/tokenizer_reference/make_reference.mjs --sweep",`,
+    `"versions": ${JSON.stringify(versions)},`,
+    `"chunk": ${SWEEP_CHUNK},`,
+    `"frame": ${JSON.stringify(SWEEP_FRAME)},`,
+    `"hash": "fnv1a32; ids: each as u32 LE then the count; normalized: UTF-8 bytes; pretokenized: per piece its byte length as u32 LE then its bytes",`,
+    `"normalized": ${list(normalized)},`,
+    `"pretokenized": ${list(pretokenized)},`,
+    `"ids": ${list(ids)}`,
+    "}",
+  ].join("\n") + "\n");
   console.log(`${out}: ${chunks} chunks${process.argv.includes("--lenml") ? `; lenml deviates in ${lenmlDiff}` : ""}`);
 }
 

@@ -168,6 +168,11 @@ SPECIALS = [
     "e<think>\u0301", "<tool_response>ok</tool_response>", "<|object_ref_start|>x<|object_ref_end|>",
     "<|quad_start|><|quad_end|><|vision_pad|><|video_pad|><|fim_pad|>",
     "<｜User｜> <｜Assistant｜> <｜end▁of▁sentence｜> <｜begin▁of▁sentence｜>",
+    # For the flags variant (lstrip <think>, rstrip </think>, both on <tool_call>, normalized
+    # "A\u030a!" and "<|x\u00a0y|>"); plain text for the other tokenizers.
+    "x <think>", "x \u00a0\t<think>", "</think>  y", "</think>\n\ny", "a <tool_call>  b", "<think> <think>",
+    "A\u030a!", "\u00c5!", "\u212b!", "xA\u030a!y", "A\u030a !", "<|x\u00a0y|>", "  <|x\u00a0y|>", "<|x y|>",
+    "\u2028<think>\u2028", "\u0085</think>\u0085", "<|im_start|>\u0301", "e\u0301<|im_start|>",
 ]
 
 MISC = [
