@@ -51,7 +51,30 @@ private:
 
     // ---- statements ------------------------------------------------------------------------------
 
+    // Value-level failures (nesting too deep) carry no position; give them this node's.
+    [[noreturn]] static void relocate(const RenderError& e, const Node& n) {
+        throw RenderError(e.problem(), n.line, n.col);
+    }
+
     Flow exec(const Node& n, std::string& out) {
+        try {
+            return exec_node(n, out);
+        } catch (const RenderError& e) {
+            if (e.line() > 0) throw;
+            relocate(e, n);
+        }
+    }
+
+    Value eval(const Node& n) {
+        try {
+            return eval_node(n);
+        } catch (const RenderError& e) {
+            if (e.line() > 0) throw;
+            relocate(e, n);
+        }
+    }
+
+    Flow exec_node(const Node& n, std::string& out) {
         tick(n);
         switch (n.kind) {
         case NK::Body:
@@ -157,7 +180,7 @@ private:
 
     // ---- expressions -----------------------------------------------------------------------------
 
-    Value eval(const Node& n) {
+    Value eval_node(const Node& n) {
         tick(n);
         switch (n.kind) {
         case NK::Literal: return n.value;
@@ -471,6 +494,7 @@ private:
     }
 
     static int order(const Value& a, const Value& b, const std::string& op, const Node& n) {
+        NestingGuard nest;
         if (a.is_undefined()) at(n).fail_undefined(a);
         if (b.is_undefined()) at(n).fail_undefined(b);
         if (a.is_number() && b.is_number()) {

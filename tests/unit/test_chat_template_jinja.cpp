@@ -107,6 +107,7 @@ const Case kCases[] = {
     {"tests", "{{ 1 is number }}{{ 'a' is string }}{{ d is mapping }}{{ l is iterable }}{{ 1 is integer }}{{ 1.0 is float }}"
               "{{ true is boolean }}{{ false is false }}{{ none is none }}{{ 3 is odd }}{{ l is sequence }}",
      R"({"d": {}, "l": []})"},
+    {"self_containing_namespace", "{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}|{{ [ns] }}", "{}"},
     {"chat_like", "{{ bos }}{% for m in messages %}{% if m['role'] == 'user' %}<u>{{ m['content'] }}{% elif m.role == 'assistant' %}"
                   "<a>{{ m.content.split('</think>')[-1].strip() }}</a>{% endif %}{% if not loop.last %}\n{% endif %}{% endfor %}",
      R"({"bos": "<s>", "messages": [{"role": "user", "content": "{{ q }}"}, {"role": "assistant", "content": "<think>r</think> a "}]})"},
@@ -239,6 +240,16 @@ TEST(Jinja, HostileTemplatesFailCleanly) {
     EXPECT_THROW(render("{% for a in range(3000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}"),
                  jinja::RenderError);
     EXPECT_THROW(render("{{ range(100001) }}"), jinja::RenderError);
+    // Deeply nested values are built and released without recursion, and refused when printed.
+    const std::string nest = "{% set ns = namespace(x=none) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+    EXPECT_EQ(render(nest + "ok"), "ok");
+    try {
+        render(nest + "\n{{ ns.x }}");
+        ADD_FAILURE() << "printed a 100000-deep list";
+    } catch (const jinja::RenderError& e) {
+        EXPECT_EQ(e.problem(), "value nested too deeply");
+        EXPECT_EQ(e.line(), 2);
+    }
     EXPECT_THROW(render("{{ 'x' * 1000000000000 }}"), jinja::RenderError);
     EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), jinja::RenderError);
     // Bytes that are not UTF-8 pass through untouched.
