@@ -20,6 +20,12 @@ enum class Flow { Normal, Break, Continue };
 class Evaluator {
 public:
     explicit Evaluator(const Dict& vars) : vars_(vars) { scopes_.emplace_back(); }
+    // A namespace can be made to contain itself ({% set ns.me = ns %}); emptying every namespace
+    // this rendering created breaks such cycles, which reference counting alone would leak.
+    ~Evaluator() {
+        for (const auto& weak : namespaces_)
+            if (auto d = weak.lock()) d->items.clear();
+    }
 
     std::string run(const Node& root) {
         std::string out;
@@ -30,6 +36,7 @@ public:
 private:
     const Dict& vars_;
     std::vector<std::unordered_map<std::string, Value>> scopes_;
+    std::vector<std::weak_ptr<Dict>> namespaces_;
     uint64_t steps_ = 0;
 
     static Where at(const Node& n) { return Where{n.line, n.col}; }
@@ -358,7 +365,9 @@ private:
         Value f = eval(callee);
         if (f.is_undefined()) at(n).fail_undefined(f);
         if (f.type != Type::Function) at(n).fail("'" + type_name(f) + "' object is not callable");
-        return call_function(f.s, args_of(n, 1), at(n));
+        Value result = call_function(f.s, args_of(n, 1), at(n));
+        if (result.type == Type::Namespace) namespaces_.push_back(result.dict);
+        return result;
     }
 
     static int64_t int_of(const Value& v) { return v.type == Type::Int ? v.i : v.b; }
