@@ -326,8 +326,9 @@ private:
         if (!has_step) step = 1;
         if (step == 0) at(n).fail("slice step cannot be zero");
         if (obj.is_undefined()) at(n).fail_undefined(obj);
+        // jinja2 compiles slices to a plain Python subscript (no undefined fallback as for [i]).
         if (obj.type != Type::List && obj.type != Type::String)
-            return Value::undefined(type_name(obj) + " object is not subscriptable");
+            at(n).fail(cat("'", type_name(obj), "' object cannot be sliced"));
         std::u32string cps;
         if (obj.type == Type::String) cps = decode_utf8(obj.s);
         const int64_t len = obj.type == Type::List ? static_cast<int64_t>(obj.list->size())

@@ -47,6 +47,7 @@ const Case kCases[] = {
     {"print_string_reprs", R"({{ ["it's", 'say "x"', 'both \' "', 'tab\tnl\n', 'é\x00\x7f\u2028'] }})", "{}"},
     {"print_json_values", "{{ m }}|{{ m.n }}|{{ m.f }}|{{ m.l }}", R"({"m": {"n": null, "f": 0.1, "l": [true, "x"]}})"},
     {"string_escapes", R"({{ 'a\nb\tc\\d\'e\"f\x41\u00e9\101\q' }}|{{ "dq 'single' \"double\"" }}|{{ 'adj' "acent" }})", "{}"},
+    {"backslash_before_non_ascii", "{{ '\\é|\\｜|\\🙂|\\\\｜' }}", "{}"},
     {"undefined", "[{{ nope }}]{{ nope is defined }}{{ nope is undefined }}{{ nope|length }}[{{ nope|trim }}]{{ not nope }}",
      "{}"},
     {"undefined_attribute_of_none", "[{{ n.x }}]{{ n.x is defined }}[{{ d.missing }}][{{ d['missing'] }}]",
@@ -122,6 +123,8 @@ const Case kCases[] = {
     {"fail_namespace_assign", "{% set x = 1 %}{% set x.a = 2 %}", "{}"},
     {"fail_in_string_with_int", "{{ 1 in 'abc' }}", "{}"},
     {"fail_order_mixed", "{{ 1 < 'a' }}", "{}"},
+    {"fail_slice_bool", "{{ b[::-1] }}", R"({"b": true})"},
+    {"fail_slice_dict", "{{ d[1:] }}", R"({"d": {}})"},
 };
 
 class JinjaVsJinja2 : public ::testing::TestWithParam<size_t> {
