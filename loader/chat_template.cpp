@@ -135,7 +135,14 @@ ChatTemplate ChatTemplate::load(const fs::path& model_dir, bool allow_fallback) 
 
     std::string problem, source;
     auto it = cfg.find("chat_template");
-    if (it == cfg.end() || it->is_null()) {
+    // Checkpoints saved by recent transformers keep the template in chat_template.jinja, which
+    // transformers then prefers over tokenizer_config.json's field.
+    const fs::path jinja_file = model_dir / "chat_template.jinja";
+    std::error_code ec;
+    if (fs::exists(jinja_file, ec)) {
+        impl.origin = jinja_file.string();
+        source = read_file(jinja_file, impl.origin);
+    } else if (it == cfg.end() || it->is_null()) {
         problem = "no chat_template";
     } else if (it->is_string()) {
         source = it->get<std::string>();
@@ -158,7 +165,7 @@ ChatTemplate ChatTemplate::load(const fs::path& model_dir, bool allow_fallback) 
             impl.tmpl = jinja::Template::parse(source);
             return t;
         } catch (const jinja::SyntaxError& e) {
-            problem = "chat_template: " + position(e) + e.problem();
+            problem = (impl.origin == jinja_file.string() ? "" : "chat_template: ") + position(e) + e.problem();
         }
     }
     if (!allow_fallback) fail_input(impl.origin, problem);
@@ -200,7 +207,13 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
 std::string ChatTemplate::render_json(const std::string& messages_json, bool add_generation_prompt) const {
     ordered_json j = parse_json(messages_json, "<messages>");
     if (!j.is_array()) fail_input("<messages>", "expected a JSON array of messages");
-    return impl_->render(jinja::from_json(j), add_generation_prompt);
+    jinja::Value messages;
+    try {
+        messages = jinja::from_json(j);
+    } catch (const jinja::RenderError& e) {
+        fail_input("<messages>", e.problem());
+    }
+    return impl_->render(std::move(messages), add_generation_prompt);
 }
 
 bool ChatTemplate::is_fallback() const { return impl_->fallback; }

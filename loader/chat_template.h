@@ -17,7 +17,8 @@ struct ChatMessage {
 class ChatTemplate {
 public:
     // Reads tokenizer_config.json in `model_dir`: chat_template, bos_token, eos_token (string or
-    // {"content": ...}). A missing or unparseable template -> Error(BadInput) naming the file, unless
+    // {"content": ...}); a chat_template.jinja next to it takes precedence, as in transformers.
+    // A missing or unparseable template -> Error(BadInput) naming the file, unless
     // `allow_fallback`, which then uses the documented built-in R1 template (see chat_template.cpp).
     static ChatTemplate load(const std::filesystem::path& model_dir, bool allow_fallback = false);
     // From template source directly (tests).

@@ -20,6 +20,12 @@ enum class Flow { Normal, Break, Continue };
 class Evaluator {
 public:
     explicit Evaluator(const Dict& vars) : vars_(vars) { scopes_.emplace_back(); }
+    // A namespace can be made to contain itself ({% set ns.me = ns %}); emptying every namespace
+    // this rendering created breaks such cycles, which reference counting alone would leak.
+    ~Evaluator() {
+        for (const auto& weak : namespaces_)
+            if (auto d = weak.lock()) d->items.clear();
+    }
 
     std::string run(const Node& root) {
         std::string out;
@@ -30,6 +36,7 @@ public:
 private:
     const Dict& vars_;
     std::vector<std::unordered_map<std::string, Value>> scopes_;
+    std::vector<std::weak_ptr<Dict>> namespaces_;
     uint64_t steps_ = 0;
 
     static Where at(const Node& n) { return Where{n.line, n.col}; }
@@ -51,7 +58,30 @@ private:
 
     // ---- statements ------------------------------------------------------------------------------
 
+    // Value-level failures (nesting too deep) carry no position; give them this node's.
+    [[noreturn]] static void relocate(const RenderError& e, const Node& n) {
+        throw RenderError(e.problem(), n.line, n.col);
+    }
+
     Flow exec(const Node& n, std::string& out) {
+        try {
+            return exec_node(n, out);
+        } catch (const RenderError& e) {
+            if (e.line() > 0) throw;
+            relocate(e, n);
+        }
+    }
+
+    Value eval(const Node& n) {
+        try {
+            return eval_node(n);
+        } catch (const RenderError& e) {
+            if (e.line() > 0) throw;
+            relocate(e, n);
+        }
+    }
+
+    Flow exec_node(const Node& n, std::string& out) {
         tick(n);
         switch (n.kind) {
         case NK::Body:
@@ -157,7 +187,7 @@ private:
 
     // ---- expressions -----------------------------------------------------------------------------
 
-    Value eval(const Node& n) {
+    Value eval_node(const Node& n) {
         tick(n);
         switch (n.kind) {
         case NK::Literal: return n.value;
@@ -296,8 +326,9 @@ private:
         if (!has_step) step = 1;
         if (step == 0) at(n).fail("slice step cannot be zero");
         if (obj.is_undefined()) at(n).fail_undefined(obj);
+        // jinja2 compiles slices to a plain Python subscript (no undefined fallback as for [i]).
         if (obj.type != Type::List && obj.type != Type::String)
-            return Value::undefined(type_name(obj) + " object is not subscriptable");
+            at(n).fail(cat("'", type_name(obj), "' object cannot be sliced"));
         std::u32string cps;
         if (obj.type == Type::String) cps = decode_utf8(obj.s);
         const int64_t len = obj.type == Type::List ? static_cast<int64_t>(obj.list->size())
@@ -335,7 +366,9 @@ private:
         Value f = eval(callee);
         if (f.is_undefined()) at(n).fail_undefined(f);
         if (f.type != Type::Function) at(n).fail("'" + type_name(f) + "' object is not callable");
-        return call_function(f.s, args_of(n, 1), at(n));
+        Value result = call_function(f.s, args_of(n, 1), at(n));
+        if (result.type == Type::Namespace) namespaces_.push_back(result.dict);
+        return result;
     }
 
     static int64_t int_of(const Value& v) { return v.type == Type::Int ? v.i : v.b; }
@@ -471,6 +504,7 @@ private:
     }
 
     static int order(const Value& a, const Value& b, const std::string& op, const Node& n) {
+        NestingGuard nest;
         if (a.is_undefined()) at(n).fail_undefined(a);
         if (b.is_undefined()) at(n).fail_undefined(b);
         if (a.is_number() && b.is_number()) {

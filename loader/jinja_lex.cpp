@@ -4,6 +4,7 @@
 // whitespace (Python's idea of whitespace, Unicode included) and a '+' disables the other two.
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include "loader/jinja_ast.h"
 
@@ -279,7 +280,14 @@ private:
             }
             case U'N': fail(at, "unsupported: \\N{...} escape in string");
             default:
-                if (e >= U'0' && e <= U'7') {
+                if (e >= 0x80) {
+                    // jinja2 first turns non-ASCII into \xNN / \uNNNN / \UNNNNNNNN, so a backslash
+                    // before one escapes the backslash of that text: '\｜' means "\\uff5c".
+                    char buf[16];
+                    std::snprintf(buf, sizeof buf, e <= 0xff ? "\\x%02x" : e <= 0xffff ? "\\u%04x" : "\\U%08x",
+                                  static_cast<unsigned>(e));
+                    for (const char* p = buf; *p; ++p) out += static_cast<char32_t>(*p);
+                } else if (e >= U'0' && e <= U'7') {
                     char32_t v = e - U'0';
                     for (int k = 0; k < 2 && i + 1 < cps.size() && cps[i + 1] >= U'0' && cps[i + 1] <= U'7'; ++k)
                         v = v * 8 + (cps[++i] - U'0');

@@ -76,6 +76,53 @@ Value Value::function(std::string name) {
     return v;
 }
 
+thread_local int NestingGuard::depth_ = 0;
+
+NestingGuard::NestingGuard() {
+    if (++depth_ > kMaxNesting) {
+        --depth_;
+        throw RenderError("value nested too deeply", 0, 0);
+    }
+}
+
+void Value::release_children() noexcept {
+    thread_local std::vector<std::shared_ptr<void>> pending;
+    thread_local bool draining = false;
+    if (list) pending.push_back(std::move(list));
+    if (dict) pending.push_back(std::move(dict));
+    if (self) pending.push_back(std::move(self));
+    if (draining) return;  // an outer destructor is already emptying `pending`
+    draining = true;
+    while (!pending.empty()) {
+        std::shared_ptr<void> last = std::move(pending.back());
+        pending.pop_back();
+        last.reset();  // may push its children onto `pending`, never recurse into them
+    }
+    draining = false;
+}
+
+namespace {
+
+// Containers being printed right now: Python prints a container met again inside itself (only a
+// namespace can contain itself here) as [...] or {...}.
+thread_local std::vector<const void*> g_printing;
+
+struct Printing {
+    const void* what;
+    bool again;
+    explicit Printing(const void* p) : what(p) {
+        again = std::find(g_printing.begin(), g_printing.end(), p) != g_printing.end();
+        if (!again) g_printing.push_back(p);
+    }
+    ~Printing() {
+        if (!again) g_printing.pop_back();
+    }
+    Printing(const Printing&) = delete;
+    Printing& operator=(const Printing&) = delete;
+};
+
+}  // namespace
+
 const Value* Dict::find(std::string_view key) const {
     for (const auto& [k, v] : items)
         if (k == key) return &v;
@@ -113,6 +160,7 @@ static double as_double(const Value& v) {
 }
 
 bool equal(const Value& a, const Value& b) {
+    NestingGuard nest;
     if (a.is_number() && b.is_number()) {
         if (a.type != Type::Float && b.type != Type::Float) {
             int64_t x = a.type == Type::Int ? a.i : a.b, y = b.type == Type::Int ? b.i : b.b;
@@ -226,6 +274,7 @@ static std::string string_repr(const std::string& s) {
 }
 
 static std::string items_repr(const Value& v) {
+    NestingGuard nest;
     std::string out;
     for (size_t k = 0; k < v.list->size(); ++k) {
         if (k) out += ", ";
@@ -235,6 +284,9 @@ static std::string items_repr(const Value& v) {
 }
 
 static std::string dict_repr(const Dict& d) {
+    NestingGuard nest;
+    Printing printing(&d);
+    if (printing.again) return "{...}";
     std::string out = "{";
     for (size_t k = 0; k < d.items.size(); ++k) {
         if (k) out += ", ";
@@ -259,8 +311,9 @@ std::string to_str(const Value& v) {
     case Type::Int: return std::to_string(v.i);
     case Type::Float: return float_repr(v.f);
     case Type::String: return v.s;
-    case Type::List:
-    {
+    case Type::List: {
+        Printing printing(v.list.get());
+        if (printing.again) return v.is_tuple ? "(...)" : "[...]";
         std::string out(1, v.is_tuple ? '(' : '[');
         out += items_repr(v);
         out += v.is_tuple ? (v.list->size() == 1 ? ",)" : ")") : "]";
@@ -292,6 +345,7 @@ std::string type_name(const Value& v) {
 }
 
 Value from_json(const nlohmann::ordered_json& j) {
+    NestingGuard nest;
     switch (j.type()) {
     case nlohmann::json::value_t::null: return Value::none();
     case nlohmann::json::value_t::boolean: return Value::boolean(j.get<bool>());

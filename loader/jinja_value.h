@@ -67,8 +67,22 @@ struct Value {
     static Value method(Value receiver, std::string name);
     static Value function(std::string name);
 
+    Value() = default;
+    Value(const Value&) = default;
+    Value(Value&&) noexcept = default;
+    Value& operator=(const Value&) = default;
+    Value& operator=(Value&&) noexcept = default;
+    // Releases nested containers iteratively: a template can build lists or namespaces nested far
+    // deeper than the stack would survive tearing down recursively.
+    ~Value() {
+        if (list || dict || self) release_children();
+    }
+
     bool is_undefined() const { return type == Type::Undefined; }
     bool is_number() const { return type == Type::Bool || type == Type::Int || type == Type::Float; }
+
+private:
+    void release_children() noexcept;
 };
 
 // Insertion-ordered like a Python dict; keys are strings (JSON objects and template literals only).
@@ -79,6 +93,22 @@ struct Dict {
 };
 
 bool truthy(const Value& v);
+// equal, to_str, repr and from_json recurse into containers; past kMaxNesting levels they throw
+// RenderError (position 0) instead of exhausting the stack, as Python raises RecursionError.
+constexpr int kMaxNesting = 500;
+
+// One level of such a recursion.
+class NestingGuard {
+public:
+    NestingGuard();
+    ~NestingGuard() { --depth_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+
+private:
+    static thread_local int depth_;
+};
+
 bool equal(const Value& a, const Value& b);
 std::string to_str(const Value& v);  // what {{ v }} prints (Python str(); undefined prints nothing)
 std::string repr(const Value& v);    // Python repr(), used inside printed lists and dicts

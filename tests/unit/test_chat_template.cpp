@@ -250,6 +250,22 @@ TEST(ChatTemplate, NamedTemplateListAndPlainStringTokens) {
     EXPECT_THROW(ChatTemplate::load(dir), r1vk::Error);
 }
 
+TEST(ChatTemplate, ChatTemplateJinjaFileTakesPrecedence) {
+    auto dir = r1vk_test::scratch_dir("jinja_file");
+    r1vk_test::write_file(dir / "tokenizer_config.json", R"({"bos_token": "<s>", "chat_template": "from config"})");
+    r1vk_test::write_file(dir / "chat_template.jinja", "{{ bos_token }}\n{%- for m in messages %}[{{ m.content }}]{% endfor %}\n");
+    ChatTemplate t = ChatTemplate::load(dir);
+    EXPECT_EQ(t.render({{"user", "a"}}, false), "<s>[a]");
+    EXPECT_EQ(t.origin(), (dir / "chat_template.jinja").string());
+    r1vk_test::write_file(dir / "chat_template.jinja", "ok\n{% for %}");
+    try {
+        ChatTemplate::load(dir);
+        FAIL() << "a broken chat_template.jinja was accepted";
+    } catch (const r1vk::Error& e) {
+        EXPECT_EQ(std::string(e.what()), (dir / "chat_template.jinja").string() + ": line 2 col 8: expected an expression, got end of statement block");
+    }
+}
+
 TEST(ChatTemplate, RenderErrorsNameTheTemplate) {
     ChatTemplate t = ChatTemplate::from_source(
         "{% if messages[0]['role'] != 'system' %}{{ raise_exception('a system message must come first') }}{% endif %}",

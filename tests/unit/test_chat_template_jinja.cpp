@@ -47,6 +47,7 @@ const Case kCases[] = {
     {"print_string_reprs", R"({{ ["it's", 'say "x"', 'both \' "', 'tab\tnl\n', 'é\x00\x7f\u2028'] }})", "{}"},
     {"print_json_values", "{{ m }}|{{ m.n }}|{{ m.f }}|{{ m.l }}", R"({"m": {"n": null, "f": 0.1, "l": [true, "x"]}})"},
     {"string_escapes", R"({{ 'a\nb\tc\\d\'e\"f\x41\u00e9\101\q' }}|{{ "dq 'single' \"double\"" }}|{{ 'adj' "acent" }})", "{}"},
+    {"backslash_before_non_ascii", "{{ '\\é|\\｜|\\🙂|\\\\｜' }}", "{}"},
     {"undefined", "[{{ nope }}]{{ nope is defined }}{{ nope is undefined }}{{ nope|length }}[{{ nope|trim }}]{{ not nope }}",
      "{}"},
     {"undefined_attribute_of_none", "[{{ n.x }}]{{ n.x is defined }}[{{ d.missing }}][{{ d['missing'] }}]",
@@ -107,6 +108,7 @@ const Case kCases[] = {
     {"tests", "{{ 1 is number }}{{ 'a' is string }}{{ d is mapping }}{{ l is iterable }}{{ 1 is integer }}{{ 1.0 is float }}"
               "{{ true is boolean }}{{ false is false }}{{ none is none }}{{ 3 is odd }}{{ l is sequence }}",
      R"({"d": {}, "l": []})"},
+    {"self_containing_namespace", "{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}|{{ [ns] }}", "{}"},
     {"chat_like", "{{ bos }}{% for m in messages %}{% if m['role'] == 'user' %}<u>{{ m['content'] }}{% elif m.role == 'assistant' %}"
                   "<a>{{ m.content.split('</think>')[-1].strip() }}</a>{% endif %}{% if not loop.last %}\n{% endif %}{% endfor %}",
      R"({"bos": "<s>", "messages": [{"role": "user", "content": "{{ q }}"}, {"role": "assistant", "content": "<think>r</think> a "}]})"},
@@ -121,6 +123,8 @@ const Case kCases[] = {
     {"fail_namespace_assign", "{% set x = 1 %}{% set x.a = 2 %}", "{}"},
     {"fail_in_string_with_int", "{{ 1 in 'abc' }}", "{}"},
     {"fail_order_mixed", "{{ 1 < 'a' }}", "{}"},
+    {"fail_slice_bool", "{{ b[::-1] }}", R"({"b": true})"},
+    {"fail_slice_dict", "{{ d[1:] }}", R"({"d": {}})"},
 };
 
 class JinjaVsJinja2 : public ::testing::TestWithParam<size_t> {
@@ -239,6 +243,16 @@ TEST(Jinja, HostileTemplatesFailCleanly) {
     EXPECT_THROW(render("{% for a in range(3000) %}{% for b in range(3000) %}{% endfor %}{% endfor %}"),
                  jinja::RenderError);
     EXPECT_THROW(render("{{ range(100001) }}"), jinja::RenderError);
+    // Deeply nested values are built and released without recursion, and refused when printed.
+    const std::string nest = "{% set ns = namespace(x=none) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+    EXPECT_EQ(render(nest + "ok"), "ok");
+    try {
+        render(nest + "\n{{ ns.x }}");
+        ADD_FAILURE() << "printed a 100000-deep list";
+    } catch (const jinja::RenderError& e) {
+        EXPECT_EQ(e.problem(), "value nested too deeply");
+        EXPECT_EQ(e.line(), 2);
+    }
     EXPECT_THROW(render("{{ 'x' * 1000000000000 }}"), jinja::RenderError);
     EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), jinja::RenderError);
     // Bytes that are not UTF-8 pass through untouched.
