@@ -159,7 +159,7 @@ void Session::work(std::vector<ChatMessage> conversation, GenerationParams param
         // Reuse the cached prefix; at least one prompt token must run to produce logits.
         uint32_t reuse = 0;
         while (reuse < cached_.size() && reuse < ids.size() && cached_[reuse] == ids[reuse]) ++reuse;
-        reuse = std::min<uint32_t>(reuse, uint32_t(ids.size()) - 1);
+        reuse = std::min<uint32_t>({reuse, uint32_t(ids.size()) - 1, model.pos()});
         cached_.assign(ids.begin(), ids.end());
 
         // Does the generation prompt already open the reasoning?
@@ -185,6 +185,8 @@ void Session::work(std::vector<ChatMessage> conversation, GenerationParams param
             cached_.push_back(id);
             send(split.push(dec.push(id)), id);
         });
+        // The last sampled token never went through the model: the cache holds pos() tokens.
+        cached_.resize(std::min<size_t>(cached_.size(), model.pos()));
         send(split.push(dec.flush()), -1);
         send(split.finish(), -1);
         reason = lr.reason;
