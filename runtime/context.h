@@ -2,6 +2,7 @@
 // features and limits, the debug messenger, and the memory ledger. It outlives every other GPU object.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -54,6 +55,11 @@ struct DeviceInfo {
     uint32_t max_push_constants = 0;
 
     bool is_cpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+    // The largest buffer one binding may cover and one allocation may hold: tensors split above it.
+    uint64_t max_buffer_bytes() const {
+        return max_memory_allocation_size ? std::min(max_storage_buffer_range, max_memory_allocation_size)
+                                          : max_storage_buffer_range;
+    }
     const char* type_name() const;
     uint64_t device_local_budget() const;  // sum over device-local heaps of budget
 };

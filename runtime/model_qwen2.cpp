@@ -41,10 +41,10 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
         fail_usage("--ctx " + std::to_string(opt_.ctx) + " exceeds the model's max_position_embeddings (" +
                    std::to_string(cfg.max_position_embeddings) + ")");
     const uint64_t kv_layer = uint64_t(cfg.num_kv_heads) * opt_.ctx * cfg.head_dim * 2;
-    if (kv_layer > ctx.info().max_storage_buffer_range)
+    if (kv_layer > ctx.info().max_buffer_bytes())
         fail_device("--ctx " + std::to_string(opt_.ctx) + " needs " + format_bytes(kv_layer) +
-                    " per layer and K/V buffer, over this device's storage-buffer range of " +
-                    format_bytes(ctx.info().max_storage_buffer_range) + "; use a smaller --ctx");
+                    " per layer and K/V buffer, over this device's largest buffer of " +
+                    format_bytes(ctx.info().max_buffer_bytes()) + "; use a smaller --ctx");
     opt_.prefill_chunk = std::max<uint32_t>(1, std::min(opt_.prefill_chunk, opt_.ctx));
 
     const KernelConfig& kc = ops.config();

@@ -45,7 +45,7 @@ struct Filler {
         g.sym = q.sym;
         const uint32_t mult = pairs ? 2 : 1;
         const uint64_t row_bytes = std::max<uint64_t>(uint64_t(k) / 2, uint64_t(g.n_groups) * 2);
-        const uint32_t per = chunk_rows(row_bytes * mult, ctx.info().max_storage_buffer_range, n);
+        const uint32_t per = chunk_rows(row_bytes * mult, ctx.info().max_buffer_bytes(), n);
         const float s = 1.0f / (8.0f * std::sqrt(float(k)));
         for (uint32_t c0 = 0; c0 < n; c0 += per) {
             GpuLinear::Chunk ch;
@@ -72,7 +72,7 @@ struct Filler {
         g.type = WeightType::F16;
         g.n = rows;
         g.k = k;
-        const uint32_t per = chunk_rows(uint64_t(k) * 2, ctx.info().max_storage_buffer_range, rows);
+        const uint32_t per = chunk_rows(uint64_t(k) * 2, ctx.info().max_buffer_bytes(), rows);
         for (uint32_t c0 = 0; c0 < rows; c0 += per) {
             GpuLinear::Chunk ch;
             ch.row_begin = c0;

@@ -213,7 +213,7 @@ void Uploader::finish() {
 
 GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const GptqLinear* const> parts,
                       bool silu_pairs, uint64_t max_range) {
-    if (max_range == 0) max_range = ctx.info().max_storage_buffer_range;
+    if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
     const GptqLinear& L0 = *parts[0];
     GpuLinear g;
     g.type = WeightType::Q4;
@@ -311,7 +311,7 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
 
 GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
                        uint64_t max_range) {
-    if (max_range == 0) max_range = ctx.info().max_storage_buffer_range;
+    if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
     if (t.shape.size() != 2 || t.shape[1] % 2 != 0)
         fail_input(t.file ? t.file->string() : t.name, "tensor " + t.name + ": expected a [rows, even k] matrix");
     GpuLinear g;
