@@ -43,7 +43,11 @@ Pipeline::Pipeline(Context& ctx, const PipelineDesc& desc) : ctx_(&ctx), desc_(d
         ci.stage.module = module_;
         ci.stage.pName = "main";
         ci.stage.pSpecializationInfo = desc.spec.empty() ? nullptr : &si;
-        if (desc.full_subgroups && ctx.info().subgroup_size_control)
+        // Full subgroups are only a hint for the reductions (they are correct with partial ones too),
+        // and Vulkan allows the flag only when the workgroup is a multiple of the largest subgroup.
+        const auto& di = ctx.info();
+        if (desc.full_subgroups && di.subgroup_size_control && !desc.spec.empty() && di.max_subgroup_size &&
+            desc.spec[0] % di.max_subgroup_size == 0)
             ci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
         ci.layout = layout_;
         R1VK_VK(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &ci, nullptr, &pipeline_));

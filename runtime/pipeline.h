@@ -20,7 +20,7 @@ struct PipelineDesc {
     uint32_t bindings = 0;       // storage buffers at bindings 0..n-1 of set 0
     uint32_t push_size = 0;      // bytes of push constants
     std::vector<uint32_t> spec;  // constant_id i gets spec[i] (uint, int, bool as 0/1, or float bits)
-    bool full_subgroups = false; // ask for full subgroups (the kernel uses gl_SubgroupID)
+    bool full_subgroups = false; // ask for full subgroups when spec[0] (the local size) allows it
     auto key() const { return std::tie(shader, bindings, push_size, spec, full_subgroups); }
     bool operator<(const PipelineDesc& o) const { return key() < o.key(); }
 };
