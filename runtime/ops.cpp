@@ -37,6 +37,7 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         c.matvec_rows = 4;
         c.attn_target_splits = 4;
         c.attn_min_split = 512;
+        c.matmul_rows = true;
     } else {
         c.matvec = info.subgroup_arithmetic ? MatvecShape::Lanes : MatvecShape::LanesNoSubgroup;
         c.matvec_ls = 64;
@@ -82,19 +83,26 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
     const bool f16 = w.type == WeightType::F16;
     const bool has_bias = static_cast<bool>(w.bias) && !w.silu_pairs;
     const uint32_t ls = (cfg_.matmul_bt / cfg_.matmul_tm) * (cfg_.matmul_bn / cfg_.matmul_tn);
-    PipelineDesc d{f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
-                   {ls, cfg_.matmul_bt, cfg_.matmul_bn, cfg_.matmul_tm, cfg_.matmul_tn, static_cast<uint32_t>(epi),
-                    has_bias, w.act_order(), w.sym}};
+    const uint32_t epi_u = static_cast<uint32_t>(epi);
+    const PipelineDesc d = cfg_.matmul_rows
+        ? PipelineDesc{f16 ? "matmul_rows_f16" : "matmul_rows", 7, sizeof(pc::MatmulPC),
+                       {cfg_.matmul_rows_ls, cfg_.matmul_rows_rows, cfg_.matmul_rows_tb, epi_u, has_bias, w.act_order(), w.sym}}
+        : PipelineDesc{f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
+                       {ls, cfg_.matmul_bt, cfg_.matmul_bn, cfg_.matmul_tm, cfg_.matmul_tn, epi_u, has_bias, w.act_order(), w.sym}};
     const Pipeline& p = pipes_.get(d);
     for (const auto& ch : w.chunks) {
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
             pc::MatmulPC pc{w.k, ch.rows, rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, x_stride, y_stride,
                             w.out_base + ch.row_begin + half * w.n, half * ch.rows};
+            uint32_t gx = ceil_div(ch.rows, cfg_.matmul_bn), gy = ceil_div(rows, cfg_.matmul_bt);
+            if (cfg_.matmul_rows)
+                std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, cfg_.matmul_rows_ls * cfg_.matmul_rows_rows),
+                                           ctx_->info().max_workgroup_count_x);
             rec.dispatch(p,
                          {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
                           x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
-                         pc, ceil_div(ch.rows, cfg_.matmul_bn), ceil_div(rows, cfg_.matmul_bt));
+                         pc, gx, gy);
         }
     }
 }

@@ -23,7 +23,9 @@ struct KernelConfig {
     uint32_t attn_ls = 64;
     uint32_t attn_target_splits = 32;   // decode: aim for this many KV splits per kv head at long context
     uint32_t attn_min_split = 256;      // never split finer than this many positions
-    uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;
+    bool matmul_rows = false;            // CPU shape: whole rows per invocation, tokens in blocks
+    uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
+    uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;  // GPU shape: shared-memory tiles
     uint32_t topk_slice = 1024;
 
     static KernelConfig for_device(const DeviceInfo& info);

@@ -6,4 +6,5 @@ set(R1VK_SHADER_VARIANTS
   "matvec_lanes_nosg|matvec_lanes.comp|NO_SUBGROUP"
   "matvec_lanes_f16_nosg|matvec_lanes.comp|WEIGHT_F16|NO_SUBGROUP"
   "matmul_f16|matmul.comp|WEIGHT_F16"
+  "matmul_rows_f16|matmul_rows.comp|WEIGHT_F16"
 )

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -127,6 +128,26 @@ inline std::vector<KernelConfig> matvec_configs(const DeviceInfo& info) {
     }
     add(MatvecShape::LanesNoSubgroup, 64, 2);
     add(MatvecShape::LanesNoSubgroup, 16, 3);
+    return v;
+}
+
+// Matrix-matrix shapes: shared-memory tiles (GPU) at three tile sizes, and whole rows with token
+// blocks (CPU) at three sizes.
+inline std::vector<KernelConfig> matmul_configs(const DeviceInfo& info) {
+    std::vector<KernelConfig> v;
+    for (auto t : {std::array<uint32_t, 4>{16, 64, 4, 4}, std::array<uint32_t, 4>{8, 32, 2, 4},
+                   std::array<uint32_t, 4>{32, 64, 4, 8}}) {
+        KernelConfig c = KernelConfig::for_device(info);
+        c.matmul_rows = false;
+        c.matmul_bt = t[0], c.matmul_bn = t[1], c.matmul_tm = t[2], c.matmul_tn = t[3];
+        v.push_back(c);
+    }
+    for (auto r : {std::array<uint32_t, 3>{16, 2, 8}, std::array<uint32_t, 3>{8, 1, 3}, std::array<uint32_t, 3>{32, 4, 16}}) {
+        KernelConfig c = KernelConfig::for_device(info);
+        c.matmul_rows = true;
+        c.matmul_rows_ls = r[0], c.matmul_rows_rows = r[1], c.matmul_rows_tb = r[2];
+        v.push_back(c);
+    }
     return v;
 }
 

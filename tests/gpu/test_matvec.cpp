@@ -201,11 +201,10 @@ TEST_P(MatmulQ4, MatchesReference) {
     const auto resid = randn(size_t(c.n) * c.rows, c.seed + 2);
     if (c.accumulate)
         for (size_t i = 0; i < want.size(); ++i) want[i] += resid[i];
-    for (auto tiles : {std::array<uint32_t, 4>{16, 64, 4, 4}, std::array<uint32_t, 4>{8, 32, 2, 4},
-                       std::array<uint32_t, 4>{32, 64, 4, 8}}) {
-        SCOPED_TRACE("tile " + std::to_string(tiles[0]) + "x" + std::to_string(tiles[1]));
-        KernelConfig cfg = KernelConfig::for_device(ctx().info());
-        cfg.matmul_bt = tiles[0], cfg.matmul_bn = tiles[1], cfg.matmul_tm = tiles[2], cfg.matmul_tn = tiles[3];
+    for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+        SCOPED_TRACE(cfg.matmul_rows ? "rows " + std::to_string(cfg.matmul_rows_ls) + "x" + std::to_string(cfg.matmul_rows_rows) +
+                                           " tb " + std::to_string(cfg.matmul_rows_tb)
+                                     : "tile " + std::to_string(cfg.matmul_bt) + "x" + std::to_string(cfg.matmul_bn));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());
@@ -229,11 +228,12 @@ INSTANTIATE_TEST_SUITE_P(Cases, MatmulQ4,
                                            MatmulCase{296, 72, 9, 128, false, false, false, 5}));
 
 TEST_F(GpuTest, MatmulF16SplitMatchesReference) {
+  for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
     const int n = 333, k = 64, rows = 7;
     DenseF16 w16(n, k, 9);
     const auto x = randn(size_t(k) * rows, 10);
     const auto ref = ref::dense_matmul(w16.data, n, k, x, rows);
-    Ops ops(ctx());
+    Ops ops(ctx(), cfg);
     Arena arena(ctx(), MemoryKind::Device, 1 << 20);
     Uploader up(ctx());
     GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, 16384);
@@ -242,6 +242,7 @@ TEST_F(GpuTest, MatmulF16SplitMatchesReference) {
     Buffer xb = upload(x), yb = zeros(ref.size() * 4);
     run([&](Recorder& r) { ops.matmul(r, w, xb, k, yb, n, rows, Epilogue::Store); }, ops);
     EXPECT_TRUE(all_close(download<float>(yb, ref.size()), ref, kAtol, kRtol, kNmse));
+  }
 }
 
 }  // namespace
@@ -262,16 +263,18 @@ TEST_F(GpuTest, MatmulGateUpPairWritesBothHalves) {
             want[t * 400 + i] = g[t * 200 + i];
             want[t * 400 + 200 + i] = u[t * 200 + i];
         }
-    Ops ops(ctx());
-    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
-    Uploader up(ctx());
-    const GptqLinear* parts[] = {&gate.L, &upl.L};
-    GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, 8192);  // several chunks
-    up.finish();
-    EXPECT_GT(w.chunks.size(), 1u);
-    Buffer xb = upload(x), yb = zeros(want.size() * 4);
-    run([&](Recorder& r) { ops.matmul(r, w, xb, 128, yb, 400, rows, Epilogue::Store); }, ops);
-    EXPECT_TRUE(all_close(download<float>(yb, want.size()), want, kAtol, kRtol, kNmse));
+    for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx());
+        const GptqLinear* parts[] = {&gate.L, &upl.L};
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, 8192);  // several chunks
+        up.finish();
+        EXPECT_GT(w.chunks.size(), 1u);
+        Buffer xb = upload(x), yb = zeros(want.size() * 4);
+        run([&](Recorder& r) { ops.matmul(r, w, xb, 128, yb, 400, rows, Epilogue::Store); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, want.size()), want, kAtol, kRtol, kNmse));
+    }
 }
 
 }  // namespace
