@@ -10,15 +10,16 @@
 namespace r1vk {
 
 struct ChatMessage {
-    std::string role;     // "system" | "user" | "assistant"
+    std::string role;     // "system" | "user" | "assistant" | "tool"
     std::string content;
 };
 
 class ChatTemplate {
 public:
     // Reads tokenizer_config.json in `model_dir`: chat_template, bos_token, eos_token (string or
-    // {"content": ...}). A missing or unparseable template -> Error(BadInput) naming the file, unless
-    // `allow_fallback`, which then uses the documented built-in R1 template (see README).
+    // {"content": ...}); a chat_template.jinja next to it takes precedence, as in transformers.
+    // A missing or unparseable template -> Error(BadInput) naming the file, unless
+    // `allow_fallback`, which then uses the documented built-in R1 template (see chat_template.cpp).
     static ChatTemplate load(const std::filesystem::path& model_dir, bool allow_fallback = false);
     // From template source directly (tests).
     static ChatTemplate from_source(const std::string& source, const std::string& bos_token,
@@ -30,7 +31,16 @@ public:
     ~ChatTemplate();
 
     std::string render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) const;
+    // Messages given as the JSON text of an array of arbitrary message objects (tool_calls, content
+    // null or absent, ...), handed to the template as they are, the way transformers does.
+    std::string render_json(const std::string& messages_json, bool add_generation_prompt) const;
     bool is_fallback() const;
+    // Why the model's own template was not used ("" unless is_fallback()), for the CLI's warning.
+    const std::string& fallback_reason() const;
+    // The file (or name) errors are reported against.
+    const std::string& origin() const;
+    // The built-in copy of the current DeepSeek-R1-Distill template that allow_fallback uses.
+    static const std::string& builtin_r1_template();
 
 private:
     struct Impl;

@@ -15,14 +15,15 @@ struct GptqLinear {
     std::string prefix;          // e.g. "model.layers.0.self_attn.q_proj"
     int in_features = 0;         // K
     int out_features = 0;        // N
-    int group_size = 0;
+    int group_size = 0;          // never -1: a file's -1 becomes in_features here
     int n_groups = 0;            // ceil(K / group_size)
     bool v2_zeros = false;
     const TensorView* qweight = nullptr;  // I32 [K/8, N]
     const TensorView* qzeros = nullptr;   // I32 [n_groups, N/8]
     const TensorView* scales = nullptr;   // F16 [n_groups, N]
     const TensorView* g_idx = nullptr;    // I32 [K], may be absent (then g = k / group_size)
-    const TensorView* bias = nullptr;     // F16/F32 [N], may be absent
+    const TensorView* bias = nullptr;     // F16/F32 [N], may be absent; apply it whenever present (even
+                                          // on a layer whose architecture has none)
 
     // Unpacked accessors (bounds are the caller's job; these are for repacking and references).
     int q(int k, int n) const;         // 0..15
@@ -44,6 +45,7 @@ struct Qwen2Layer {
     GptqLinear q, k, v, o, gate, up, down;
 };
 
+// Every pointer here points into the TensorIndex given to bind, which must outlive the checkpoint.
 struct Qwen2Checkpoint {
     const TensorView* embed = nullptr;    // [vocab, hidden] F16/BF16/F32
     const TensorView* final_norm = nullptr;

@@ -12,7 +12,8 @@ namespace r1vk {
 struct QuantConfig {
     bool gptq = false;       // false: unquantized checkpoint
     int bits = 16;
-    int group_size = 0;      // -1 in a file means "one group per column" and is normalised to in_features at load
+    int group_size = 0;      // as in the file: -1 means one group spanning all inputs; load_gptq_linear
+                             // turns it into that layer's in_features (GptqLinear::group_size is never -1)
     bool sym = true;
     bool desc_act = false;
     bool v2_zeros = false;   // checkpoint_format "gptq_v2": qzeros stores z, not z-1

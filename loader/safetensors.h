@@ -24,7 +24,8 @@ struct TensorView {
     std::string name;
     DType dtype = DType::F32;
     std::vector<int64_t> shape;
-    std::span<const std::byte> data;            // exactly numel * dtype_size bytes
+    std::span<const std::byte> data;            // exactly numel * dtype_size bytes; may be unaligned
+                                                // (read through memcpy)
     const std::filesystem::path* file = nullptr;  // the shard it lives in (for messages)
 
     int64_t numel() const;
@@ -35,6 +36,10 @@ struct TensorView {
 class TensorIndex {
 public:
     // A directory (model.safetensors, or model.safetensors.index.json + shards) or one .safetensors file.
+    // model.safetensors wins when both exist (as in transformers). With an index, every tensor must sit
+    // in the shard weight_map names, a shard tensor missing from weight_map is an error (index and
+    // shards do not match), shard names must be plain file names in the directory, and
+    // metadata.total_size, when given, must equal total_bytes(). Gaps between tensors are allowed.
     static TensorIndex open(const std::filesystem::path& dir_or_file);
 
     const TensorView* find(std::string_view name) const;  // nullptr when absent

@@ -38,6 +38,12 @@ public:
     int32_t bos_id() const;          // -1 when unknown
     int32_t eos_id() const;          // -1 when unknown
 
+    // Two stages of encode, exposed for tests and tools: the normalizer (NFC when the file asks for
+    // it), and the pre-tokenizer's split of normalized text into words (raw bytes, before BPE).
+    // Neither looks for added tokens.
+    std::string normalize(std::string_view text) const;
+    std::vector<std::string> pre_tokenize(std::string_view normalized) const;
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

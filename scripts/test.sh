@@ -8,4 +8,7 @@ scripts/setup-deps.sh
 scripts/fetch-test-data.sh
 scripts/build.sh
 cd "${R1VK_BUILD_DIR:-build}"
+# Which device the gpu tests will use (they run with the validation layer on, always).
+echo "== Vulkan device for the gpu tests:"
+R1VK_VALIDATION=1 ./r1vk info | grep -E '^\* device|^Vulkan devices: none' || true
 ctest --output-on-failure --timeout 1500 -j"${R1VK_TEST_JOBS:-2}" "$@"

@@ -1,6 +1,7 @@
-// Push-constant layouts, declared once for GLSL and C++. Only 4-byte scalars, so std430 (GLSL push
-// constants) and the C++ layout agree; C++ static_asserts the sizes. Shapes travel here; per-token
-// values (position, KV length) live in the step buffer so decode command buffers can be reused.
+// Push-constant layouts (and the step-buffer layout), declared once for GLSL and C++. Only 4-byte
+// scalars, so GLSL's std430 push-constant layout and the C++ layout agree; C++ static_asserts the
+// sizes. Shapes travel as push constants; per-token values (position, KV length, split count) live in
+// the step buffer, so the decode command buffer is recorded once and reused for every token.
 #ifndef R1VK_PUSH_CONSTANTS_H
 #define R1VK_PUSH_CONSTANTS_H
 
@@ -8,18 +9,156 @@
 #include <cstdint>
 namespace r1vk::pc {
 using uint = uint32_t;
-#define R1VK_PC_STRUCT(name) struct name
-#else
-#define R1VK_PC_STRUCT(name) struct name
 #endif
 
-// out[i] = a[i] + b[i] (float32), i < n
-R1VK_PC_STRUCT(AddPC) {
+// Written by the host before each submit; read by kernels through a storage buffer.
+struct StepParams {
+    uint pos0;       // absolute position of the first token of this batch
+    uint n_tokens;   // tokens in this batch
+    uint kv_len;     // positions in the cache after this batch is stored (pos0 + n_tokens)
+    uint split_len;  // attention: KV positions per split
+    uint n_splits;   // attention: splits (workgroups along the KV axis)
+    uint n_seen;     // repetition penalty: ids in the seen list
+    uint pad0;
+    uint pad1;
+};
+
+// out[i] = a[i] + b[i], i < n
+struct AddPC {
     uint n;
 };
 
+// out[r*out_stride + i] = silu(in[r*in_stride + a_off + i]) * in[r*in_stride + b_off + i]
+struct SiluMulPC {
+    uint n;
+    uint rows;
+    uint in_stride;
+    uint a_off;
+    uint b_off;
+    uint out_stride;
+};
+
+// y = x * rsqrt(mean(x^2) + eps) * w, per row
+struct RmsNormPC {
+    uint n;
+    uint rows;
+    uint in_stride;
+    uint out_stride;
+    float eps;
+};
+
+// NeoX RoPE on the q and k heads of packed qkv rows, then k and v stored as fp16 into the cache.
+struct RopeKvPC {
+    uint n_heads;
+    uint n_kv_heads;
+    uint head_dim;
+    uint rows;
+    uint row_stride;   // floats per qkv row
+    uint k_off;        // where k starts in a row (q starts at 0)
+    uint v_off;
+    uint kv_cap;       // positions the cache holds
+    uint table_base;   // position of the RoPE table's first row
+    uint store_kv;     // 0: rotate only (tests)
+};
+
+// Quantized (GPTQ int4, repacked) or fp16 matrix-vector product; weights are [rows][k].
+struct MatvecPC {
+    uint k;
+    uint n_out;        // logical outputs (silu epilogue: rows = 2 * n_out)
+    uint n_groups;
+    uint group_size;
+    uint zero_words;   // u32 words of zero nibbles per row
+    uint zero_offset;  // 1 for GPTQ v1 (stored z-1), 0 for v2
+    uint y_off;        // output element offset (split tensors)
+    uint x_off;
+};
+
+// Tiled matrix-matrix product: y[t][n] (+)= sum_k x[t][k] w[n][k] (+ bias[n])
+struct MatmulPC {
+    uint k;
+    uint n;
+    uint t;
+    uint n_groups;
+    uint group_size;
+    uint zero_words;
+    uint zero_offset;
+    uint x_stride;
+    uint y_stride;
+    uint y_off;
+    uint row_off;      // first weight row of the chunk this dispatch reads (gate/up halves)
+};
+
+// Causal GQA attention over the fp16 cache, split along the KV axis (flash-decoding), query rows
+// tiled. Partials [rows][splits][n_heads][head_dim + 2] (acc, then running max and sum).
+struct AttentionPC {
+    uint n_heads;
+    uint n_kv_heads;
+    uint head_dim;
+    uint kv_cap;
+    uint rows;
+    uint q_stride;
+    float scale;
+    uint max_splits;   // partial buffer stride along the split axis
+};
+
+struct AttnCombinePC {
+    uint n_heads;
+    uint head_dim;
+    uint rows;
+    uint out_stride;
+    uint max_splits;
+};
+
+// out[t][i] = table[ids[t] - row_begin][i] for ids in [row_begin, row_begin + row_count)
+struct EmbedPC {
+    uint n_embd;
+    uint rows;
+    uint row_begin;
+    uint row_count;
+};
+
+struct ArgmaxPC {
+    uint n;
+    uint x_off;
+};
+
+// Per-slice top-k candidates and softmax statistics (max, sum of exp((l - max) * inv_temp)).
+struct TopkPC {
+    uint n;
+    uint k;
+    uint x_off;
+    float inv_temp;
+};
+
+struct PenaltyPC {
+    float penalty;
+    uint capacity;
+};
+
+// Synthetic weights made on the device: mode 0 raw random words, 1 pairs of fp16 in [lo, hi].
+struct FillPC {
+    uint n_words;
+    uint seed;
+    uint mode;
+    float lo;
+    float hi;
+};
+
 #ifdef __cplusplus
+static_assert(sizeof(StepParams) == 32);
 static_assert(sizeof(AddPC) == 4);
+static_assert(sizeof(SiluMulPC) == 24);
+static_assert(sizeof(RmsNormPC) == 20);
+static_assert(sizeof(RopeKvPC) == 40);
+static_assert(sizeof(MatvecPC) == 32);
+static_assert(sizeof(MatmulPC) == 44);
+static_assert(sizeof(AttentionPC) == 32);
+static_assert(sizeof(AttnCombinePC) == 20);
+static_assert(sizeof(EmbedPC) == 16);
+static_assert(sizeof(ArgmaxPC) == 8);
+static_assert(sizeof(TopkPC) == 16);
+static_assert(sizeof(PenaltyPC) == 8);
+static_assert(sizeof(FillPC) == 20);
 }  // namespace r1vk::pc
 #endif
 #endif

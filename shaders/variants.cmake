@@ -1,4 +1,10 @@
-# Type variants of one source: "name|source.comp|DEFINE=value|...". Sizes are specialization constants,
-# shapes push constants; only types and compile-time layouts become variants here.
+# Type variants of one source: "name|source.comp|DEFINE|...". Sizes are specialization constants and
+# shapes push constants; only the weight type and the reduction style become separate SPIR-V here.
 set(R1VK_SHADER_VARIANTS
+  "matvec_rows_f16|matvec_rows.comp|WEIGHT_F16"
+  "matvec_lanes_f16|matvec_lanes.comp|WEIGHT_F16"
+  "matvec_lanes_nosg|matvec_lanes.comp|NO_SUBGROUP"
+  "matvec_lanes_f16_nosg|matvec_lanes.comp|WEIGHT_F16|NO_SUBGROUP"
+  "matmul_f16|matmul.comp|WEIGHT_F16"
+  "matmul_rows_f16|matmul_rows.comp|WEIGHT_F16"
 )

@@ -1,0 +1,38 @@
+// A small command-line parser: each command declares its options; anything else is a usage error
+// (exit 1) naming the option and the command.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace r1vk::cli {
+
+struct Opt {
+    std::string name;   // long name without dashes, e.g. "ctx"
+    char short_name;    // 0 when none
+    bool takes_value;
+    std::string help;
+};
+
+class Args {
+public:
+    Args(const std::string& command, const std::vector<std::string>& tokens, const std::vector<Opt>& spec);
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    std::string str(const std::string& name, const std::string& def = "") const;
+    long long integer(const std::string& name, long long def, long long lo, long long hi) const;
+    double number(const std::string& name, double def, double lo, double hi) const;
+    bool help() const { return help_; }
+    std::string usage() const;
+
+private:
+    std::string command_;
+    std::vector<Opt> spec_;
+    std::map<std::string, std::string> values_;
+    bool help_ = false;
+};
+
+// "1,2,3" -> ids; a usage error names the bad element.
+std::vector<int32_t> parse_ids(const std::string& s, const std::string& option);
+
+}  // namespace r1vk::cli

@@ -1,0 +1,122 @@
+// r1vk bench: prefill and decode throughput (mean ± sd over repetitions, after a warm-up that pays
+// the pipelines' first-dispatch compile), weight bytes read per decoded token and the effective
+// bandwidth that implies. Works on a model directory or on synthetic weights of a real model's shapes.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+
+namespace r1vk::cli {
+
+namespace {
+
+struct Stat {
+    double mean = 0, sd = 0;
+};
+
+Stat stat(const std::vector<double>& v) {
+    Stat s;
+    for (double x : v) s.mean += x;
+    s.mean /= double(v.size());
+    for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+    s.sd = v.size() > 1 ? std::sqrt(s.sd / double(v.size() - 1)) : 0;
+    return s;
+}
+
+}  // namespace
+
+int cmd_bench(const Tokens& t) {
+    auto spec = engine_opts();
+    spec.push_back({"synthetic", 0, true, "random weights of a preset: r1-distill-qwen-14b, r1-distill-qwen-1.5b, qwen2.5-0.5b"});
+    spec.push_back({"layers", 0, true, "synthetic: keep only this many layers"});
+    spec.push_back({"n-prompt", 'p', true, "prompt tokens for the prefill test (default 128)"});
+    spec.push_back({"n-gen", 'n', true, "tokens for the decode test (default 32)"});
+    spec.push_back({"repetitions", 'r', true, "repetitions (default 3)"});
+    spec.push_back({"bandwidth", 0, true, "the device's memory bandwidth in GB/s, to print % of roofline"});
+    spec.push_back({"json", 0, false, "one JSON object"});
+    Args a("bench", t, spec);
+    if (a.help()) {
+        std::fputs(a.usage().c_str(), stdout);
+        return 0;
+    }
+    const uint32_t np = uint32_t(a.integer("n-prompt", 128, 1, 1 << 20));
+    const uint32_t ng = uint32_t(a.integer("n-gen", 32, 1, 1 << 20));
+    const uint32_t reps = uint32_t(a.integer("repetitions", 3, 1, 1000));
+    const double bw = a.number("bandwidth", 0, 0, 1e6);
+
+    EngineOptions eo = engine_options(a, false);
+    if (a.has("synthetic")) {
+        if (a.has("model")) fail_usage("r1vk bench: give -m DIR or --synthetic NAME, not both");
+        eo.synthetic = a.str("synthetic");
+        eo.synthetic_layers = int(a.integer("layers", 0, 1, 1024));
+    } else {
+        eo.model_dir = model_dir(a, false);
+    }
+    if (!a.has("ctx")) eo.model.ctx = std::max<uint32_t>(np + ng + 1, 256);
+    eo.model.prefill_chunk = std::min<uint32_t>(np, 512);
+    eo.model.progress = progress_printer("loading");
+    Engine engine(eo);
+    Qwen2Model& m = engine.model();
+    const ModelConfig& cfg = engine.config();
+
+    std::mt19937 rng(1234);
+    std::vector<int32_t> prompt(np);
+    for (auto& id : prompt) id = int32_t(rng() % uint32_t(cfg.vocab_size));
+
+    using Clock = std::chrono::steady_clock;
+    std::vector<double> pp, tg;
+    for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (pipeline compiles, page faults)
+        m.truncate(0);
+        auto t0 = Clock::now();
+        HeadResult h = m.forward(prompt, HeadRequest{HeadMode::Argmax});
+        const double tp = std::chrono::duration<double>(Clock::now() - t0).count();
+        int32_t next = h.id;
+        t0 = Clock::now();
+        for (uint32_t i = 0; i < ng; ++i) {
+            const int32_t one[] = {next};
+            next = m.forward(one, HeadRequest{HeadMode::Argmax}).id;
+        }
+        const double tt = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (r == 0) continue;
+        pp.push_back(np / tp);
+        tg.push_back(ng / tt);
+    }
+    const Stat sp = stat(pp), sg = stat(tg);
+    const double bytes = double(m.weight_bytes_per_token());
+    const double gbs = bytes * sg.mean / 1e9;
+    const std::string name = a.has("synthetic") ? "synthetic " + a.str("synthetic") : eo.model_dir.string();
+    if (a.has("json")) {
+        nlohmann::json j = {{"model", name},
+                            {"layers", cfg.num_layers},
+                            {"device", engine.ctx().info().name},
+                            {"n_prompt", np},
+                            {"n_gen", ng},
+                            {"repetitions", reps},
+                            {"prefill_tok_s", {{"mean", sp.mean}, {"sd", sp.sd}}},
+                            {"decode_tok_s", {{"mean", sg.mean}, {"sd", sg.sd}}},
+                            {"weight_bytes_per_token", uint64_t(bytes)},
+                            {"decode_gb_s", gbs},
+                            {"dispatches_per_token", m.dispatches_per_token()},
+                            {"load_s", engine.load_seconds()}};
+        if (bw > 0) j["roofline_pct"] = 100.0 * gbs / bw;
+        std::printf("%s\n", j.dump(2).c_str());
+        return 0;
+    }
+    std::printf("model   %s (%d layers, hidden %d, vocab %d)\n", name.c_str(), cfg.num_layers, cfg.hidden_size, cfg.vocab_size);
+    std::printf("device  %s (%s), load %.2f s\n", engine.ctx().info().name.c_str(), engine.ctx().info().type_name(),
+                engine.load_seconds());
+    std::printf("| test     | tokens | tok/s            | ms/token | weights/token | eff. GB/s%s |\n", bw > 0 ? " | % of roofline" : "");
+    std::printf("| prefill  | %6u | %7.2f ± %6.2f | %8.2f | %13s | %9s%s |\n", np, sp.mean, sp.sd, 1000.0 / sp.mean, "-", "-",
+                bw > 0 ? " | -" : "");
+    std::printf("| decode   | %6u | %7.2f ± %6.2f | %8.2f | %13s | %9.2f", ng, sg.mean, sg.sd, 1000.0 / sg.mean,
+                format_bytes(uint64_t(bytes)).c_str(), gbs);
+    if (bw > 0) std::printf(" | %5.1f %%", 100.0 * gbs / bw);
+    std::printf(" |\n%u repetitions after one warm-up; %u dispatches per decoded token\n", reps, m.dispatches_per_token());
+    return 0;
+}
+
+}  // namespace r1vk::cli

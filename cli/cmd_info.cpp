@@ -1,0 +1,159 @@
+// r1vk info: the first thing to run when something does not work. Lists every Vulkan device with
+// type, driver, memory heaps and budget, the probed features and the kernel shapes r1vk would pick;
+// with -m, the model's memory plan from config.json alone (no weights needed).
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "runtime/vram_plan.h"
+
+namespace r1vk::cli {
+
+namespace {
+
+std::string api_str(uint32_t v) {
+    return std::to_string(VK_API_VERSION_MAJOR(v)) + "." + std::to_string(VK_API_VERSION_MINOR(v)) + "." +
+           std::to_string(VK_API_VERSION_PATCH(v));
+}
+
+nlohmann::json device_json(const DeviceInfo& d, int chosen) {
+    const KernelConfig kc = KernelConfig::for_device(d);
+    nlohmann::json heaps = nlohmann::json::array();
+    for (const auto& h : d.heaps)
+        heaps.push_back({{"size", h.size}, {"device_local", h.device_local}, {"budget", h.budget}, {"usage", h.usage}});
+    return {{"index", d.index},
+            {"name", d.name},
+            {"type", d.type_name()},
+            {"selected", int(d.index) == chosen},
+            {"vendor_id", d.vendor_id},
+            {"driver", d.driver_name},
+            {"driver_info", d.driver_info},
+            {"api_version", api_str(d.api_version)},
+            {"memory_budget_ext", d.has_memory_budget},
+            {"heaps", heaps},
+            {"features",
+             {{"shader_float16", d.shader_float16},
+              {"shader_int8", d.shader_int8},
+              {"shader_int64", d.shader_int64},
+              {"storage_16bit", d.storage_16bit},
+              {"storage_8bit", d.storage_8bit},
+              {"subgroup_size", d.subgroup_size},
+              {"subgroup_arithmetic", d.subgroup_arithmetic},
+              {"subgroup_size_control", d.subgroup_size_control},
+              {"min_subgroup_size", d.min_subgroup_size},
+              {"max_subgroup_size", d.max_subgroup_size},
+              {"cooperative_matrix", d.cooperative_matrix},
+              {"integer_dot_product", d.integer_dot_product},
+              {"integer_dot_4x8_accelerated", d.integer_dot_4x8_accelerated},
+              {"timestamps", d.timestamps}}},
+            {"limits",
+             {{"max_storage_buffer_range", d.max_storage_buffer_range},
+              {"max_memory_allocation_size", d.max_memory_allocation_size},
+              {"max_compute_shared_memory", d.max_compute_shared_memory},
+              {"max_workgroup_invocations", d.max_workgroup_invocations}}},
+            {"kernels", {{"matvec", matvec_shape_name(kc.matvec)}, {"matvec_workgroup", kc.matvec_ls}}}};
+}
+
+void print_device(const DeviceInfo& d, bool chosen) {
+    const KernelConfig kc = KernelConfig::for_device(d);
+    std::printf("%s device %u: %s (%s)\n", chosen ? "*" : " ", d.index, d.name.c_str(), d.type_name());
+    std::printf("    driver: %s, %s; Vulkan %s\n", d.driver_name.c_str(), d.driver_info.c_str(), api_str(d.api_version).c_str());
+    for (size_t i = 0; i < d.heaps.size(); ++i) {
+        const auto& h = d.heaps[i];
+        std::printf("    heap %zu: %s%s, budget %s%s\n", i, format_bytes(h.size).c_str(), h.device_local ? " device-local" : "",
+                    format_bytes(h.budget).c_str(),
+                    d.has_memory_budget ? (", in use " + format_bytes(h.usage)).c_str() : " (no VK_EXT_memory_budget: heap size)");
+    }
+    auto yn = [](bool b) { return b ? "yes" : "no"; };
+    std::printf("    fp16 %s, int8 %s, int64 %s, 16-bit storage %s, 8-bit storage %s\n", yn(d.shader_float16),
+                yn(d.shader_int8), yn(d.shader_int64), yn(d.storage_16bit), yn(d.storage_8bit));
+    std::printf("    subgroups: size %u (%u-%u), arithmetic %s, size control %s\n", d.subgroup_size, d.min_subgroup_size,
+                d.max_subgroup_size, yn(d.subgroup_arithmetic), yn(d.subgroup_size_control));
+    std::printf("    cooperative matrix %s, integer dot product %s (4x8 accelerated %s), timestamps %s\n",
+                yn(d.cooperative_matrix), yn(d.integer_dot_product), yn(d.integer_dot_4x8_accelerated), yn(d.timestamps));
+    std::printf("    limits: storage buffer range %s, allocation %s, shared memory %u B, workgroup %u\n",
+                format_bytes(d.max_storage_buffer_range).c_str(), format_bytes(d.max_memory_allocation_size).c_str(),
+                d.max_compute_shared_memory, d.max_workgroup_invocations);
+    std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup\n", matvec_shape_name(kc.matvec), kc.matvec_ls);
+}
+
+}  // namespace
+
+int cmd_info(const Tokens& t) {
+    std::vector<Opt> spec = {{"model", 'm', true, "model directory (or config directory): print its memory plan"},
+                             {"ctx", 0, true, "context length for the plan (default 4096)"},
+                             {"device", 0, true, "the device to plan for"},
+                             {"embed-on-device", 0, false, "plan with the embedding table in VRAM"},
+                             {"json", 0, false, "one JSON object"}};
+    Args a("info", t, spec);
+    if (a.help()) {
+        std::fputs(a.usage().c_str(), stdout);
+        return 0;
+    }
+    const bool json = a.has("json");
+    const int requested = int(a.integer("device", -1, 0, 64));
+
+    std::vector<DeviceInfo> devs;
+    std::string device_error;
+    try {
+        devs = Context::enumerate_devices(Context::validation_requested_by_env());
+    } catch (const Error& e) {
+        device_error = e.what();
+    }
+    if (devs.empty() && device_error.empty())
+        device_error = "no Vulkan device found: install a GPU driver, or mesa-vulkan-drivers for the lavapipe CPU device";
+    if (requested >= int(devs.size()) && !devs.empty())
+        fail_usage("--device " + std::to_string(requested) + ": only " + std::to_string(devs.size()) + " Vulkan device(s) found");
+    const int chosen = requested >= 0 && !devs.empty() ? requested : default_device(devs);
+
+    nlohmann::json out;
+    if (json) {
+        out["devices"] = nlohmann::json::array();
+        for (const auto& d : devs) out["devices"].push_back(device_json(d, chosen));
+        if (!device_error.empty()) out["device_error"] = device_error;
+    } else {
+        if (devs.empty()) std::printf("Vulkan devices: none (%s)\n", device_error.c_str());
+        else std::printf("Vulkan devices (* = used by default):\n");
+        for (const auto& d : devs) print_device(d, int(d.index) == chosen);
+    }
+
+    if (a.has("model")) {
+        const ModelConfig cfg = ModelConfig::load(a.str("model"));
+        const KernelConfig kc = chosen >= 0 ? KernelConfig::for_device(devs[chosen]) : KernelConfig{};
+        PlanOptions po{uint32_t(a.integer("ctx", 4096, 1, 1 << 20)), 256, a.has("embed-on-device"), kc.attn_target_splits,
+                       kc.topk_slice, 64};
+        const VramPlan plan = plan_qwen2(cfg, po);
+        const uint64_t budget = chosen >= 0 ? devs[chosen].device_local_budget() : 0;
+        if (json) {
+            nlohmann::json cats;
+            for (size_t i = 0; i < kMemCategoryCount; ++i)
+                if (plan.bytes[i]) cats[mem_category_name(MemCategory(i))] = plan.bytes[i];
+            out["plan"] = {{"model", a.str("model")},
+                           {"ctx", po.ctx},
+                           {"layers", cfg.num_layers},
+                           {"checkpoint_bytes", plan.checkpoint_bytes},
+                           {"vram_bytes", plan.total()},
+                           {"host_embedding_bytes", plan.host_embedding},
+                           {"kv_bytes_per_token", plan.kv_bytes_per_token},
+                           {"decode_read_bytes_per_token", plan.decode_read_bytes},
+                           {"categories", cats},
+                           {"device_budget", budget},
+                           {"fits", budget == 0 || plan.total() <= budget}};
+        } else {
+            std::printf("\nmodel %s: %s, %d layers, hidden %d, %d/%d heads, vocab %d, GPTQ int%d group %d%s\n",
+                        a.str("model").c_str(), cfg.architecture.c_str(), cfg.num_layers, cfg.hidden_size, cfg.num_heads,
+                        cfg.num_kv_heads, cfg.vocab_size, cfg.quant.bits, cfg.quant.group_size, cfg.quant.desc_act ? " act-order" : "");
+            std::printf("  checkpoint weights: %s\n", format_bytes(plan.checkpoint_bytes).c_str());
+            std::printf("  KV cache: %s per token (%u tokens: %s)\n", format_bytes(plan.kv_bytes_per_token).c_str(), po.ctx,
+                        format_bytes(plan.kv_bytes_per_token * po.ctx).c_str());
+            std::printf("  decode reads %s of weights per token\n", format_bytes(plan.decode_read_bytes).c_str());
+            std::printf("VRAM plan at --ctx %u%s:\n%s", po.ctx, chosen >= 0 ? (" on " + devs[chosen].name).c_str() : "",
+                        plan.table(budget).c_str());
+        }
+    }
+    if (json) std::printf("%s\n", out.dump(2).c_str());
+    return devs.empty() && !a.has("model") ? 3 : 0;
+}
+
+}  // namespace r1vk::cli

@@ -1,0 +1,90 @@
+#include "cli/common.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#ifndef R1VK_SOURCE_DIR
+#define R1VK_SOURCE_DIR "."
+#endif
+
+namespace r1vk::cli {
+
+namespace fs = std::filesystem;
+
+fs::path default_model_dir() {
+    if (const char* env = std::getenv("R1VK_MODEL"); env && *env) return env;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    const fs::path rel = fs::path("assets") / "models" / "r1-arith-demo";
+    if (!ec) {
+        for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+            if (fs::exists(p / rel / "config.json")) return p / rel;
+    }
+    return fs::path(R1VK_SOURCE_DIR) / rel;
+}
+
+fs::path model_dir(const Args& a, bool required) {
+    if (a.has("model")) return a.str("model");
+    if (required) fail_usage("-m DIR is required (a Hugging Face model directory)");
+    const fs::path d = default_model_dir();
+    if (!fs::exists(d / "config.json"))
+        fail_input(d.string(), "the bundled demo model is missing (pass -m DIR, or set R1VK_MODEL)");
+    return d;
+}
+
+std::vector<Opt> engine_opts() {
+    return {{"model", 'm', true, "model directory (default: the bundled demo model)"},
+            {"ctx", 0, true, "context length in tokens (default 4096, at most the model's)"},
+            {"device", 0, true, "Vulkan device index (see r1vk info)"},
+            {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"}};
+}
+
+EngineOptions engine_options(const Args& a, bool need_tokenizer) {
+    EngineOptions o;
+    o.device = int(a.integer("device", -1, 0, 64));
+    o.validation = Context::validation_requested_by_env();
+    o.need_tokenizer = need_tokenizer;
+    o.model.ctx = uint32_t(a.integer("ctx", 0, 1, 1 << 24));  // 0: 4096, or less if the model says so
+    o.model.embed_on_device = a.has("embed-on-device");
+    return o;
+}
+
+ProgressFn progress_printer(const std::string& what) {
+    if (!isatty(STDERR_FILENO)) return {};
+    return [what, last = -1](uint64_t done, uint64_t total) mutable {
+        const int pct = total ? int(done * 100 / total) : 100;
+        if (pct == last) return;
+        last = pct;
+        std::fprintf(stderr, "\r\033[2K%s: %3d%% (%s / %s)", what.c_str(), std::min(pct, 100), format_bytes(done).c_str(),
+                     format_bytes(total).c_str());
+        if (done >= total) std::fputs("\r\033[2K", stderr);
+        std::fflush(stderr);
+    };
+}
+
+std::string json_escape(const std::string& s) {
+    std::string o;
+    o.reserve(s.size() + 2);
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': o += "\\\""; break;
+            case '\\': o += "\\\\"; break;
+            case '\n': o += "\\n"; break;
+            case '\r': o += "\\r"; break;
+            case '\t': o += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char b[8];
+                    std::snprintf(b, sizeof b, "\\u%04x", c);
+                    o += b;
+                } else {
+                    o += char(c);
+                }
+        }
+    }
+    return o;
+}
+
+}  // namespace r1vk::cli

@@ -1,0 +1,38 @@
+// Shared by the r1vk subcommands: model directory defaults, engine options from the common flags,
+// a load-progress line, JSON string escaping.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "runtime/engine.h"
+
+namespace r1vk::cli {
+
+using Tokens = std::vector<std::string>;
+
+// The bundled demo model: $R1VK_MODEL, else assets/models/r1-arith-demo next to the build, else in
+// the source tree this binary was built from.
+std::filesystem::path default_model_dir();
+std::filesystem::path model_dir(const Args& a, bool required);
+
+// Options every model-running command shares.
+std::vector<Opt> engine_opts();
+EngineOptions engine_options(const Args& a, bool need_tokenizer);
+
+// Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
+ProgressFn progress_printer(const std::string& what);
+
+std::string json_escape(const std::string& s);
+
+int cmd_info(const Tokens& t);
+int cmd_tokenize(const Tokens& t);
+int cmd_prompt(const Tokens& t);
+int cmd_run(const Tokens& t);
+int cmd_chat(const Tokens& t);
+int cmd_logits(const Tokens& t);
+int cmd_bench(const Tokens& t);
+
+}  // namespace r1vk::cli

@@ -1,0 +1,432 @@
+#include "runtime/context.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace r1vk {
+
+namespace {
+
+constexpr const char* kValidationLayer = "VK_LAYER_KHRONOS_validation";
+
+bool has_extension(const std::vector<VkExtensionProperties>& exts, const char* name) {
+    return std::any_of(exts.begin(), exts.end(),
+                       [&](const VkExtensionProperties& e) { return std::strcmp(e.extensionName, name) == 0; });
+}
+
+std::vector<VkExtensionProperties> device_extensions(VkPhysicalDevice pd) {
+    uint32_t n = 0;
+    vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, nullptr);
+    std::vector<VkExtensionProperties> v(n);
+    vkEnumerateDeviceExtensionProperties(pd, nullptr, &n, v.data());
+    return v;
+}
+
+void load_loader() {
+    static bool loaded = false;
+    if (loaded) return;
+    if (volkInitialize() != VK_SUCCESS)
+        fail_device("no Vulkan loader found: install libvulkan1 and a driver "
+                    "(mesa-vulkan-drivers gives the lavapipe CPU device)");
+    loaded = true;
+}
+
+VKAPI_ATTR VkBool32 VKAPI_CALL debug_callback(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                              VkDebugUtilsMessageTypeFlagsEXT,
+                                              const VkDebugUtilsMessengerCallbackDataEXT* data, void* user) {
+    auto* log = static_cast<ValidationLog*>(user);
+    const bool error = severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    std::string msg = std::string(error ? "validation error: " : "validation warning: ") +
+                      (data && data->pMessage ? data->pMessage : "(no message)");
+    std::fprintf(stderr, "%s\n", msg.c_str());
+    {
+        std::lock_guard lk(log->mu);
+        log->messages.push_back(std::move(msg));
+    }
+    (error ? log->errors : log->warnings).fetch_add(1);
+    return VK_FALSE;
+}
+
+struct InstanceHolder {
+    VkInstance instance = VK_NULL_HANDLE;
+    VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+};
+
+InstanceHolder create_instance(bool validation, ValidationLog* log) {
+    load_loader();
+    uint32_t api = VK_API_VERSION_1_0;
+    if (vkEnumerateInstanceVersion) vkEnumerateInstanceVersion(&api);
+    if (api < VK_API_VERSION_1_2)
+        fail_device("the Vulkan loader supports only Vulkan " + std::to_string(VK_API_VERSION_MAJOR(api)) + "." +
+                    std::to_string(VK_API_VERSION_MINOR(api)) + "; r1vk needs 1.2 (update libvulkan1)");
+
+    uint32_t n = 0;
+    vkEnumerateInstanceExtensionProperties(nullptr, &n, nullptr);
+    std::vector<VkExtensionProperties> exts(n);
+    vkEnumerateInstanceExtensionProperties(nullptr, &n, exts.data());
+
+    std::vector<const char*> layers, extensions;
+    VkInstanceCreateFlags flags = 0;
+    if (has_extension(exts, VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME)) {
+        extensions.push_back(VK_KHR_PORTABILITY_ENUMERATION_EXTENSION_NAME);
+        flags |= VK_INSTANCE_CREATE_ENUMERATE_PORTABILITY_BIT_KHR;
+    }
+    if (validation) {
+        uint32_t nl = 0;
+        vkEnumerateInstanceLayerProperties(&nl, nullptr);
+        std::vector<VkLayerProperties> lp(nl);
+        vkEnumerateInstanceLayerProperties(&nl, lp.data());
+        bool found = std::any_of(lp.begin(), lp.end(),
+                                 [](const VkLayerProperties& l) { return std::strcmp(l.layerName, kValidationLayer) == 0; });
+        if (!found)
+            fail_device("validation was requested but VK_LAYER_KHRONOS_validation is not installed "
+                        "(apt-get install vulkan-validationlayers)");
+        layers.push_back(kValidationLayer);
+        extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    }
+
+    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "r1vk";
+    app.applicationVersion = VK_MAKE_API_VERSION(0, 0, 1, 0);
+    app.pEngineName = "r1vk";
+    app.apiVersion = std::min<uint32_t>(api, VK_API_VERSION_1_3);
+
+    VkDebugUtilsMessengerCreateInfoEXT dbg{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    dbg.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    dbg.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    dbg.pfnUserCallback = debug_callback;
+    dbg.pUserData = log;
+
+    VkInstanceCreateInfo ci{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ci.flags = flags;
+    ci.pApplicationInfo = &app;
+    ci.enabledLayerCount = static_cast<uint32_t>(layers.size());
+    ci.ppEnabledLayerNames = layers.data();
+    ci.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+    ci.ppEnabledExtensionNames = extensions.data();
+    if (validation) ci.pNext = &dbg;  // also catches messages from vkCreateInstance itself
+
+    InstanceHolder h;
+    if (VkResult r = vkCreateInstance(&ci, nullptr, &h.instance); r != VK_SUCCESS) {
+        if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+            fail_device("no Vulkan driver found (vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER): install your GPU's "
+                        "Vulkan driver, or mesa-vulkan-drivers for the lavapipe CPU device", r);
+        fail_vk(r, "vkCreateInstance");
+    }
+    volkLoadInstance(h.instance);
+    if (validation) {
+        VkResult r = vkCreateDebugUtilsMessengerEXT(h.instance, &dbg, nullptr, &h.messenger);
+        if (r != VK_SUCCESS) {
+            vkDestroyInstance(h.instance, nullptr);
+            fail_vk(r, "vkCreateDebugUtilsMessengerEXT");
+        }
+    }
+    return h;
+}
+
+void destroy_instance(InstanceHolder& h) {
+    if (h.messenger) vkDestroyDebugUtilsMessengerEXT(h.instance, h.messenger, nullptr);
+    if (h.instance) vkDestroyInstance(h.instance, nullptr);
+    h = {};
+}
+
+void query_heaps(VkPhysicalDevice pd, bool budget_ext, std::vector<MemoryHeapInfo>& heaps) {
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 mp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2};
+    if (budget_ext) mp.pNext = &budget;
+    vkGetPhysicalDeviceMemoryProperties2(pd, &mp);
+    heaps.clear();
+    for (uint32_t i = 0; i < mp.memoryProperties.memoryHeapCount; ++i) {
+        MemoryHeapInfo h;
+        h.size = mp.memoryProperties.memoryHeaps[i].size;
+        h.device_local = mp.memoryProperties.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT;
+        h.budget = budget_ext && budget.heapBudget[i] ? budget.heapBudget[i] : h.size;
+        h.usage = budget_ext ? budget.heapUsage[i] : 0;
+        heaps.push_back(h);
+    }
+}
+
+DeviceInfo probe(VkPhysicalDevice pd, uint32_t index) {
+    DeviceInfo d;
+    d.index = index;
+    auto exts = device_extensions(pd);
+    d.has_memory_budget = has_extension(exts, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    d.cooperative_matrix = has_extension(exts, "VK_KHR_cooperative_matrix");
+
+    VkPhysicalDeviceDriverProperties drv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES, &drv};
+    VkPhysicalDeviceSubgroupSizeControlPropertiesEXT sgc{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT, &sg};
+    VkPhysicalDeviceShaderIntegerDotProductPropertiesKHR idp{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES_KHR, &sgc};
+    const bool has_idot = has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, has_idot ? (void*)&idp : (void*)&sgc};
+    vkGetPhysicalDeviceProperties2(pd, &props);
+    const auto& p = props.properties;
+    d.name = p.deviceName;
+    d.type = p.deviceType;
+    d.vendor_id = p.vendorID;
+    d.device_id = p.deviceID;
+    d.api_version = p.apiVersion;
+    d.driver_name = drv.driverName;
+    d.driver_info = drv.driverInfo;
+    d.subgroup_size = sg.subgroupSize;
+    d.subgroup_arithmetic = (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
+                            (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT);
+    d.subgroup_shuffle = sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+    d.min_subgroup_size = sgc.minSubgroupSize ? sgc.minSubgroupSize : sg.subgroupSize;
+    d.max_subgroup_size = sgc.maxSubgroupSize ? sgc.maxSubgroupSize : sg.subgroupSize;
+    d.integer_dot_4x8_accelerated = has_idot && idp.integerDotProduct4x8BitPackedSignedAccelerated;
+    d.timestamps = p.limits.timestampComputeAndGraphics;
+    d.timestamp_period_ns = p.limits.timestampPeriod;
+    d.max_storage_buffer_range = p.limits.maxStorageBufferRange;
+    d.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+    d.max_compute_shared_memory = p.limits.maxComputeSharedMemorySize;
+    d.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
+    d.max_workgroup_count_x = p.limits.maxComputeWorkGroupCount[0];
+    d.max_push_constants = p.limits.maxPushConstantsSize;
+
+    VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &m3};
+    vkGetPhysicalDeviceProperties2(pd, &props2);
+    d.max_memory_allocation_size = m3.maxMemoryAllocationSize;
+
+    VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES, &f16};
+    VkPhysicalDevice8BitStorageFeatures s8{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_8BIT_STORAGE_FEATURES, &s16};
+    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT sgcf{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT, &s8};
+    VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR idf{
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR, &sgcf};
+    VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, has_idot ? (void*)&idf : (void*)&sgcf};
+    vkGetPhysicalDeviceFeatures2(pd, &feats);
+    d.shader_float16 = f16.shaderFloat16;
+    d.shader_int8 = f16.shaderInt8;
+    d.shader_int64 = feats.features.shaderInt64;
+    d.storage_16bit = s16.storageBuffer16BitAccess;
+    d.storage_8bit = s8.storageBuffer8BitAccess;
+    d.subgroup_size_control = sgcf.subgroupSizeControl && sgcf.computeFullSubgroups;
+    d.integer_dot_product = has_idot && idf.shaderIntegerDotProduct;
+
+    query_heaps(pd, d.has_memory_budget, d.heaps);
+    return d;
+}
+
+std::vector<VkPhysicalDevice> physical_devices(VkInstance inst) {
+    uint32_t n = 0;
+    vkEnumeratePhysicalDevices(inst, &n, nullptr);
+    std::vector<VkPhysicalDevice> v(n);
+    if (n) vkEnumeratePhysicalDevices(inst, &n, v.data());
+    return v;
+}
+
+[[noreturn]] void fail_no_device() {
+    fail_device("no Vulkan device found: install a GPU driver, or mesa-vulkan-drivers for the lavapipe CPU device "
+                "(scripts/setup-deps.sh installs it)");
+}
+
+}  // namespace
+
+int device_type_rank(VkPhysicalDeviceType t) {
+    switch (t) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+        default: return 0;
+    }
+}
+
+int default_device(const std::vector<DeviceInfo>& devices) {
+    int best = -1;
+    for (const auto& d : devices)
+        if (d.api_version >= VK_API_VERSION_1_2 &&
+            (best < 0 || device_type_rank(d.type) > device_type_rank(devices[size_t(best)].type)))
+            best = int(d.index);
+    return best;
+}
+
+const char* DeviceInfo::type_name() const {
+    switch (type) {
+        case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
+        case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
+        case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
+        case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
+        default: return "other";
+    }
+}
+
+uint64_t DeviceInfo::device_local_budget() const {
+    uint64_t b = 0;
+    for (const auto& h : heaps)
+        if (h.device_local) b += h.budget;
+    return b;
+}
+
+bool Context::validation_requested_by_env() {
+    const char* v = std::getenv("R1VK_VALIDATION");
+    return v && *v && std::strcmp(v, "0") != 0;
+}
+
+std::vector<DeviceInfo> Context::enumerate_devices(bool validation) {
+    ValidationLog log;
+    InstanceHolder h = create_instance(validation, &log);
+    std::vector<DeviceInfo> out;
+    try {
+        auto pds = physical_devices(h.instance);
+        for (uint32_t i = 0; i < pds.size(); ++i) out.push_back(probe(pds[i], i));
+    } catch (...) {
+        destroy_instance(h);
+        throw;
+    }
+    destroy_instance(h);
+    return out;
+}
+
+Context::Context(const ContextOptions& opt) : validation_(opt.validation), vlog_(std::make_unique<ValidationLog>()) {
+    InstanceHolder h = create_instance(validation_, vlog_.get());
+    instance_ = h.instance;
+    messenger_ = h.messenger;
+    try {
+        auto pds = physical_devices(instance_);
+        if (pds.empty()) fail_no_device();
+        int chosen = -1;
+        if (opt.device_index >= 0) {
+            if (opt.device_index >= static_cast<int>(pds.size()))
+                fail_usage("--device " + std::to_string(opt.device_index) + ": only " + std::to_string(pds.size()) +
+                           " Vulkan device(s) found (see r1vk info)");
+            chosen = opt.device_index;
+        } else {
+            int best = -1;
+            for (uint32_t i = 0; i < pds.size(); ++i) {
+                VkPhysicalDeviceProperties p;
+                vkGetPhysicalDeviceProperties(pds[i], &p);
+                if (p.apiVersion < VK_API_VERSION_1_2) continue;
+                if (device_type_rank(p.deviceType) > best) best = device_type_rank(p.deviceType), chosen = static_cast<int>(i);
+            }
+            if (chosen < 0) fail_device("no Vulkan 1.2 device found (r1vk needs Vulkan 1.2; see r1vk info)");
+        }
+        phys_ = pds[chosen];
+        info_ = probe(phys_, static_cast<uint32_t>(chosen));
+        if (info_.api_version < VK_API_VERSION_1_2)
+            fail_device("device " + info_.name + " supports only Vulkan " + std::to_string(VK_API_VERSION_MAJOR(info_.api_version)) +
+                        "." + std::to_string(VK_API_VERSION_MINOR(info_.api_version)) + "; r1vk needs 1.2");
+        vkGetPhysicalDeviceMemoryProperties(phys_, &mem_props_);
+
+        // One compute queue; prefer a compute-only family (async compute) when there is one.
+        uint32_t nq = 0;
+        vkGetPhysicalDeviceQueueFamilyProperties(phys_, &nq, nullptr);
+        std::vector<VkQueueFamilyProperties> qf(nq);
+        vkGetPhysicalDeviceQueueFamilyProperties(phys_, &nq, qf.data());
+        int family = -1;
+        for (uint32_t i = 0; i < nq; ++i)
+            if ((qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(qf[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) { family = int(i); break; }
+        if (family < 0)
+            for (uint32_t i = 0; i < nq; ++i)
+                if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) { family = int(i); break; }
+        if (family < 0) fail_device("device " + info_.name + " has no compute queue");
+        queue_family_ = static_cast<uint32_t>(family);
+
+        auto exts = device_extensions(phys_);
+        std::vector<const char*> enable;
+        if (info_.has_memory_budget) enable.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+        if (has_extension(exts, "VK_KHR_portability_subset")) enable.push_back("VK_KHR_portability_subset");
+
+        float prio = 1.0f;
+        VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+        qci.queueFamilyIndex = queue_family_;
+        qci.queueCount = 1;
+        qci.pQueuePriorities = &prio;
+
+        // Only what the kernels use: fp16 data is read as packed 32-bit words, so no 16-bit storage is
+        // needed; subgroup size control lets the GPU-shaped kernels ask for full subgroups.
+        VkPhysicalDeviceVulkan13Features f13{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+        VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+        if (info_.api_version >= VK_API_VERSION_1_3 && info_.subgroup_size_control) {
+            f13.subgroupSizeControl = VK_TRUE;
+            f13.computeFullSubgroups = VK_TRUE;
+            f2.pNext = &f13;
+        }
+        VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+        dci.pNext = &f2;
+        dci.queueCreateInfoCount = 1;
+        dci.pQueueCreateInfos = &qci;
+        dci.enabledExtensionCount = static_cast<uint32_t>(enable.size());
+        dci.ppEnabledExtensionNames = enable.data();
+        R1VK_VK(vkCreateDevice(phys_, &dci, nullptr, &device_));
+        volkLoadDevice(device_);
+        vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+    } catch (...) {
+        if (device_) vkDestroyDevice(device_, nullptr);
+        destroy_instance(h);
+        throw;
+    }
+}
+
+Context::~Context() {
+    if (device_) {
+        vkDeviceWaitIdle(device_);
+        vkDestroyDevice(device_, nullptr);
+    }
+    InstanceHolder h{instance_, messenger_};
+    destroy_instance(h);
+}
+
+std::vector<std::string> Context::validation_messages() const {
+    std::lock_guard lk(vlog_->mu);
+    return vlog_->messages;
+}
+
+uint32_t Context::memory_type(uint32_t type_bits, VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred) const {
+    int best = -1, best_score = -1;
+    for (uint32_t i = 0; i < mem_props_.memoryTypeCount; ++i) {
+        if (!(type_bits & (1u << i))) continue;
+        VkMemoryPropertyFlags f = mem_props_.memoryTypes[i].propertyFlags;
+        if ((f & required) != required) continue;
+        int score = __builtin_popcount(f & preferred);
+        if (score > best_score) best_score = score, best = static_cast<int>(i);
+    }
+    if (best < 0) fail_device("no Vulkan memory type with the required properties on " + info_.name);
+    return static_cast<uint32_t>(best);
+}
+
+VkMemoryPropertyFlags Context::memory_type_flags(uint32_t index) const {
+    return mem_props_.memoryTypes[index].propertyFlags;
+}
+
+std::vector<MemoryHeapInfo> Context::heaps() const {
+    std::vector<MemoryHeapInfo> h;
+    query_heaps(phys_, info_.has_memory_budget, h);
+    return h;
+}
+
+const char* vk_result_name(VkResult r) {
+    switch (r) {
+#define R1VK_CASE(x) case x: return #x
+        R1VK_CASE(VK_SUCCESS);
+        R1VK_CASE(VK_NOT_READY);
+        R1VK_CASE(VK_TIMEOUT);
+        R1VK_CASE(VK_INCOMPLETE);
+        R1VK_CASE(VK_ERROR_OUT_OF_HOST_MEMORY);
+        R1VK_CASE(VK_ERROR_OUT_OF_DEVICE_MEMORY);
+        R1VK_CASE(VK_ERROR_INITIALIZATION_FAILED);
+        R1VK_CASE(VK_ERROR_DEVICE_LOST);
+        R1VK_CASE(VK_ERROR_MEMORY_MAP_FAILED);
+        R1VK_CASE(VK_ERROR_LAYER_NOT_PRESENT);
+        R1VK_CASE(VK_ERROR_EXTENSION_NOT_PRESENT);
+        R1VK_CASE(VK_ERROR_FEATURE_NOT_PRESENT);
+        R1VK_CASE(VK_ERROR_INCOMPATIBLE_DRIVER);
+        R1VK_CASE(VK_ERROR_TOO_MANY_OBJECTS);
+        R1VK_CASE(VK_ERROR_FORMAT_NOT_SUPPORTED);
+        R1VK_CASE(VK_ERROR_FRAGMENTED_POOL);
+        R1VK_CASE(VK_ERROR_OUT_OF_POOL_MEMORY);
+        R1VK_CASE(VK_ERROR_UNKNOWN);
+#undef R1VK_CASE
+        default: return "VkResult(unknown)";
+    }
+}
+
+}  // namespace r1vk

@@ -1,0 +1,131 @@
+// The Vulkan context: instance, chosen physical device, logical device, one compute queue, probed
+// features and limits, the debug messenger, and the memory ledger. It outlives every other GPU object.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/vk.h"
+#include "runtime/vram.h"
+
+namespace r1vk {
+
+struct MemoryHeapInfo {
+    uint64_t size = 0;
+    bool device_local = false;
+    uint64_t budget = 0;  // VK_EXT_memory_budget, else = size
+    uint64_t usage = 0;   // VK_EXT_memory_budget, else 0
+};
+
+// What r1vk probes and records about a device (shared/DESIGN.md §4).
+struct DeviceInfo {
+    uint32_t index = 0;
+    std::string name;
+    VkPhysicalDeviceType type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+    uint32_t vendor_id = 0, device_id = 0;
+    uint32_t api_version = 0;
+    std::string driver_name, driver_info;
+    std::vector<MemoryHeapInfo> heaps;
+    bool has_memory_budget = false;
+
+    // features
+    bool shader_float16 = false, shader_int8 = false, shader_int64 = false;
+    bool storage_16bit = false, storage_8bit = false;
+    uint32_t subgroup_size = 0;
+    bool subgroup_arithmetic = false, subgroup_shuffle = false;
+    bool subgroup_size_control = false;
+    uint32_t min_subgroup_size = 0, max_subgroup_size = 0;
+    bool cooperative_matrix = false;
+    bool integer_dot_product = false, integer_dot_4x8_accelerated = false;
+    bool timestamps = false;
+    float timestamp_period_ns = 0;
+
+    // limits that shape buffers and kernels
+    uint64_t max_storage_buffer_range = 0;
+    uint64_t max_memory_allocation_size = 0;
+    uint64_t min_storage_buffer_offset_alignment = 0;
+    uint32_t max_compute_shared_memory = 0;
+    uint32_t max_workgroup_invocations = 0;
+    uint32_t max_workgroup_count_x = 0;
+    uint32_t max_push_constants = 0;
+
+    bool is_cpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
+    // The largest buffer one binding may cover and one allocation may hold: tensors split above it.
+    uint64_t max_buffer_bytes() const {
+        return max_memory_allocation_size ? std::min(max_storage_buffer_range, max_memory_allocation_size)
+                                          : max_storage_buffer_range;
+    }
+    const char* type_name() const;
+    uint64_t device_local_budget() const;  // sum over device-local heaps of budget
+};
+
+// Preference when no device is named: discrete > integrated > virtual > CPU > other.
+int device_type_rank(VkPhysicalDeviceType t);
+// The index of the device r1vk uses by default among probed ones (Vulkan 1.2+), or -1.
+int default_device(const std::vector<DeviceInfo>& devices);
+
+struct ContextOptions {
+    int device_index = -1;     // -1: pick by type (discrete > integrated > virtual > CPU)
+    bool validation = false;   // Khronos validation layer + debug messenger
+};
+
+// The validation layer's messages, collected so tests can fail on any of them.
+struct ValidationLog {
+    std::mutex mu;
+    std::vector<std::string> messages;
+    std::atomic<uint32_t> errors{0}, warnings{0};
+};
+
+class Context {
+public:
+    explicit Context(const ContextOptions& opt = {});
+    ~Context();
+    Context(const Context&) = delete;
+    Context& operator=(const Context&) = delete;
+
+    // Every device the loader reports, probed (creates and destroys its own instance).
+    static std::vector<DeviceInfo> enumerate_devices(bool validation = false);
+    // True when R1VK_VALIDATION is set to something other than "0" in the environment.
+    static bool validation_requested_by_env();
+
+    VkInstance instance() const { return instance_; }
+    VkPhysicalDevice physical_device() const { return phys_; }
+    VkDevice device() const { return device_; }
+    VkQueue queue() const { return queue_; }
+    uint32_t queue_family() const { return queue_family_; }
+    const DeviceInfo& info() const { return info_; }
+    bool validation_enabled() const { return validation_; }
+    ValidationLog& validation_log() { return *vlog_; }
+    std::vector<std::string> validation_messages() const;
+    uint32_t validation_errors() const { return vlog_->errors.load(); }
+
+    VramLedger& ledger() { return ledger_; }
+    const VramLedger& ledger() const { return ledger_; }
+
+    // Memory type index with all `required` flags (and as many `preferred` as possible), or throws.
+    uint32_t memory_type(uint32_t type_bits, VkMemoryPropertyFlags required,
+                         VkMemoryPropertyFlags preferred = 0) const;
+    VkMemoryPropertyFlags memory_type_flags(uint32_t index) const;
+    // Refreshes heap budget/usage figures (VK_EXT_memory_budget when present).
+    std::vector<MemoryHeapInfo> heaps() const;
+
+private:
+    VkInstance instance_ = VK_NULL_HANDLE;
+    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+    VkPhysicalDevice phys_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    uint32_t queue_family_ = 0;
+    DeviceInfo info_;
+    VkPhysicalDeviceMemoryProperties mem_props_{};
+    bool validation_ = false;
+    std::unique_ptr<ValidationLog> vlog_;
+    VramLedger ledger_;
+};
+
+}  // namespace r1vk

@@ -1,0 +1,63 @@
+#include "runtime/engine.h"
+
+#include <chrono>
+
+namespace r1vk {
+
+ModelConfig synthetic_config(const std::string& name, int layers) {
+    ModelConfig c;
+    c.architecture = "Qwen2ForCausalLM";
+    c.model_type = "qwen2";
+    c.quant.gptq = true;
+    c.quant.bits = 4;
+    c.quant.group_size = 128;
+    c.quant.sym = true;
+    c.dir = "synthetic:" + name;
+    if (name == "r1-distill-qwen-14b") {
+        c.hidden_size = 5120, c.intermediate_size = 13824, c.num_layers = 48, c.num_heads = 40, c.num_kv_heads = 8;
+        c.vocab_size = 152064, c.max_position_embeddings = 131072, c.rope_theta = 1e6, c.rms_norm_eps = 1e-5;
+    } else if (name == "r1-distill-qwen-1.5b") {
+        c.hidden_size = 1536, c.intermediate_size = 8960, c.num_layers = 28, c.num_heads = 12, c.num_kv_heads = 2;
+        c.vocab_size = 151936, c.max_position_embeddings = 131072, c.rope_theta = 1e4, c.rms_norm_eps = 1e-6;
+    } else if (name == "qwen2.5-0.5b") {
+        c.hidden_size = 896, c.intermediate_size = 4864, c.num_layers = 24, c.num_heads = 14, c.num_kv_heads = 2;
+        c.vocab_size = 151936, c.max_position_embeddings = 32768, c.rope_theta = 1e6, c.rms_norm_eps = 1e-6;
+        c.tie_word_embeddings = true;
+    } else {
+        fail_usage("unknown synthetic model '" + name +
+                   "' (known: r1-distill-qwen-14b, r1-distill-qwen-1.5b, qwen2.5-0.5b)");
+    }
+    c.head_dim = c.hidden_size / c.num_heads;
+    if (layers > 0) c.num_layers = std::min(c.num_layers, layers);
+    return c;
+}
+
+Engine::Engine(const EngineOptions& opt) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!opt.synthetic.empty()) {
+        cfg_ = synthetic_config(opt.synthetic, opt.synthetic_layers);
+    } else {
+        cfg_ = ModelConfig::load(opt.model_dir);
+        index_ = std::make_unique<TensorIndex>(TensorIndex::open(opt.model_dir));
+        ckpt_ = std::make_unique<Qwen2Checkpoint>(Qwen2Checkpoint::bind(*index_, cfg_));
+        if (opt.need_tokenizer) {
+            tokenizer_ = Tokenizer::load(opt.model_dir);
+            template_ = ChatTemplate::load(opt.model_dir, /*allow_fallback=*/true);
+        }
+    }
+    ctx_ = std::make_unique<Context>(ContextOptions{opt.device, opt.validation});
+    ops_ = std::make_unique<Ops>(*ctx_);
+    ModelOptions mo = opt.model;
+    if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));
+    model_ = std::make_unique<Qwen2Model>(*ctx_, *ops_, cfg_, ckpt_.get(), mo);
+    load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Engine::~Engine() {
+    // The model's buffers and pipelines go before the context that made them.
+    model_.reset();
+    ops_.reset();
+    ctx_.reset();
+}
+
+}  // namespace r1vk

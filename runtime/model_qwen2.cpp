@@ -1,0 +1,412 @@
+// The Qwen2 forward pass (HF modeling_qwen2 semantics, shared/FORMATS.md §4), read top to bottom:
+//   embedding -> L x [RMSNorm -> q|k|v (+bias) -> RoPE, K/V into the cache -> causal GQA attention
+//   -> o_proj (+ residual) -> RMSNorm -> down(silu(gate) * up) (+ residual)] -> RMSNorm -> lm_head
+// Prefill records a chunk of T tokens with matrix-matrix kernels; decode (T = 1) replays a command
+// buffer recorded once, with per-token values (position, KV length, split count) in the step buffer
+// and the attention grid in an indirect-dispatch buffer. The host waits once per token, to read the
+// sampler's result.
+#include "runtime/model.h"
+#include "runtime/model_internal.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+
+namespace r1vk {
+
+namespace {
+
+constexpr uint32_t kAllLogitsRows = 64;
+
+uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+bool same_permutation(std::span<const GptqLinear* const> parts) {
+    const auto p0 = act_order_perm(*parts[0]);
+    for (const GptqLinear* p : parts)
+        if (act_order_perm(*p) != p0) return false;
+    return true;
+}
+
+}  // namespace
+
+Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwen2Checkpoint* ckpt,
+                       const ModelOptions& opt)
+    : ctx_(&ctx), ops_(&ops), cfg_(cfg), opt_(opt), pool_(ctx), fence_(ctx), prefill_cb_(ctx, pool_) {
+    const std::string src = (cfg.dir / "config.json").string();
+    if (cfg.head_dim % 4 != 0) fail_input(src, "head_dim " + std::to_string(cfg.head_dim) + " is not a multiple of 4");
+    if (cfg.hidden_size % 2 != 0) fail_input(src, "hidden_size must be even");
+    if (opt_.ctx == 0) fail_usage("--ctx must be at least 1");
+    if (cfg.max_position_embeddings > 0 && opt_.ctx > uint32_t(cfg.max_position_embeddings))
+        fail_usage("--ctx " + std::to_string(opt_.ctx) + " exceeds the model's max_position_embeddings (" +
+                   std::to_string(cfg.max_position_embeddings) + ")");
+    const uint64_t kv_layer = uint64_t(cfg.num_kv_heads) * opt_.ctx * cfg.head_dim * 2;
+    if (kv_layer > ctx.info().max_buffer_bytes())
+        fail_device("--ctx " + std::to_string(opt_.ctx) + " needs " + format_bytes(kv_layer) +
+                    " per layer and K/V buffer, over this device's largest buffer of " +
+                    format_bytes(ctx.info().max_buffer_bytes()) + "; use a smaller --ctx");
+    opt_.prefill_chunk = std::max<uint32_t>(1, std::min(opt_.prefill_chunk, opt_.ctx));
+
+    const KernelConfig& kc = ops.config();
+    plan_ = plan_qwen2(cfg, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
+                                        kc.topk_slice, 64});
+    const uint64_t budget = ctx.info().device_local_budget();
+    const uint64_t in_use = ctx.ledger().device_memory();
+    if (budget && plan_.total() + in_use > budget)
+        fail_device("the model needs " + format_bytes(plan_.total()) + " of GPU memory but " + ctx.info().name +
+                    " has a budget of " + format_bytes(budget) + (in_use ? " (" + format_bytes(in_use) + " in use)" : "") +
+                    "; try a smaller --ctx. Plan:\n" + plan_.table(budget));
+
+    weights_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device);
+    runtime_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device, uint64_t(64) << 20);
+    if (ckpt) load_checkpoint(*ckpt);
+    else make_synthetic();
+    allocate_runtime();
+}
+
+Qwen2Model::~Qwen2Model() = default;
+
+void Qwen2Model::load_checkpoint(const Qwen2Checkpoint& ck) {
+    Uploader up(*ctx_, opt_.force_staging);
+    up.set_progress(opt_.progress, plan_.decode_read_bytes + plan_.of(MemCategory::Embedding));
+    Arena& a = *weights_arena_;
+    for (const Qwen2Layer& L : ck.layers) {
+        Layer l;
+        l.in_norm = upload_vector(a, up, *L.input_norm, MemCategory::NormsBiases);
+        l.post_norm = upload_vector(a, up, *L.post_attn_norm, MemCategory::NormsBiases);
+        const GptqLinear* qkv[] = {&L.q, &L.k, &L.v};
+        if (same_permutation(qkv)) {
+            l.qkv.push_back(upload_gptq(*ctx_, a, up, qkv, false));
+        } else {  // act-order permutations differ: three products into one buffer
+            uint32_t base = 0;
+            for (const GptqLinear* p : qkv) {
+                const GptqLinear* one[] = {p};
+                l.qkv.push_back(upload_gptq(*ctx_, a, up, one, false));
+                l.qkv.back().out_base = base;
+                base += uint32_t(p->out_features);
+            }
+        }
+        const GptqLinear* o[] = {&L.o};
+        l.o = upload_gptq(*ctx_, a, up, o, false);
+        const GptqLinear* gu[] = {&L.gate, &L.up};
+        if (same_permutation(gu)) {
+            l.gate_up.push_back(upload_gptq(*ctx_, a, up, gu, true));
+        } else {
+            const GptqLinear* g[] = {&L.gate};
+            const GptqLinear* u[] = {&L.up};
+            l.gate_up.push_back(upload_gptq(*ctx_, a, up, g, false));
+            l.gate_up.push_back(upload_gptq(*ctx_, a, up, u, false));
+            l.gate_up.back().out_base = uint32_t(cfg_.intermediate_size);
+        }
+        const GptqLinear* d[] = {&L.down};
+        l.down = upload_gptq(*ctx_, a, up, d, false);
+        layers_.push_back(std::move(l));
+    }
+    final_norm_ = upload_vector(a, up, *ck.final_norm, MemCategory::NormsBiases);
+    lm_head_ = upload_dense(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead);
+    if (cfg_.tie_word_embeddings) {
+        device_embed_ = true;  // gather from the head's table: no second copy
+    } else if (opt_.embed_on_device) {
+        embed_ = upload_dense(*ctx_, a, up, *ck.embed, MemCategory::Embedding);
+        device_embed_ = true;
+    } else {
+        host_embed_ = ck.embed;
+    }
+    up.finish();
+}
+
+void Qwen2Model::allocate_runtime() {
+    s_ = std::make_unique<Scratch>();
+    Scratch& s = *s_;
+    const KernelConfig& kc = ops_->config();
+    s.n = scratch_layout(cfg_, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
+                                           kc.topk_slice, 64});
+    Arena& a = *runtime_arena_;
+    for (Layer& l : layers_) {
+        const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * cfg_.head_dim * 2;
+        l.k_cache = a.alloc(kv, MemCategory::KvCache);
+        l.v_cache = a.alloc(kv, MemCategory::KvCache);
+    }
+    s.x = a.alloc(s.n.x, MemCategory::Scratch);
+    s.xn = a.alloc(s.n.xn, MemCategory::Scratch);
+    s.qkv = a.alloc(s.n.qkv, MemCategory::Scratch);
+    s.attn = a.alloc(s.n.attn, MemCategory::Scratch);
+    s.gu = a.alloc(s.n.gu, MemCategory::Scratch);
+    s.act = a.alloc(s.n.act, MemCategory::Scratch);
+    s.partials = a.alloc(s.n.partials, MemCategory::Scratch);
+    s.logits = a.alloc(s.n.logits, MemCategory::Scratch);
+    s.rope = a.alloc(s.n.rope, MemCategory::Scratch);
+    auto host = [&](uint64_t bytes, MemoryKind kind) { return Buffer(*ctx_, bytes, kind, MemCategory::Staging); };
+    s.embed_in = host(s.n.embed_in, MemoryKind::HostToDevice);
+    s.ids = host(s.n.ids, MemoryKind::HostToDevice);
+    s.step = host(s.n.step, MemoryKind::HostToDevice);
+    s.args = host(s.n.args, MemoryKind::HostToDevice);
+    s.seen = host(s.n.seen, MemoryKind::HostToDevice);
+    s.readback = host(s.n.readback, MemoryKind::Readback);
+
+    // RoPE table in double: fp32 angles lose ~1e-2 rad by position 1e5 (pos * inv_freq has 24 bits).
+    const uint32_t half = uint32_t(cfg_.head_dim) / 2;
+    std::vector<float> cs(size_t(opt_.ctx) * half * 2);
+    for (uint32_t p = 0; p < opt_.ctx; ++p)
+        for (uint32_t i = 0; i < half; ++i) {
+            const double ang = double(p) * std::pow(cfg_.rope_theta, -2.0 * i / cfg_.head_dim);
+            cs[(size_t(p) * half + i) * 2] = float(std::cos(ang));
+            cs[(size_t(p) * half + i) * 2 + 1] = float(std::sin(ang));
+        }
+    Uploader up(*ctx_, opt_.force_staging);
+    up.write(s.rope, cs.data(), cs.size() * 4);
+    up.finish();
+}
+
+void Qwen2Model::set_seen(std::span<const int32_t> ids) {
+    n_seen_ = uint32_t(std::min<size_t>(ids.size(), opt_.ctx));
+    auto* dst = s_->seen.as<uint32_t>();
+    for (uint32_t i = 0; i < n_seen_; ++i) dst[i] = uint32_t(ids[i]);
+}
+
+void Qwen2Model::truncate(uint32_t p) { pos_ = std::min(pos_, p); }
+
+uint64_t Qwen2Model::weight_bytes_per_token() const { return plan_.decode_read_bytes; }
+
+// Embeddings of ids into row t0.. of the input: ids for the device gather, or rows from the mapped
+// checkpoint converted to fp32 here (one row per token: 10 KB for the 14B).
+void Qwen2Model::embed_rows(std::span<const int32_t> ids, uint32_t t0) {
+    const uint32_t H = uint32_t(cfg_.hidden_size);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        const int32_t id = ids[i];
+        if (id < 0 || id >= cfg_.vocab_size)
+            fail_usage("token id " + std::to_string(id) + " is outside the vocabulary [0, " +
+                       std::to_string(cfg_.vocab_size) + ")");
+        const size_t t = t0 + i;
+        if (device_embed_) {
+            s_->ids.as<uint32_t>()[t] = uint32_t(id);
+        } else if (host_embed_) {
+            float* dst = s_->embed_in.as<float>() + t * H;
+            const std::byte* row = host_embed_->data.data() + size_t(id) * H * dtype_size(host_embed_->dtype);
+            for (uint32_t j = 0; j < H; ++j) {
+                switch (host_embed_->dtype) {
+                    case DType::F16: { uint16_t h; std::memcpy(&h, row + 2 * j, 2); dst[j] = half_to_float(h); break; }
+                    case DType::BF16: { uint16_t h; std::memcpy(&h, row + 2 * j, 2); dst[j] = bf16_to_float(h); break; }
+                    default: std::memcpy(&dst[j], row + 4 * j, 4); break;
+                }
+            }
+        } else {  // synthetic: a hash of (seed, id, j), fp16-representable like a real table
+            float* dst = s_->embed_in.as<float>() + t * H;
+            for (uint32_t j = 0; j < H; ++j) {
+                uint32_t h = (uint32_t(id) * 0x9e3779b9u) ^ (j * 0x85ebca6bu) ^ opt_.synthetic_seed;
+                h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
+                dst[j] = half_to_float(float_to_half((float(h & 0xffff) / 65535.0f - 0.5f) * 0.1f));
+            }
+        }
+    }
+}
+
+void Qwen2Model::write_step(uint32_t pos0, uint32_t n) {
+    const KernelConfig& kc = ops_->config();
+    const uint32_t kv_len = pos0 + n;
+    // Decode spreads a long context over up to attn_target_splits workgroups per kv head; prefill
+    // already has a workgroup per row tile, so it splits at most 4 ways.
+    const uint32_t target = n == 1 ? kc.attn_target_splits : 4;
+    uint32_t split = std::max(kc.attn_min_split, ceil_div(kv_len, target));
+    split = ceil_div(split, kc.attn_ls) * kc.attn_ls;
+    auto* st = s_->step.as<pc::StepParams>();
+    *st = pc::StepParams{pos0, n, kv_len, split, ceil_div(kv_len, split), n_seen_, 0, 0};
+    auto* args = s_->args.as<uint32_t>();
+    args[0] = uint32_t(cfg_.num_kv_heads);
+    args[1] = st->n_splits;
+    args[2] = 1;
+}
+
+void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
+    Scratch& s = *s_;
+    Ops& ops = *ops_;
+    const uint32_t H = uint32_t(cfg_.hidden_size), I = uint32_t(cfg_.intermediate_size);
+    const uint32_t nH = uint32_t(cfg_.num_heads), nKV = uint32_t(cfg_.num_kv_heads), hd = uint32_t(cfg_.head_dim);
+    const uint32_t W = s.n.qkv_width;
+    const float eps = float(cfg_.rms_norm_eps);
+    const bool decode = rows == 1;
+    const auto* st = s.step.as<pc::StepParams>();
+
+    // x = embed(ids)                                                   // [T, H]
+    if (device_embed_) ops.embed(rec, s.ids, embed_ ? *embed_ : lm_head_, s.x, rows);
+    else rec.copy(s.embed_in, s.x, uint64_t(rows) * H * 4);
+    rec.barrier();
+
+    for (Layer& l : layers_) {
+        // xn = rmsnorm(x) * w_in                                        // [T, H]
+        ops.rmsnorm(rec, s.x, l.in_norm, s.xn, H, rows, eps, H, H);
+        rec.barrier();
+        // qkv = xn @ [Wq | Wk | Wv] + b                                 // [T, (nH + 2 nKV) hd]
+        for (const GpuLinear& w : l.qkv) {
+            if (decode) ops.matvec(rec, w, s.xn, 0, s.qkv, Epilogue::Store);
+            else ops.matmul(rec, w, s.xn, H, s.qkv, W, rows, Epilogue::Store);
+        }
+        rec.barrier();
+        // rotate q and k (NeoX halves); k, v -> cache[pos0 .. pos0 + T)  // fp16 [nKV, ctx, hd]
+        ops.rope_kv(rec, s.qkv, s.rope, l.k_cache, l.v_cache, s.step,
+                    pc::RopeKvPC{nH, nKV, hd, rows, W, nH * hd, (nH + nKV) * hd, opt_.ctx, 0, 1});
+        rec.barrier();
+        // attn = softmax(q k^T / sqrt(hd), causal) v, split over the KV axis, then merged  // [T, nH hd]
+        const pc::AttentionPC apc{nH, nKV, hd, opt_.ctx, rows, W, float(1.0 / std::sqrt(double(hd))), s.n.max_splits};
+        if (decode) ops.attention_indirect(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, s.args, 0);
+        else ops.attention(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, st->n_splits);
+        rec.barrier();
+        ops.attn_combine(rec, s.partials, s.attn, s.step, pc::AttnCombinePC{nH, hd, rows, nH * hd, s.n.max_splits});
+        rec.barrier();
+        // x += attn @ Wo                                                // [T, H]
+        if (decode) ops.matvec(rec, l.o, s.attn, 0, s.x, Epilogue::Accumulate);
+        else ops.matmul(rec, l.o, s.attn, nH * hd, s.x, H, rows, Epilogue::Accumulate);
+        rec.barrier();
+        // xn = rmsnorm(x) * w_post                                      // [T, H]
+        ops.rmsnorm(rec, s.x, l.post_norm, s.xn, H, rows, eps, H, H);
+        rec.barrier();
+        // act = silu(xn @ Wgate) * (xn @ Wup)                           // [T, I]
+        if (decode && l.gate_up.size() == 1) {
+            ops.matvec(rec, l.gate_up[0], s.xn, 0, s.act, Epilogue::SiluMul);
+        } else {
+            for (const GpuLinear& w : l.gate_up) {
+                if (decode) ops.matvec(rec, w, s.xn, 0, s.gu, Epilogue::Store);
+                else ops.matmul(rec, w, s.xn, H, s.gu, 2 * I, rows, Epilogue::Store);
+            }
+            rec.barrier();
+            ops.silu_mul(rec, s.gu, s.gu, s.act, pc::SiluMulPC{I, rows, 2 * I, 0, I, I});
+        }
+        rec.barrier();
+        // x += act @ Wdown                                              // [T, H]
+        if (decode) ops.matvec(rec, l.down, s.act, 0, s.x, Epilogue::Accumulate);
+        else ops.matmul(rec, l.down, s.act, I, s.x, H, rows, Epilogue::Accumulate);
+        rec.barrier();
+    }
+}
+
+void Qwen2Model::record_head(Recorder& rec, uint32_t rows, const HeadRequest& head) {
+    Scratch& s = *s_;
+    Ops& ops = *ops_;
+    const uint32_t H = uint32_t(cfg_.hidden_size), V = uint32_t(cfg_.vocab_size);
+    const float eps = float(cfg_.rms_norm_eps);
+    if (head.mode == HeadMode::None) return;
+    // xn = rmsnorm(x) * w_final                                         // [T, H]
+    ops.rmsnorm(rec, s.x, final_norm_, s.xn, H, rows, eps, H, H);
+    rec.barrier();
+    if (head.mode == HeadMode::AllLogits) {
+        // logits = xn @ W_head^T for every row, straight into host-visible memory   // [T, V]
+        ops.matmul(rec, lm_head_, s.xn, H, s.all_logits, V, rows, Epilogue::Store);
+        rec.host_barrier();
+        return;
+    }
+    // logits = xn[T-1] @ W_head^T                                       // [V]
+    ops.matvec(rec, lm_head_, s.xn, (rows - 1) * H, s.logits, Epilogue::Store);
+    rec.barrier();
+    if (head.penalty != 1.0f && head.mode != HeadMode::LastLogits) {
+        ops.penalty(rec, s.logits, s.seen, s.step, head.penalty, opt_.ctx);
+        rec.barrier();
+    }
+    switch (head.mode) {
+        case HeadMode::Argmax: ops.argmax(rec, s.logits, 0, V, s.readback); break;
+        case HeadMode::TopK: ops.topk(rec, s.logits, 0, V, head.k, head.inv_temp, s.readback); break;
+        case HeadMode::LastLogits: rec.copy(s.logits, s.readback, uint64_t(V) * 4); break;
+        default: break;
+    }
+    rec.host_barrier();
+}
+
+void Qwen2Model::submit_wait(VkCommandBuffer cb) {
+    submit(*ctx_, cb, fence_);
+    fence_.wait();
+}
+
+HeadResult Qwen2Model::read_head(const HeadRequest& head, uint32_t) {
+    HeadResult r;
+    const uint32_t V = uint32_t(cfg_.vocab_size);
+    switch (head.mode) {
+        case HeadMode::Argmax: r.id = int32_t(s_->readback.as<uint32_t>()[0]); break;
+        case HeadMode::TopK: {
+            r.slices = ops_->topk_slices(V);
+            const float* p = s_->readback.as<float>();
+            r.candidates.assign(p, p + size_t(r.slices) * (2 * head.k + 2));
+            break;
+        }
+        case HeadMode::LastLogits: {
+            const float* p = s_->readback.as<float>();
+            r.logits.assign(p, p + V);
+            break;
+        }
+        default: break;
+    }
+    return r;
+}
+
+HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& head) {
+    const uint32_t n = uint32_t(ids.size());
+    if (n == 0) fail_usage("forward: no tokens");
+    if (pos_ + n > opt_.ctx)
+        fail_usage("context full: " + std::to_string(pos_) + " + " + std::to_string(n) + " tokens exceed --ctx " +
+                   std::to_string(opt_.ctx));
+    if (head.mode == HeadMode::TopK && (head.k == 0 || head.k > ops_->config().topk_slice))
+        fail_usage("top-k candidates must be in [1, " + std::to_string(ops_->config().topk_slice) + "]");
+
+    if (n == 1 && head.mode != HeadMode::AllLogits) {
+        // Decode: replay the recorded command buffer for this head.
+        embed_rows(ids, 0);
+        write_step(pos_, 1);
+        const auto key = std::make_tuple(int(head.mode), head.k, std::bit_cast<uint32_t>(head.inv_temp),
+                                         std::bit_cast<uint32_t>(head.penalty));
+        auto it = decode_cbs_.find(key);
+        if (it == decode_cbs_.end()) {
+            CommandBuffer cb(*ctx_, pool_);
+            cb.begin(false);
+            Recorder rec(cb.handle(), ops_->sets());
+            record_layers(rec, 1);
+            record_head(rec, 1, head);
+            cb.end();
+            decode_dispatches_ = rec.dispatches();
+            it = decode_cbs_.emplace(key, std::move(cb)).first;
+        }
+        submit_wait(it->second.handle());
+        pos_ += 1;
+        last_rows_ = 1;
+        return read_head(head, 1);
+    }
+
+    const bool all = head.mode == HeadMode::AllLogits;
+    const uint32_t chunk = all ? std::min(opt_.prefill_chunk, kAllLogitsRows) : opt_.prefill_chunk;
+    if (all && !s_->all_logits)
+        s_->all_logits = Buffer(*ctx_, uint64_t(chunk) * cfg_.vocab_size * 4, MemoryKind::Readback, MemCategory::Scratch);
+    HeadResult result;
+    for (uint32_t t0 = 0; t0 < n; t0 += chunk) {
+        const uint32_t m = std::min(chunk, n - t0);
+        const bool last = t0 + m == n;
+        embed_rows(ids.subspan(t0, m), 0);
+        write_step(pos_, m);
+        prefill_cb_.begin(true);
+        Recorder rec(prefill_cb_.handle(), ops_->sets());
+        record_layers(rec, m);
+        record_head(rec, m, all || last ? head : HeadRequest{HeadMode::None});
+        prefill_cb_.end();
+        submit_wait(prefill_cb_.handle());
+        pos_ += m;
+        last_rows_ = m;
+        if (all) {
+            const float* p = s_->all_logits.as<float>();
+            result.logits.insert(result.logits.end(), p, p + size_t(m) * cfg_.vocab_size);
+        } else if (last) {
+            result = read_head(head, m);
+        }
+    }
+    return result;
+}
+
+std::vector<float> Qwen2Model::read_last_logits() {
+    // The logits buffer still holds the last token's logits (with any penalty applied).
+    CommandBuffer cb(*ctx_, pool_);
+    cb.begin(true);
+    Recorder rec(cb.handle(), ops_->sets());
+    rec.copy(s_->logits, s_->readback, uint64_t(cfg_.vocab_size) * 4);
+    rec.host_barrier();
+    cb.end();
+    submit_wait(cb.handle());
+    const float* p = s_->readback.as<float>();
+    return {p, p + cfg_.vocab_size};
+}
+
+}  // namespace r1vk

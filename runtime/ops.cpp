@@ -1,0 +1,198 @@
+#include "runtime/ops.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace r1vk {
+
+namespace {
+
+uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+// Splits a 1-D workgroup count into x * y within the device's per-dimension limit.
+std::pair<uint32_t, uint32_t> grid_2d(uint32_t groups, uint32_t max_x) {
+    max_x = std::min<uint32_t>(max_x ? max_x : 65535u, 65535u);
+    if (groups <= max_x) return {groups, 1};
+    return {max_x, ceil_div(groups, max_x)};
+}
+
+}  // namespace
+
+const char* matvec_shape_name(MatvecShape s) {
+    switch (s) {
+        case MatvecShape::Rows: return "rows per invocation (CPU-shaped)";
+        case MatvecShape::Lanes: return "lanes across K + subgroup reduce (GPU-shaped)";
+        case MatvecShape::LanesNoSubgroup: return "lanes across K + shared-memory reduce";
+    }
+    return "?";
+}
+
+KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
+    KernelConfig c;
+    if (info.is_cpu()) {
+        // shared/FORMATS.md §7: whole rows per invocation, 16-32 invocations per workgroup; few, long
+        // KV splits since every workgroup costs a thread hand-off.
+        c.matvec = MatvecShape::Rows;
+        c.matvec_ls = 16;
+        c.matvec_rows = 4;
+        c.attn_target_splits = 4;
+        c.attn_min_split = 512;
+        c.matmul_rows = true;
+    } else {
+        c.matvec = info.subgroup_arithmetic ? MatvecShape::Lanes : MatvecShape::LanesNoSubgroup;
+        c.matvec_ls = 64;
+        c.matvec_rows = 2;
+    }
+    return c;
+}
+
+Ops::Ops(Context& ctx, const KernelConfig& cfg)
+    : ctx_(&ctx), cfg_(cfg), pipes_(ctx), sets_(ctx), dummy_(ctx, 256, MemoryKind::Device, MemCategory::Other) {}
+
+void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi) {
+    const bool f16 = w.type == WeightType::F16;
+    std::string name;
+    switch (cfg_.matvec) {
+        case MatvecShape::Rows: name = f16 ? "matvec_rows_f16" : "matvec_rows"; break;
+        case MatvecShape::Lanes: name = f16 ? "matvec_lanes_f16" : "matvec_lanes"; break;
+        case MatvecShape::LanesNoSubgroup: name = f16 ? "matvec_lanes_f16_nosg" : "matvec_lanes_nosg"; break;
+    }
+    const bool silu = epi == Epilogue::SiluMul;
+    if (silu != w.silu_pairs) fail_device("matvec: the silu epilogue needs a gate/up pair matrix");
+    const bool has_bias = static_cast<bool>(w.bias) && !silu;
+    PipelineDesc d{name, 7, sizeof(pc::MatvecPC),
+                   {cfg_.matvec_ls, cfg_.matvec_rows, static_cast<uint32_t>(epi), has_bias, w.act_order(), w.sym},
+                   cfg_.matvec != MatvecShape::Rows};
+    const Pipeline& p = pipes_.get(d);
+    for (const auto& ch : w.chunks) {
+        pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
+        const uint32_t per_group = cfg_.matvec == MatvecShape::Rows ? cfg_.matvec_ls * cfg_.matvec_rows : cfg_.matvec_rows;
+        auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
+        BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
+        rec.dispatch(p,
+                     {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
+                      x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
+                     pc, gx, gy);
+    }
+}
+
+void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_stride, BufferView y, uint32_t y_stride,
+                 uint32_t rows, Epilogue epi) {
+    // A gate/up pair matrix writes its two halves side by side ([gate | up] per row) for silu_mul.
+    if (epi == Epilogue::SiluMul) fail_device("matmul: the silu epilogue is a separate kernel (silu_mul) in prefill");
+    const bool f16 = w.type == WeightType::F16;
+    const bool has_bias = static_cast<bool>(w.bias) && !w.silu_pairs;
+    const uint32_t ls = (cfg_.matmul_bt / cfg_.matmul_tm) * (cfg_.matmul_bn / cfg_.matmul_tn);
+    const uint32_t epi_u = static_cast<uint32_t>(epi);
+    const PipelineDesc d = cfg_.matmul_rows
+        ? PipelineDesc{f16 ? "matmul_rows_f16" : "matmul_rows", 7, sizeof(pc::MatmulPC),
+                       {cfg_.matmul_rows_ls, cfg_.matmul_rows_rows, cfg_.matmul_rows_tb, epi_u, has_bias, w.act_order(), w.sym}}
+        : PipelineDesc{f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
+                       {ls, cfg_.matmul_bt, cfg_.matmul_bn, cfg_.matmul_tm, cfg_.matmul_tn, epi_u, has_bias, w.act_order(), w.sym}};
+    const Pipeline& p = pipes_.get(d);
+    for (const auto& ch : w.chunks) {
+        BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
+        for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
+            pc::MatmulPC pc{w.k, ch.rows, rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, x_stride, y_stride,
+                            w.out_base + ch.row_begin + half * w.n, half * ch.rows};
+            uint32_t gx = ceil_div(ch.rows, cfg_.matmul_bn), gy = ceil_div(rows, cfg_.matmul_bt);
+            if (cfg_.matmul_rows)
+                std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, cfg_.matmul_rows_ls * cfg_.matmul_rows_rows),
+                                           ctx_->info().max_workgroup_count_x);
+            rec.dispatch(p,
+                         {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
+                          x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
+                         pc, gx, gy);
+        }
+    }
+}
+
+void Ops::rmsnorm(Recorder& rec, BufferView x, BufferView w, BufferView y, uint32_t n, uint32_t rows, float eps,
+                  uint32_t in_stride, uint32_t out_stride) {
+    const Pipeline& p = pipes_.get({"rmsnorm", 3, sizeof(pc::RmsNormPC), {cfg_.norm_ls}});
+    rec.dispatch(p, {x, w, y}, pc::RmsNormPC{n, rows, in_stride, out_stride, eps}, rows);
+}
+
+void Ops::add(Recorder& rec, BufferView a, BufferView b, BufferView out, uint32_t n) {
+    const Pipeline& p = pipes_.get({"add", 3, sizeof(pc::AddPC), {64}});
+    rec.dispatch(p, {a, b, out}, pc::AddPC{n}, ceil_div(n, 64));
+}
+
+void Ops::silu_mul(Recorder& rec, BufferView a, BufferView b, BufferView out, const pc::SiluMulPC& pc) {
+    const Pipeline& p = pipes_.get({"silu_mul", 3, sizeof(pc::SiluMulPC), {64}});
+    rec.dispatch(p, {a, b, out}, pc, ceil_div(pc.n, 64), pc.rows);
+}
+
+void Ops::rope_kv(Recorder& rec, BufferView qkv, BufferView table, BufferView k_cache, BufferView v_cache,
+                  BufferView step, const pc::RopeKvPC& pc) {
+    if (pc.head_dim % 4 != 0) fail_device("rope: head_dim must be a multiple of 4");
+    const Pipeline& p = pipes_.get({"rope_kv", 5, sizeof(pc::RopeKvPC), {64}});
+    rec.dispatch(p, {qkv, table, k_cache, v_cache, step}, pc, pc.rows);
+}
+
+void Ops::embed(Recorder& rec, BufferView ids, const GpuLinear& table, BufferView out, uint32_t rows) {
+    if (table.type != WeightType::F16) fail_device("embed: the table must be fp16");
+    const Pipeline& p = pipes_.get({"embed", 3, sizeof(pc::EmbedPC), {64}});
+    for (const auto& ch : table.chunks)
+        rec.dispatch(p, {ids, ch.wq, out}, pc::EmbedPC{table.k, rows, ch.row_begin, ch.rows}, rows);
+}
+
+void Ops::argmax(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, BufferView out) {
+    const Pipeline& p = pipes_.get({"argmax", 2, sizeof(pc::ArgmaxPC), {256}});
+    rec.dispatch(p, {x, out}, pc::ArgmaxPC{n, x_off}, 1);
+}
+
+void Ops::topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, float inv_temp, BufferView out) {
+    if (k == 0 || k > cfg_.topk_slice) fail_device("topk: k must be in [1, slice]");
+    const Pipeline& p = pipes_.get({"topk", 2, sizeof(pc::TopkPC), {256, cfg_.topk_slice}});
+    rec.dispatch(p, {x, out}, pc::TopkPC{n, k, x_off, inv_temp}, topk_slices(n));
+}
+
+void Ops::penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, float penalty, uint32_t capacity) {
+    const Pipeline& p = pipes_.get({"penalty", 3, sizeof(pc::PenaltyPC), {64}});
+    rec.dispatch(p, {logits, seen, step}, pc::PenaltyPC{penalty, capacity}, ceil_div(std::max(capacity, 1u), 64));
+}
+
+void Ops::fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi) {
+    const Pipeline& p = pipes_.get({"fill_random", 1, sizeof(pc::FillPC), {256}});
+    rec.dispatch(p, {out}, pc::FillPC{n_words, seed, mode, lo, hi}, std::min(ceil_div(n_words, 256), 4096u));
+}
+
+uint32_t Ops::attention_rows_per_group(uint32_t group, uint32_t head_dim) const {
+    const uint32_t ls = cfg_.attn_ls;
+    const uint32_t wpl = ceil_div(head_dim / 2, ls);
+    const uint32_t budget = std::min<uint32_t>(ctx_->info().max_compute_shared_memory, 32768) - 2048;
+    const uint32_t per_row = group * (2 * wpl * ls + 2 * ls) * 4;
+    return std::clamp<uint32_t>(budget / per_row, 1, 8);
+}
+
+const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt) {
+    const uint32_t wpl = ceil_div(head_dim / 2, cfg_.attn_ls);
+    const uint32_t bytes = qt * group * (2 * wpl * cfg_.attn_ls + 2 * cfg_.attn_ls) * 4;
+    if (bytes > ctx_->info().max_compute_shared_memory)
+        fail_device("attention: " + std::to_string(group) + " q heads per kv head of dim " + std::to_string(head_dim) +
+                    " need " + std::to_string(bytes) + " bytes of shared memory; the device has " +
+                    std::to_string(ctx_->info().max_compute_shared_memory));
+    return pipes_.get({"attention", 5, sizeof(pc::AttentionPC), {cfg_.attn_ls, qt, group, wpl}});
+}
+
+void Ops::attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
+                    BufferView step, const pc::AttentionPC& pc, uint32_t n_splits) {
+    const uint32_t group = pc.n_heads / pc.n_kv_heads;
+    const uint32_t qt = pc.rows == 1 ? 1 : attention_rows_per_group(group, pc.head_dim);
+    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt);
+    rec.dispatch(p, {q, k_cache, v_cache, partials, step}, pc, pc.n_kv_heads, n_splits, ceil_div(pc.rows, qt));
+}
+
+void Ops::attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
+                             BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off) {
+    const Pipeline& p = attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1);
+    rec.dispatch_indirect(p, {q, k_cache, v_cache, partials, step}, pc, args, args_off);
+}
+
+void Ops::attn_combine(Recorder& rec, BufferView partials, BufferView out, BufferView step, const pc::AttnCombinePC& pc) {
+    const Pipeline& p = pipes_.get({"attn_combine", 3, sizeof(pc::AttnCombinePC), {64}});
+    rec.dispatch(p, {partials, out, step}, pc, pc.n_heads, pc.rows);
+}
+
+}  // namespace r1vk

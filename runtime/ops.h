@@ -1,0 +1,85 @@
+// One wrapper per kernel: picks the pipeline (variant + specialization constants for this device),
+// binds buffers and records the dispatch. The forward pass is written in terms of these.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/commands.h"
+#include "runtime/weights.h"
+#include "shaders/push_constants.h"
+
+namespace r1vk {
+
+// Kernel shapes follow the device (shared/DESIGN.md §4): whole contiguous rows per invocation on a
+// CPU device, lanes interleaved across K with a subgroup reduction on a GPU.
+enum class MatvecShape { Rows, Lanes, LanesNoSubgroup };
+const char* matvec_shape_name(MatvecShape s);
+
+struct KernelConfig {
+    MatvecShape matvec = MatvecShape::Lanes;
+    uint32_t matvec_ls = 64;     // invocations per workgroup
+    uint32_t matvec_rows = 2;    // Rows: outputs per invocation; Lanes: outputs per workgroup
+    uint32_t norm_ls = 128;
+    uint32_t attn_ls = 64;
+    uint32_t attn_target_splits = 32;   // decode: aim for this many KV splits per kv head at long context
+    uint32_t attn_min_split = 256;      // never split finer than this many positions
+    bool matmul_rows = false;            // CPU shape: whole rows per invocation, tokens in blocks
+    uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
+    uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;  // GPU shape: shared-memory tiles
+    uint32_t topk_slice = 1024;
+
+    static KernelConfig for_device(const DeviceInfo& info);
+};
+
+enum class Epilogue : uint32_t { Store = 0, Accumulate = 1, SiluMul = 2 };
+
+class Ops {
+public:
+    Ops(Context& ctx, const KernelConfig& cfg);
+    explicit Ops(Context& ctx) : Ops(ctx, KernelConfig::for_device(ctx.info())) {}
+
+    Context& ctx() { return *ctx_; }
+    const KernelConfig& config() const { return cfg_; }
+    PipelineCache& pipelines() { return pipes_; }
+    DescriptorCache& sets() { return sets_; }
+    const Buffer& dummy() const { return dummy_; }
+
+    // y[y_off + o] (+)= W x[x_off..] (+ bias); silu pairs: y[o] = silu(gate_o . x) * (up_o . x)
+    void matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi);
+    // y[t][n] (+)= sum_k x[t][k] w[n][k] (+ bias) for t < rows; a gate/up pair matrix writes
+    // [gate | up] per row (2n wide) and silu_mul follows
+    void matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_stride, BufferView y, uint32_t y_stride,
+                uint32_t rows, Epilogue epi);
+    void rmsnorm(Recorder& rec, BufferView x, BufferView w, BufferView y, uint32_t n, uint32_t rows, float eps,
+                 uint32_t in_stride, uint32_t out_stride);
+    void add(Recorder& rec, BufferView a, BufferView b, BufferView out, uint32_t n);
+    void silu_mul(Recorder& rec, BufferView a, BufferView b, BufferView out, const pc::SiluMulPC& pc);
+    void rope_kv(Recorder& rec, BufferView qkv, BufferView table, BufferView k_cache, BufferView v_cache,
+                 BufferView step, const pc::RopeKvPC& pc);
+    void embed(Recorder& rec, BufferView ids, const GpuLinear& table, BufferView out, uint32_t rows);
+    void argmax(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, BufferView out);
+    // Per-slice top-k candidates; out holds n_slices * (2k + 2) floats.
+    void topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, float inv_temp, BufferView out);
+    uint32_t topk_slices(uint32_t n) const { return (n + cfg_.topk_slice - 1) / cfg_.topk_slice; }
+    void penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, float penalty, uint32_t capacity);
+    void fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi);
+
+    // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.
+    // QT: query rows per workgroup that fit the shared-memory budget for this head shape.
+    uint32_t attention_rows_per_group(uint32_t group, uint32_t head_dim) const;
+    const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt);
+    void attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
+                   BufferView step, const pc::AttentionPC& pc, uint32_t n_splits);
+    void attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
+                            BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off);
+    void attn_combine(Recorder& rec, BufferView partials, BufferView out, BufferView step, const pc::AttnCombinePC& pc);
+
+private:
+    Context* ctx_;
+    KernelConfig cfg_;
+    PipelineCache pipes_;
+    DescriptorCache sets_;
+    Buffer dummy_;
+};
+
+}  // namespace r1vk

@@ -1,0 +1,146 @@
+#include "runtime/pipeline.h"
+
+#include <cstring>
+#include <tuple>
+
+#include "runtime/shader_registry.h"
+
+namespace r1vk {
+
+Pipeline::Pipeline(Context& ctx, const PipelineDesc& desc) : ctx_(&ctx), desc_(desc) {
+    VkDevice dev = ctx.device();
+    const EmbeddedShader& spv = find_shader(desc.shader);
+    try {
+        VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+        mi.codeSize = spv.size_bytes;
+        mi.pCode = spv.code;
+        R1VK_VK(vkCreateShaderModule(dev, &mi, nullptr, &module_));
+
+        std::vector<VkDescriptorSetLayoutBinding> b(desc.bindings);
+        for (uint32_t i = 0; i < desc.bindings; ++i)
+            b[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+        VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
+        li.bindingCount = desc.bindings;
+        li.pBindings = b.data();
+        R1VK_VK(vkCreateDescriptorSetLayout(dev, &li, nullptr, &set_layout_));
+
+        VkPushConstantRange pr{VK_SHADER_STAGE_COMPUTE_BIT, 0, desc.push_size};
+        VkPipelineLayoutCreateInfo pli{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+        pli.setLayoutCount = 1;
+        pli.pSetLayouts = &set_layout_;
+        pli.pushConstantRangeCount = desc.push_size ? 1 : 0;
+        pli.pPushConstantRanges = &pr;
+        R1VK_VK(vkCreatePipelineLayout(dev, &pli, nullptr, &layout_));
+
+        std::vector<VkSpecializationMapEntry> entries(desc.spec.size());
+        for (uint32_t i = 0; i < desc.spec.size(); ++i) entries[i] = {i, i * 4u, 4};
+        VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), desc.spec.size() * 4,
+                                desc.spec.data()};
+
+        VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+        ci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+        ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+        ci.stage.module = module_;
+        ci.stage.pName = "main";
+        ci.stage.pSpecializationInfo = desc.spec.empty() ? nullptr : &si;
+        // Full subgroups are only a hint for the reductions (they are correct with partial ones too),
+        // and Vulkan allows the flag only when the workgroup is a multiple of the largest subgroup.
+        const auto& di = ctx.info();
+        if (desc.full_subgroups && di.subgroup_size_control && !desc.spec.empty() && di.max_subgroup_size &&
+            desc.spec[0] % di.max_subgroup_size == 0)
+            ci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
+        ci.layout = layout_;
+        R1VK_VK(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &ci, nullptr, &pipeline_));
+    } catch (...) {
+        destroy();
+        throw;
+    }
+}
+
+Pipeline::~Pipeline() { destroy(); }
+
+void Pipeline::destroy() {
+    VkDevice dev = ctx_->device();
+    if (pipeline_) vkDestroyPipeline(dev, pipeline_, nullptr);
+    if (layout_) vkDestroyPipelineLayout(dev, layout_, nullptr);
+    if (set_layout_) vkDestroyDescriptorSetLayout(dev, set_layout_, nullptr);
+    if (module_) vkDestroyShaderModule(dev, module_, nullptr);
+    pipeline_ = VK_NULL_HANDLE;
+    layout_ = VK_NULL_HANDLE;
+    set_layout_ = VK_NULL_HANDLE;
+    module_ = VK_NULL_HANDLE;
+}
+
+const Pipeline& PipelineCache::get(const PipelineDesc& desc) {
+    auto it = pipelines_.find(desc);
+    if (it != pipelines_.end()) return *it->second;
+    auto p = std::make_unique<Pipeline>(*ctx_, desc);
+    return *pipelines_.emplace(desc, std::move(p)).first->second;
+}
+
+bool DescriptorCache::Key::operator<(const Key& o) const {
+    if (layout != o.layout) return layout < o.layout;
+    if (views.size() != o.views.size()) return views.size() < o.views.size();
+    for (size_t i = 0; i < views.size(); ++i) {
+        const auto& a = views[i];
+        const auto& b = o.views[i];
+        if (std::tie(a.buffer, a.offset, a.range) != std::tie(b.buffer, b.offset, b.range))
+            return std::tie(a.buffer, a.offset, a.range) < std::tie(b.buffer, b.offset, b.range);
+    }
+    return false;
+}
+
+DescriptorCache::~DescriptorCache() {
+    for (VkDescriptorPool p : pools_) vkDestroyDescriptorPool(ctx_->device(), p, nullptr);
+}
+
+VkDescriptorSet DescriptorCache::allocate(VkDescriptorSetLayout layout) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!pools_.empty()) {
+            VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+            ai.descriptorPool = pools_.back();
+            ai.descriptorSetCount = 1;
+            ai.pSetLayouts = &layout;
+            VkDescriptorSet set = VK_NULL_HANDLE;
+            VkResult r = vkAllocateDescriptorSets(ctx_->device(), &ai, &set);
+            if (r == VK_SUCCESS) return set;
+            if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
+                fail_vk(r, "vkAllocateDescriptorSets");
+        }
+        VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4096};
+        VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+        pi.maxSets = 512;
+        pi.poolSizeCount = 1;
+        pi.pPoolSizes = &size;
+        VkDescriptorPool pool = VK_NULL_HANDLE;
+        R1VK_VK(vkCreateDescriptorPool(ctx_->device(), &pi, nullptr, &pool));
+        pools_.push_back(pool);
+    }
+    fail_device("descriptor set allocation failed in a fresh pool");
+}
+
+VkDescriptorSet DescriptorCache::get(const Pipeline& pipeline, std::span<const BufferView> views) {
+    if (views.size() != pipeline.desc().bindings)
+        fail_device("shader " + pipeline.desc().shader + " takes " + std::to_string(pipeline.desc().bindings) +
+                    " buffers, got " + std::to_string(views.size()));
+    Key key{pipeline.set_layout(), {views.begin(), views.end()}};
+    auto it = sets_.find(key);
+    if (it != sets_.end()) return it->second;
+    VkDescriptorSet set = allocate(pipeline.set_layout());
+    std::vector<VkDescriptorBufferInfo> infos(views.size());
+    std::vector<VkWriteDescriptorSet> writes(views.size());
+    for (size_t i = 0; i < views.size(); ++i) {
+        infos[i] = {views[i].buffer, views[i].offset, views[i].range};
+        writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        writes[i].dstSet = set;
+        writes[i].dstBinding = static_cast<uint32_t>(i);
+        writes[i].descriptorCount = 1;
+        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+        writes[i].pBufferInfo = &infos[i];
+    }
+    vkUpdateDescriptorSets(ctx_->device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+    sets_.emplace(std::move(key), set);
+    return set;
+}
+
+}  // namespace r1vk

@@ -1,0 +1,107 @@
+#include "runtime/reference.h"
+
+#include <cmath>
+
+#include "loader/safetensors.h"
+
+namespace r1vk::ref {
+
+float round_half(float x) { return half_to_float(float_to_half(x)); }
+
+std::vector<float> gptq_matmul(const GptqLinear& L, std::span<const float> x, uint32_t rows) {
+    const int K = L.in_features, N = L.out_features;
+    // Dequantize once, in the checkpoint's [k][n] order.
+    std::vector<double> W(size_t(K) * N);
+    for (int k = 0; k < K; ++k) {
+        const int g = L.group(k);
+        for (int n = 0; n < N; ++n) W[size_t(k) * N + n] = double(L.scale(g, n)) * (L.q(k, n) - L.zero(g, n));
+    }
+    std::vector<float> bias(N, 0.0f);
+    if (L.bias) to_float(*L.bias, bias);
+    std::vector<float> y(size_t(rows) * N);
+    std::vector<double> acc(N);
+    for (uint32_t t = 0; t < rows; ++t) {
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int k = 0; k < K; ++k) {
+            const double xv = x[size_t(t) * K + k];
+            const double* wr = &W[size_t(k) * N];
+            for (int n = 0; n < N; ++n) acc[n] += xv * wr[n];
+        }
+        for (int n = 0; n < N; ++n) y[size_t(t) * N + n] = float(acc[n] + bias[n]);
+    }
+    return y;
+}
+
+std::vector<float> dense_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows) {
+    std::vector<float> y(size_t(rows) * n);
+    for (uint32_t t = 0; t < rows; ++t)
+        for (uint32_t o = 0; o < n; ++o) {
+            double acc = 0.0;
+            for (uint32_t i = 0; i < k; ++i) acc += double(half_to_float(w[size_t(o) * k + i])) * x[size_t(t) * k + i];
+            y[size_t(t) * n + o] = float(acc);
+        }
+    return y;
+}
+
+void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps) {
+    double ss = 0.0;
+    for (uint32_t i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+    const double inv = 1.0 / std::sqrt(ss / n + eps);
+    for (uint32_t i = 0; i < n; ++i) y[i] = float(x[i] * inv * w[i]);
+}
+
+void rope_neox(float* head, uint32_t head_dim, uint64_t pos, double theta) {
+    const uint32_t h = head_dim / 2;
+    for (uint32_t i = 0; i < h; ++i) {
+        const double inv_freq = std::pow(theta, -2.0 * i / head_dim);
+        const double a = double(pos) * inv_freq;
+        const double c = std::cos(a), s = std::sin(a);
+        const double x1 = head[i], x2 = head[i + h];
+        head[i] = float(x1 * c - x2 * s);
+        head[i + h] = float(x2 * c + x1 * s);
+    }
+}
+
+float silu(float x) { return float(double(x) / (1.0 + std::exp(-double(x)))); }
+
+std::vector<float> attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
+                             uint32_t rows, uint32_t pos0, uint32_t n_heads, uint32_t n_kv, uint32_t head_dim) {
+    const uint32_t group = n_heads / n_kv;
+    const double scale = 1.0 / std::sqrt(double(head_dim));
+    std::vector<float> out(size_t(rows) * n_heads * head_dim);
+    std::vector<double> s, acc(head_dim);
+    for (uint32_t t = 0; t < rows; ++t) {
+        const uint32_t len = pos0 + t + 1;  // causal: positions 0..pos0+t
+        for (uint32_t h = 0; h < n_heads; ++h) {
+            const uint32_t kvh = h / group;
+            const float* qh = &q[(size_t(t) * n_heads + h) * head_dim];
+            s.assign(len, 0.0);
+            double mx = -INFINITY;
+            for (uint32_t j = 0; j < len; ++j) {
+                const float* kj = &k[(size_t(j) * n_kv + kvh) * head_dim];
+                double d = 0.0;
+                for (uint32_t i = 0; i < head_dim; ++i) d += double(qh[i]) * kj[i];
+                s[j] = d * scale;
+                mx = std::max(mx, s[j]);
+            }
+            double sum = 0.0;
+            for (auto& e : s) sum += (e = std::exp(e - mx));
+            std::fill(acc.begin(), acc.end(), 0.0);
+            for (uint32_t j = 0; j < len; ++j) {
+                const float* vj = &v[(size_t(j) * n_kv + kvh) * head_dim];
+                for (uint32_t i = 0; i < head_dim; ++i) acc[i] += s[j] * vj[i];
+            }
+            for (uint32_t i = 0; i < head_dim; ++i) out[(size_t(t) * n_heads + h) * head_dim + i] = float(acc[i] / sum);
+        }
+    }
+    return out;
+}
+
+uint32_t argmax(std::span<const float> x) {
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < x.size(); ++i)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+}  // namespace r1vk::ref

@@ -1,0 +1,46 @@
+// Plain C++ twins of the kernels: the definitions the shaders are tested against. They compute from
+// the checkpoint's own layout (GPTQ accessors, [in, out] order), not from the repacked one, so a repack
+// bug shows up as a mismatch. Accumulation in double. The reference forward pass built from them is
+// itself checked end to end against the float64 numpy oracle (tools/oracle.py).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "loader/gptq.h"
+
+namespace r1vk::ref {
+
+float round_half(float x);  // through fp16 and back (the KV cache stores fp16)
+
+// y[t][n] = sum_k x[t][k] * W[k][n] (+ bias[n]), W[k][n] = scale[g][n] * (q[k][n] - zero[g][n]), g = g_idx[k]
+std::vector<float> gptq_matmul(const GptqLinear& L, std::span<const float> x, uint32_t rows);
+// y[t][n] = sum_k x[t][k] * W[n][k] for an fp16 [n][k] matrix (lm_head)
+std::vector<float> dense_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows);
+
+void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps);
+// NeoX RoPE of one head in place: pairs (i, i + d/2), angle pos * theta^(-2i/d) in double.
+void rope_neox(float* head, uint32_t head_dim, uint64_t pos, double theta);
+float silu(float x);
+
+// Causal GQA attention of `rows` query rows at positions pos0.. over a cache of fp16-rounded keys and
+// values laid out [kv_len][n_kv][head_dim]; q is [rows][n_heads * head_dim]; returns the same shape.
+std::vector<float> attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
+                             uint32_t rows, uint32_t pos0, uint32_t n_heads, uint32_t n_kv, uint32_t head_dim);
+
+uint32_t argmax(std::span<const float> x);  // first index of the maximum
+
+}  // namespace r1vk::ref
+
+#include "loader/model_config.h"
+
+namespace r1vk::ref {
+
+// The whole Qwen2 forward pass from the reference ops above: fp32 activations, double accumulation,
+// keys and values rounded to fp16 as the engine's cache stores them. Returns logits [ids][vocab].
+// Slow and simple on purpose: the twin the engine is compared with, itself checked against the
+// float64 numpy oracle (tools/oracle.py) end to end.
+std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids);
+
+}  // namespace r1vk::ref

@@ -1,0 +1,64 @@
+#include <cmath>
+
+#include "loader/safetensors.h"
+#include "runtime/reference.h"
+
+namespace r1vk::ref {
+
+namespace {
+
+std::vector<float> floats(const TensorView& t) {
+    std::vector<float> v(size_t(t.numel()));
+    to_float(t, v);
+    return v;
+}
+
+}  // namespace
+
+std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids) {
+    const uint32_t n = uint32_t(ids.size()), H = uint32_t(cfg.hidden_size), V = uint32_t(cfg.vocab_size);
+    const uint32_t nH = uint32_t(cfg.num_heads), nKV = uint32_t(cfg.num_kv_heads), hd = uint32_t(cfg.head_dim);
+    const float eps = float(cfg.rms_norm_eps);
+    const std::vector<float> embed = floats(*ck.embed);
+    std::vector<float> x(size_t(n) * H), xn(x.size());  // [n, H]
+    for (uint32_t t = 0; t < n; ++t)
+        for (uint32_t i = 0; i < H; ++i) x[size_t(t) * H + i] = embed[size_t(ids[t]) * H + i];
+
+    auto norm_rows = [&](const TensorView& w) {
+        const std::vector<float> wf = floats(w);
+        for (uint32_t t = 0; t < n; ++t) rmsnorm(&x[size_t(t) * H], wf.data(), &xn[size_t(t) * H], H, eps);
+    };
+    for (const Qwen2Layer& L : ck.layers) {
+        norm_rows(*L.input_norm);
+        std::vector<float> q = gptq_matmul(L.q, xn, n);  // [n, nH hd]
+        std::vector<float> k = gptq_matmul(L.k, xn, n);  // [n, nKV hd]
+        std::vector<float> v = gptq_matmul(L.v, xn, n);
+        for (uint32_t t = 0; t < n; ++t) {
+            for (uint32_t h = 0; h < nH; ++h) rope_neox(&q[(size_t(t) * nH + h) * hd], hd, t, cfg.rope_theta);
+            for (uint32_t h = 0; h < nKV; ++h) rope_neox(&k[(size_t(t) * nKV + h) * hd], hd, t, cfg.rope_theta);
+        }
+        for (auto& e : k) e = round_half(e);  // the cache is fp16
+        for (auto& e : v) e = round_half(e);
+        const std::vector<float> attn = attention(q, k, v, n, 0, nH, nKV, hd);  // [n, nH hd]
+        const std::vector<float> o = gptq_matmul(L.o, attn, n);
+        for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+        norm_rows(*L.post_attn_norm);
+        const std::vector<float> g = gptq_matmul(L.gate, xn, n), u = gptq_matmul(L.up, xn, n);  // [n, I]
+        std::vector<float> act(g.size());
+        for (size_t i = 0; i < g.size(); ++i) act[i] = silu(g[i]) * u[i];
+        const std::vector<float> d = gptq_matmul(L.down, act, n);
+        for (size_t i = 0; i < x.size(); ++i) x[i] += d[i];
+    }
+    norm_rows(*ck.final_norm);
+    const std::vector<float> head = floats(*ck.lm_head);  // [V, H]
+    std::vector<float> logits(size_t(n) * V);
+    for (uint32_t t = 0; t < n; ++t)
+        for (uint32_t o = 0; o < V; ++o) {
+            double acc = 0;
+            for (uint32_t i = 0; i < H; ++i) acc += double(head[size_t(o) * H + i]) * xn[size_t(t) * H + i];
+            logits[size_t(t) * V + o] = float(acc);
+        }
+    return logits;
+}
+
+}  // namespace r1vk::ref

@@ -1,0 +1,55 @@
+// The memory plan of a model, from config.json alone: bytes by category, exactly as Qwen2Model will
+// allocate them, so `r1vk info -m DIR` can print it for a model that is not even downloaded and a
+// plan that will not fit is refused before anything is allocated.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "loader/model_config.h"
+#include "runtime/vram.h"
+
+namespace r1vk {
+
+struct PlanOptions {
+    uint32_t ctx = 4096;
+    uint32_t prefill_chunk = 256;
+    bool embed_on_device = false;
+    uint32_t attn_max_splits = 32;   // decode split-KV partial buffer
+    uint32_t topk_slice = 1024;
+    uint32_t topk_k = 64;
+};
+
+struct VramPlan {
+    std::array<uint64_t, kMemCategoryCount> bytes{};
+    uint64_t host_embedding = 0;    // embedding bytes left in host memory (mmap) instead of VRAM
+    uint64_t checkpoint_bytes = 0;  // what the checkpoint's tensors occupy on disk (GPTQ packing)
+    uint64_t kv_bytes_per_token = 0;
+    uint64_t decode_read_bytes = 0; // weight bytes one decode step reads
+
+    uint64_t total() const;  // device bytes
+    uint64_t of(MemCategory c) const { return bytes[static_cast<size_t>(c)]; }
+    std::string table(uint64_t budget) const;  // human-readable, with the budget line when > 0
+};
+
+// Sizes of the runtime buffers (the same numbers Qwen2Model allocates).
+struct ScratchLayout {
+    uint32_t rows = 0;         // prefill chunk
+    uint32_t max_splits = 0;   // attention partials along the KV axis
+    uint32_t qkv_width = 0;    // floats per packed q|k|v row
+    uint32_t topk_slices = 0;
+    // device-local scratch
+    uint64_t x = 0, xn = 0, qkv = 0, attn = 0, gu = 0, act = 0, partials = 0, logits = 0, rope = 0;
+    // host-visible (staging category)
+    uint64_t embed_in = 0, ids = 0, step = 0, args = 0, seen = 0, readback = 0;
+    uint64_t device_total() const { return x + xn + qkv + attn + gu + act + partials + logits + rope; }
+    uint64_t host_total() const { return embed_in + ids + step + args + seen + readback; }
+};
+ScratchLayout scratch_layout(const ModelConfig& cfg, const PlanOptions& opt);
+
+VramPlan plan_qwen2(const ModelConfig& cfg, const PlanOptions& opt);
+
+std::string format_bytes(uint64_t b);  // "9.99 GB (9.30 GiB)" style
+
+}  // namespace r1vk

@@ -1,0 +1,136 @@
+#version 450
+// Causal GQA attention over the fp16 KV cache with online softmax, split along the KV axis
+// (flash-decoding) and tiled over query rows. Workgroup (kv head, split, row tile) handles the G q
+// heads that share one kv head for QT query rows, so every K/V row it loads serves QT*G queries.
+//   phase 1: lane = KV position: scores of all QT*G queries against that position's key
+//   phase 2: lane = head-dim words: acc += p * V over the chunk
+// Partials [rows][max_splits][n_heads][head_dim + 2] = (acc, running max, running sum); attn_combine
+// merges the splits. Decode is the case rows = 1, QT = 1, with the split count in the step buffer.
+#extension GL_GOOGLE_include_directive : require
+#include "push_constants.h"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint LS = 64;
+layout(constant_id = 1) const uint QT = 1;    // query rows per workgroup
+layout(constant_id = 2) const uint G = 1;     // q heads per kv head
+layout(constant_id = 3) const uint WPL = 1;   // fp16 words of a head per lane in phase 2: ceil(head_dim / 2 / LS)
+const uint QG = QT * G;
+const float NEG = -1.0e30;  // finite "minus infinity": keeps exp(m_old - m_new) free of NaN
+
+layout(std430, binding = 0) readonly buffer Q { float q[]; };       // [rows][q_stride], q heads first
+layout(std430, binding = 1) readonly buffer KC { uint kc[]; };      // fp16 [n_kv][kv_cap][head_dim]
+layout(std430, binding = 2) readonly buffer VC { uint vc[]; };
+layout(std430, binding = 3) writeonly buffer Part { float part[]; };
+layout(std430, binding = 4) readonly buffer Step { StepParams step; };
+layout(push_constant) uniform Push { AttentionPC p; };
+
+shared float qs[QG * 2u * WPL * LS];  // scaled queries, head_dim padded to 2*WPL*LS
+shared float sc[QG * LS];             // scores, then probabilities, of the current chunk
+shared float red[QG * LS];
+
+// Tree reduction of red[qg*LS + lane] over lanes, for every qg at once (max or sum).
+void reduce(bool is_max) {
+    for (uint h = LS / 2u; h > 0u; h >>= 1u) {
+        const uint lane = gl_LocalInvocationID.x;
+        if (lane < h)
+            for (uint i = 0u; i < QG; ++i) {
+                const float a = red[i * LS + lane], b = red[i * LS + lane + h];
+                red[i * LS + lane] = is_max ? max(a, b) : a + b;
+            }
+        barrier();
+    }
+}
+
+void main() {
+    const uint kvh = gl_WorkGroupID.x;
+    const uint split = gl_WorkGroupID.y;
+    const uint r0 = gl_WorkGroupID.z * QT;
+    const uint lid = gl_LocalInvocationID.x;
+    const uint hd = p.head_dim, hw = hd / 2u, HDP = 2u * WPL * LS;
+    const uint rows_here = min(QT, p.rows - r0);
+    const uint kv_end = step.pos0 + r0 + rows_here;  // positions visible to the last row of the tile
+    const uint begin = split * step.split_len;
+    const uint end = min(begin + step.split_len, kv_end);
+
+    for (uint e = lid; e < QG * HDP; e += LS) {
+        const uint qg = e / HDP, d = e % HDP;
+        const uint qi = qg / G, g = qg % G;
+        const uint r = r0 + qi;
+        qs[e] = (r < p.rows && d < hd) ? q[r * p.q_stride + (kvh * G + g) * hd + d] * p.scale : 0.0;
+    }
+    float m[QG], l[QG], acc[QG * 2u * WPL];
+    for (uint i = 0u; i < QG; ++i) { m[i] = NEG; l[i] = 0.0; }
+    for (uint i = 0u; i < QG * 2u * WPL; ++i) acc[i] = 0.0;
+    barrier();
+
+    for (uint c0 = begin; c0 < end; c0 += LS) {
+        // phase 1: scores for position j = c0 + lid
+        const uint j = c0 + lid;
+        float s[QG];
+        for (uint i = 0u; i < QG; ++i) s[i] = 0.0;
+        if (j < end) {
+            const uint kb = (kvh * p.kv_cap + j) * hw;
+            for (uint w = 0u; w < hw; ++w) {
+                const vec2 kv = unpackHalf2x16(kc[kb + w]);
+                for (uint i = 0u; i < QG; ++i) s[i] += qs[i * HDP + 2u * w] * kv.x + qs[i * HDP + 2u * w + 1u] * kv.y;
+            }
+        }
+        for (uint i = 0u; i < QG; ++i) {
+            const uint pos = step.pos0 + r0 + i / G;  // absolute position of this query row
+            const bool ok = j < end && j <= pos && r0 + i / G < p.rows;
+            s[i] = ok ? s[i] : NEG;
+            red[i * LS + lid] = s[i];
+        }
+        barrier();
+        reduce(true);
+        float mnew[QG];
+        for (uint i = 0u; i < QG; ++i) mnew[i] = max(m[i], red[i * LS]);
+        barrier();
+        for (uint i = 0u; i < QG; ++i) {
+            const float pr = s[i] > NEG ? exp(s[i] - mnew[i]) : 0.0;
+            sc[i * LS + lid] = pr;
+            red[i * LS + lid] = pr;
+        }
+        barrier();
+        reduce(false);
+        for (uint i = 0u; i < QG; ++i) {
+            const float corr = exp(m[i] - mnew[i]);
+            l[i] = l[i] * corr + red[i * LS];
+            m[i] = mnew[i];
+            for (uint u = 0u; u < 2u * WPL; ++u) acc[i * 2u * WPL + u] *= corr;
+        }
+        // phase 2: lane owns fp16 words w = lid + LS*u of the head
+        const uint cnt = min(LS, end - c0);
+        for (uint jj = 0u; jj < cnt; ++jj) {
+            const uint vb = (kvh * p.kv_cap + c0 + jj) * hw;
+            for (uint u = 0u; u < WPL; ++u) {
+                const uint w = lid + LS * u;
+                if (w >= hw) break;
+                const vec2 v = unpackHalf2x16(vc[vb + w]);
+                for (uint i = 0u; i < QG; ++i) {
+                    const float pr = sc[i * LS + jj];
+                    acc[i * 2u * WPL + 2u * u] += pr * v.x;
+                    acc[i * 2u * WPL + 2u * u + 1u] += pr * v.y;
+                }
+            }
+        }
+        barrier();
+    }
+
+    for (uint i = 0u; i < QG; ++i) {
+        const uint r = r0 + i / G;
+        if (r >= p.rows) continue;
+        const uint h = kvh * G + i % G;
+        const uint ob = ((r * p.max_splits + split) * p.n_heads + h) * (hd + 2u);
+        for (uint u = 0u; u < WPL; ++u) {
+            const uint w = lid + LS * u;
+            if (w >= hw) break;
+            part[ob + 2u * w] = acc[i * 2u * WPL + 2u * u];
+            part[ob + 2u * w + 1u] = acc[i * 2u * WPL + 2u * u + 1u];
+        }
+        if (lid == 0u) {
+            part[ob + hd] = m[i];
+            part[ob + hd + 1u] = l[i];
+        }
+    }
+}

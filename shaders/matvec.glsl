@@ -1,0 +1,50 @@
+// Bindings and epilogue shared by the two matrix-vector shapes (rows per invocation for CPU devices,
+// lanes across K for GPUs). Weights are [rows][k]: GPTQ words repacked output-row-major (8 nibbles =
+// 8 consecutive k of one row), or fp16 pairs. Defining WEIGHT_F16 selects the fp16 type variant.
+#ifndef R1VK_MATVEC_GLSL
+#define R1VK_MATVEC_GLSL
+
+layout(constant_id = 2) const uint EPILOGUE = 0;      // 0 store, 1 add into y (residual), 2 silu(gate)*up
+layout(constant_id = 3) const bool HAS_BIAS = false;
+layout(constant_id = 4) const bool ACT_ORDER = false; // x is read through perm (act-order rows grouped)
+layout(constant_id = 5) const bool SYM = false;       // every zero point is 8: skip the zero loads
+
+layout(std430, binding = 0) readonly buffer Wq { uint wq[]; };     // Q4: [rows][k/8]; F16: [rows][k/2]
+layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };     // fp16 scales [rows][n_groups]
+layout(std430, binding = 2) readonly buffer Zr { uint zr[]; };     // zero nibbles [rows][zero_words]
+layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]
+layout(std430, binding = 4) buffer Yb { float y[]; };              // [n_out]
+layout(std430, binding = 5) readonly buffer Bb { float bias[]; };  // [rows]
+layout(std430, binding = 6) readonly buffer Pb { uint perm[]; };   // [k]
+layout(push_constant) uniform Push { MatvecPC p; };
+
+// Physical weight row of the i-th accumulator of an invocation whose first logical output is o0.
+// With the silu epilogue the matrix is [gate rows; up rows] and output o needs rows o and n_out + o.
+uint phys_row(uint i, uint o0, uint nlog) {
+    uint j = (EPILOGUE == 2u && i >= nlog) ? i - nlog : i;
+    uint o = min(o0 + j, p.n_out - 1u);  // clamp: tail accumulators compute a valid row, never stored
+    return (EPILOGUE == 2u && i >= nlog) ? p.n_out + o : o;
+}
+
+float zero_of(uint row, uint g) {
+    if (SYM) return 8.0;
+    return float(((zr[row * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
+}
+
+vec4 x4(uint k) {
+    if (ACT_ORDER) return vec4(x[p.x_off + perm[k]], x[p.x_off + perm[k + 1u]], x[p.x_off + perm[k + 2u]], x[p.x_off + perm[k + 3u]]);
+    return vec4(x[p.x_off + k], x[p.x_off + k + 1u], x[p.x_off + k + 2u], x[p.x_off + k + 3u]);
+}
+
+void store_output(uint o, float a, float b, uint row) {
+    if (o >= p.n_out) return;
+    if (EPILOGUE == 2u) {
+        y[p.y_off + o] = silu(a) * b;
+    } else {
+        float v = a + (HAS_BIAS ? bias[row] : 0.0);
+        if (EPILOGUE == 1u) y[p.y_off + o] += v;
+        else y[p.y_off + o] = v;
+    }
+}
+
+#endif

@@ -1,0 +1,84 @@
+#version 450
+// Matrix-vector product, GPU shape: a workgroup owns ROWS logical outputs and its lanes interleave
+// across K (lane l reads words l, l+LS, ...), so neighbouring lanes read neighbouring words of a row;
+// partial sums are reduced across the subgroup, then across subgroups through shared memory. The
+// NO_SUBGROUP variant reduces through shared memory only, for devices without subgroup arithmetic.
+#extension GL_GOOGLE_include_directive : require
+#ifndef NO_SUBGROUP
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
+#include "push_constants.h"
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 0) const uint LS = 64;
+layout(constant_id = 1) const uint ROWS = 2;
+#include "matvec.glsl"
+
+const uint NR = (EPILOGUE == 2u) ? 2u * ROWS : ROWS;
+#ifdef NO_SUBGROUP
+shared float red[NR * LS];
+#else
+shared float red[NR * LS];  // indexed by subgroup id; LS bounds the subgroup count
+#endif
+
+void main() {
+    // Linear workgroup index: large outputs (a 152k vocabulary) dispatch in 2D past the 65535 limit.
+    const uint o0 = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * ROWS;
+    const uint lid = gl_LocalInvocationID.x;
+    uint row[NR];
+    float acc[NR];
+    for (uint i = 0u; i < NR; ++i) {
+        row[i] = phys_row(i, o0, ROWS);
+        acc[i] = 0.0;
+    }
+#ifdef WEIGHT_F16
+    const uint kw = p.k >> 1u;
+    for (uint w = lid; w < kw; w += LS) {
+        const vec2 xv = vec2(x[p.x_off + 2u * w], x[p.x_off + 2u * w + 1u]);
+        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[row[i] * kw + w]), xv);
+    }
+#else
+    const uint kw = p.k >> 3u;
+    const uint wpg = p.group_size >> 3u;
+    for (uint w = lid; w < kw; w += LS) {
+        const uint g = w / wpg;
+        const vec4 xa = x4(8u * w), xb = x4(8u * w + 4u);
+        for (uint i = 0u; i < NR; ++i) {
+            vec4 lo, hi;
+            unpack_q4(wq[row[i] * kw + w], lo, hi);
+            const float z = zero_of(row[i], g);
+            acc[i] += HALF_AT(sc, row[i] * p.n_groups + g) * (dot(lo - z, xa) + dot(hi - z, xb));
+        }
+    }
+#endif
+#ifdef NO_SUBGROUP
+    for (uint i = 0u; i < NR; ++i) red[i * LS + lid] = acc[i];
+    barrier();
+    for (uint h = LS / 2u; h > 0u; h >>= 1u) {
+        if (lid < h)
+            for (uint i = 0u; i < NR; ++i) red[i * LS + lid] += red[i * LS + lid + h];
+        barrier();
+    }
+    if (lid < ROWS) {
+        const uint j = lid;
+        store_output(o0 + j, red[j * LS], (EPILOGUE == 2u) ? red[(EPILOGUE == 2u ? ROWS + j : j) * LS] : 0.0, row[j]);
+    }
+#else
+    for (uint i = 0u; i < NR; ++i) {
+        const float s = subgroupAdd(acc[i]);
+        if (subgroupElect()) red[i * LS + gl_SubgroupID] = s;
+    }
+    barrier();
+    if (lid < ROWS) {
+        const uint j = lid;
+        float a = 0.0, b = 0.0;
+        for (uint s = 0u; s < gl_NumSubgroups; ++s) {
+            a += red[j * LS + s];
+            if (EPILOGUE == 2u) b += red[(EPILOGUE == 2u ? ROWS + j : j) * LS + s];
+        }
+        store_output(o0 + j, a, b, row[j]);
+    }
+#endif
+}

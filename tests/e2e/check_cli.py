@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The r1vk command-line contract: exit codes (0 ok, 1 usage, 2 bad input, 3 device), one-line
+`error: <file>: <problem>` messages for bad input, `tokenize` against the reference ids, `prompt`
+against jinja2's rendering, and the 14B memory plan printed from its config alone."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+failures = []
+
+
+def r1vk(*args, stdin=None):
+    p = subprocess.run([R1VK] + list(args), capture_output=True, text=True, input=stdin)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
+    if not cond:
+        failures.append(name)
+
+
+def expect_error(name, code, needle, *args):
+    rc, out, err = r1vk(*args)
+    lines = [l for l in err.splitlines() if l.strip()]
+    check(name, rc == code and len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0],
+          f"rc={rc} stderr={err!r}")
+
+
+def main():
+    global R1VK
+    R1VK = sys.argv[1]
+    chat_model = sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix="r1vk-cli-")
+
+    rc, _, _ = r1vk()
+    check("no command -> exit 1", rc == 1)
+    rc, _, err = r1vk("frobnicate")
+    check("unknown command -> exit 1", rc == 1 and "unknown command" in err)
+    expect_error("unknown option -> exit 1", 1, "--frob", "run", "--frob")
+    expect_error("bad number -> exit 1", 1, "--temp", "run", "-m", chat_model, "-p", "hi", "--temp", "hot")
+    expect_error("missing model dir -> exit 2", 2, "/nonexistent/model", "logits", "-m", "/nonexistent/model",
+                 "--ids", "1", "--out", os.path.join(tmp, "x.npy"))
+
+    broken = os.path.join(tmp, "broken")
+    os.makedirs(broken)
+    for f in ("config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json"):
+        with open(os.path.join(chat_model, f), "rb") as src, open(os.path.join(broken, f), "wb") as dst:
+            dst.write(src.read())
+    with open(os.path.join(chat_model, "model.safetensors"), "rb") as f:
+        data = bytearray(f.read())
+    data[8:16] = b"{\"oops\":"  # header no longer valid JSON
+    with open(os.path.join(broken, "model.safetensors"), "wb") as f:
+        f.write(data)
+    expect_error("corrupt safetensors -> exit 2 naming the file", 2, "model.safetensors", "run", "-m", broken, "-p", "hi")
+    with open(os.path.join(broken, "config.json"), "w") as f:
+        f.write('{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}')
+    expect_error("unsupported architecture -> exit 2", 2, "config.json", "info", "-m", broken)
+
+    bad_msgs = os.path.join(tmp, "bad.json")
+    with open(bad_msgs, "w") as f:
+        f.write('[{"role": "user"}]')
+    expect_error("bad messages file -> exit 2", 2, "bad.json", "prompt", "-m", chat_model, "--messages", bad_msgs)
+    expect_error("token id outside the vocabulary -> exit 1", 1, "vocabulary", "logits", "-m", chat_model, "--ids",
+                 "1,99999", "--out", os.path.join(tmp, "y.npy"))
+
+    # tokenize: the reference ids the tokenizer tests use
+    ref_path = os.path.join(ROOT, "tests", "data", "tokenizer", "reference_qwen3.json")
+    vocab_dir = os.path.join(ROOT, ".cache", "test-data", "qwen3")
+    with open(ref_path, encoding="utf-8") as f:
+        ref = json.load(f)
+    with open(os.path.join(ROOT, "tests", "data", "tokenizer", "strings.json"), encoding="utf-8") as f:
+        strings = json.load(f)
+    n = 0
+    for text, ids in list(zip(strings, ref["ids"]))[:40]:
+        if "\0" in text or text.startswith("-"):
+            continue
+        rc, out, err = r1vk("tokenize", "-m", vocab_dir, "--text", text)
+        if rc != 0 or json.loads(out) != ids:
+            check(f"tokenize {text[:30]!r}", False, f"rc={rc} got {out.strip()[:200]} want {ids[:20]}")
+        n += 1
+    check(f"tokenize matches the reference ids ({n} strings)", n > 20)
+
+    # prompt: byte-equal to jinja2 (tools/render_template.py renders like transformers)
+    msgs = os.path.join(tmp, "msgs.json")
+    with open(msgs, "w", encoding="utf-8") as f:
+        json.dump([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},
+                   {"role": "assistant", "content": "<think>\nsum\n</think>\n\n4"},
+                   {"role": "user", "content": "and 3+3?"}], f)
+    rc, out, err = r1vk("prompt", "-m", chat_model, "--messages", msgs)
+    want = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "render_template.py"), "--config",
+                           os.path.join(chat_model, "tokenizer_config.json"), "--messages", msgs,
+                           "--add-generation-prompt"], capture_output=True, text=True)
+    check("prompt equals jinja2's rendering", rc == 0 and want.returncode == 0 and out == want.stdout,
+          f"rc={rc} got {out!r}\nwant {want.stdout!r} {want.stderr}")
+    rc, out, _ = r1vk("prompt", "-m", chat_model, "--messages", msgs, "--ids")
+    check("prompt --ids prints a JSON array", rc == 0 and isinstance(json.loads(out), list))
+
+    # the 14B plan, from its config alone
+    rc, out, err = r1vk("info", "-m", os.path.join(ROOT, "assets", "configs", "deepseek-r1-distill-qwen-14b-gptq-int4"),
+                        "--ctx", "4096", "--json")
+    plan = json.loads(out)["plan"] if rc == 0 else {}
+    check("14B plan: 9.99 GB of weights, 192 KiB of KV per token",
+          rc == 0 and abs(plan["checkpoint_bytes"] / 1e9 - 9.99) < 0.01 and plan["kv_bytes_per_token"] == 196608,
+          f"rc={rc} {err} {plan}")
+
+    if failures:
+        sys.exit(f"{len(failures)} failed: {failures}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+// Random GPTQ checkpoints written once per test process by the Python tools, for model-level tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace r1vk::test {
+
+// tests/e2e/make_chat_model.py DIR <args>: a checkpoint plus a byte-level tokenizer and the R1 template.
+inline std::filesystem::path chat_model(const std::string& name, const std::string& args) {
+    const std::filesystem::path dir = std::filesystem::path(R1VK_BINARY_DIR) / "tests" / "models" / name;
+    if (!std::filesystem::exists(dir / "tokenizer_config.json")) {
+        // ctest runs test processes in parallel: write aside, then rename into place atomically.
+        std::filesystem::create_directories(dir.parent_path());
+        const std::filesystem::path tmp = dir.string() + ".tmp" + std::to_string(::getpid());
+        const std::string cmd = std::string(R1VK_PYTHON) + " " + R1VK_SOURCE_DIR + "/tests/e2e/make_chat_model.py " +
+                                tmp.string() + " " + args;
+        if (std::system(cmd.c_str()) != 0) ADD_FAILURE() << "failed: " << cmd;
+        std::error_code ec;
+        std::filesystem::rename(tmp, dir, ec);
+        if (ec) std::filesystem::remove_all(tmp);  // another process got there first
+    }
+    return dir;
+}
+
+}  // namespace r1vk::test

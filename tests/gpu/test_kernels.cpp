@@ -1,0 +1,219 @@
+// RMSNorm, RoPE + KV store, residual add, SwiGLU, embedding gather, argmax, top-k, repetition
+// penalty and the synthetic-weight filler, each against its C++ reference on odd shapes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "gpu_fixture.h"
+#include "runtime/reference.h"
+#include "../common/test_util.h"
+
+namespace r1vk::test {
+namespace {
+
+class RmsNorm : public GpuTest, public ::testing::WithParamInterface<std::tuple<int, int, uint32_t>> {};
+
+TEST_P(RmsNorm, MatchesReference) {
+    auto [n, rows, ls] = GetParam();
+    const float eps = n % 2 ? 1e-6f : 1e-5f;
+    const auto x = randn(size_t(n) * rows, uint32_t(n), 3.0f);
+    auto w = randn(size_t(n), uint32_t(n) + 1, 0.2f);
+    for (auto& v : w) v += 1.0f;
+    std::vector<float> want(x.size());
+    for (int r = 0; r < rows; ++r) ref::rmsnorm(&x[size_t(r) * n], w.data(), &want[size_t(r) * n], n, eps);
+    KernelConfig cfg = KernelConfig::for_device(ctx().info());
+    cfg.norm_ls = ls;
+    Ops ops(ctx(), cfg);
+    Buffer xb = upload(x), wb = upload(w), yb = zeros(x.size() * 4);
+    run([&](Recorder& r) { ops.rmsnorm(r, xb, wb, yb, n, rows, eps, n, n); }, ops);
+    EXPECT_TRUE(all_close(download<float>(yb, x.size()), want, 1e-5, 1e-5, 1e-11));
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, RmsNorm,
+                         ::testing::Values(std::make_tuple(1, 1, 32u), std::make_tuple(7, 3, 64u),
+                                           std::make_tuple(896, 2, 128u), std::make_tuple(1000, 5, 256u),
+                                           std::make_tuple(5120, 1, 128u), std::make_tuple(333, 4, 16u)));
+
+struct RopeCase {
+    uint32_t n_heads, n_kv, head_dim, rows, pos0;
+    double theta;
+};
+
+class Rope : public GpuTest, public ::testing::WithParamInterface<RopeCase> {};
+
+TEST_P(Rope, RotatesQKAndStoresCache) {
+    const RopeCase c = GetParam();
+    const uint32_t hd = c.head_dim, half = hd / 2;
+    const uint32_t k_off = c.n_heads * hd, v_off = k_off + c.n_kv * hd, stride = v_off + c.n_kv * hd;
+    const auto qkv = randn(size_t(stride) * c.rows, c.pos0 + hd);
+    // Table rows for positions [pos0, pos0 + rows), in double like the model builds it.
+    std::vector<float> table(size_t(c.rows) * half * 2);
+    for (uint32_t t = 0; t < c.rows; ++t)
+        for (uint32_t i = 0; i < half; ++i) {
+            const double a = double(c.pos0 + t) * std::pow(c.theta, -2.0 * i / hd);
+            table[(size_t(t) * half + i) * 2] = float(std::cos(a));
+            table[(size_t(t) * half + i) * 2 + 1] = float(std::sin(a));
+        }
+    const uint32_t cap = c.pos0 + c.rows;
+    pc::StepParams step{c.pos0, c.rows, c.pos0 + c.rows, 1, 1, 0, 0, 0};
+    Ops ops(ctx());
+    Buffer qb = upload(qkv), tb = upload(table), sb = upload(&step, sizeof step);
+    // Only the positions written are compared; the cache is sized for all of them but starts at pos0.
+    const size_t cache_words = size_t(c.n_kv) * cap * hd / 2;
+    Buffer kc = zeros(cache_words * 4), vc = zeros(cache_words * 4);
+    pc::RopeKvPC p{c.n_heads, c.n_kv, hd, c.rows, stride, k_off, v_off, cap, c.pos0, 1};
+    run([&](Recorder& r) { ops.rope_kv(r, qb, tb, kc, vc, sb, p); }, ops);
+
+    auto got_q = download<float>(qb, qkv.size());
+    auto got_k = download<uint16_t>(kc, cache_words * 2);
+    auto got_v = download<uint16_t>(vc, cache_words * 2);
+    std::vector<float> want_q, got_qv, want_k, got_kv, want_v, got_vv;
+    for (uint32_t t = 0; t < c.rows; ++t) {
+        for (uint32_t h = 0; h < c.n_heads; ++h) {
+            std::vector<float> head(&qkv[t * stride + h * hd], &qkv[t * stride + h * hd] + hd);
+            ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
+            want_q.insert(want_q.end(), head.begin(), head.end());
+            got_qv.insert(got_qv.end(), &got_q[t * stride + h * hd], &got_q[t * stride + h * hd] + hd);
+        }
+        for (uint32_t h = 0; h < c.n_kv; ++h) {
+            std::vector<float> head(&qkv[t * stride + k_off + h * hd], &qkv[t * stride + k_off + h * hd] + hd);
+            ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
+            const size_t cb = (size_t(h) * cap + c.pos0 + t) * hd;
+            for (uint32_t d = 0; d < hd; ++d) {
+                want_k.push_back(ref::round_half(head[d]));
+                got_kv.push_back(half_to_float(got_k[cb + d]));
+                want_v.push_back(ref::round_half(qkv[t * stride + v_off + h * hd + d]));
+                got_vv.push_back(half_to_float(got_v[cb + d]));
+            }
+        }
+    }
+    EXPECT_TRUE(all_close(got_qv, want_q, 1e-5, 1e-5, 1e-11)) << "q";
+    // fp16 storage: the kernel's fp32 rotation and the double reference may round to neighbouring halves.
+    EXPECT_TRUE(all_close(got_kv, want_k, 1e-3, 1e-3, 1e-7)) << "k cache";
+    EXPECT_TRUE(all_close(got_vv, want_v, 0, 0, 0)) << "v cache (exact fp16 copy)";
+}
+INSTANTIATE_TEST_SUITE_P(Positions, Rope,
+                         ::testing::Values(RopeCase{4, 2, 64, 1, 0, 1e6}, RopeCase{4, 2, 64, 1, 1, 1e4},
+                                           RopeCase{5, 1, 128, 3, 4095, 1e6}, RopeCase{2, 2, 128, 2, 100000, 1e6},
+                                           RopeCase{7, 1, 64, 4, 100000, 1e4}, RopeCase{3, 3, 32, 5, 0, 1e4}));
+
+TEST_F(GpuTest, AddAndSiluMul) {
+    const uint32_t n = 1001, rows = 3;
+    const auto a = randn(n, 1), b = randn(n, 2);
+    Ops ops(ctx());
+    Buffer ab = upload(a), bb = upload(b), ob = zeros(n * 4);
+    run([&](Recorder& r) { ops.add(r, ab, bb, ob, n); }, ops);
+    std::vector<float> want(n);
+    for (uint32_t i = 0; i < n; ++i) want[i] = a[i] + b[i];
+    EXPECT_TRUE(all_close(download<float>(ob, n), want, 0, 0, 0));
+
+    // silu(gate) * up with gate and up as the two halves of each row, as prefill lays them out.
+    const auto gu = randn(size_t(2 * n) * rows, 3, 2.0f);
+    Buffer gb = upload(gu), sb = zeros(size_t(n) * rows * 4);
+    run([&](Recorder& r) { ops.silu_mul(r, gb, gb, sb, pc::SiluMulPC{n, rows, 2 * n, 0, n, n}); }, ops);
+    std::vector<float> want2(size_t(n) * rows);
+    for (uint32_t t = 0; t < rows; ++t)
+        for (uint32_t i = 0; i < n; ++i)
+            want2[size_t(t) * n + i] = ref::silu(gu[size_t(t) * 2 * n + i]) * gu[size_t(t) * 2 * n + n + i];
+    EXPECT_TRUE(all_close(download<float>(sb, want2.size()), want2, 1e-6, 1e-5, 1e-11));
+}
+
+TEST_F(GpuTest, EmbedGathersRowsAcrossChunks) {
+    const uint32_t vocab = 700, dim = 96;
+    DenseF16 table(vocab, dim, 77, 1.0f);
+    const std::vector<uint32_t> ids = {0, 699, 64, 63, 128, 5, 5, 511};
+    Ops ops(ctx());
+    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+    Uploader up(ctx());
+    GpuLinear t = upload_dense(ctx(), arena, up, table.view, MemCategory::Embedding, 64 * dim * 2);  // 11 chunks
+    up.finish();
+    EXPECT_EQ(t.chunks.size(), 11u);
+    Buffer ib = upload(ids), ob = zeros(ids.size() * dim * 4);
+    run([&](Recorder& r) { ops.embed(r, ib, t, ob, uint32_t(ids.size())); }, ops);
+    std::vector<float> want;
+    for (uint32_t id : ids)
+        for (uint32_t i = 0; i < dim; ++i) want.push_back(half_to_float(table.data[size_t(id) * dim + i]));
+    EXPECT_TRUE(all_close(download<float>(ob, want.size()), want, 0, 0, 0));
+}
+
+TEST_F(GpuTest, ArgmaxTakesFirstMaximum) {
+    for (uint32_t n : {1u, 7u, 1000u, 151936u}) {
+        auto x = randn(n, n);
+        if (n > 10) {
+            x[n / 3] = 9.0f;  // a tie: the lower index must win
+            x[n - 2] = 9.0f;
+        }
+        Ops ops(ctx());
+        Buffer xb = upload(x), ob = zeros(8);
+        run([&](Recorder& r) { ops.argmax(r, xb, 0, n, ob); }, ops);
+        auto out = download<uint32_t>(ob, 2);
+        EXPECT_EQ(out[0], ref::argmax(x)) << "n=" << n;
+        EXPECT_EQ(std::bit_cast<float>(out[1]), x[ref::argmax(x)]);
+    }
+}
+
+TEST_F(GpuTest, TopkCandidatesAndSoftmaxStatsAreExact) {
+    const uint32_t n = 5000, k = 40;
+    const float inv_temp = 1.0f / 0.6f;
+    auto x = randn(n, 99, 3.0f);
+    x[17] = x[4000] = 11.0f;  // a tie across slices
+    Ops ops(ctx());
+    const uint32_t slices = ops.topk_slices(n);
+    Buffer xb = upload(x), ob = zeros(size_t(slices) * (2 * k + 2) * 4);
+    run([&](Recorder& r) { ops.topk(r, xb, 0, n, k, inv_temp, ob); }, ops);
+    auto out = download<float>(ob, size_t(slices) * (2 * k + 2));
+    // Merge like the sampler does, then compare with a host sort of everything.
+    std::vector<std::pair<float, uint32_t>> cand;
+    double M = -INFINITY;
+    for (uint32_t s = 0; s < slices; ++s) M = std::max<double>(M, out[s * (2 * k + 2) + 2 * k]);
+    double Z = 0;
+    for (uint32_t s = 0; s < slices; ++s) {
+        const float* o = &out[s * (2 * k + 2)];
+        for (uint32_t i = 0; i < k; ++i) cand.push_back({o[2 * i], std::bit_cast<uint32_t>(o[2 * i + 1])});
+        Z += o[2 * k + 1] * std::exp((o[2 * k] - M) * inv_temp);
+    }
+    auto better = [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+    std::sort(cand.begin(), cand.end(), better);
+    std::vector<std::pair<float, uint32_t>> all;
+    for (uint32_t i = 0; i < n; ++i) all.push_back({x[i], i});
+    std::sort(all.begin(), all.end(), better);
+    for (uint32_t i = 0; i < k; ++i) {
+        EXPECT_EQ(cand[i].second, all[i].second) << i;
+        EXPECT_EQ(cand[i].first, all[i].first) << i;
+    }
+    double Zref = 0;
+    for (float v : x) Zref += std::exp((double(v) - all[0].first) * inv_temp);
+    EXPECT_NEAR(Z / Zref, 1.0, 1e-5);
+}
+
+TEST_F(GpuTest, RepetitionPenaltyScalesSeenLogits) {
+    std::vector<float> x = {2.0f, -2.0f, 0.5f, -0.25f, 3.0f, 1.0f};
+    const std::vector<uint32_t> seen = {0, 1, 3, 5};
+    pc::StepParams step{};
+    step.n_seen = 3;  // only the first three count
+    Ops ops(ctx());
+    Buffer xb = upload(x), sb = upload(seen), st = upload(&step, sizeof step);
+    run([&](Recorder& r) { ops.penalty(r, xb, sb, st, 1.25f, 8); }, ops);
+    std::vector<float> want = {2.0f / 1.25f, -2.0f * 1.25f, 0.5f, -0.25f * 1.25f, 3.0f, 1.0f};
+    EXPECT_TRUE(all_close(download<float>(xb, x.size()), want, 0, 1e-7, 1e-14));
+}
+
+TEST_F(GpuTest, FillRandomIsDeterministicAndInRange) {
+    Ops ops(ctx());
+    Buffer a = zeros(4096 * 4), b = zeros(4096 * 4);
+    run([&](Recorder& r) {
+        ops.fill_random(r, a, 4096, 7, 1, 0.5f, 2.0f);
+        ops.fill_random(r, b, 4096, 7, 1, 0.5f, 2.0f);
+    }, ops);
+    auto va = download<uint16_t>(a, 8192), vb = download<uint16_t>(b, 8192);
+    EXPECT_EQ(va, vb);
+    float lo = 1e9f, hi = -1e9f;
+    for (auto h : va) lo = std::min(lo, half_to_float(h)), hi = std::max(hi, half_to_float(h));
+    EXPECT_GE(lo, 0.5f);
+    EXPECT_LE(hi, 2.0f);
+    EXPECT_LT(lo, 0.6f);
+    EXPECT_GT(hi, 1.9f);
+}
+
+}  // namespace
+}  // namespace r1vk::test

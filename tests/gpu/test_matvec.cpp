@@ -1,0 +1,281 @@
+// GPTQ int4 and fp16 matrix-vector / matrix-matrix products against the C++ reference, over every
+// kernel shape (rows, lanes, lanes without subgroups), several workgroup sizes, group sizes 32/64/128,
+// v1/v2 zeros, sym/asym, act-order, bias, the three epilogues, split tensors and odd output sizes.
+//
+// Bounds (fp32 accumulation against a double reference, activations ~N(0,1), outputs O(0.1-1)):
+// |gpu - ref| <= 1e-4 + 1e-4 |ref| elementwise and NMSE <= 1e-9.
+#include <gtest/gtest.h>
+
+#include "gpu_fixture.h"
+#include "runtime/reference.h"
+#include "../common/test_util.h"
+
+namespace r1vk::test {
+namespace {
+
+constexpr double kAtol = 1e-4, kRtol = 1e-4, kNmse = 1e-9;
+
+struct MatvecCase {
+    int k, n, group_size;
+    bool sym, v2, act_order, bias;
+    uint32_t seed;
+    uint64_t max_range;  // 0: one chunk; else split into chunks of this many bytes
+};
+
+std::string name_of(const MatvecCase& c) {
+    return "k" + std::to_string(c.k) + "_n" + std::to_string(c.n) + "_g" + std::to_string(c.group_size) +
+           (c.sym ? "_sym" : "_asym") + (c.v2 ? "_v2" : "_v1") + (c.act_order ? "_actorder" : "") +
+           (c.bias ? "_bias" : "") + (c.max_range ? "_split" : "") + "_s" + std::to_string(c.seed);
+}
+
+class MatvecQ4 : public GpuTest, public ::testing::WithParamInterface<MatvecCase> {};
+
+TEST_P(MatvecQ4, MatchesReferenceInEveryShape) {
+    const MatvecCase& c = GetParam();
+    GptqLayer layer({c.k, c.n, c.group_size, c.sym, c.v2, c.act_order, c.bias, c.seed});
+    const auto x = randn(size_t(c.k), c.seed + 100);
+    const auto ref = ref::gptq_matmul(layer.L, x, 1);
+    Buffer xb = upload(x);
+    for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
+        SCOPED_TRACE(matvec_shape_name(cfg.matvec) + std::string(" ls=") + std::to_string(cfg.matvec_ls) +
+                     " rows=" + std::to_string(cfg.matvec_rows));
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx(), /*force_staging=*/c.seed % 2 == 0);
+        const GptqLinear* parts[] = {&layer.L};
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, c.max_range);
+        up.finish();
+        if (c.max_range) {
+            EXPECT_GT(w.chunks.size(), 1u);
+        }
+        EXPECT_EQ(w.sym, c.sym);
+        EXPECT_EQ(w.act_order(), c.act_order);
+        Buffer yb = zeros(size_t(c.n) * 4);
+        run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, c.n), ref, kAtol, kRtol, kNmse));
+
+        // Accumulate epilogue: y already holds a residual.
+        const auto resid = randn(size_t(c.n), c.seed + 7);
+        Buffer rb = upload(resid);
+        run([&](Recorder& r) { ops.matvec(r, w, xb, 0, rb, Epilogue::Accumulate); }, ops);
+        std::vector<float> want(c.n);
+        for (int i = 0; i < c.n; ++i) want[i] = resid[i] + ref[i];
+        EXPECT_TRUE(all_close(download<float>(rb, c.n), want, kAtol, kRtol, kNmse));
+    }
+}
+
+std::vector<MatvecCase> matvec_cases() {
+    std::vector<MatvecCase> v;
+    uint32_t seed = 1;
+    for (int gs : {32, 64, 128})
+        for (bool sym : {false, true})
+            for (bool v2 : {false, true}) v.push_back({256, 296, gs, sym, v2, false, false, seed++, 0});
+    v.push_back({128, 8, 32, false, false, false, true, seed++, 0});         // a single output group
+    v.push_back({384, 296, 128, false, false, true, true, seed++, 0});       // act-order + bias
+    v.push_back({256, 104, 64, true, false, true, false, seed++, 0});        // act-order, sym
+    v.push_back({640, 200, 128, false, true, false, true, seed++, 0});       // K=5 groups, v2
+    v.push_back({296, 72, 128, false, false, false, false, seed++, 0});      // partial last group (296 = 2*128 + 40)
+    v.push_back({256, 520, 32, false, false, false, true, seed++, 16384});  // split into chunks of 128 rows
+    v.push_back({256, 456, 64, false, false, true, true, seed++, 8192});    // split + act-order + bias
+    return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, MatvecQ4, ::testing::ValuesIn(matvec_cases()),
+                         [](const auto& info) { return name_of(info.param); });
+
+class MatvecSilu : public GpuTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(MatvecSilu, GateUpPairsMatchReference) {
+    const int split = GetParam();
+    GptqLayer gate({256, 328, 64, false, false, false, false, 11});
+    GptqLayer upl({256, 328, 64, false, false, false, false, 12});
+    const auto x = randn(256, 13);
+    const auto g = ref::gptq_matmul(gate.L, x, 1), u = ref::gptq_matmul(upl.L, x, 1);
+    std::vector<float> want(328);
+    for (int i = 0; i < 328; ++i) want[i] = ref::silu(g[i]) * u[i];
+    Buffer xb = upload(x);
+    for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
+        SCOPED_TRACE(matvec_shape_name(cfg.matvec) + std::string(" ls=") + std::to_string(cfg.matvec_ls));
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx());
+        const GptqLinear* parts[] = {&gate.L, &upl.L};
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, split ? 16384 : 0);
+        up.finish();
+        Buffer yb = zeros(328 * 4);
+        run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::SiluMul); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, 328), want, kAtol, kRtol, kNmse));
+    }
+}
+INSTANTIATE_TEST_SUITE_P(Chunks, MatvecSilu, ::testing::Values(0, 1));
+
+TEST_F(GpuTest, FusedQkvEqualsThreeSeparateProducts) {
+    GptqLayer q({256, 256, 64, false, false, true, true, 21}), k({256, 64, 64, false, false, false, true, 22}),
+        v({256, 64, 64, false, false, false, true, 23});
+    // The fused matrix needs one act-order permutation: give k and v q's g_idx.
+    std::copy(q.g_idx.begin(), q.g_idx.end(), k.g_idx.begin());  // in place: the views point at these
+    std::copy(q.g_idx.begin(), q.g_idx.end(), v.g_idx.begin());
+    const auto x = randn(256, 24);
+    std::vector<float> want;
+    for (auto* l : {&q, &k, &v}) {
+        auto r = ref::gptq_matmul(l->L, x, 1);
+        want.insert(want.end(), r.begin(), r.end());
+    }
+    Ops ops(ctx());
+    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+    Uploader up(ctx());
+    const GptqLinear* parts[] = {&q.L, &k.L, &v.L};
+    GpuLinear w = upload_gptq(ctx(), arena, up, parts, false);
+    up.finish();
+    EXPECT_EQ(w.n, 384u);
+    Buffer xb = upload(x), yb = zeros(384 * 4);
+    run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
+    EXPECT_TRUE(all_close(download<float>(yb, 384), want, kAtol, kRtol, kNmse));
+}
+
+TEST_F(GpuTest, MismatchedActOrderRefusesToFuse) {
+    GptqLayer a({128, 64, 32, false, false, true, false, 31}), b({128, 64, 32, false, false, true, false, 32});
+    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+    Uploader up(ctx());
+    const GptqLinear* parts[] = {&a.L, &b.L};
+    EXPECT_THROW(upload_gptq(ctx(), arena, up, parts, false), Error);
+}
+
+class MatvecF16 : public GpuTest, public ::testing::WithParamInterface<std::tuple<int, int, uint64_t>> {};
+
+TEST_P(MatvecF16, DenseMatchesReference) {
+    auto [n, k, max_range] = GetParam();
+    DenseF16 w16(n, k, uint32_t(n + k));
+    const auto x = randn(k, 5);
+    const auto ref = ref::dense_matmul(w16.data, n, k, x, 1);
+    Buffer xb = upload(x);
+    for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
+        SCOPED_TRACE(matvec_shape_name(cfg.matvec) + std::string(" ls=") + std::to_string(cfg.matvec_ls));
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx(), true);
+        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range);
+        up.finish();
+        Buffer yb = zeros(size_t(n) * 4);
+        run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
+    }
+}
+INSTANTIATE_TEST_SUITE_P(Shapes, MatvecF16,
+                         ::testing::Values(std::make_tuple(301, 64, 0), std::make_tuple(1000, 96, 0),
+                                           std::make_tuple(777, 128, 32768), std::make_tuple(5, 30, 0)));
+
+// The 2D dispatch for outputs beyond 65535 workgroups along x.
+TEST_F(GpuTest, MatvecF16ManyRowsUses2DGrid) {
+    const int n = 140000, k = 16;
+    DenseF16 w16(n, k, 3);
+    const auto x = randn(k, 4);
+    const auto ref = ref::dense_matmul(w16.data, n, k, x, 1);
+    KernelConfig cfg = KernelConfig::for_device(ctx().info());
+    cfg.matvec = MatvecShape::LanesNoSubgroup;
+    cfg.matvec_ls = 16;
+    cfg.matvec_rows = 1;
+    Ops ops(ctx(), cfg);
+    Arena arena(ctx(), MemoryKind::Device, 8 << 20);
+    Uploader up(ctx());
+    GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
+    up.finish();
+    Buffer xb = upload(x), yb = zeros(size_t(n) * 4);
+    run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
+    EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
+}
+
+struct MatmulCase {
+    int k, n, rows, group_size;
+    bool act_order, bias, accumulate;
+    uint32_t seed;
+};
+
+class MatmulQ4 : public GpuTest, public ::testing::WithParamInterface<MatmulCase> {};
+
+TEST_P(MatmulQ4, MatchesReference) {
+    const MatmulCase& c = GetParam();
+    GptqLayer layer({c.k, c.n, c.group_size, false, false, c.act_order, c.bias, c.seed});
+    const auto x = randn(size_t(c.k) * c.rows, c.seed + 1);
+    auto want = ref::gptq_matmul(layer.L, x, c.rows);
+    const auto resid = randn(size_t(c.n) * c.rows, c.seed + 2);
+    if (c.accumulate)
+        for (size_t i = 0; i < want.size(); ++i) want[i] += resid[i];
+    for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+        SCOPED_TRACE(cfg.matmul_rows ? "rows " + std::to_string(cfg.matmul_rows_ls) + "x" + std::to_string(cfg.matmul_rows_rows) +
+                                           " tb " + std::to_string(cfg.matmul_rows_tb)
+                                     : "tile " + std::to_string(cfg.matmul_bt) + "x" + std::to_string(cfg.matmul_bn));
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx());
+        const GptqLinear* parts[] = {&layer.L};
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false);
+        up.finish();
+        Buffer xb = upload(x);
+        Buffer yb = c.accumulate ? upload(resid) : zeros(want.size() * 4);
+        run([&](Recorder& r) {
+            ops.matmul(r, w, xb, c.k, yb, c.n, c.rows, c.accumulate ? Epilogue::Accumulate : Epilogue::Store);
+        }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, want.size()), want, kAtol, kRtol, kNmse));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, MatmulQ4,
+                         ::testing::Values(MatmulCase{256, 296, 1, 64, false, false, false, 1},
+                                           MatmulCase{256, 296, 5, 32, false, true, false, 2},
+                                           MatmulCase{384, 104, 17, 128, true, true, false, 3},
+                                           MatmulCase{128, 200, 33, 32, false, false, true, 4},
+                                           MatmulCase{296, 72, 9, 128, false, false, false, 5}));
+
+TEST_F(GpuTest, MatmulF16SplitMatchesReference) {
+  for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+    const int n = 333, k = 64, rows = 7;
+    DenseF16 w16(n, k, 9);
+    const auto x = randn(size_t(k) * rows, 10);
+    const auto ref = ref::dense_matmul(w16.data, n, k, x, rows);
+    Ops ops(ctx(), cfg);
+    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+    Uploader up(ctx());
+    GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, 16384);
+    up.finish();
+    EXPECT_GT(w.chunks.size(), 1u);
+    Buffer xb = upload(x), yb = zeros(ref.size() * 4);
+    run([&](Recorder& r) { ops.matmul(r, w, xb, k, yb, n, rows, Epilogue::Store); }, ops);
+    EXPECT_TRUE(all_close(download<float>(yb, ref.size()), ref, kAtol, kRtol, kNmse));
+  }
+}
+
+}  // namespace
+}  // namespace r1vk::test
+
+namespace r1vk::test {
+namespace {
+
+// Prefill's gate/up product: a pair matrix writes [gate | up] per row for silu_mul.
+TEST_F(GpuTest, MatmulGateUpPairWritesBothHalves) {
+    GptqLayer gate({128, 200, 32, false, false, false, false, 41}), upl({128, 200, 32, true, false, false, false, 42});
+    const uint32_t rows = 5;
+    const auto x = randn(128 * rows, 43);
+    const auto g = ref::gptq_matmul(gate.L, x, rows), u = ref::gptq_matmul(upl.L, x, rows);
+    std::vector<float> want(size_t(rows) * 400);
+    for (uint32_t t = 0; t < rows; ++t)
+        for (uint32_t i = 0; i < 200; ++i) {
+            want[t * 400 + i] = g[t * 200 + i];
+            want[t * 400 + 200 + i] = u[t * 200 + i];
+        }
+    for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx());
+        const GptqLinear* parts[] = {&gate.L, &upl.L};
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, 8192);  // several chunks
+        up.finish();
+        EXPECT_GT(w.chunks.size(), 1u);
+        Buffer xb = upload(x), yb = zeros(want.size() * 4);
+        run([&](Recorder& r) { ops.matmul(r, w, xb, 128, yb, 400, rows, Epilogue::Store); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, want.size()), want, kAtol, kRtol, kNmse));
+    }
+}
+
+}  // namespace
+}  // namespace r1vk::test

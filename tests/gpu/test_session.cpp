@@ -1,0 +1,148 @@
+// Session: the event stream, cancellation, context limits, errors as events, and multi-turn prefix
+// reuse (which must not change what the model says).
+#include <gtest/gtest.h>
+
+#include "model_fixture.h"
+#include "runtime/session.h"
+
+namespace r1vk::test {
+namespace {
+
+std::unique_ptr<Engine> engine(uint32_t ctx) {
+    EngineOptions o;
+    o.model_dir = chat_model("chat", "--hidden 64 --heads 4 --kv-heads 2 --intermediate 128 --layers 2 --group-size 32 "
+                                     "--max-pos 2048 --seed 3");
+    o.validation = true;
+    o.model.ctx = ctx;
+    o.model.prefill_chunk = 64;
+    return std::make_unique<Engine>(o);
+}
+
+struct Collected {
+    std::vector<Event> events;
+    std::vector<int32_t> ids;
+    std::string reasoning, answer;
+    DoneReason reason = DoneReason::Error;
+    GenerationStats stats;
+};
+
+Collected collect(Session& s, std::vector<ChatMessage> conv, GenerationParams gp) {
+    Collected c;
+    c.reason = s.run(conv, gp, [&](const Event& e) {
+        c.events.push_back(e);
+        if (e.type == Event::Type::ReasoningDelta) c.reasoning += e.text;
+        if (e.type == Event::Type::AnswerDelta) c.answer += e.text;
+        for (int32_t id : e.ids)
+            if (id >= 0) c.ids.push_back(id);
+        if (e.type == Event::Type::Done) c.stats = e.stats;
+    });
+    return c;
+}
+
+GenerationParams greedy(uint32_t n) {
+    GenerationParams g;
+    g.sampling.temperature = 0;
+    g.max_new_tokens = n;
+    g.ignore_eos = true;
+    return g;
+}
+
+void expect_clean(Engine& e) {
+    for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
+}
+
+TEST(Session, StreamsDeltasThenStatsThenDone) {
+    auto e = engine(256);
+    Session s(*e);
+    Collected c = collect(s, {{"user", "What is 2 + 2?"}}, greedy(24));
+    EXPECT_EQ(c.reason, DoneReason::MaxTokens);
+    EXPECT_EQ(c.stats.generated_tokens, 24u);
+    EXPECT_GT(c.stats.prompt_tokens, 10u);
+    EXPECT_GT(c.stats.decode_tok_s, 0.0);
+    ASSERT_GE(c.events.size(), 2u);
+    EXPECT_EQ(c.events.back().type, Event::Type::Done);
+    EXPECT_EQ(c.events[c.events.size() - 2].type, Event::Type::Stats);
+    for (size_t i = 0; i + 2 < c.events.size(); ++i)
+        EXPECT_TRUE(c.events[i].type == Event::Type::ReasoningDelta || c.events[i].type == Event::Type::AnswerDelta);
+    EXPECT_LE(c.ids.size(), 24u);
+    EXPECT_FALSE(s.busy());
+    expect_clean(*e);
+}
+
+TEST(Session, CancelStopsAtTheNextToken) {
+    auto e = engine(2048);
+    Session s(*e);
+    s.start({{"user", "Count to a million."}}, greedy(100000));
+    Event ev;
+    int deltas = 0;
+    bool cancelled = false;
+    DoneReason reason = DoneReason::Eos;
+    uint32_t generated = 0;
+    while (s.next_event(ev)) {
+        if (ev.type == Event::Type::ReasoningDelta || ev.type == Event::Type::AnswerDelta) {
+            if (++deltas == 3 && !cancelled) {
+                s.cancel();
+                cancelled = true;
+            }
+        }
+        if (ev.type == Event::Type::Done) {
+            reason = ev.reason;
+            generated = ev.stats.generated_tokens;
+            break;
+        }
+    }
+    EXPECT_EQ(reason, DoneReason::Stopped);
+    EXPECT_LT(generated, 200u);  // stopped promptly, nowhere near the limit
+    // The session is usable again.
+    EXPECT_EQ(collect(s, {{"user", "Hi"}}, greedy(4)).reason, DoneReason::MaxTokens);
+    expect_clean(*e);
+}
+
+TEST(Session, ContextFullEndsTheReply) {
+    auto e = engine(64);
+    Session s(*e);
+    Collected c = collect(s, {{"user", "Hello there"}}, greedy(1000));
+    EXPECT_EQ(c.reason, DoneReason::ContextFull);
+    EXPECT_EQ(c.stats.prompt_tokens + c.stats.generated_tokens, 65u);  // the last token needs no cache row
+    expect_clean(*e);
+}
+
+TEST(Session, PromptTooLongIsAnErrorEventNotACrash) {
+    auto e = engine(32);
+    Session s(*e);
+    Collected c = collect(s, {{"user", std::string(200, 'x')}}, greedy(8));
+    EXPECT_EQ(c.reason, DoneReason::Error);
+    bool saw = false;
+    for (const auto& ev : c.events)
+        if (ev.type == Event::Type::Error) {
+            saw = true;
+            EXPECT_NE(ev.text.find("context"), std::string::npos) << ev.text;
+            EXPECT_EQ(ev.exit_code, 1);
+        }
+    EXPECT_TRUE(saw);
+    EXPECT_EQ(collect(s, {{"user", "ok"}}, greedy(4)).reason, DoneReason::MaxTokens);
+    expect_clean(*e);
+}
+
+TEST(Session, SecondTurnReusesTheCacheAndSaysWhatAFreshSessionSays) {
+    std::vector<ChatMessage> conv = {{"user", "Add 12 and 30."}};
+    auto e1 = engine(512);
+    Session s1(*e1);
+    collect(s1, conv, greedy(12));
+    conv.push_back({"assistant", s1.last_answer()});
+    conv.push_back({"user", "And then subtract 2."});
+    Collected turn2 = collect(s1, conv, greedy(12));
+    EXPECT_GT(turn2.stats.reused_tokens, 8u);
+
+    auto e2 = engine(512);
+    Session fresh(*e2);
+    Collected once = collect(fresh, conv, greedy(12));
+    EXPECT_EQ(once.stats.reused_tokens, 0u);
+    EXPECT_EQ(turn2.ids, once.ids);
+    EXPECT_EQ(turn2.reasoning + "|" + turn2.answer, once.reasoning + "|" + once.answer);
+    expect_clean(*e1);
+    expect_clean(*e2);
+}
+
+}  // namespace
+}  // namespace r1vk::test
