@@ -501,12 +501,14 @@ already-quantized layers before it.
 
 Retrain everything (tokenizer, model, quantization, this file) with
 
-    /usr/bin/python3 tools/train_demo.py --out assets/models/r1-arith-demo
+    R1VK_WITH_TORCH=1 scripts/setup-deps.sh
+    /usr/bin/python3 tools/train_demo.py --out assets/models/r1-arith-demo --compare
 
 (seed {rep['seed']}; Debian python3-torch, python3-numpy, python3-jinja2, python3-regex; OpenBLAS from
-libopenblas0-pthread is used when installed). A rerun on the same machine, BLAS and thread count
-gives the same weights; elsewhere float rounding differs, so the weights differ while the accuracy
-lands within a point or so.
+libopenblas0-pthread is used when installed). Training is seeded and single-process, so a rerun on the same
+machine, BLAS and thread count should give the same weights (two runs logged identical losses
+through warm-up); elsewhere float rounding differs, so the weights differ and the accuracy moves by a
+point or so. `--reuse` redoes only quantization, evaluation and this file from `--work`.
 
 ## Accuracy on tests/data/demo_heldout.json (200 held-out problems)
 

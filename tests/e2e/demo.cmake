@@ -1,0 +1,5 @@
+# The bundled demo model: its greedy output through r1vk equals the numpy oracle's, for a few prompts.
+add_test(NAME e2e.demo.oracle_greedy
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_demo_oracle.py $<TARGET_FILE:r1vk>
+                 ${CMAKE_SOURCE_DIR}/assets/models/r1-arith-demo)
+set_tests_properties(e2e.demo.oracle_greedy PROPERTIES LABELS e2e TIMEOUT 900)

@@ -1,0 +1,74 @@
+// The bundled demo model (assets/models/r1-arith-demo) through the whole stack on the Vulkan device:
+// tokenizer, chat template, Session, greedy decoding. 200 held-out problems (never trained on, see
+// tools/demo_data.py): >= 95 % exact final answers, and every response has a reasoning part and an
+// answer part.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/session.h"
+
+namespace r1vk {
+namespace {
+
+const std::filesystem::path kModel = std::filesystem::path(R1VK_SOURCE_DIR) / "assets" / "models" / "r1-arith-demo";
+const std::filesystem::path kProblems = std::filesystem::path(R1VK_SOURCE_DIR) / "tests" / "data" / "demo_heldout.json";
+
+// The final answer is the last integer (optionally negative) in the answer part.
+std::string last_integer(const std::string& s) {
+    static const std::regex num("-?[0-9]+");
+    std::string last;
+    for (auto it = std::sregex_iterator(s.begin(), s.end(), num); it != std::sregex_iterator(); ++it) last = it->str();
+    return last;
+}
+
+TEST(DemoModel, SolvesHeldOutProblemsThroughVulkan) {
+    ASSERT_TRUE(std::filesystem::exists(kModel / "config.json")) << kModel;
+    std::ifstream f(kProblems);
+    ASSERT_TRUE(f) << kProblems;
+    const auto problems = nlohmann::json::parse(f);
+    ASSERT_EQ(problems.size(), 200u);
+
+    EngineOptions o;
+    o.model_dir = kModel;
+    o.validation = true;
+    o.model.ctx = 512;
+    Engine engine(o);
+    Session session(engine);
+    GenerationParams gp;
+    gp.sampling.temperature = 0;  // greedy
+    gp.max_new_tokens = 400;
+
+    int correct = 0, both_parts = 0, shown = 0;
+    uint64_t tokens = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const auto& p : problems) {
+        std::string reasoning, answer;
+        DoneReason reason = session.run({{"user", p["prompt"].get<std::string>()}}, gp, [&](const Event& e) {
+            if (e.type == Event::Type::ReasoningDelta) reasoning += e.text;
+            if (e.type == Event::Type::AnswerDelta) answer += e.text;
+            if (e.type == Event::Type::Done) tokens += e.stats.generated_tokens;
+            if (e.type == Event::Type::Error) ADD_FAILURE() << e.text;
+        });
+        const bool ok = last_integer(answer) == p["answer"].get<std::string>();
+        correct += ok;
+        both_parts += !reasoning.empty() && !answer.empty();
+        if ((!ok || reason != DoneReason::Eos) && shown++ < 10)
+            std::printf("miss: %s -> answer '%s' (want %s, done: %s)\n", p["prompt"].get<std::string>().c_str(),
+                        answer.c_str(), p["answer"].get<std::string>().c_str(), done_reason_name(reason));
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("[demo] %d / %zu exact (%.1f %%), %d with reasoning and answer; %llu tokens in %.1f s (%.0f tok/s) on %s\n",
+                correct, problems.size(), 100.0 * correct / double(problems.size()), both_parts,
+                static_cast<unsigned long long>(tokens), s, double(tokens) / s, engine.ctx().info().name.c_str());
+    EXPECT_GE(correct, 190);  // 95 %
+    EXPECT_EQ(both_parts, 200);
+    for (const auto& m : engine.ctx().validation_messages()) ADD_FAILURE() << m;
+}
+
+}  // namespace
+}  // namespace r1vk
