@@ -112,6 +112,7 @@ private:
         if (section_ == 0) return;
         std::printf(tty_ ? "\033[0m\n" : "\n");
         if (section_ == 1) std::printf("\n");
+        std::fflush(stdout);  // stats and errors go to stderr: keep them after the text, also in a pipe
         section_ = 0;
     }
     bool json_, tty_;
