@@ -1,4 +1,5 @@
 #include "loader/tokenizer_regex.h"
+#include "loader/tokenizer_utf8.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -21,24 +22,6 @@ struct NewChar {
     int category;
 };
 
-void append_utf8(char32_t c, std::string& out) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
-
 // Characters that utf8proc's Unicode tables assign but this PCRE2's tables do not (Debian
 // bookworm: PCRE2 10.42 has Unicode 14, utf8proc 2.8 and HF's Oniguruma have Unicode 15, e.g. CJK
 // Extension H letters and Kaktovik numerals). Found once per process with one scan of \p{Cn} over
@@ -49,7 +32,7 @@ const std::vector<NewChar>& chars_pcre2_lacks() {
         all.reserve(1 << 20);
         for (char32_t cp = 0; cp < 0x110000; ++cp) {
             if (cp >= 0xD800 && cp <= 0xDFFF) continue;
-            if (utf8proc_category(static_cast<utf8proc_int32_t>(cp)) != UTF8PROC_CATEGORY_CN) append_utf8(cp, all);
+            if (utf8proc_category(static_cast<utf8proc_int32_t>(cp)) != UTF8PROC_CATEGORY_CN) utf8_encode(cp, all);
         }
         std::vector<NewChar> found;
         int err = 0;

@@ -4,6 +4,8 @@
 // would think of. The frame below must stay identical to sweepFrame() in make_reference.mjs.
 #include "tests/unit/test_tokenizer_util.h"
 
+#include "loader/tokenizer_utf8.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <vector>
@@ -11,30 +13,12 @@
 namespace r1vk::testing {
 namespace {
 
-void append_utf8(char32_t c, std::string& out) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
-
 std::string sweep_text(const std::string& frame, uint32_t first, uint32_t end) {
     std::string s;
     for (uint32_t cp = first; cp < end; ++cp) {
         if (cp >= 0xD800 && cp <= 0xDFFF) continue;
         std::string c;
-        append_utf8(cp, c);
+        tok::utf8_encode(cp, c);
         for (size_t i = 0; i < frame.size();) {
             if (frame.compare(i, 3, "{c}") == 0) {
                 s += c;
