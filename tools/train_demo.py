@@ -117,13 +117,25 @@ class Prompter:
         env = jinja2.Environment(trim_blocks=True, lstrip_blocks=True)
         self.t = env.from_string(template)
 
-    def __call__(self, question):
-        s = self.t.render(messages=[{"role": "user", "content": question}], add_generation_prompt=True,
-                          bos_token=BOS, eos_token=EOS)
+    def __call__(self, question, history=()):
+        """history: earlier turns as (question, assistant message) pairs, oldest first."""
+        msgs = []
+        for q, a in history:
+            msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        msgs.append({"role": "user", "content": question})
+        s = self.t.render(messages=msgs, add_generation_prompt=True, bos_token=BOS, eos_token=EOS)
         expect = BOS + USER + question + ASSISTANT + THINK + "\n"
-        if s != expect:
+        if not history and s != expect:
             raise SystemExit(f"chat template renders {s!r}, expected {expect!r}")
         return s
+
+
+def earlier_turn(rng, q, a, op, b):
+    """An earlier chat turn as a front end sends it back: r1vk chat keeps just the answer part; others
+    send the whole response, whose reasoning the template cuts at '</think>' (leaving '\n\n' + answer)."""
+    if rng.random() < 0.5:
+        return q, demo_data.final_answer(a, op, b)
+    return q, demo_data.response(a, op, b).replace(EOS, "")
 
 
 def build_tokenizer(seed, n_problems=20000):
@@ -144,8 +156,8 @@ class Batches:
     Problems are drawn in pools of B * pool_batches, sorted by length and cut into batches so padding
     stays small; batches of a pool are then shuffled."""
 
-    def __init__(self, tok, prompter, seed, batch, pool_batches=16):
-        self.tok, self.prompter = tok, prompter
+    def __init__(self, tok, prompter, seed, batch, pool_batches=16, multiturn=0.0):
+        self.tok, self.prompter, self.multiturn = tok, prompter, multiturn
         self.rng = random.Random(seed)
         self.gen = demo_data.training_problems(self.rng)
         self.batch, self.pool_batches = batch, pool_batches
@@ -153,8 +165,11 @@ class Batches:
         self.queue = []
 
     def example(self):
+        history = []
+        if self.multiturn and self.rng.random() < self.multiturn:  # a later turn of a chat
+            history = [earlier_turn(self.rng, *next(self.gen)) for _ in range(self.rng.randint(1, 3))]
         q, a, op, b = next(self.gen)
-        p = self.tok.encode(self.prompter(q))
+        p = self.tok.encode(self.prompter(q, history))
         r = self.tok.encode(demo_data.response(a, op, b))
         return p, r
 
@@ -226,11 +241,21 @@ def format_ok(text):
     return bool(think.strip()) and think.endswith("\n") and ans.startswith("\n\n") and bool(ans.strip())
 
 
-def evaluate(model, tok, prompter, problems, max_new=200, sample=None, want_texts=False):
-    """Accuracy on held-out problems: prompts of equal token length decode together (no padding)."""
+def evaluate(model, tok, prompter, problems, max_new=200, sample=None, want_texts=False, later_turn=False):
+    """Accuracy on held-out problems: prompts of equal token length decode together (no padding).
+    later_turn: each problem is the 2nd or 3rd turn of a chat whose earlier turns are other held-out
+    problems with their correct answers."""
     model.eval()
     eos = tok.token_id(EOS)
-    enc = [tok.encode(prompter(p["prompt"])) for p in problems]
+    rng = random.Random(7)
+    enc = []
+    for i, p in enumerate(problems):
+        hist = []
+        if later_turn:
+            for j in range(1, rng.randint(1, 2) + 1):
+                e = problems[i - j]
+                hist.insert(0, earlier_turn(rng, e["prompt"], e["a"], e["op"], e["b"]))
+        enc.append(tok.encode(prompter(p["prompt"], hist)))
     groups = {}
     for i, e in enumerate(enc):
         groups.setdefault(len(e), []).append(i)
@@ -268,6 +293,9 @@ def main():
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--chat-steps", type=int, default=600,
+                    help="second phase: steps on a mix of first and later chat turns (0: none)")
+    ap.add_argument("--chat-lr", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="skip training, reuse --work/fp32.pt")
     ap.add_argument("--eval-only", action="store_true", help="train/load and score fp32, write nothing")
@@ -323,16 +351,39 @@ def main():
         with open(meta_path, "w") as f:
             json.dump({"train_s": train_s, "steps": args.steps, "batch": args.batch, "lr": args.lr,
                        "config": cfg, "seed": args.seed}, f)
+    # Phase 2: the first phase only ever saw a question as the first turn, and a chat's second question
+    # then drew nonsense. A short run at a lower rate on half first turns, half later turns (1-3
+    # earlier turns before the question) teaches it to answer the last question only.
+    chat_s = 0.0
+    chat_path, chat_meta = os.path.join(args.work, "fp32_chat.pt"), os.path.join(args.work, "chat.json")
+    if args.chat_steps and args.reuse and os.path.exists(chat_path):
+        model.load_state_dict(torch.load(chat_path))
+        with open(chat_meta) as f:
+            meta = json.load(f)
+        chat_s, args.chat_steps, args.chat_lr = meta["train_s"], meta["steps"], meta["lr"]
+    elif args.chat_steps:
+        model.train()
+        batches = Batches(tok, prompter, args.seed + 4, args.batch, multiturn=0.5)
+        chat_s = train(model, batches, args.chat_steps, args.chat_lr, log, warmup=50)
+        log(f"chat-turn phase wall time {chat_s / 60:.1f} min")
+        torch.save(model.state_dict(), chat_path)
+        with open(chat_meta, "w") as f:
+            json.dump({"train_s": chat_s, "steps": args.chat_steps, "lr": args.chat_lr}, f)
+    if train_s is not None:
+        train_s += chat_s
     heldout = load_heldout()
     t0 = time.time()
     r32 = evaluate(model, tok, prompter, heldout)
     log(f"fp32 greedy: {r32} ({time.time() - t0:.0f} s)")
+    r32t = evaluate(model, tok, prompter, heldout, later_turn=True)
+    log(f"fp32 greedy, as a later chat turn: {r32t}")
     if args.eval_only:
         return 0
     fp32_state = {k: v.clone() for k, v in model.state_dict().items()}
     calib = calibration_batches(tok, prompter, args.seed + 2)
     report = {"seed": args.seed, "config": cfg, "train_minutes": None if train_s is None else train_s / 60,
-              "steps": args.steps, "batch": args.batch, "lr": args.lr, "fp32": r32, "params": param_count(model),
+              "steps": args.steps, "batch": args.batch, "lr": args.lr, "chat_steps": args.chat_steps,
+              "chat_lr": args.chat_lr, "fp32": r32, "fp32_later_turn": r32t, "params": param_count(model),
               "params_non_embedding": param_count(model, True), "quant": {}}
     if args.compare:
         for method, sym in (("rtn", False), ("rtn", True), ("gptq", True)):
@@ -352,6 +403,9 @@ def main():
     log(f"int4 gptq {'sym' if QUANT_SYM else 'asym'} g{GROUP_SIZE} (read back from {args.out}) greedy: {r4} "
         f"({time.time() - t0:.0f} s)")
     report["quant"]["gptq-" + ("sym" if QUANT_SYM else "asym") + " (shipped)"] = r4
+    r4t = evaluate(model, tok, prompter, heldout, later_turn=True)
+    log(f"int4 shipped, as a later chat turn: {r4t}")
+    report["int4_later_turn"] = r4t
     gen = torch.Generator().manual_seed(args.seed + 3)
     rs = evaluate(model, tok, prompter, heldout, sample=sampler(0.6, 0.95, gen))
     log(f"int4 sampled (temperature 0.6, top_p 0.95): {rs}")
@@ -494,8 +548,11 @@ tokens + merges, then `<｜end▁of▁sentence｜>` (eos), `<｜User｜>`, `<｜
 
 Problems and traces: tools/demo_data.py (a problem is held out, never trained on, when
 sha256("a op b") mod 50 == 0). {rep['steps']} AdamW steps of {rep['batch']} sequences (loss on the response
-only), peak learning rate {rep['lr']:g}, warm-up then cosine, weight decay 0.1, fp32 on the CPU
-({mins}, 2 cores shared with other work). Then GPTQ (tools/gptq_quantize.py): Hessians from 256
+only), peak learning rate {rep['lr']:g}, warm-up then cosine, weight decay 0.1, fp32 on the CPU; then
+{rep['chat_steps']} steps at a peak rate of {rep['chat_lr']:g} on half first turns, half later turns of a chat (1–3 earlier
+questions with their answers before the question, the answers as r1vk chat sends them back or as
+whole responses the template cuts at `</think>`) so that a chat's next question gets a real answer
+({mins} in all, 2 cores shared with other work). Then GPTQ (tools/gptq_quantize.py): Hessians from 256
 training-distribution sequences, damp 0.01, layers in order, each quantized on the activations of the
 already-quantized layers before it.
 
@@ -508,7 +565,8 @@ Retrain everything (tokenizer, model, quantization, this file) with
 libopenblas0-pthread is used when installed). Training is seeded and single-process, so a rerun on the same
 machine, BLAS and thread count should give the same weights (two runs logged identical losses
 through warm-up); elsewhere float rounding differs, so the weights differ and the accuracy moves by a
-point or so. `--reuse` redoes only quantization, evaluation and this file from `--work`.
+point or so. `--reuse` takes the trained weights from `--work` (training only a phase missing there) and
+redoes quantization, evaluation and this file.
 
 ## Accuracy on tests/data/demo_heldout.json (200 held-out problems)
 
@@ -520,6 +578,8 @@ part, end of sentence; exact = the whole response equals the reference trace.
 | fp32, greedy | {_pct(rep['fp32'])} | {rep['fp32']['format_ok']}/200 | {rep['fp32']['exact_trace']}/200 |
 {rows}
 | int4 (shipped), temperature 0.6, top_p 0.95 | {_pct(s)} | {s['format_ok']}/200 | {s['exact_trace']}/200 |
+| fp32, greedy, as a chat's 2nd or 3rd question | {_pct(rep['fp32_later_turn'])} | {rep['fp32_later_turn']['format_ok']}/200 | {rep['fp32_later_turn']['exact_trace']}/200 |
+| int4 (shipped), greedy, as a chat's 2nd or 3rd question | {_pct(rep['int4_later_turn'])} | {rep['int4_later_turn']['format_ok']}/200 | {rep['int4_later_turn']['exact_trace']}/200 |
 
 The shipped row is scored on the weights read back from this directory. tools/oracle.py's float64
 greedy continuation of this checkpoint matches the torch int4 one token for token: {oc}.

@@ -70,5 +70,50 @@ TEST(DemoModel, SolvesHeldOutProblemsThroughVulkan) {
     for (const auto& m : engine.ctx().validation_messages()) ADD_FAILURE() << m;
 }
 
+// A chat as `r1vk chat` holds it: each problem is asked as the second question of a conversation whose
+// first is the previous held-out problem, with the model's own first answer kept as the template keeps
+// it (answer only). The KV cache is reused across the two turns, so this also drives Session's prefix
+// reuse on a real model.
+TEST(DemoModel, AnswersTheSecondQuestionOfAChat) {
+    std::ifstream f(kProblems);
+    ASSERT_TRUE(f) << kProblems;
+    const auto problems = nlohmann::json::parse(f);
+    EngineOptions o;
+    o.model_dir = kModel;
+    o.validation = true;
+    o.model.ctx = 768;
+    Engine engine(o);
+    Session session(engine);
+    GenerationParams gp;
+    gp.sampling.temperature = 0;
+    gp.max_new_tokens = 400;
+
+    constexpr int kChats = 50;
+    int correct = 0, reused = 0, shown = 0;
+    for (int i = 0; i < kChats; ++i) {
+        const auto& first = problems[size_t(2 * i)];
+        const auto& second = problems[size_t(2 * i + 1)];
+        std::vector<ChatMessage> conv{{"user", first["prompt"].get<std::string>()}};
+        session.run(conv, gp, [](const Event& e) { if (e.type == Event::Type::Error) ADD_FAILURE() << e.text; });
+        conv.push_back({"assistant", session.last_answer()});
+        conv.push_back({"user", second["prompt"].get<std::string>()});
+        std::string answer;
+        session.run(conv, gp, [&](const Event& e) {
+            if (e.type == Event::Type::AnswerDelta) answer += e.text;
+            if (e.type == Event::Type::Done) reused += e.stats.reused_tokens > 0;
+            if (e.type == Event::Type::Error) ADD_FAILURE() << e.text;
+        });
+        const bool ok = last_integer(answer) == second["answer"].get<std::string>();
+        correct += ok;
+        if (!ok && shown++ < 5)
+            std::printf("miss (2nd turn): %s -> '%s' (want %s)\n", second["prompt"].get<std::string>().c_str(),
+                        answer.c_str(), second["answer"].get<std::string>().c_str());
+    }
+    std::printf("[demo] 2nd question of a chat: %d / %d exact\n", correct, kChats);
+    EXPECT_GE(correct, kChats * 9 / 10);
+    EXPECT_EQ(reused, kChats);  // the second turn always starts from the first turn's cache
+    for (const auto& m : engine.ctx().validation_messages()) ADD_FAILURE() << m;
+}
+
 }  // namespace
 }  // namespace r1vk
