@@ -3,3 +3,7 @@ add_test(NAME e2e.demo.oracle_greedy
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_demo_oracle.py $<TARGET_FILE:r1vk>
                  ${CMAKE_SOURCE_DIR}/assets/models/r1-arith-demo)
 set_tests_properties(e2e.demo.oracle_greedy PROPERTIES LABELS e2e TIMEOUT 900)
+
+# The user-facing commands on the bundled model (run, chat, bench) with no -m, from outside the tree.
+add_test(NAME e2e.demo.cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_demo_cli.py $<TARGET_FILE:r1vk>)
+set_tests_properties(e2e.demo.cli PROPERTIES LABELS e2e TIMEOUT 600)

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The user-facing commands on the bundled demo model, as a new user meets them: `r1vk run` with no -m
+(the bundled model is found next to the binary, from any working directory) in both output forms,
+`r1vk chat` over stdin for two turns, `r1vk bench` with its same-run baseline, and the clear refusal
+of a prompt that does not fit --ctx. Every call runs with the validation layer on."""
+import json
+import subprocess
+import sys
+import tempfile
+
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
+    if not cond:
+        failures.append(name)
+
+
+def main():
+    r1vk = sys.argv[1]
+    cwd = tempfile.mkdtemp(prefix="r1vk-demo-cli-")  # nowhere near the source tree
+    env = {"R1VK_VALIDATION": "1", "PATH": "/usr/bin:/bin"}
+
+    def run(*args, stdin=None):
+        return subprocess.run([r1vk] + list(args), capture_output=True, text=True, cwd=cwd, env=env, input=stdin)
+
+    p = run("run", "-p", "What is 77 + 5?", "--temp", "0", "--json")
+    events = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
+    types = [e["type"] for e in events]
+    order = [t for i, t in enumerate(types) if i == 0 or types[i - 1] != t]
+    check("run --json on the default model: reasoning, answer, stats, done in that order",
+          order == ["reasoning", "answer", "stats", "done"], f"rc={p.returncode} {p.stderr} {order}")
+    reasoning = "".join(e["text"] for e in events if e["type"] == "reasoning")
+    answer = "".join(e["text"] for e in events if e["type"] == "answer")
+    check("the reasoning works the digits, the answer states 82",
+          "carry" in reasoning and answer.strip() == "77 + 5 = 82", f"{reasoning!r} {answer!r}")
+    stats = next((e for e in events if e["type"] == "stats"), {})
+    done = next((e for e in events if e["type"] == "done"), {})
+    check("stats count the tokens; done says eos",
+          stats.get("prompt_tokens", 0) > 5 and stats.get("generated_tokens", 0) > 20 and stats.get("ttft_s", 0) > 0
+          and stats.get("decode_tok_s", 0) > 0 and done.get("reason") == "eos", f"{stats} {done}")
+    check("no validation messages", "validation" not in p.stderr.lower(), p.stderr)
+
+    p = run("run", "-p", "What is 77 + 5?", "--temp", "0")
+    out = p.stdout
+    check("run (plain): reasoning header, then answer header, stats on stderr",
+          p.returncode == 0 and 0 <= out.find("── reasoning ──") < out.find("── answer ──") < out.find("82")
+          and "generated" in p.stderr, f"rc={p.returncode} {out!r} {p.stderr!r}")
+
+    p = run("run", "-p", "What is 77 + 5?", "-n", "5", "--json")
+    done = json.loads(p.stdout.splitlines()[-1]) if p.returncode == 0 else {}
+    check("-n 5 stops with reason max_tokens", done == {"type": "done", "reason": "max_tokens"}, f"{p.stdout} {p.stderr}")
+
+    p = run("chat", "--temp", "0", stdin="What is 77 + 5?\nWhat is 12 - 30?\n/exit\n")
+    check("chat: two turns, the second answered on its own",
+          p.returncode == 0 and "77 + 5 = 82" in p.stdout and "12 - 30 = -18" in p.stdout
+          and "reused" in p.stderr, f"rc={p.returncode} {p.stdout!r} {p.stderr!r}")
+
+    p = run("run", "-p", "What is 77 + 5? " * 4, "--ctx", "16")
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check("a prompt longer than --ctx is refused in one line with the numbers",
+          p.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: ") and "--ctx" in lines[0],
+          f"rc={p.returncode} {p.stderr!r}")
+
+    p = run("bench", "-p", "16", "-n", "16", "-r", "1", "--json")
+    b = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("bench --json on the default model: tok/s, bytes per token, copy baseline",
+          b.get("layers") == 4 and b["prefill_tok_s"]["mean"] > 0 and b["decode_tok_s"]["mean"] > 0
+          and b.get("weight_bytes_per_token", 0) > 500_000 and b.get("copy_baseline_gb_s", 0) > 0,
+          f"rc={p.returncode} {p.stderr} {b}")
+
+    if failures:
+        sys.exit(f"{len(failures)} failed: {failures}")
+
+
+if __name__ == "__main__":
+    main()
