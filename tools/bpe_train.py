@@ -72,6 +72,19 @@ def pretokenize(piece):
     return ["".join(BYTE_TO_CHAR[b] for b in w.encode("utf-8")) for w in _SPLIT.findall(piece)]
 
 
+def merge_pair(syms, a, b):
+    """syms with every non-overlapping occurrence of the pair (a, b), left to right, merged into a + b."""
+    merged, i = [], 0
+    while i < len(syms):
+        if i + 1 < len(syms) and syms[i] == a and syms[i + 1] == b:
+            merged.append(a + b)
+            i += 2
+        else:
+            merged.append(syms[i])
+            i += 1
+    return merged
+
+
 def bpe_word(word, ranks):
     """Apply merges by rank to one byte-level word; returns the list of symbols."""
     syms = list(word)
@@ -84,15 +97,7 @@ def bpe_word(word, ranks):
         if best is None:
             break
         a, b = syms[best_i], syms[best_i + 1]
-        merged, i = [], 0
-        while i < len(syms):  # all non-overlapping occurrences, left to right
-            if i + 1 < len(syms) and syms[i] == a and syms[i + 1] == b:
-                merged.append(a + b)
-                i += 2
-            else:
-                merged.append(syms[i])
-                i += 1
-        syms = merged
+        syms = merge_pair(syms, a, b)
     return syms
 
 
@@ -124,15 +129,7 @@ def train(texts, added, max_merges=400, min_freq=2):
             syms = entry[0]
             if len(syms) < 2:
                 continue
-            merged, i = [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and syms[i] == a and syms[i + 1] == b:
-                    merged.append(a + b)
-                    i += 2
-                else:
-                    merged.append(syms[i])
-                    i += 1
-            entry[0] = merged
+            entry[0] = merge_pair(syms, a, b)
     return merges
 
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <fstream>
 #include <regex>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -26,22 +27,36 @@ std::string last_integer(const std::string& s) {
     return last;
 }
 
+nlohmann::json load_problems() {
+    std::ifstream f(kProblems);
+    if (!f) throw std::runtime_error("cannot read " + kProblems.string());
+    return nlohmann::json::parse(f);
+}
+
+// The bundled model on the Vulkan device with the validation layer on, decoding greedily.
+struct DemoRun {
+    explicit DemoRun(uint32_t ctx) : engine(options(ctx)), session(engine) {
+        gp.sampling.temperature = 0;  // greedy
+        gp.max_new_tokens = 400;
+    }
+    static EngineOptions options(uint32_t ctx) {
+        EngineOptions o;
+        o.model_dir = kModel;
+        o.validation = true;
+        o.model.ctx = ctx;
+        return o;
+    }
+    Engine engine;
+    Session session;
+    GenerationParams gp;
+};
+
 TEST(DemoModel, SolvesHeldOutProblemsThroughVulkan) {
     ASSERT_TRUE(std::filesystem::exists(kModel / "config.json")) << kModel;
-    std::ifstream f(kProblems);
-    ASSERT_TRUE(f) << kProblems;
-    const auto problems = nlohmann::json::parse(f);
+    const auto problems = load_problems();
     ASSERT_EQ(problems.size(), 200u);
-
-    EngineOptions o;
-    o.model_dir = kModel;
-    o.validation = true;
-    o.model.ctx = 512;
-    Engine engine(o);
-    Session session(engine);
-    GenerationParams gp;
-    gp.sampling.temperature = 0;  // greedy
-    gp.max_new_tokens = 400;
+    DemoRun run(512);
+    auto& [engine, session, gp] = run;
 
     int correct = 0, both_parts = 0, shown = 0;
     uint64_t tokens = 0;
@@ -75,18 +90,9 @@ TEST(DemoModel, SolvesHeldOutProblemsThroughVulkan) {
 // it (answer only). The KV cache is reused across the two turns, so this also drives Session's prefix
 // reuse on a real model.
 TEST(DemoModel, AnswersTheSecondQuestionOfAChat) {
-    std::ifstream f(kProblems);
-    ASSERT_TRUE(f) << kProblems;
-    const auto problems = nlohmann::json::parse(f);
-    EngineOptions o;
-    o.model_dir = kModel;
-    o.validation = true;
-    o.model.ctx = 768;
-    Engine engine(o);
-    Session session(engine);
-    GenerationParams gp;
-    gp.sampling.temperature = 0;
-    gp.max_new_tokens = 400;
+    const auto problems = load_problems();
+    DemoRun run(768);
+    auto& [engine, session, gp] = run;
 
     constexpr int kChats = 50;
     int correct = 0, reused = 0, shown = 0;
