@@ -22,10 +22,50 @@
 
 namespace r1vk {
 
+// What a reply-long budget on thinking means: after `reasoning_budget` reasoning tokens without a
+// closing </think>, the Session forces "\n" + message + "\n</think>\n\n" (as the template spells the
+// closing) and lets the model answer. 0 closes the thinking at once (no message); -1 is unlimited.
+inline constexpr const char* kDefaultBudgetMessage = "Okay, time is up. Let me give the answer now.";
+
 struct GenerationParams {
     SamplingParams sampling;
     uint32_t max_new_tokens = 4096;
     bool ignore_eos = false;  // generate past end-of-sequence (benchmarks)
+    // Per-token trace data (TokenTrace) with this many top alternatives, 0..kMaxTraceTopK; -1 = off.
+    int trace_top_k = -1;
+    int reasoning_budget = -1;
+    std::string reasoning_budget_message = kDefaultBudgetMessage;
+};
+
+inline constexpr int kMaxTraceTopK = 20;
+
+// What the model believed at one step, independent of the sampling settings: the raw distribution
+// log_softmax(logits) at temperature 1, before the repetition penalty and the top-k/top-p/min-p cut.
+struct TopLogprob {
+    int32_t id = -1;
+    float logprob = 0;
+};
+struct TokenTrace {
+    float logprob = 0;             // of the chosen token
+    float entropy = 0;             // of the whole distribution, in nats
+    std::vector<TopLogprob> top;   // the K most likely tokens, most likely first
+};
+
+// One generated token as an event reports it. A token's decoded text can be split between the
+// reasoning and the answer (or dropped: the <think> tags and the whitespace around them), so `text`
+// is the part of it that lands in this event; the texts of an event's tokens concatenate to its text.
+// A token whose text lands nowhere rides along (text "") with the next event. `index` is the token's
+// position in the reply (0 = the first generated token; a continued reply counts its prefix too), so
+// a front end can keep one record per token and append the parts.
+struct TokenInfo {
+    uint32_t index = 0;
+    int32_t id = -1;
+    std::string text;
+    std::string bytes;         // the token's raw bytes (may be an incomplete UTF-8 sequence)
+    bool reasoning = false;    // generated inside the thinking (the closing </think> counts as thinking)
+    bool injected = false;     // forced (reasoning budget, a branch's chosen token), not sampled
+    bool has_trace = false;    // injected tokens have a trace too when it was asked for
+    TokenTrace trace;
 };
 
 enum class DoneReason { Eos, MaxTokens, ContextFull, Stopped, Error };
@@ -38,6 +78,10 @@ struct GenerationStats {
     double ttft_s = 0;               // start -> first generated token available
     double prefill_s = 0, decode_s = 0;
     double prefill_tok_s = 0, decode_tok_s = 0;
+    uint32_t reasoning_tokens = 0;   // generated tokens up to and including the one closing the thinking
+    uint32_t answer_tokens = 0;      // the rest
+    uint32_t injected_tokens = 0;    // of the generated tokens, forced ones (budget, branch)
+    uint64_t seed = 0;               // the sampler's seed
 };
 
 struct Event {
@@ -48,18 +92,39 @@ struct Event {
     DoneReason reason = DoneReason::Eos;  // Done
     std::vector<int32_t> ids;       // the tokens behind a delta
     int exit_code = 0;              // Error: the r1vk::Error class (1 usage, 2 bad input, 3 device)
+    std::vector<TokenInfo> tokens;  // deltas: the tokens behind the text (see TokenInfo)
+    bool injected = false;          // deltas: the text was forced (budget message, branch token)
+    std::vector<int32_t> reply_ids; // Done: every token of the reply so far, prefix included
 };
 
 // The decode loop on ids alone (no tokenizer): prefill `prompt` after the first `reuse` cached
-// tokens, then sample up to max_new tokens, calling on_token for each; stops at a stop id (not
-// reported), at capacity, or when cancelled. Used by Session and by the ids-only verification mode.
+// tokens, then sample up to max_new tokens, reporting each; stops at a stop id (not reported), at
+// capacity, or when cancelled. Used by Session and by the ids-only verification mode.
 struct LoopResult {
     DoneReason reason = DoneReason::Eos;
     GenerationStats stats;
 };
+struct LoopStep {
+    int32_t id = -1;
+    bool injected = false;
+    const TokenTrace* trace = nullptr;  // when gp.trace_top_k >= 0 and the token was sampled
+};
+struct LoopHooks {
+    std::function<void(const LoopStep&)> on_token;
+    // Asked before the first token is sampled and after each reported token: tokens to force into the
+    // reply now (empty: go on sampling). Forced tokens are reported as injected and count as generated.
+    std::function<std::vector<int32_t>()> force;
+};
+LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint32_t reuse, const GenerationParams& gp,
+                        std::span<const int32_t> stop_ids, const std::atomic<bool>& cancel, const LoopHooks& hooks);
 LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint32_t reuse, const GenerationParams& gp,
                         std::span<const int32_t> stop_ids, const std::atomic<bool>& cancel,
                         const std::function<void(int32_t)>& on_token);
+
+// The raw-distribution trace of one step from the device's per-slice top-k candidates and softmax
+// statistics at temperature 1 (Ops::topk layout), and the chosen token's raw logit.
+TokenTrace trace_from_candidates(std::span<const float> data, uint32_t slices, uint32_t k, uint32_t top_k,
+                                 float chosen_raw_logit);
 
 class Session {
 public:
@@ -71,6 +136,14 @@ public:
     // Starts the reply to `conversation` (its last message is the user's). Throws Error(Usage) if a
     // generation is already running. Prompt problems (too long for the context) arrive as events.
     void start(std::vector<ChatMessage> conversation, const GenerationParams& params);
+    // Continues (branches) the assistant reply to `conversation`: the reply so far is `prefix`, token
+    // ids as the model generated them (Done's reply_ids); tokens from `forced_from` on are new, forced
+    // into the reply (an alternative picked at a fork, or typed text) and reported as injected. The KV
+    // cache is reused up to the longest common prefix, so a fork inside a reply just generated
+    // re-runs nothing before the fork. The splitter state is rebuilt from the prefix's text, so a fork
+    // inside the thinking streams reasoning and one inside the answer streams answer.
+    void start_continue(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
+                        const GenerationParams& params);
     // Pops the next event; false on timeout (timeout_ms < 0 waits forever).
     bool next_event(Event& e, int timeout_ms = -1);
     void cancel();
@@ -82,8 +155,12 @@ public:
     const std::string& last_answer() const { return last_answer_; }
     const std::string& last_reasoning() const { return last_reasoning_; }
 
+    // Ids the KV cache holds (tests: prefix reuse).
+    size_t cached_tokens() const { return cached_.size(); }
+
 private:
-    void work(std::vector<ChatMessage> conversation, GenerationParams params);
+    void work(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
+              GenerationParams params);
     void emit(Event e);
 
     Engine* engine_;
