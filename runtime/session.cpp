@@ -257,6 +257,7 @@ class TokenAttributor {
 public:
     void add(TokenInfo info, size_t begin, size_t end) { pending_.push_back({std::move(info), begin, end, false}); }
     void append_text(std::string_view s) { text_.append(s); }
+    TokenInfo& last() { return pending_.back().info; }
 
     // Turns one splitter output into events (one per run of the same channel).
     std::vector<Event> events(const ReasoningSplitter::Out& out) {
@@ -326,10 +327,12 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             fail_usage("the prompt is " + std::to_string(ids.size()) + " tokens but the context holds " +
                        std::to_string(model.capacity()) + " (raise --ctx, up to " +
                        std::to_string(engine_->config().max_position_embeddings) + ")");
-        // Reuse the cached prefix; at least one prompt token must run to produce logits.
+        // Reuse the cached prefix; at least one token (a prompt token, or a forced one) must run to
+        // produce logits.
+        const bool forcing = forced_from < prefix.size();
         uint32_t reuse = 0;
         while (reuse < cached_.size() && reuse < ids.size() && cached_[reuse] == ids[reuse]) ++reuse;
-        reuse = std::min<uint32_t>({reuse, uint32_t(ids.size()) - 1, model.pos()});
+        reuse = std::min<uint32_t>({reuse, uint32_t(ids.size()) - (forcing ? 0 : 1), model.pos()});
         cached_.assign(ids.begin(), ids.end());
 
         // Does the generation prompt already open the reasoning?
@@ -367,6 +370,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             const ReasoningSplitter::Out o = split.push(text);
             // The tokens from the one opening the thinking to the one closing it are reasoning.
             const bool reasoning = !was_answer && !(before && !split.in_reasoning() && !split.closed());
+            attr.last().reasoning = reasoning;
             if (reasoning) ++reasoning_count;
             if (!is_prefix) ++(reasoning ? stats.reasoning_tokens : stats.answer_tokens);
             send(o, is_prefix);
