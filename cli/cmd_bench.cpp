@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "runtime/session.h"
 #include "runtime/commands.h"
 
 namespace r1vk::cli {
@@ -74,6 +75,7 @@ int cmd_bench(const Tokens& t) {
     spec.push_back({"n-gen", 'n', true, "tokens for the decode test (default 32)"});
     spec.push_back({"repetitions", 'r', true, "repetitions (default 3)"});
     spec.push_back({"bandwidth", 0, true, "the device's memory bandwidth in GB/s, to print % of roofline"});
+    spec.push_back({"logprobs", 0, true, "also time decode with the per-token trace of K alternatives (0-20), interleaved"});
     spec.push_back({"json", 0, false, "one JSON object"});
     Args a("bench", t, spec);
     if (a.help()) {
@@ -84,6 +86,7 @@ int cmd_bench(const Tokens& t) {
     const uint32_t ng = uint32_t(a.integer("n-gen", 32, 1, 1 << 20));
     const uint32_t reps = uint32_t(a.integer("repetitions", 3, 1, 1000));
     const double bw = a.number("bandwidth", 0, 0, 1e6);
+    const int trace_k = a.has("logprobs") ? int(a.integer("logprobs", 5, 0, kMaxTraceTopK)) : -1;
 
     EngineOptions eo = engine_options(a, false);
     if (a.has("synthetic")) {
@@ -105,24 +108,36 @@ int cmd_bench(const Tokens& t) {
     for (auto& id : prompt) id = int32_t(rng() % uint32_t(cfg.vocab_size));
 
     using Clock = std::chrono::steady_clock;
-    std::vector<double> pp, tg;
+    std::vector<double> pp, tg, tgt;
+    // Decode n tokens from position np; with a trace, the host merge is timed too, as Session pays it.
+    auto decode = [&](int32_t next, int tk) {
+        m.truncate(np);
+        HeadRequest head{HeadMode::Argmax};
+        head.trace_k = tk;
+        const auto t0 = Clock::now();
+        float sink = 0;
+        for (uint32_t i = 0; i < ng; ++i) {
+            const int32_t one[] = {next};
+            HeadResult r = m.forward(one, head);
+            next = r.id;
+            if (tk >= 0) sink += trace_from_candidates(r.trace, r.trace_slices, trace_k_used(tk), uint32_t(tk), r.value).entropy;
+        }
+        (void)sink;
+        return ng / std::chrono::duration<double>(Clock::now() - t0).count();
+    };
     for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (pipeline compiles, page faults)
         m.truncate(0);
         auto t0 = Clock::now();
         HeadResult h = m.forward(prompt, HeadRequest{HeadMode::Argmax});
         const double tp = std::chrono::duration<double>(Clock::now() - t0).count();
-        int32_t next = h.id;
-        t0 = Clock::now();
-        for (uint32_t i = 0; i < ng; ++i) {
-            const int32_t one[] = {next};
-            next = m.forward(one, HeadRequest{HeadMode::Argmax}).id;
-        }
-        const double tt = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double plain = decode(h.id, -1);
+        const double traced = trace_k >= 0 ? decode(h.id, trace_k) : 0;
         if (r == 0) continue;
         pp.push_back(np / tp);
-        tg.push_back(ng / tt);
+        tg.push_back(plain);
+        if (trace_k >= 0) tgt.push_back(traced);
     }
-    const Stat sp = stat(pp), sg = stat(tg);
+    const Stat sp = stat(pp), sg = stat(tg), st = stat(tgt);
     const double copy_gbs = copy_baseline_gbs(engine.ctx(), reps);
     const double bytes = double(m.weight_bytes_per_token());
     const double gbs = bytes * sg.mean / 1e9;
@@ -142,6 +157,7 @@ int cmd_bench(const Tokens& t) {
                             {"dispatches_per_token", m.dispatches_per_token()},
                             {"load_s", engine.load_seconds()}};
         if (bw > 0) j["roofline_pct"] = 100.0 * gbs / bw;
+        if (trace_k >= 0) j["decode_trace_tok_s"] = {{"mean", st.mean}, {"sd", st.sd}, {"logprobs", trace_k}};
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
@@ -154,7 +170,11 @@ int cmd_bench(const Tokens& t) {
     std::printf("| decode   | %6u | %7.2f ± %6.2f | %8.2f | %13s | %9.2f", ng, sg.mean, sg.sd, 1000.0 / sg.mean,
                 format_bytes(uint64_t(bytes)).c_str(), gbs);
     if (bw > 0) std::printf(" | %5.1f %%", 100.0 * gbs / bw);
-    std::printf(" |\n%u repetitions after one warm-up; %u dispatches per decoded token\n", reps, m.dispatches_per_token());
+    std::printf(" |\n");
+    if (trace_k >= 0)
+        std::printf("| +trace%-2d | %6u | %7.2f ± %6.2f | %8.2f | %13s | %9s | %+.1f %% time per token vs decode\n", trace_k, ng,
+                    st.mean, st.sd, 1000.0 / st.mean, "", "", 100.0 * (sg.mean / st.mean - 1.0));
+    std::printf("%u repetitions after one warm-up; %u dispatches per decoded token\n", reps, m.dispatches_per_token());
     std::printf("baseline: vkCmdCopyBuffer moves %.2f GB/s (read + write) in this run; decode reads weights at %.0f %% of that\n",
                 copy_gbs, 100.0 * gbs / copy_gbs);
     return 0;
