@@ -52,6 +52,11 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
                                         kc.topk_slice, 64});
     const uint64_t budget = ctx.info().device_local_budget();
     const uint64_t in_use = ctx.ledger().device_memory();
+    const uint64_t per_ctx = plan_.of(MemCategory::KvCache) + plan_.of(MemCategory::Scratch);
+    if (budget && plan_.total() - per_ctx + in_use > budget)
+        fail_device("the model's weights alone need " + format_bytes(plan_.total() - per_ctx) + " of GPU memory but " +
+                    ctx.info().name + " has a budget of " + format_bytes(budget) +
+                    "; this model does not fit this device at any --ctx (r1vk info -m DIR shows the cards it fits)");
     if (budget && plan_.total() + in_use > budget)
         fail_device("the model needs " + format_bytes(plan_.total()) + " of GPU memory but " + ctx.info().name +
                     " has a budget of " + format_bytes(budget) + (in_use ? " (" + format_bytes(in_use) + " in use)" : "") +
