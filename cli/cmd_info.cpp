@@ -32,6 +32,7 @@ nlohmann::json device_json(const DeviceInfo& d, int chosen) {
             {"driver_info", d.driver_info},
             {"api_version", api_str(d.api_version)},
             {"memory_budget_ext", d.has_memory_budget},
+            {"runnable", d.runnable()},
             {"heaps", heaps},
             {"features",
              {{"shader_float16", d.shader_float16},
@@ -60,6 +61,7 @@ void print_device(const DeviceInfo& d, bool chosen) {
     const KernelConfig kc = KernelConfig::for_device(d);
     std::printf("%s device %u: %s (%s)\n", chosen ? "*" : " ", d.index, d.name.c_str(), d.type_name());
     std::printf("    driver: %s, %s; Vulkan %s\n", d.driver_name.c_str(), d.driver_info.c_str(), api_str(d.api_version).c_str());
+    if (!d.runnable()) std::printf("    no memory heaps: a compile-only device, it cannot run work\n");
     for (size_t i = 0; i < d.heaps.size(); ++i) {
         const auto& h = d.heaps[i];
         std::printf("    heap %zu: %s%s, budget %s%s\n", i, format_bytes(h.size).c_str(), h.device_local ? " device-local" : "",

@@ -243,7 +243,7 @@ int device_type_rank(VkPhysicalDeviceType t) {
 int default_device(const std::vector<DeviceInfo>& devices) {
     int best = -1;
     for (const auto& d : devices)
-        if (d.api_version >= VK_API_VERSION_1_2 &&
+        if (d.api_version >= VK_API_VERSION_1_2 && d.runnable() &&
             (best < 0 || device_type_rank(d.type) > device_type_rank(devices[size_t(best)].type)))
             best = int(d.index);
     return best;
@@ -257,6 +257,12 @@ const char* DeviceInfo::type_name() const {
         case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
         default: return "other";
     }
+}
+
+bool DeviceInfo::runnable() const {
+    for (const auto& h : heaps)
+        if (h.size > 0) return true;
+    return false;
 }
 
 uint64_t DeviceInfo::device_local_budget() const {
@@ -300,17 +306,19 @@ Context::Context(const ContextOptions& opt) : validation_(opt.validation), vlog_
                            " Vulkan device(s) found (see r1vk info)");
             chosen = opt.device_index;
         } else {
-            int best = -1;
-            for (uint32_t i = 0; i < pds.size(); ++i) {
-                VkPhysicalDeviceProperties p;
-                vkGetPhysicalDeviceProperties(pds[i], &p);
-                if (p.apiVersion < VK_API_VERSION_1_2) continue;
-                if (device_type_rank(p.deviceType) > best) best = device_type_rank(p.deviceType), chosen = static_cast<int>(i);
-            }
-            if (chosen < 0) fail_device("no Vulkan 1.2 device found (r1vk needs Vulkan 1.2; see r1vk info)");
+            std::vector<DeviceInfo> all;  // the same rule as r1vk info's default
+            for (uint32_t i = 0; i < pds.size(); ++i) all.push_back(probe(pds[i], i));
+            chosen = default_device(all);
+            if (chosen < 0) fail_device("no Vulkan 1.2 device that can run work found (r1vk needs Vulkan 1.2; see r1vk info)");
         }
         phys_ = pds[chosen];
         info_ = probe(phys_, static_cast<uint32_t>(chosen));
+        // A compile-only device (Mesa's RADV with RADV_FORCE_FAMILY and no such GPU) has no memory:
+        // refuse it here, before a VkDevice exists, rather than fail later and crash in its teardown.
+        if (!info_.runnable())
+            fail_device("device " + std::to_string(chosen) + " (" + info_.name +
+                        ") has no memory heaps, so it cannot run work (a compile-only device such as RADV_FORCE_FAMILY's); "
+                        "pick another with --device (see r1vk info)");
         if (info_.api_version < VK_API_VERSION_1_2)
             fail_device("device " + info_.name + " supports only Vulkan " + std::to_string(VK_API_VERSION_MAJOR(info_.api_version)) +
                         "." + std::to_string(VK_API_VERSION_MINOR(info_.api_version)) + "; r1vk needs 1.2");

@@ -62,6 +62,7 @@ struct DeviceInfo {
     }
     const char* type_name() const;
     uint64_t device_local_budget() const;  // sum over device-local heaps of budget
+    bool runnable() const;                 // it has memory to run work in (a compile-only null device has none)
 };
 
 // Preference when no device is named: discrete > integrated > virtual > CPU > other.
