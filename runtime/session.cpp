@@ -129,7 +129,7 @@ void Session::start(std::vector<ChatMessage> conversation, const GenerationParam
     if (busy_.exchange(true)) fail_usage("a generation is already running");
     if (worker_.joinable()) worker_.join();
     cancel_.store(false);
-    worker_ = std::thread([this, c = std::move(conversation), params]() mutable { work(std::move(c), params); });
+    worker_ = std::thread([this, c = std::move(conversation), params]() mutable { work(std::move(c), {}, 0, params); });
 }
 
 DoneReason Session::run(std::vector<ChatMessage> conversation, const GenerationParams& params,
@@ -143,7 +143,7 @@ DoneReason Session::run(std::vector<ChatMessage> conversation, const GenerationP
     }
 }
 
-void Session::work(std::vector<ChatMessage> conversation, GenerationParams params) {
+void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t>, uint32_t, GenerationParams params) {
     DoneReason reason = DoneReason::Error;
     GenerationStats stats;
     std::string reasoning_all, answer_all;
