@@ -1,0 +1,89 @@
+// The OpenAI wire format of r1vk serve, apart from HTTP: a chat request's JSON checked and turned into
+// a conversation plus GenerationParams (ApiError on anything malformed, mistyped or out of range), the
+// error object, the usage object, per-token logprobs from the Session's trace, and the stop-string
+// matcher that holds back answer text that may still turn into a stop string.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "runtime/session.h"
+
+namespace r1vk::server {
+
+using json = nlohmann::json;
+
+// An HTTP error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+struct ApiError : std::runtime_error {
+    int status;
+    std::string type, param, code;
+    ApiError(int status, std::string message, std::string type = "invalid_request_error", std::string param = "",
+             std::string code = "")
+        : std::runtime_error(std::move(message)), status(status), type(std::move(type)), param(std::move(param)),
+          code(std::move(code)) {}
+};
+json error_body(const ApiError& e);
+
+// Serialises with invalid UTF-8 replaced (a token may end inside a multi-byte character).
+std::string dump(const json& j);
+
+struct ChatRequest {
+    std::string model;
+    std::vector<ChatMessage> messages;
+    GenerationParams gp;
+    bool stream = false;
+    bool include_usage = false;
+    bool logprobs = false;
+    int top_logprobs = 0;
+    std::vector<std::string> stop;
+};
+
+// Limits a request is checked against.
+struct RequestLimits {
+    uint32_t ctx = 4096;                 // the context the model was loaded with
+    SamplingParams defaults;             // generation_config.json's
+};
+
+ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits);
+
+// OpenAI usage from the Session's stats (cached_tokens: the prompt prefix reused from the KV cache).
+json usage_json(const GenerationStats& s);
+
+// "stop" or "length" for a finished generation (nullopt: cancelled or failed).
+std::optional<std::string> finish_reason(DoneReason r);
+
+// Logprob entries {token, logprob, bytes, top_logprobs} of the tokens behind one delta event, each
+// token once (a token split between the reasoning and the answer is listed with the first part).
+class LogprobCollector {
+public:
+    LogprobCollector(const Tokenizer& tok, int top_logprobs) : tok_(&tok), top_(top_logprobs) {}
+    json entries(const Event& e);
+
+private:
+    json token_entry(const std::string& bytes, float logprob) const;
+    const Tokenizer* tok_;
+    int top_;
+    int64_t next_index_ = 0;  // tokens below this index were listed already
+};
+
+// Finds the first of the stop strings in the answer as it streams. push() returns the text that can be
+// sent now: everything before a match, or everything except a tail that might still begin one.
+class StopMatcher {
+public:
+    explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
+    std::string push(const std::string& text);
+    std::string flush();  // the held-back tail, at the end of a generation without a match
+    bool hit() const { return hit_; }
+
+private:
+    std::vector<std::string> stops_;
+    std::string pending_;
+    bool hit_ = false;
+};
+
+}  // namespace r1vk::server

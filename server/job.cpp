@@ -1,0 +1,107 @@
+#include "server/job.h"
+
+namespace r1vk::server {
+
+bool TurnQueue::enter() {
+    std::unique_lock lk(mu_);
+    if (down_ || admitted_ >= limit_) return false;
+    ++admitted_;
+    const uint64_t ticket = next_ticket_++;
+    cv_.wait(lk, [&] { return down_ || serving_ == ticket; });
+    if (serving_ != ticket) {  // shutting down: nobody takes a turn any more
+        --admitted_;
+        return false;
+    }
+    return true;
+}
+
+void TurnQueue::leave() {
+    {
+        std::lock_guard lk(mu_);
+        ++serving_;
+        --admitted_;
+    }
+    cv_.notify_all();
+}
+
+void TurnQueue::shut_down() {
+    {
+        std::lock_guard lk(mu_);
+        down_ = true;
+    }
+    cv_.notify_all();
+}
+
+Job::Job(Session& session, TurnQueue& queue, const Tokenizer& tok, ChatRequest request)
+    : session_(session), queue_(queue), req_(std::move(request)), stop_(req_.stop) {
+    if (req_.logprobs) logprobs_.emplace(tok, req_.top_logprobs);
+}
+
+Job::~Job() {
+    if (running_) {
+        session_.cancel();
+        Event e;
+        while (session_.next_event(e) && e.type != Event::Type::Done) {
+        }
+    }
+    queue_.leave();
+}
+
+void Job::start() {
+    session_.start(req_.messages, req_.gp);
+    running_ = true;
+}
+
+void Job::cancel() { session_.cancel(); }
+
+bool Job::next(Piece& p) {
+    while (out_.empty() && !done_) {
+        Event e;
+        session_.next_event(e);
+        handle(e);
+    }
+    if (out_.empty()) return false;
+    p = std::move(out_.front());
+    out_.pop_front();
+    return true;
+}
+
+void Job::handle(Event& e) {
+    switch (e.type) {
+        case Event::Type::ReasoningDelta: {
+            Piece p{true, std::move(e.text)};
+            if (logprobs_) p.logprobs = logprobs_->entries(e);
+            out_.push_back(std::move(p));
+            break;
+        }
+        case Event::Type::AnswerDelta: {
+            if (stop_.hit()) break;  // past a stop string: the generation is being cancelled
+            Piece p{false, stop_.push(e.text)};
+            if (logprobs_) p.logprobs = logprobs_->entries(e);
+            if (!p.text.empty() || !p.logprobs.empty()) out_.push_back(std::move(p));
+            if (stop_.hit()) {
+                outcome_.finish_reason = "stop";
+                session_.cancel();
+            }
+            break;
+        }
+        case Event::Type::Stats: outcome_.stats = e.stats; break;
+        case Event::Type::Error:
+            outcome_.failed = true;
+            outcome_.exit_code = e.exit_code ? e.exit_code : 3;
+            outcome_.error = e.text;
+            break;
+        case Event::Type::Done:
+            done_ = true;
+            running_ = false;
+            outcome_.stats = e.stats;
+            if (e.reason == DoneReason::Error) outcome_.failed = true;
+            if (!stop_.hit()) {
+                if (std::string tail = stop_.flush(); !tail.empty()) out_.push_back(Piece{false, std::move(tail)});
+                outcome_.finish_reason = finish_reason(e.reason);
+            }
+            break;
+    }
+}
+
+}  // namespace r1vk::server
