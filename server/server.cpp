@@ -36,7 +36,7 @@ void send_error(Response& res, const ApiError& e) {
 // A generation's failure as an HTTP error: bad input (the prompt does not fit) is the client's, the rest
 // (device lost, out of memory) the server's.
 ApiError generation_error(const Outcome& o) {
-    if (o.exit_code == 2)
+    if (o.exit_code == 1 || o.exit_code == 2)
         return ApiError(400, o.error, "invalid_request_error", "messages",
                         o.error.find("context") != std::string::npos ? "context_length_exceeded" : "");
     return ApiError(500, o.error.empty() ? "generation failed" : o.error, "server_error");
@@ -246,6 +246,7 @@ void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece
             if (have) p = std::move(*first);
             for (; ok && have; have = job->next(p)) ok = send(piece_chunk(p));
             if (!ok) {
+                std::fprintf(stderr, "r1vk serve: %s: client disconnected, generation cancelled\n", id.c_str());
                 job->cancel();  // the Job's destructor waits for the generation to stop
                 return false;
             }
