@@ -361,12 +361,13 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             if (trace) ti.has_trace = true, ti.trace = *trace;
             const bool before = !split.in_reasoning() && !split.closed();
             const bool was_answer = split.closed();
-            attr.append_text(text);
-            attr.add(std::move(ti), offset, offset + text.size());
-            offset += text.size();
             const ReasoningSplitter::Out o = split.push(text);
             // The tokens from the one opening the thinking to the one closing it are reasoning.
             const bool reasoning = !was_answer && !(before && !split.in_reasoning() && !split.closed());
+            ti.reasoning = reasoning;
+            attr.append_text(text);
+            attr.add(std::move(ti), offset, offset + text.size());
+            offset += text.size();
             if (reasoning) ++reasoning_count;
             if (!is_prefix) ++(reasoning ? stats.reasoning_tokens : stats.answer_tokens);
             send(o, is_prefix);
