@@ -203,8 +203,8 @@ json LogprobCollector::token_entry(const std::string& bytes, float logprob) cons
     return {{"token", bytes}, {"logprob", logprob}, {"bytes", std::move(b)}};
 }
 
-json LogprobCollector::entries(const Event& e) {
-    json out = json::array();
+LogprobCollector::Entries LogprobCollector::entries(const Event& e) {
+    Entries out;
     for (const TokenInfo& t : e.tokens) {
         if (int64_t(t.index) < next_index_) continue;
         next_index_ = int64_t(t.index) + 1;
@@ -214,7 +214,7 @@ json LogprobCollector::entries(const Event& e) {
         for (size_t i = 0; i < t.trace.top.size() && int(i) < top_; ++i)
             top.push_back(token_entry(tok_->token_bytes(t.trace.top[i].id), t.trace.top[i].logprob));
         entry["top_logprobs"] = std::move(top);
-        out.push_back(std::move(entry));
+        (t.reasoning ? out.reasoning : out.answer).push_back(std::move(entry));
     }
     return out;
 }

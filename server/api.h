@@ -58,11 +58,15 @@ json usage_json(const GenerationStats& s);
 std::optional<std::string> finish_reason(DoneReason r);
 
 // Logprob entries {token, logprob, bytes, top_logprobs} of the tokens behind one delta event, each
-// token once (a token split between the reasoning and the answer is listed with the first part).
+// token once, sorted by where the token was generated: inside the thinking (the closing </think>
+// included) or in the answer, whichever event carries it.
 class LogprobCollector {
 public:
     LogprobCollector(const Tokenizer& tok, int top_logprobs) : tok_(&tok), top_(top_logprobs) {}
-    json entries(const Event& e);
+    struct Entries {
+        json reasoning = json::array(), answer = json::array();
+    };
+    Entries entries(const Event& e);
 
 private:
     json token_entry(const std::string& bytes, float logprob) const;

@@ -66,19 +66,26 @@ bool Job::next(Piece& p) {
     return true;
 }
 
+void Job::add_logprobs(Piece& p, const Event& e) {
+    if (!logprobs_) return;
+    auto entries = logprobs_->entries(e);
+    p.logprobs_reasoning = std::move(entries.reasoning);
+    p.logprobs_answer = std::move(entries.answer);
+}
+
 void Job::handle(Event& e) {
     switch (e.type) {
         case Event::Type::ReasoningDelta: {
             Piece p{true, std::move(e.text)};
-            if (logprobs_) p.logprobs = logprobs_->entries(e);
+            add_logprobs(p, e);
             out_.push_back(std::move(p));
             break;
         }
         case Event::Type::AnswerDelta: {
             if (stop_.hit()) break;  // past a stop string: the generation is being cancelled
             Piece p{false, stop_.push(e.text)};
-            if (logprobs_) p.logprobs = logprobs_->entries(e);
-            if (!p.text.empty() || !p.logprobs.empty()) out_.push_back(std::move(p));
+            add_logprobs(p, e);
+            if (!p.text.empty() || !p.logprobs_answer.empty() || !p.logprobs_reasoning.empty()) out_.push_back(std::move(p));
             if (stop_.hit()) {
                 outcome_.finish_reason = "stop";
                 session_.cancel();

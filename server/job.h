@@ -37,7 +37,8 @@ private:
 struct Piece {
     bool reasoning = false;  // reasoning_content, else content
     std::string text;
-    json logprobs = json::array();  // entries for the tokens behind this piece (when asked for)
+    // Logprob entries of the tokens behind this piece (when asked for), by where each was generated.
+    json logprobs_reasoning = json::array(), logprobs_answer = json::array();
 };
 
 struct Outcome {
@@ -66,6 +67,7 @@ public:
 
 private:
     void handle(Event& e);
+    void add_logprobs(Piece& p, const Event& e);
 
     Session& session_;
     TurnQueue& queue_;

@@ -201,7 +201,8 @@ void Server::reply(Response& res, Job& job, std::optional<Piece> first) {
     if (have) p = std::move(*first);
     for (; have; have = job.next(p)) {
         (p.reasoning ? reasoning : answer) += p.text;
-        for (auto& e : p.logprobs) (p.reasoning ? lp_reasoning : lp_answer).push_back(std::move(e));
+        for (auto& e : p.logprobs_reasoning) lp_reasoning.push_back(std::move(e));
+        for (auto& e : p.logprobs_answer) lp_answer.push_back(std::move(e));
     }
     const Outcome& o = job.outcome();
     if (o.failed) throw generation_error(o);
@@ -237,7 +238,7 @@ void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece
             auto piece_chunk = [&](Piece& p) {
                 json delta = {{p.reasoning ? "reasoning_content" : "content", p.text}};
                 json lp = nullptr;
-                if (want_lp) lp = {{"content", p.reasoning ? json::array() : p.logprobs}, {"reasoning_content", p.reasoning ? p.logprobs : json::array()}};
+                if (want_lp) lp = {{"content", std::move(p.logprobs_answer)}, {"reasoning_content", std::move(p.logprobs_reasoning)}};
                 return chunk(id, delta, lp, nullptr);
             };
             bool ok = send(chunk(id, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));

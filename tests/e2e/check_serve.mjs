@@ -144,7 +144,7 @@ async function mainServer() {
     { model: "x", messages: Q("What is 95123 + 48795?"), temperature: 0, stream: true }, { signal: ac.signal });
   let got = 0;
   try {
-    for await (const _ of aborted) { if (++got === 2) ac.abort(); }
+    for await (const _ of aborted) { if (++got === 2) { ac.abort(); break; } }
   } catch (e) { /* the abort */ }
   const after = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0 });
   check("an aborted stream, then a good request answered right",
@@ -182,14 +182,18 @@ async function mainServer() {
   // logprobs: OpenAI's shape from the per-token trace; the answer's tokens spell the answer.
   const lp = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, logprobs: true, top_logprobs: 3 });
   const entries = lp.choices[0].logprobs?.content ?? [];
+  const lpr = lp.choices[0].logprobs?.reasoning_content ?? [];
+  check("logprobs: the thinking's tokens apart in logprobs.reasoning_content (an r1vk extension), ending with </think>",
+    lpr.length > 10 && lpr[lpr.length - 1].token === "</think>" && lpr.map((e) => e.token).join("").includes(lp.choices[0].message.reasoning_content),
+    lpr.map((e) => e.token));
   check("logprobs: one entry per answer token, top_logprobs 3 each, the greedy pick the most likely",
-    entries.length > 3 && entries.map((e) => e.token).join("") === lp.choices[0].message.content &&
+    entries.length > 3 && entries.map((e) => e.token).join("").trimStart() === lp.choices[0].message.content &&
     entries.every((e) => e.logprob <= 0 && e.top_logprobs.length === 3 && Array.isArray(e.bytes) &&
       Math.abs(e.top_logprobs[0].logprob - e.logprob) < 1e-4 && e.top_logprobs[0].token === e.token),
     lp.choices[0]);
   const lps = await streamChat(client, { model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, logprobs: true });
   check("logprobs (streaming): entries on the content chunks spell the answer",
-    lps.logprobs.length > 3 && lps.logprobs.map((e) => e.token).join("") === lps.content, lps);
+    lps.logprobs.length > 3 && lps.logprobs.map((e) => e.token).join("").trimStart() === lps.content, lps);
 
   // reasoning_budget: 0 closes the thinking at once; a small budget cuts it and the model answers.
   const b0 = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, reasoning_budget: 0 });
