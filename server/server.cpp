@@ -42,6 +42,16 @@ ApiError generation_error(const Outcome& o) {
     return ApiError(500, o.error.empty() ? "generation failed" : o.error, "server_error");
 }
 
+// One line per finished generation, like the CLI's statistics line.
+void log_stats(const Outcome& o) {
+    const GenerationStats& s = o.stats;
+    std::fprintf(stderr,
+                 "r1vk serve: %u prompt tokens (%u reused), %u generated (%u reasoning); TTFT %.3f s; prefill %.1f tok/s; "
+                 "decode %.1f tok/s; %s\n",
+                 s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.ttft_s, s.prefill_tok_s,
+                 s.decode_tok_s, o.failed ? "failed" : o.finish_reason.value_or("cancelled").c_str());
+}
+
 std::string completion_id() {
     static std::atomic<uint64_t> counter{0};
     static const uint64_t salt = std::random_device{}();
@@ -205,6 +215,7 @@ void Server::reply(Response& res, Job& job, std::optional<Piece> first) {
         for (auto& e : p.logprobs_answer) lp_answer.push_back(std::move(e));
     }
     const Outcome& o = job.outcome();
+    log_stats(o);
     if (o.failed) throw generation_error(o);
     json message = {{"role", "assistant"}, {"content", answer}};
     if (!reasoning.empty()) message["reasoning_content"] = reasoning;
@@ -252,6 +263,7 @@ void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece
                 return false;
             }
             const Outcome& o = job->outcome();
+            log_stats(o);
             if (o.failed) {
                 send(error_body(generation_error(o)));
             } else {
