@@ -4,6 +4,8 @@
 // it exits.
 //   node check_serve.mjs R1VK NODE_MODULES
 import { spawn } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -47,6 +49,7 @@ async function startServer(args) {
     const body = await r.json();
     srv.healthSeen.push(`${r.status} ${JSON.stringify(body)}`);
     if (r.status === 200) break;
+    if (!srv.chatWhileLoading) srv.chatWhileLoading = await raw(srv, "POST", "/v1/chat/completions", { messages: Q("What is 1 + 1?") });
     await sleep(100);
   }
   return srv;
@@ -103,6 +106,10 @@ async function mainServer() {
   check("/health says loading (503) until the model is in, then ok (200)",
     srv.healthSeen.every((h, i) => (i === srv.healthSeen.length - 1 ? h === '200 {"status":"ok"}' : h === '503 {"status":"loading"}')),
     srv.healthSeen);
+  const wl = srv.chatWhileLoading;
+  check("a chat request while loading: 503 with Retry-After and an error object (when the loading was seen)",
+    !wl || (wl.status === 503 && isError(wl.json) && wl.headers.get("retry-after")), wl && `${wl.status} ${wl.text}`);
+  console.log(`     (/health answers seen while starting: ${srv.healthSeen.join(" | ")})`);
   const client = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: "unused", maxRetries: 0, timeout: 120_000 });
 
   const models = await client.models.list();
@@ -262,7 +269,24 @@ async function keyedServer() {
   await stopServer(srv, "server with --api-key");
 }
 
+// A model that cannot load: the server says why on stderr and exits 2 instead of serving nothing.
+async function badModel() {
+  const dir = await mkdtemp(path.join(tmpdir(), "r1vk-serve-bad-"));
+  await writeFile(path.join(dir, "config.json"), "{");
+  const child = spawn(r1vk, ["serve", "-m", dir, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  const code = await new Promise((resolve) => {
+    child.on("exit", (c) => { children.delete(child); resolve(c); });
+    setTimeout(() => resolve("still running after 30 s"), 30_000);
+  });
+  check("a model that does not load: one error line naming the file, exit code 2",
+    code === 2 && /^error: .*config\.json/m.test(stderr), `${code} ${stderr}`);
+}
+
 try {
+  await badModel();
   await mainServer();
   await keyedServer();
 } catch (e) {
