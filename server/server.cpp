@@ -85,6 +85,7 @@ private:
     bool authorized(const Request& req) const;
     json chunk(const std::string& id, const json& delta, const json& logprobs, const json& finish) const;
     void stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece> first);
+    bool write_events(Job& job, const std::string& id, std::optional<Piece>& first, httplib::DataSink& sink);
     void reply(Response& res, Job& job, std::optional<Piece> first);
 
     ServeOptions opt_;
@@ -241,45 +242,50 @@ void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece
     const std::string id = completion_id();
     res.set_chunked_content_provider(
         "text/event-stream", [this, job, id, first = std::move(first)](size_t, httplib::DataSink& sink) mutable {
-            auto send = [&](const json& j) {
-                const std::string s = "data: " + dump(j) + "\n\n";
-                return sink.write(s.data(), s.size());
-            };
-            const bool want_lp = job->request().logprobs;
-            auto piece_chunk = [&](Piece& p) {
-                json delta = {{p.reasoning ? "reasoning_content" : "content", p.text}};
-                json lp = nullptr;
-                if (want_lp) lp = {{"content", std::move(p.logprobs_answer)}, {"reasoning_content", std::move(p.logprobs_reasoning)}};
-                return chunk(id, delta, lp, nullptr);
-            };
-            bool ok = send(chunk(id, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr));
-            Piece p;
-            bool have = first.has_value();
-            if (have) p = std::move(*first);
-            for (; ok && have; have = job->next(p)) ok = send(piece_chunk(p));
-            if (!ok) {
+            // Runs on httplib's thread after the handler returned: nothing may escape from here.
+            try {
+                if (write_events(*job, id, first, sink)) return true;
                 std::fprintf(stderr, "r1vk serve: %s: client disconnected, generation cancelled\n", id.c_str());
-                job->cancel();  // the Job's destructor waits for the generation to stop
-                return false;
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "r1vk serve: %s: %s\n", id.c_str(), e.what());
             }
-            const Outcome& o = job->outcome();
-            log_stats(o);
-            if (o.failed) {
-                send(error_body(generation_error(o)));
-            } else {
-                send(chunk(id, json::object(), nullptr, o.finish_reason.value_or("stop")));
-                if (job->request().include_usage) {
-                    json u = chunk(id, json::object(), nullptr, nullptr);
-                    u["choices"] = json::array();
-                    u["usage"] = usage_json(o.stats);
-                    send(u);
-                }
-            }
-            const char done[] = "data: [DONE]\n\n";
-            sink.write(done, sizeof done - 1);
-            sink.done();
-            return true;
+            job->cancel();  // the Job's destructor waits for the generation to stop
+            return false;
         });
+}
+
+bool Server::write_events(Job& job, const std::string& id, std::optional<Piece>& first, httplib::DataSink& sink) {
+    auto send = [&](const json& j) {
+        const std::string s = "data: " + dump(j) + "\n\n";
+        return sink.write(s.data(), s.size());
+    };
+    if (!send(chunk(id, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) return false;
+    const bool want_lp = job.request().logprobs;
+    Piece p;
+    bool have = first.has_value();
+    if (have) p = std::move(*first);
+    for (; have; have = job.next(p)) {
+        json lp = nullptr;
+        if (want_lp) lp = {{"content", std::move(p.logprobs_answer)}, {"reasoning_content", std::move(p.logprobs_reasoning)}};
+        if (!send(chunk(id, {{p.reasoning ? "reasoning_content" : "content", p.text}}, lp, nullptr))) return false;
+    }
+    const Outcome& o = job.outcome();
+    log_stats(o);
+    if (o.failed) {
+        send(error_body(generation_error(o)));
+    } else {
+        send(chunk(id, json::object(), nullptr, o.finish_reason.value_or("stop")));
+        if (job.request().include_usage) {
+            json u = chunk(id, json::object(), nullptr, nullptr);
+            u["choices"] = json::array();
+            u["usage"] = usage_json(o.stats);
+            send(u);
+        }
+    }
+    const char done[] = "data: [DONE]\n\n";
+    sink.write(done, sizeof done - 1);
+    sink.done();
+    return true;
 }
 
 void Server::load() {
