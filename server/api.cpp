@@ -162,16 +162,16 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
 
     if (const json* st = field(j, "stop")) {
         if (st->is_string()) {
-            r.stop.push_back(st->get<std::string>());
+            r.gp.stop.push_back(st->get<std::string>());
         } else if (st->is_array() && st->size() <= 16) {
             for (const json& x : *st) {
                 if (!x.is_string()) bad("stop", "'stop' must be a string or an array of strings");
-                r.stop.push_back(x.get<std::string>());
+                r.gp.stop.push_back(x.get<std::string>());
             }
         } else {
             bad("stop", "'stop' must be a string or an array of at most 16 strings");
         }
-        r.stop.erase(std::remove(r.stop.begin(), r.stop.end(), std::string()), r.stop.end());
+        r.gp.stop.erase(std::remove(r.gp.stop.begin(), r.gp.stop.end(), std::string()), r.gp.stop.end());
     }
     if (const json* t = field(j, "tools"); t && !(t->is_array() && t->empty()))
         bad("tools", "tools are not supported by r1vk serve");
@@ -190,7 +190,8 @@ json usage_json(const GenerationStats& s) {
 
 std::optional<std::string> finish_reason(DoneReason r) {
     switch (r) {
-        case DoneReason::Eos: return "stop";
+        case DoneReason::Eos:
+        case DoneReason::Stop: return "stop";
         case DoneReason::MaxTokens:
         case DoneReason::ContextFull: return "length";
         default: return std::nullopt;
@@ -217,37 +218,6 @@ LogprobCollector::Entries LogprobCollector::entries(const Event& e) {
         (t.reasoning ? out.reasoning : out.answer).push_back(std::move(entry));
     }
     return out;
-}
-
-std::string StopMatcher::push(const std::string& text) {
-    if (hit_) return "";
-    if (stops_.empty()) return text;
-    pending_ += text;
-    size_t first = std::string::npos;
-    for (const auto& s : stops_) first = std::min(first, pending_.find(s));
-    if (first != std::string::npos) {
-        hit_ = true;
-        std::string out = pending_.substr(0, first);
-        pending_.clear();
-        return out;
-    }
-    // Hold back the longest tail that is the beginning of a stop string.
-    size_t hold = 0;
-    for (const auto& s : stops_)
-        for (size_t k = std::min(s.size() - 1, pending_.size()); k > hold; --k)
-            if (pending_.compare(pending_.size() - k, k, s, 0, k) == 0) {
-                hold = k;
-                break;
-            }
-    std::string out = pending_.substr(0, pending_.size() - hold);
-    pending_.erase(0, pending_.size() - hold);
-    return out;
-}
-
-std::string StopMatcher::flush() {
-    std::string out;
-    out.swap(pending_);
-    return hit_ ? std::string() : out;
 }
 
 }  // namespace r1vk::server

@@ -1,7 +1,6 @@
 // The OpenAI wire format of r1vk serve, apart from HTTP: a chat request's JSON checked and turned into
 // a conversation plus GenerationParams (ApiError on anything malformed, mistyped or out of range), the
-// error object, the usage object, per-token logprobs from the Session's trace, and the stop-string
-// matcher that holds back answer text that may still turn into a stop string.
+// error object, the usage object and per-token logprobs from the Session's trace.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +39,6 @@ struct ChatRequest {
     bool include_usage = false;
     bool logprobs = false;
     int top_logprobs = 0;
-    std::vector<std::string> stop;
 };
 
 // Limits a request is checked against.
@@ -73,21 +71,6 @@ private:
     const Tokenizer* tok_;
     int top_;
     int64_t next_index_ = 0;  // tokens below this index were listed already
-};
-
-// Finds the first of the stop strings in the answer as it streams. push() returns the text that can be
-// sent now: everything before a match, or everything except a tail that might still begin one.
-class StopMatcher {
-public:
-    explicit StopMatcher(std::vector<std::string> stops) : stops_(std::move(stops)) {}
-    std::string push(const std::string& text);
-    std::string flush();  // the held-back tail, at the end of a generation without a match
-    bool hit() const { return hit_; }
-
-private:
-    std::vector<std::string> stops_;
-    std::string pending_;
-    bool hit_ = false;
 };
 
 }  // namespace r1vk::server

@@ -33,7 +33,7 @@ void TurnQueue::shut_down() {
 }
 
 Job::Job(Session& session, TurnQueue& queue, const Tokenizer& tok, ChatRequest request)
-    : session_(session), queue_(queue), req_(std::move(request)), stop_(req_.stop) {
+    : session_(session), queue_(queue), req_(std::move(request)) {
     if (req_.logprobs) logprobs_.emplace(tok, req_.top_logprobs);
 }
 
@@ -82,14 +82,9 @@ void Job::handle(Event& e) {
             break;
         }
         case Event::Type::AnswerDelta: {
-            if (stop_.hit()) break;  // past a stop string: the generation is being cancelled
-            Piece p{false, stop_.push(e.text)};
+            Piece p{false, std::move(e.text)};
             add_logprobs(p, e);
             if (!p.text.empty() || !p.logprobs_answer.empty() || !p.logprobs_reasoning.empty()) out_.push_back(std::move(p));
-            if (stop_.hit()) {
-                outcome_.finish_reason = "stop";
-                session_.cancel();
-            }
             break;
         }
         case Event::Type::Stats: outcome_.stats = e.stats; break;
@@ -103,10 +98,7 @@ void Job::handle(Event& e) {
             running_ = false;
             outcome_.stats = e.stats;
             if (e.reason == DoneReason::Error) outcome_.failed = true;
-            if (!stop_.hit()) {
-                if (std::string tail = stop_.flush(); !tail.empty()) out_.push_back(Piece{false, std::move(tail)});
-                outcome_.finish_reason = finish_reason(e.reason);
-            }
+            outcome_.finish_reason = finish_reason(e.reason);
             break;
     }
 }

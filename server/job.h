@@ -1,8 +1,9 @@
 // One model, one Session, many clients: requests take turns on the Session in arrival order. TurnQueue
 // admits at most `limit` requests at once (one generating, the rest waiting); past that the server
 // answers 503 with Retry-After. A Job is one admitted request's hold on the Session: it starts the
-// generation, turns the Session's events into output pieces (the answer cut at a stop string, logprob
-// entries from the trace) and, however it ends, leaves the Session idle for the next turn.
+// generation, turns the Session's events into output pieces (text and logprob entries from the trace;
+// the Session cuts the answer at a stop string) and, however it ends, leaves the Session idle for the
+// next turn.
 #pragma once
 
 #include <condition_variable>
@@ -72,7 +73,6 @@ private:
     Session& session_;
     TurnQueue& queue_;
     ChatRequest req_;
-    StopMatcher stop_;
     std::optional<LogprobCollector> logprobs_;
     std::deque<Piece> out_;
     bool running_ = false, done_ = false;
