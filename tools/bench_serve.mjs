@@ -1,12 +1,16 @@
 // Latency and throughput through r1vk serve (or any OpenAI-compatible server with reasoning_content):
 // time to the first byte of the response, to the first generated text, decode tokens/s as the client
 // sees them, and the throughput of N clients at once. Plain fetch, no dependencies.
-//   node tools/bench_serve.mjs http://127.0.0.1:8080 [runs=5] [clients=4] [prompt]
+//   node tools/bench_serve.mjs http://127.0.0.1:8080 [runs=5] [clients=4] [prompt | "vary"]
+// "vary" asks a different sum each time (so only the chat template's head is reused from the KV cache).
 const [base, runsArg, clientsArg, promptArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 5), clients = Number(clientsArg ?? 4);
-const prompt = promptArg ?? "What is 4738 + 2591?";
+const fixed = promptArg ?? "What is 4738 + 2591?";
+let n = 0;
+const nextPrompt = () => fixed !== "vary" ? fixed : `What is ${1000 + ((++n * 7919) % 9000)} + ${1000 + ((n * 104729) % 9000)}?`;
 
 async function one() {
+  const prompt = nextPrompt();
   const t0 = performance.now();
   const r = await fetch(`${base}/v1/chat/completions`, {
     method: "POST", headers: { "Content-Type": "application/json" },
@@ -52,4 +56,5 @@ const cs = await Promise.all(Array.from({ length: clients }, one));
 const wall = (performance.now() - t0) / 1e3;
 const tokens = cs.reduce((a, r) => a + r.tokens, 0);
 console.log(`${clients} clients at once: ${tokens} tokens in ${wall.toFixed(3)} s = ${(tokens / wall).toFixed(1)} tok/s in all; ` +
-  `first text after ${cs.map((r) => r.ttft.toFixed(3)).join(", ")} s; all right: ${cs.every((r) => r.answer === rs[0].answer)}`);
+  `first text after ${cs.map((r) => r.ttft.toFixed(3)).join(", ")} s` +
+  (fixed === "vary" ? "" : `; all right: ${cs.every((r) => r.answer === rs[0].answer)}`));
