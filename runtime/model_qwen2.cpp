@@ -170,6 +170,13 @@ void Qwen2Model::set_seen(std::span<const int32_t> ids) {
     for (uint32_t i = 0; i < n_seen_; ++i) dst[i] = uint32_t(ids[i]);
 }
 
+void Qwen2Model::set_profiler(GpuProfiler* prof) {
+    if (prof == prof_) return;
+    prof_ = prof;
+    decode_cbs_.clear();  // re-record with (or without) the timestamps
+    decode_slots_.clear();
+}
+
 void Qwen2Model::set_banned(std::span<const int32_t> ids) {
     if (ids.size() > MAX_BANNED) fail_usage("at most " + std::to_string(MAX_BANNED) + " banned ids");
     n_banned_ = uint32_t(ids.size());
@@ -387,6 +394,11 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
             CommandBuffer cb(*ctx_, pool_);
             cb.begin(false);
             Recorder rec(cb.handle(), ops_->sets());
+            if (prof_) {
+                const uint32_t slot = 1 + uint32_t(decode_slots_.size()) % (GpuProfiler::kSlots - 1);
+                decode_slots_[key] = slot;
+                rec.profile(prof_, slot);
+            }
             record_layers(rec, 1);
             record_head(rec, 1, head);
             cb.end();
@@ -394,6 +406,7 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
             it = decode_cbs_.emplace(key, std::move(cb)).first;
         }
         submit_wait(it->second.handle());
+        if (prof_) prof_->collect(decode_slots_.at(key), "decode", 1);
         pos_ += 1;
         last_rows_ = 1;
         return read_head(head, 1);
@@ -411,10 +424,12 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
         write_step(pos_, m);
         prefill_cb_.begin(true);
         Recorder rec(prefill_cb_.handle(), ops_->sets());
+        if (prof_) rec.profile(prof_, 0);
         record_layers(rec, m);
         record_head(rec, m, all || last ? head : HeadRequest{HeadMode::None});
         prefill_cb_.end();
         submit_wait(prefill_cb_.handle());
+        if (prof_) prof_->collect(0, "prefill", m);
         pos_ += m;
         last_rows_ = m;
         if (all) {
