@@ -25,7 +25,7 @@ TEST(ServeApi, ParsesAFullRequest) {
         {"role": "user", "content": [{"type": "text", "text": "What is "}, {"type": "text", "text": "1 + 1?"}]},
         {"role": "assistant", "content": "2", "reasoning_content": "one and one"},
         {"role": "user", "content": "And 2 + 2?"}],
-        "temperature": 0, "top_p": 0.5, "top_k": -1, "min_p": 0.1, "seed": -1, "max_tokens": 9,
+        "temperature": 0, "top_p": 0.5, "top_k": -1, "min_p": 0.1, "seed": 9007199254740993, "max_tokens": 9,
         "max_completion_tokens": 16, "stop": ["</x>", ""], "stream": true, "stream_options": {"include_usage": true},
         "logprobs": true, "top_logprobs": 4, "reasoning_budget": 32, "presence_penalty": 0})");
     ASSERT_EQ(r.messages.size(), 4u);
@@ -35,7 +35,7 @@ TEST(ServeApi, ParsesAFullRequest) {
     EXPECT_TRUE(r.gp.sampling.greedy());
     EXPECT_FLOAT_EQ(r.gp.sampling.top_p, 0.5f);
     EXPECT_EQ(r.gp.sampling.top_k, 0);
-    EXPECT_EQ(r.gp.sampling.seed, ~uint64_t(0));
+    EXPECT_EQ(r.gp.sampling.seed, 9007199254740993u);
     EXPECT_EQ(r.gp.max_new_tokens, 16u);  // max_completion_tokens wins
     EXPECT_EQ(r.gp.stop, std::vector<std::string>{"</x>"});
     EXPECT_TRUE(r.stream && r.include_usage && r.logprobs);
@@ -54,6 +54,10 @@ TEST(ServeApi, DefaultsComeFromTheLimits) {
     EXPECT_EQ(r.gp.trace_top_k, -1);
     EXPECT_EQ(r.gp.reasoning_budget, -1);
     EXPECT_EQ(parse(R"({"messages": [{"role": "user", "content": "x"}], "reasoning_budget_tokens": 0})").gp.reasoning_budget, 0);
+    // No seed and -1 draw a fresh one each time.
+    const std::string body = R"({"messages": [{"role": "user", "content": "x"}]})";
+    EXPECT_NE(parse(body).gp.sampling.seed, parse(body).gp.sampling.seed);
+    EXPECT_LT(parse(R"({"messages": [{"role": "user", "content": "x"}], "seed": -1})").gp.sampling.seed, uint64_t(1) << 63);
 }
 
 TEST(ServeApi, RefusesWhatIsMalformedMistypedOrOutOfRange) {
@@ -69,7 +73,7 @@ TEST(ServeApi, RefusesWhatIsMalformedMistypedOrOutOfRange) {
     for (const char* bad : {R"("temperature": "0")", R"("temperature": -0.1)", R"("temperature": 2.5)", R"("top_p": 0)",
                             R"("top_k": 2000)", R"("min_p": 1.5)", R"("max_tokens": 0)", R"("max_tokens": 1.5)",
                             R"("n": 3)", R"("stream": "yes")", R"("stop": [1])", R"("stop": 7)", R"("top_logprobs": 2)",
-                            R"("logprobs": true, "top_logprobs": 21)", R"("reasoning_budget": -5)", R"("model": 1)",
+                            R"("logprobs": true, "top_logprobs": 21)", R"("reasoning_budget": -5)", R"("seed": -2)", R"("model": 1)",
                             R"("stream_options": 1)", R"("tools": [{"type": "function"}])"}) {
         const auto [status, param] = error_of("{" + m + ", " + bad + "}");
         EXPECT_EQ(status, 400) << bad;
