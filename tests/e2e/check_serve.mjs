@@ -4,13 +4,19 @@
 // it exits.
 //   node check_serve.mjs R1VK NODE_MODULES
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 const [r1vk, nodeModules] = process.argv.slice(2);
-const { default: OpenAI } = await import(pathToFileURL(path.join(nodeModules, "openai", "index.mjs")).href);
+const openaiEntry = path.join(nodeModules, "openai", "index.mjs");
+if (!existsSync(openaiEntry)) {
+  console.log(`FAIL ${openaiEntry} is missing: scripts/fetch-test-data.sh fetches the pinned openai client`);
+  process.exit(1);
+}
+const { default: OpenAI } = await import(pathToFileURL(openaiEntry).href);
 
 const failures = [];
 function check(name, cond, detail = "") {
