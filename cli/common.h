@@ -38,5 +38,6 @@ int cmd_run(const Tokens& t);
 int cmd_chat(const Tokens& t);
 int cmd_logits(const Tokens& t);
 int cmd_bench(const Tokens& t);
+int cmd_serve(const Tokens& t);
 
 }  // namespace r1vk::cli

@@ -18,6 +18,7 @@ const char* kUsage =
     "  tokenize  token ids of a text, as JSON\n"
     "  prompt    the rendered chat template of a conversation\n"
     "  logits    logits of a token sequence as .npy (verification)\n"
+    "  serve     OpenAI-compatible HTTP server (/v1/chat/completions with reasoning_content)\n"
     "\n"
     "exit codes: 0 ok, 1 usage, 2 bad input, 3 device/resource\n";
 
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
         if (cmd == "chat") return cmd_chat(rest);
         if (cmd == "logits") return cmd_logits(rest);
         if (cmd == "bench") return cmd_bench(rest);
+        if (cmd == "serve") return cmd_serve(rest);
         std::fprintf(stderr, "error: unknown command '%s' (r1vk --help lists the commands)\n", cmd.c_str());
         return 1;
     } catch (const r1vk::Error& e) {

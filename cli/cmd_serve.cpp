@@ -1,0 +1,35 @@
+// r1vk serve: the OpenAI-compatible HTTP server (server/), with llama-server's option spellings.
+#include <cstdio>
+
+#include "cli/common.h"
+#include "server/server.h"
+
+namespace r1vk::cli {
+
+int cmd_serve(const Tokens& t) {
+    auto spec = engine_opts();
+    spec.push_back({"host", 0, true, "address to bind (default 127.0.0.1; 0.0.0.0 exposes the server to the network)"});
+    spec.push_back({"port", 0, true, "TCP port (default 8080; 0 picks a free one and prints it)"});
+    spec.push_back({"api-key", 0, true, "require \"Authorization: Bearer KEY\" on /v1/*"});
+    spec.push_back({"parallel", 0, true,
+                    "requests admitted at once (default 8): one generates, the others wait their turn; "
+                    "past that, 503 with Retry-After"});
+    spec.push_back({"alias", 0, true, "model id reported by /v1/models (default: the model directory's name)"});
+    Args a("serve", t, spec);
+    if (a.help()) {
+        std::fputs(a.usage().c_str(), stdout);
+        return 0;
+    }
+    server::ServeOptions o;
+    o.engine = engine_options(a, true);
+    o.engine.model_dir = model_dir(a, false);
+    o.model_name = a.has("alias") ? a.str("alias") : std::filesystem::absolute(o.engine.model_dir).lexically_normal().filename().string();
+    if (o.model_name.empty()) o.model_name = std::filesystem::absolute(o.engine.model_dir).lexically_normal().parent_path().filename().string();
+    o.host = a.str("host", "127.0.0.1");
+    o.port = int(a.integer("port", 8080, 0, 65535));
+    o.api_key = a.str("api-key");
+    o.parallel = int(a.integer("parallel", 8, 1, 256));
+    return server::serve(o);
+}
+
+}  // namespace r1vk::cli

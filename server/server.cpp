@@ -1,0 +1,368 @@
+#include "server/server.h"
+
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "server/job.h"
+
+namespace r1vk::server {
+
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+
+enum class State { Loading, Ready, Failed };
+
+void send_json(Response& res, int status, const json& body) {
+    res.status = status;
+    res.set_content(dump(body), "application/json");
+}
+
+void send_error(Response& res, const ApiError& e) {
+    if (e.status == 503) res.set_header("Retry-After", "1");
+    send_json(res, e.status, error_body(e));
+}
+
+// A generation's failure as an HTTP error: bad input (the prompt does not fit) is the client's, the rest
+// (device lost, out of memory) the server's.
+ApiError generation_error(const Outcome& o) {
+    if (o.exit_code == 1 || o.exit_code == 2)
+        return ApiError(400, o.error, "invalid_request_error", "messages",
+                        o.error.find("context") != std::string::npos ? "context_length_exceeded" : "");
+    return ApiError(500, o.error.empty() ? "generation failed" : o.error, "server_error");
+}
+
+// One line per finished generation, like the CLI's statistics line.
+void log_stats(const Outcome& o) {
+    const GenerationStats& s = o.stats;
+    std::fprintf(stderr,
+                 "r1vk serve: %u prompt tokens (%u reused), %u generated (%u reasoning); TTFT %.3f s; prefill %.1f tok/s; "
+                 "decode %.1f tok/s; %s\n",
+                 s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.ttft_s, s.prefill_tok_s,
+                 s.decode_tok_s, o.failed ? "failed" : o.finish_reason.value_or("cancelled").c_str());
+}
+
+std::string completion_id() {
+    static std::atomic<uint64_t> counter{0};
+    static const uint64_t salt = std::random_device{}();
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "chatcmpl-%012llx%04llx", (unsigned long long)(salt & 0xffffffffffffULL),
+                  (unsigned long long)(counter.fetch_add(1) & 0xffff));
+    return buf;
+}
+
+class Server {
+public:
+    explicit Server(const ServeOptions& opt) : opt_(opt), queue_(size_t(std::max(1, opt.parallel))) {}
+    int run();
+
+private:
+    using Handler = void (Server::*)(const Request&, Response&);
+    struct Route {
+        const char* method;
+        const char* path;
+        Handler fn;
+    };
+
+    void health(const Request&, Response& res);
+    void models(const Request&, Response& res);
+    void chat_completions(const Request& req, Response& res);
+    void completions(const Request&, Response& res);
+
+    void install_routes();
+    void load();
+    void shut_down();
+    bool authorized(const Request& req) const;
+    json chunk(const std::string& id, const json& delta, const json& logprobs, const json& finish) const;
+    void stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece> first);
+    bool write_events(Job& job, const std::string& id, std::optional<Piece>& first, httplib::DataSink& sink);
+    void reply(Response& res, Job& job, std::optional<Piece> first);
+
+    ServeOptions opt_;
+    TurnQueue queue_;
+    httplib::Server http_;
+    std::atomic<State> state_{State::Loading};
+    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<Session> session_;
+    RequestLimits limits_;
+    std::string load_error_;
+    int load_exit_code_ = 0;
+    std::time_t created_ = std::time(nullptr);
+};
+
+void Server::install_routes() {
+    static const Route routes[] = {
+        {"GET", "/health", &Server::health},
+        {"GET", "/v1/health", &Server::health},
+        {"GET", "/v1/models", &Server::models},
+        {"POST", "/v1/chat/completions", &Server::chat_completions},
+        {"POST", "/v1/completions", &Server::completions},
+    };
+    for (const Route& r : routes) {
+        auto h = [this, fn = r.fn](const Request& req, Response& res) {
+            try {
+                (this->*fn)(req, res);
+            } catch (const ApiError& e) {
+                send_error(res, e);
+            } catch (const std::exception& e) {
+                send_error(res, ApiError(500, e.what(), "server_error"));
+            }
+        };
+        if (std::string(r.method) == "GET") http_.Get(r.path, h);
+        else http_.Post(r.path, h);
+    }
+    http_.set_pre_routing_handler([this](const Request& req, Response& res) {
+        if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+        send_json(res, 401,
+                  error_body(ApiError(401, "missing or wrong API key (send \"Authorization: Bearer <key>\")",
+                                      "invalid_request_error", "", "invalid_api_key")));
+        return httplib::Server::HandlerResponse::Handled;
+    });
+    // Unknown routes and httplib's own refusals get an OpenAI error object too.
+    http_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
+        if (!res.body.empty() || res.content_length_ > 0) return httplib::Server::HandlerResponse::Unhandled;
+        if (res.status == 404)
+            send_json(res, 404,
+                      error_body(ApiError(404, "unknown route: " + req.method + " " + req.path, "invalid_request_error",
+                                          "", "not_found")));
+        else
+            send_json(res, res.status,
+                      error_body(ApiError(res.status, "HTTP error " + std::to_string(res.status), "invalid_request_error")));
+        return httplib::Server::HandlerResponse::Handled;
+    }));
+    http_.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+        send_error(res, ApiError(500, "internal error", "server_error"));
+    });
+    http_.set_logger([](const Request& req, const Response& res) {
+        std::fprintf(stderr, "r1vk serve: %s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
+    });
+}
+
+bool Server::authorized(const Request& req) const {
+    if (opt_.api_key.empty() || req.path.rfind("/v1/", 0) != 0 || req.path == "/v1/health") return true;
+    const std::string want = "Bearer " + opt_.api_key;
+    const std::string got = req.get_header_value("Authorization");
+    unsigned diff = got.size() != want.size();
+    for (size_t i = 0; i < want.size(); ++i) diff |= unsigned(char(i < got.size() ? got[i] : 0) ^ want[i]);
+    return diff == 0;
+}
+
+void Server::health(const Request&, Response& res) {
+    switch (state_.load()) {
+        case State::Loading: return send_json(res, 503, {{"status", "loading"}});
+        case State::Ready: return send_json(res, 200, {{"status", "ok"}});
+        case State::Failed: return send_json(res, 500, {{"status", "error"}, {"message", load_error_}});
+    }
+}
+
+void Server::models(const Request&, Response& res) {
+    json m = {{"id", opt_.model_name}, {"object", "model"}, {"created", created_}, {"owned_by", "r1vk"}};
+    if (state_.load() == State::Ready) m["max_model_len"] = limits_.ctx;
+    send_json(res, 200, {{"object", "list"}, {"data", json::array({m})}});
+}
+
+void Server::completions(const Request&, Response& res) {
+    send_error(res, ApiError(501, "POST /v1/completions (raw prompts) is not implemented; use /v1/chat/completions",
+                             "invalid_request_error", "", "not_implemented"));
+}
+
+json Server::chunk(const std::string& id, const json& delta, const json& logprobs, const json& finish) const {
+    return {{"id", id},
+            {"object", "chat.completion.chunk"},
+            {"created", std::time(nullptr)},
+            {"model", opt_.model_name},
+            {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", logprobs}, {"finish_reason", finish}}})}};
+}
+
+void Server::chat_completions(const Request& req, Response& res) {
+    if (state_.load() != State::Ready)
+        throw ApiError(503, "the model is still loading", "unavailable_error", "", "model_loading");
+    ChatRequest cr = parse_chat_request(req.body, limits_);
+    if (!queue_.enter())
+        throw ApiError(503,
+                       "the server is busy: " + std::to_string(queue_.limit()) +
+                           " requests are in already (--parallel); retry later",
+                       "unavailable_error", "", "server_busy");
+    // From here on the Job holds the turn and gives it back when it is destroyed.
+    auto job = std::make_shared<Job>(*session_, queue_, *engine_->tokenizer(), std::move(cr));
+    job->start();
+    // The first piece decides the status: a prompt that does not fit fails before any text.
+    std::optional<Piece> first;
+    if (Piece p; job->next(p)) first = std::move(p);
+    if (!first && job->outcome().failed) throw generation_error(job->outcome());
+    if (job->request().stream) stream(res, std::move(job), std::move(first));
+    else reply(res, *job, std::move(first));
+}
+
+void Server::reply(Response& res, Job& job, std::optional<Piece> first) {
+    std::string reasoning, answer;
+    json lp_answer = json::array(), lp_reasoning = json::array();
+    Piece p;
+    bool have = first.has_value();
+    if (have) p = std::move(*first);
+    for (; have; have = job.next(p)) {
+        (p.reasoning ? reasoning : answer) += p.text;
+        for (auto& e : p.logprobs_reasoning) lp_reasoning.push_back(std::move(e));
+        for (auto& e : p.logprobs_answer) lp_answer.push_back(std::move(e));
+    }
+    const Outcome& o = job.outcome();
+    log_stats(o);
+    if (o.failed) throw generation_error(o);
+    json message = {{"role", "assistant"}, {"content", answer}};
+    if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+    json logprobs = nullptr;
+    if (job.request().logprobs) logprobs = {{"content", lp_answer}, {"reasoning_content", lp_reasoning}};
+    send_json(res, 200,
+              {{"id", completion_id()},
+               {"object", "chat.completion"},
+               {"created", std::time(nullptr)},
+               {"model", opt_.model_name},
+               {"choices", json::array({{{"index", 0},
+                                         {"message", message},
+                                         {"logprobs", logprobs},
+                                         {"finish_reason", o.finish_reason.value_or("stop")}}})},
+               {"usage", usage_json(o.stats)}});
+}
+
+// Server-sent events: a role chunk, one chunk per piece, the finish chunk, the usage chunk when asked
+// for, then [DONE]. A write that fails (the client went away) cancels the generation at the next token.
+void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece> first) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");
+    const std::string id = completion_id();
+    res.set_chunked_content_provider(
+        "text/event-stream", [this, job, id, first = std::move(first)](size_t, httplib::DataSink& sink) mutable {
+            // Runs on httplib's thread after the handler returned: nothing may escape from here.
+            try {
+                if (write_events(*job, id, first, sink)) return true;
+                std::fprintf(stderr, "r1vk serve: %s: client disconnected, generation cancelled\n", id.c_str());
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "r1vk serve: %s: %s\n", id.c_str(), e.what());
+            }
+            job->cancel();  // the Job's destructor waits for the generation to stop
+            return false;
+        });
+}
+
+bool Server::write_events(Job& job, const std::string& id, std::optional<Piece>& first, httplib::DataSink& sink) {
+    auto send = [&](const json& j) {
+        const std::string s = "data: " + dump(j) + "\n\n";
+        return sink.write(s.data(), s.size());
+    };
+    if (!send(chunk(id, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) return false;
+    const bool want_lp = job.request().logprobs;
+    Piece p;
+    bool have = first.has_value();
+    if (have) p = std::move(*first);
+    for (; have; have = job.next(p)) {
+        json lp = nullptr;
+        if (want_lp) lp = {{"content", std::move(p.logprobs_answer)}, {"reasoning_content", std::move(p.logprobs_reasoning)}};
+        if (!send(chunk(id, {{p.reasoning ? "reasoning_content" : "content", p.text}}, lp, nullptr))) return false;
+    }
+    const Outcome& o = job.outcome();
+    log_stats(o);
+    if (o.failed) {
+        send(error_body(generation_error(o)));
+    } else {
+        send(chunk(id, json::object(), nullptr, o.finish_reason.value_or("stop")));
+        if (job.request().include_usage) {
+            json u = chunk(id, json::object(), nullptr, nullptr);
+            u["choices"] = json::array();
+            u["usage"] = usage_json(o.stats);
+            send(u);
+        }
+    }
+    const char done[] = "data: [DONE]\n\n";
+    sink.write(done, sizeof done - 1);
+    sink.done();
+    return true;
+}
+
+void Server::load() {
+    try {
+        engine_ = std::make_unique<Engine>(opt_.engine);
+        session_ = std::make_unique<Session>(*engine_);
+        limits_.ctx = engine_->model().capacity();
+        limits_.defaults = SamplingParams::from(engine_->config().generation);
+        std::fprintf(stderr, "r1vk serve: %s loaded on %s in %.2f s (context %u tokens)\n", opt_.model_name.c_str(),
+                     engine_->ctx().info().name.c_str(), engine_->load_seconds(), limits_.ctx);
+        state_.store(State::Ready);
+    } catch (const Error& e) {
+        load_error_ = e.what();
+        load_exit_code_ = e.exit_code();
+    } catch (const std::exception& e) {
+        load_error_ = e.what();
+        load_exit_code_ = 3;
+    }
+    if (state_.load() == State::Ready) return;
+    std::fprintf(stderr, "error: %s\n", load_error_.c_str());
+    state_.store(State::Failed);
+    // Stop listening: a server without a model is no use. stop() only works once listen() runs.
+    for (int i = 0; i < 2000 && !http_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    shut_down();
+}
+
+void Server::shut_down() {
+    queue_.shut_down();
+    if (state_.load() == State::Ready) session_->cancel();
+    http_.stop();
+}
+
+int Server::run() {
+    // SIGINT/SIGTERM are taken by one thread (sigwait); every other thread inherits the blocked mask.
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    const size_t threads = size_t(queue_.limit()) + 8;  // waiting requests, plus health checks and refusals
+    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http_.set_payload_max_length(16u << 20);
+    install_routes();
+    const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
+    if (port < 0) {
+        std::fprintf(stderr, "error: cannot listen on %s:%d\n", opt_.host.c_str(), opt_.port);
+        return 3;
+    }
+    std::printf("r1vk serve: listening on http://%s:%d (model %s loading)\n", opt_.host.c_str(), port, opt_.model_name.c_str());
+    std::fflush(stdout);
+
+    std::atomic<bool> finished{false};
+    std::thread signals([&] {
+        int sig = 0;
+        sigwait(&sigs, &sig);
+        if (finished.load()) return;
+        std::fprintf(stderr, "r1vk serve: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        shut_down();
+    });
+    std::thread loader([this] { load(); });
+    http_.listen_after_bind();  // returns after stop(), once every request's thread has finished
+    finished.store(true);
+    pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+    loader.join();
+    session_.reset();
+    engine_.reset();
+    return state_.load() == State::Failed ? load_exit_code_ : 0;
+}
+
+}  // namespace
+
+int serve(const ServeOptions& opt) {
+    Server s(opt);
+    return s.run();
+}
+
+}  // namespace r1vk::server

@@ -1,0 +1,302 @@
+// r1vk serve on the bundled demo model, driven by the official `openai` npm client (pinned and cached by
+// scripts/fetch-test-data.sh) and by raw fetch for the error cases. Every server runs with the validation
+// layer on, listens on 127.0.0.1 on a port it picks itself, and is killed when this script exits, however
+// it exits.
+//   node check_serve.mjs R1VK NODE_MODULES
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+const [r1vk, nodeModules] = process.argv.slice(2);
+const openaiEntry = path.join(nodeModules, "openai", "index.mjs");
+if (!existsSync(openaiEntry)) {
+  console.log(`FAIL ${openaiEntry} is missing: scripts/fetch-test-data.sh fetches the pinned openai client`);
+  process.exit(1);
+}
+const { default: OpenAI } = await import(pathToFileURL(openaiEntry).href);
+
+const failures = [];
+function check(name, cond, detail = "") {
+  console.log((cond ? "ok   " : "FAIL ") + name + (cond ? "" : `\n     ${typeof detail === "string" ? detail : JSON.stringify(detail)}`));
+  if (!cond) failures.push(name);
+}
+
+const children = new Set();
+process.on("exit", () => { for (const c of children) try { c.kill("SIGKILL"); } catch {} });
+for (const s of ["SIGINT", "SIGTERM"]) process.on(s, () => process.exit(1));
+const watchdog = setTimeout(() => { console.log("FAIL the whole check took over 500 s"); process.exit(1); }, 500_000);
+watchdog.unref();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts `r1vk serve --port 0 ...`, reads the port it printed, waits (bounded) for /health to say ok.
+async function startServer(args) {
+  const child = spawn(r1vk, ["serve", "--port", "0", ...args], {
+    env: { ...process.env, R1VK_VALIDATION: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  const srv = { child, stderr: "", stdout: "", exited: null };
+  child.stderr.on("data", (d) => { srv.stderr += d; });
+  child.on("exit", (code, signal) => { srv.exited = { code, signal }; children.delete(child); });
+  srv.port = await new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      srv.stdout += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(srv.stdout);
+      if (m) resolve(Number(m[1]));
+    });
+    child.on("exit", () => reject(new Error(`r1vk serve exited before listening: ${srv.stderr}`)));
+    setTimeout(() => reject(new Error("r1vk serve printed no port in 30 s")), 30_000);
+  });
+  srv.base = `http://127.0.0.1:${srv.port}`;
+  srv.healthSeen = [];
+  for (let i = 0; i < 600; ++i) {
+    const r = await fetch(`${srv.base}/health`);
+    const body = await r.json();
+    srv.healthSeen.push(`${r.status} ${JSON.stringify(body)}`);
+    if (r.status === 200) break;
+    if (!srv.chatWhileLoading) srv.chatWhileLoading = await raw(srv, "POST", "/v1/chat/completions", { messages: Q("What is 1 + 1?") });
+    await sleep(100);
+  }
+  return srv;
+}
+
+// SIGTERM, then at most 15 s for a clean exit (exit code 0); SIGKILL otherwise.
+async function stopServer(srv, name) {
+  srv.child.kill("SIGTERM");
+  for (let i = 0; i < 150 && !srv.exited; ++i) await sleep(100);
+  check(`${name}: exits 0 on SIGTERM`, srv.exited && srv.exited.code === 0, srv.exited ?? "still running after 15 s");
+  if (!srv.exited) srv.child.kill("SIGKILL");
+  check(`${name}: no validation messages`, !/validation/i.test(srv.stderr), srv.stderr.slice(-2000));
+}
+
+const Q = (content) => [{ role: "user", content }];
+const PROBLEMS = [
+  ["What is 4738 + 2591?", "4738 + 2591 = 7329"],
+  ["What is 77 + 5?", "77 + 5 = 82"],
+  ["What is 12 - 30?", "12 - 30 = -18"],
+  ["What is 4738 + 2591?", "4738 + 2591 = 7329"],
+];
+
+async function streamChat(client, body, opts) {
+  const s = await client.chat.completions.create({ ...body, stream: true }, opts);
+  const r = { reasoning: "", content: "", finish: null, usage: null, order: [], chunks: 0, logprobs: [] };
+  for await (const c of s) {
+    ++r.chunks;
+    if (c.usage) r.usage = c.usage;
+    const ch = c.choices[0];
+    if (!ch) continue;
+    if (ch.delta.reasoning_content) { r.reasoning += ch.delta.reasoning_content; r.order.push("r"); }
+    if (ch.delta.content) { r.content += ch.delta.content; r.order.push("c"); }
+    if (ch.logprobs?.content) r.logprobs.push(...ch.logprobs.content);
+    if (ch.finish_reason) r.finish = ch.finish_reason;
+  }
+  return r;
+}
+
+async function raw(srv, method, route, body, headers = {}) {
+  const r = await fetch(srv.base + route, {
+    method, headers: { "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch {}
+  return { status: r.status, json, text, headers: r.headers };
+}
+
+const isError = (j) => j && j.error && typeof j.error.message === "string" && typeof j.error.type === "string" &&
+  "param" in j.error && "code" in j.error;
+
+async function mainServer() {
+  const srv = await startServer([]);
+  check("/health says loading (503) until the model is in, then ok (200)",
+    srv.healthSeen.every((h, i) => (i === srv.healthSeen.length - 1 ? h === '200 {"status":"ok"}' : h === '503 {"status":"loading"}')),
+    srv.healthSeen);
+  const wl = srv.chatWhileLoading;
+  check("a chat request while loading: 503 with Retry-After and an error object (when the loading was seen)",
+    !wl || (wl.status === 503 && isError(wl.json) && wl.headers.get("retry-after")), wl && `${wl.status} ${wl.text}`);
+  console.log(`     (/health answers seen while starting: ${srv.healthSeen.join(" | ")})`);
+  const client = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: "unused", maxRetries: 0, timeout: 120_000 });
+
+  const models = await client.models.list();
+  check("/v1/models lists the bundled model", models.data.length === 1 && models.data[0].id === "r1-arith-demo", models.data);
+
+  // Non-streaming: reasoning and answer apart, the sum right, usage complete.
+  const c = await client.chat.completions.create({ model: "r1-arith-demo", messages: Q(PROBLEMS[0][0]), temperature: 0 });
+  const m = c.choices[0].message;
+  check("non-streaming: the answer alone in content, the sum right", m.content.trim() === PROBLEMS[0][1], m);
+  check("non-streaming: the digit work in reasoning_content", /carry/.test(m.reasoning_content ?? "") && !/<\/?think>/.test(m.content + m.reasoning_content), m);
+  const u = c.usage;
+  check("non-streaming: finish_reason stop, usage adds up, reasoning tokens counted",
+    c.choices[0].finish_reason === "stop" && c.object === "chat.completion" && u.prompt_tokens > 5 && u.completion_tokens > 20 &&
+    u.total_tokens === u.prompt_tokens + u.completion_tokens &&
+    u.completion_tokens_details.reasoning_tokens > 0 && u.completion_tokens_details.reasoning_tokens < u.completion_tokens, c);
+
+  // Streaming with usage: every reasoning delta before every content delta.
+  const s = await streamChat(client, { model: "r1-arith-demo", messages: Q(PROBLEMS[0][0]), temperature: 0,
+    stream_options: { include_usage: true } });
+  check("streaming: reasoning deltas, then content deltas, the sum right",
+    s.content.trim() === PROBLEMS[0][1] && s.reasoning === m.reasoning_content && s.order.length > 10 &&
+    s.order.indexOf("c") > 0 && !s.order.slice(s.order.indexOf("c")).includes("r"), s);
+  check("streaming: finish_reason stop and the usage chunk (the same counts as non-streaming)",
+    s.finish === "stop" && s.usage && s.usage.completion_tokens === u.completion_tokens &&
+    s.usage.prompt_tokens === u.prompt_tokens, s);
+
+  // Four clients at once, streaming and not: all answered, each its own sum.
+  const t0 = performance.now();
+  const all = await Promise.all(PROBLEMS.map(([q], i) => i % 2
+    ? streamChat(client, { model: "x", messages: Q(q), temperature: 0 }).then((r) => r.content)
+    : client.chat.completions.create({ model: "x", messages: Q(q), temperature: 0 }).then((r) => r.choices[0].message.content)));
+  const secs = (performance.now() - t0) / 1000;
+  check(`4 concurrent requests all answered right (${secs.toFixed(2)} s)`,
+    all.every((a, i) => a.trim() === PROBLEMS[i][1]), all);
+
+  // A stream the client abandons after the first chunk; the next request is answered at once and right.
+  const ac = new AbortController();
+  const aborted = await client.chat.completions.create(
+    { model: "x", messages: Q("What is 95123 + 48795?"), temperature: 0, stream: true }, { signal: ac.signal });
+  let got = 0;
+  try {
+    for await (const _ of aborted) { if (++got === 2) { ac.abort(); break; } }
+  } catch (e) { /* the abort */ }
+  const after = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0 });
+  check("an aborted stream, then a good request answered right",
+    got === 2 && after.choices[0].message.content.trim() === PROBLEMS[1][1], { got, after: after.choices[0] });
+  for (let i = 0; i < 50 && !/cancelled|disconnected/.test(srv.stderr); ++i) await sleep(100);
+  check("the server saw the client go and stopped that generation", /client disconnected/.test(srv.stderr), srv.stderr.slice(-1500));
+
+  // Multi-turn: the earlier reply sent back with its reasoning_content (stripped, as the template does);
+  // the prompt's prefix comes from the KV cache.
+  const turn1 = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0 });
+  const turn2 = await client.chat.completions.create({ model: "x", temperature: 0, messages: [
+    ...Q(PROBLEMS[1][0]), turn1.choices[0].message, ...Q(PROBLEMS[2][0])] });
+  check("multi-turn: the second question answered, the shared prefix reused from the KV cache",
+    turn2.choices[0].message.content.trim() === PROBLEMS[2][1] && turn2.usage.prompt_tokens_details.cached_tokens > 10,
+    { turn2: turn2.choices[0], usage: turn2.usage });
+
+  // max_tokens (and max_completion_tokens) cut the reply: finish_reason length.
+  const short = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, max_tokens: 5 });
+  const short2 = await streamChat(client, { model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, max_completion_tokens: 7,
+    stream_options: { include_usage: true } });
+  check("max_tokens 5 -> finish_reason length, 5 completion tokens",
+    short.choices[0].finish_reason === "length" && short.usage.completion_tokens === 5, short);
+  check("max_completion_tokens 7 (streaming) -> finish_reason length, 7 completion tokens",
+    short2.finish === "length" && short2.usage?.completion_tokens === 7, short2);
+
+  // stop: the answer ends before the stop string, which is not sent.
+  const st = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, stop: [" = "] });
+  const st2 = await streamChat(client, { model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, stop: "29" });
+  check("stop (non-streaming): the answer cut before it, finish_reason stop",
+    st.choices[0].message.content.trim() === "4738 + 2591" && st.choices[0].finish_reason === "stop" &&
+    /carry/.test(st.choices[0].message.reasoning_content), st.choices[0]);
+  check("stop (streaming): the answer cut before it, finish_reason stop",
+    st2.content.trim() === "4738 + 2591 = 73" && st2.finish === "stop", st2);
+
+  // logprobs: OpenAI's shape from the per-token trace; the answer's tokens spell the answer.
+  const lp = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, logprobs: true, top_logprobs: 3 });
+  const entries = lp.choices[0].logprobs?.content ?? [];
+  const lpr = lp.choices[0].logprobs?.reasoning_content ?? [];
+  check("logprobs: the thinking's tokens apart in logprobs.reasoning_content (an r1vk extension), ending with </think>",
+    lpr.length > 10 && lpr[lpr.length - 1].token === "</think>" && lpr.map((e) => e.token).join("").includes(lp.choices[0].message.reasoning_content),
+    lpr.map((e) => e.token));
+  check("logprobs: one entry per answer token, top_logprobs 3 each, the greedy pick the most likely",
+    entries.length > 3 && entries.map((e) => e.token).join("").trimStart() === lp.choices[0].message.content &&
+    entries.every((e) => e.logprob <= 0 && e.top_logprobs.length === 3 && Array.isArray(e.bytes) &&
+      Math.abs(e.top_logprobs[0].logprob - e.logprob) < 1e-4 && e.top_logprobs[0].token === e.token),
+    lp.choices[0]);
+  const lps = await streamChat(client, { model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, logprobs: true });
+  check("logprobs (streaming): entries on the content chunks spell the answer",
+    lps.logprobs.length > 3 && lps.logprobs.map((e) => e.token).join("").trimStart() === lps.content, lps);
+
+  // reasoning_budget: 0 closes the thinking at once; a small budget cuts it and the model answers.
+  const b0 = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, reasoning_budget: 0 });
+  check("reasoning_budget 0: no reasoning, an answer",
+    !b0.choices[0].message.reasoning_content?.trim() && b0.choices[0].message.content.trim().length > 0 &&
+    b0.usage.completion_tokens_details.reasoning_tokens <= 3, b0);
+  const b8 = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, reasoning_budget_tokens: 8 });
+  check("reasoning_budget_tokens 8 (llama.cpp's name): the thinking cut short with the budget message, then an answer",
+    /time is up/i.test(b8.choices[0].message.reasoning_content ?? "") && b8.choices[0].message.content.trim().length > 0 &&
+    b8.choices[0].message.reasoning_content.length < m.reasoning_content.length, b8.choices[0]);
+
+  // Bad input over raw HTTP: the right status and an OpenAI error object, and the server lives on.
+  const long = "What is 1 + 1? ".repeat(400);
+  const bad = [
+    ["malformed JSON", "POST", "/v1/chat/completions", '{"messages": [', 400, null],
+    ["a body that is not an object", "POST", "/v1/chat/completions", [], 400, null],
+    ["no messages", "POST", "/v1/chat/completions", { model: "x" }, 400, "messages"],
+    ["messages of the wrong type", "POST", "/v1/chat/completions", { messages: "hi" }, 400, "messages"],
+    ["a message without a role", "POST", "/v1/chat/completions", { messages: [{ content: "hi" }] }, 400, "messages[0].role"],
+    ["temperature of the wrong type", "POST", "/v1/chat/completions", { messages: Q("hi"), temperature: "hot" }, 400, "temperature"],
+    ["temperature out of range", "POST", "/v1/chat/completions", { messages: Q("hi"), temperature: 7 }, 400, "temperature"],
+    ["max_tokens 0", "POST", "/v1/chat/completions", { messages: Q("hi"), max_tokens: 0 }, 400, "max_tokens"],
+    ["top_logprobs 50", "POST", "/v1/chat/completions", { messages: Q("hi"), logprobs: true, top_logprobs: 50 }, 400, "top_logprobs"],
+    ["stop of the wrong type", "POST", "/v1/chat/completions", { messages: Q("hi"), stop: 5 }, 400, "stop"],
+    ["n 2", "POST", "/v1/chat/completions", { messages: Q("hi"), n: 2 }, 400, "n"],
+    ["reasoning_budget -2", "POST", "/v1/chat/completions", { messages: Q("hi"), reasoning_budget: -2 }, 400, "reasoning_budget"],
+    ["the last message not the user's", "POST", "/v1/chat/completions", { messages: [{ role: "assistant", content: "x" }] }, 400, "messages"],
+    ["a prompt longer than the context", "POST", "/v1/chat/completions", { messages: Q(long) }, 400, "messages"],
+    ["a prompt longer than the context (streaming)", "POST", "/v1/chat/completions", { messages: Q(long), stream: true }, 400, "messages"],
+    ["an unknown route", "GET", "/v1/nothing", undefined, 404, null],
+    ["the wrong method", "GET", "/v1/chat/completions", undefined, 404, null],
+  ];
+  for (const [name, method, route, body, status, param] of bad) {
+    const r = await raw(srv, method, route, body);
+    check(`${name}: ${status} with an error object${param ? ` naming ${param}` : ""}`,
+      r.status === status && isError(r.json) && (param === null || r.json.error.param === param), `${r.status} ${r.text}`);
+  }
+  const tooLong = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(long) });
+  check("the too-long prompt says context_length_exceeded", tooLong.json?.error?.code === "context_length_exceeded", tooLong.text);
+  const alive = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[2][0]), temperature: 0 });
+  check("after all that, still answering right", alive.choices[0].message.content.trim() === PROBLEMS[2][1], alive.choices[0]);
+
+  await stopServer(srv, "server");
+}
+
+// --api-key and --parallel 1: the key guards /v1/*, not /health; past one request in flight, 503.
+async function keyedServer() {
+  const srv = await startServer(["--api-key", "sekret", "--parallel", "1"]);
+  const noKey = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[1][0]) });
+  const wrong = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "Bearer nope" });
+  check("--api-key: 401 with an error object without the key, and with a wrong one",
+    noKey.status === 401 && isError(noKey.json) && wrong.status === 401 && isError(wrong.json), `${noKey.text} ${wrong.text}`);
+  const health = await raw(srv, "GET", "/health");
+  check("--api-key: /health needs no key", health.status === 200, health.text);
+  const client = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: "sekret", maxRetries: 0 });
+  const ok = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0 });
+  check("--api-key: the client with the key is answered", ok.choices[0].message.content.trim() === PROBLEMS[1][1], ok.choices[0]);
+
+  const rs = await Promise.all([0, 1, 2, 3].map(() => raw(srv, "POST", "/v1/chat/completions",
+    { messages: Q(PROBLEMS[0][0]), temperature: 0 }, { Authorization: "Bearer sekret" })));
+  const busy = rs.filter((r) => r.status === 503);
+  check("--parallel 1: 4 at once -> the others get 503 with Retry-After and an error object, the one admitted is answered",
+    busy.length >= 1 && busy.every((r) => isError(r.json) && r.headers.get("retry-after")) &&
+    rs.filter((r) => r.status === 200).every((r) => r.json.choices[0].message.content.trim() === PROBLEMS[0][1]) &&
+    rs.every((r) => r.status === 200 || r.status === 503), rs.map((r) => `${r.status} ${r.text.slice(0, 120)}`));
+  await stopServer(srv, "server with --api-key");
+}
+
+// A model that cannot load: the server says why on stderr and exits 2 instead of serving nothing.
+async function badModel() {
+  const dir = await mkdtemp(path.join(tmpdir(), "r1vk-serve-bad-"));
+  await writeFile(path.join(dir, "config.json"), "{");
+  const child = spawn(r1vk, ["serve", "-m", dir, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let stderr = "";
+  child.stderr.on("data", (d) => { stderr += d; });
+  const code = await new Promise((resolve) => {
+    child.on("exit", (c) => { children.delete(child); resolve(c); });
+    setTimeout(() => resolve("still running after 30 s"), 30_000);
+  });
+  check("a model that does not load: one error line naming the file, exit code 2",
+    code === 2 && /^error: .*config\.json/m.test(stderr), `${code} ${stderr}`);
+}
+
+try {
+  await badModel();
+  await mainServer();
+  await keyedServer();
+} catch (e) {
+  check("no exception in the check itself", false, e.stack ?? String(e));
+}
+console.log(failures.length ? `${failures.length} FAILED` : "all passed");
+process.exit(failures.length ? 1 : 0);
