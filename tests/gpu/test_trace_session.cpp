@@ -45,6 +45,11 @@ Reply collect(Session& s) {
     }
 }
 
+Reply reply(Session& s, const std::vector<ChatMessage>& conv, const GenerationParams& gp) {
+    s.start(conv, gp);
+    return collect(s);
+}
+
 GenerationParams greedy(int trace_k = -1) {
     GenerationParams g;
     g.sampling.temperature = 0;
@@ -62,8 +67,7 @@ void expect_clean(Engine& e) {
 TEST(TraceSession, EveryTokenCarriesItsTraceAndTextsConcatenate) {
     auto e = demo_engine();
     Session s(*e);
-    s.start(kSum, greedy(5));
-    Reply r = collect(s);
+    Reply r = reply(s, kSum, greedy(5));
     ASSERT_EQ(r.reason, DoneReason::Eos) << r.error;
     EXPECT_NE(r.answer.find("7329"), std::string::npos) << r.answer;
     std::set<uint32_t> seen;
@@ -96,8 +100,7 @@ TEST(TraceSession, EveryTokenCarriesItsTraceAndTextsConcatenate) {
 TEST(TraceSession, TraceOffByDefaultAndTheTextIsTheSame) {
     auto e = demo_engine();
     Session s(*e);
-    s.start(kSum, greedy(5));
-    Reply with = collect(s);
+    Reply with = reply(s, kSum, greedy(5));
     s.start(kSum, greedy());
     Reply without = collect(s);
     EXPECT_EQ(with.reasoning, without.reasoning);
@@ -157,8 +160,7 @@ TEST(TraceSession, ReasoningBudgetClosesTheThinkingAndTheModelAnswers) {
 TEST(TraceSession, ContinuingFromAForkEqualsAFreshRunAndReusesTheCache) {
     auto e = demo_engine();
     Session s(*e);
-    s.start(kSum, greedy(5));
-    Reply r = collect(s);
+    Reply r = reply(s, kSum, greedy(5));
     ASSERT_EQ(r.reason, DoneReason::Eos) << r.error;
     const uint32_t template_tokens = r.stats.prompt_tokens;
     // One fork inside the thinking, one inside the answer.
