@@ -135,6 +135,9 @@ def main():
     p = run("bench", "-p", "5000")
     check("bench -p 5000 names the model's limit, not a --ctx never given",
           p.returncode == 1 and "max_position_embeddings" in p.stderr and "--ctx" not in p.stderr, p.stderr)
+    p = run("bench", "--synthetic", "r1-distill-qwen-14b", "-p", "8", "-n", "2")
+    check("the 14B on a small device: the weights alone do not fit, not 'try a smaller --ctx'",
+          p.returncode == 3 and "weights alone" in p.stderr and "smaller --ctx" not in p.stderr, p.stderr)
     p = run("run", "-p", "What is 7 + 5? " * 200, "--ctx", "1024")
     check("a prompt over the model's whole context: exit 2, no 'raise --ctx up to' the same number",
           p.returncode == 2 and "raise --ctx" not in p.stderr and "1024" in p.stderr, p.stderr)
