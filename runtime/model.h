@@ -41,14 +41,22 @@ struct HeadRequest {
     uint32_t k = 64;          // TopK: candidates per slice
     float inv_temp = 1.0f;    // TopK: for the softmax statistics
     float penalty = 1.0f;     // repetition penalty over the seen ids (Argmax, TopK)
+    // Argmax/TopK: also the raw distribution's top trace_k (>= 1 computed) and softmax statistics at
+    // temperature 1, taken before the penalty touches the logits; -1 = off.
+    int trace_k = -1;
+    bool ban = false;         // Argmax/TopK: apply set_banned's ids (-inf)
 };
 
 struct HeadResult {
     int32_t id = -1;                 // Argmax
-    std::vector<float> candidates;   // TopK: slices * (2k + 2) floats
+    float value = 0;                 // Argmax: the chosen (penalised) logit
+    std::vector<float> candidates;   // TopK: slices * TOPK_STRIDE(k) floats
     uint32_t slices = 0;
     std::vector<float> logits;       // LastLogits: [vocab]; AllLogits: [n][vocab]
+    std::vector<float> trace;        // trace_k >= 0: slices * TOPK_STRIDE(trace_k_used(trace_k)) floats
+    uint32_t trace_slices = 0;
 };
+inline uint32_t trace_k_used(int trace_k) { return trace_k < 1 ? 1u : uint32_t(trace_k); }
 
 class Qwen2Model {
 public:
@@ -71,6 +79,8 @@ public:
     const ModelConfig& config() const { return cfg_; }
     // Ids whose logits the repetition penalty touches (each id once); Session keeps it in sync.
     void set_seen(std::span<const int32_t> ids);
+    // Ids the head forbids (-inf logit) when a request asks for it: the thinking tags in an answer.
+    void set_banned(std::span<const int32_t> ids);
 
     const VramPlan& plan() const { return plan_; }
     uint64_t weight_bytes_per_token() const;  // bytes a decode step reads from weights
@@ -107,10 +117,11 @@ private:
     CommandPool pool_;
     Fence fence_;
     CommandBuffer prefill_cb_;
-    std::map<std::tuple<int, uint32_t, uint32_t, uint32_t>, CommandBuffer> decode_cbs_;  // by head request
+    std::map<std::tuple<int, uint32_t, uint32_t, uint32_t, int>, CommandBuffer> decode_cbs_;  // by head request
     uint32_t decode_dispatches_ = 0;
     uint32_t pos_ = 0;
     uint32_t n_seen_ = 0;
+    uint32_t n_banned_ = 0;
     uint32_t last_rows_ = 0;
 };
 

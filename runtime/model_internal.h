@@ -35,6 +35,8 @@ struct Qwen2Model::Scratch {
     Buffer seen;      // [ctx]   ids the repetition penalty touches
     Buffer readback;  // argmax / top-k candidates / logits
     Buffer all_logits;  // [<=64, V], made on first AllLogits request
+    Buffer banned;      // [MAX_BANNED] ids the head sets to -inf
+    Buffer trace;       // [slices, TOPK_STRIDE(k)] raw-distribution statistics, made on first trace request
 };
 
 }  // namespace r1vk

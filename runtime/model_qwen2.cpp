@@ -143,6 +143,7 @@ void Qwen2Model::allocate_runtime() {
     s.args = host(s.n.args, MemoryKind::HostToDevice);
     s.seen = host(s.n.seen, MemoryKind::HostToDevice);
     s.readback = host(s.n.readback, MemoryKind::Readback);
+    s.banned = host(MAX_BANNED * 4, MemoryKind::HostToDevice);
 
     // RoPE table in double: fp32 angles lose ~1e-2 rad by position 1e5 (pos * inv_freq has 24 bits).
     const uint32_t half = uint32_t(cfg_.head_dim) / 2;
@@ -162,6 +163,13 @@ void Qwen2Model::set_seen(std::span<const int32_t> ids) {
     n_seen_ = uint32_t(std::min<size_t>(ids.size(), opt_.ctx));
     auto* dst = s_->seen.as<uint32_t>();
     for (uint32_t i = 0; i < n_seen_; ++i) dst[i] = uint32_t(ids[i]);
+}
+
+void Qwen2Model::set_banned(std::span<const int32_t> ids) {
+    if (ids.size() > MAX_BANNED) fail_usage("at most " + std::to_string(MAX_BANNED) + " banned ids");
+    n_banned_ = uint32_t(ids.size());
+    auto* dst = s_->banned.as<uint32_t>();
+    for (uint32_t i = 0; i < n_banned_; ++i) dst[i] = uint32_t(ids[i]);
 }
 
 void Qwen2Model::truncate(uint32_t p) { pos_ = std::min(pos_, p); }
@@ -210,7 +218,7 @@ void Qwen2Model::write_step(uint32_t pos0, uint32_t n) {
     uint32_t split = std::max(kc.attn_min_split, ceil_div(kv_len, target));
     split = ceil_div(split, kc.attn_ls) * kc.attn_ls;
     auto* st = s_->step.as<pc::StepParams>();
-    *st = pc::StepParams{pos0, n, kv_len, split, ceil_div(kv_len, split), n_seen_, 0, 0};
+    *st = pc::StepParams{pos0, n, kv_len, split, ceil_div(kv_len, split), n_seen_, n_banned_, 0};
     auto* args = s_->args.as<uint32_t>();
     args[0] = uint32_t(cfg_.num_kv_heads);
     args[1] = st->n_splits;
@@ -297,8 +305,13 @@ void Qwen2Model::record_head(Recorder& rec, uint32_t rows, const HeadRequest& he
     // logits = xn[T-1] @ W_head^T                                       // [V]
     ops.matvec(rec, lm_head_, s.xn, (rows - 1) * H, s.logits, Epilogue::Store);
     rec.barrier();
-    if (head.penalty != 1.0f && head.mode != HeadMode::LastLogits) {
-        ops.penalty(rec, s.logits, s.seen, s.step, head.penalty, opt_.ctx);
+    if (head.trace_k >= 0 && (head.mode == HeadMode::Argmax || head.mode == HeadMode::TopK)) {
+        // The trace reads the raw logits, so it runs before the penalty rewrites them.
+        ops.topk(rec, s.logits, 0, V, trace_k_used(head.trace_k), 1.0f, s.trace);
+        rec.barrier();
+    }
+    if ((head.penalty != 1.0f || head.ban) && head.mode != HeadMode::LastLogits) {
+        ops.penalty(rec, s.logits, s.seen, s.step, s.banned, head.penalty, opt_.ctx);
         rec.barrier();
     }
     switch (head.mode) {
@@ -319,11 +332,14 @@ HeadResult Qwen2Model::read_head(const HeadRequest& head, uint32_t) {
     HeadResult r;
     const uint32_t V = uint32_t(cfg_.vocab_size);
     switch (head.mode) {
-        case HeadMode::Argmax: r.id = int32_t(s_->readback.as<uint32_t>()[0]); break;
+        case HeadMode::Argmax:
+            r.id = int32_t(s_->readback.as<uint32_t>()[0]);
+            r.value = s_->readback.as<float>()[1];
+            break;
         case HeadMode::TopK: {
             r.slices = ops_->topk_slices(V);
             const float* p = s_->readback.as<float>();
-            r.candidates.assign(p, p + size_t(r.slices) * (2 * head.k + 2));
+            r.candidates.assign(p, p + size_t(r.slices) * TOPK_STRIDE(head.k));
             break;
         }
         case HeadMode::LastLogits: {
@@ -332,6 +348,11 @@ HeadResult Qwen2Model::read_head(const HeadRequest& head, uint32_t) {
             break;
         }
         default: break;
+    }
+    if (head.trace_k >= 0 && (head.mode == HeadMode::Argmax || head.mode == HeadMode::TopK)) {
+        r.trace_slices = ops_->topk_slices(V);
+        const float* p = s_->trace.as<float>();
+        r.trace.assign(p, p + size_t(r.trace_slices) * TOPK_STRIDE(trace_k_used(head.trace_k)));
     }
     return r;
 }
@@ -344,13 +365,18 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
                    std::to_string(opt_.ctx));
     if (head.mode == HeadMode::TopK && (head.k == 0 || head.k > ops_->config().topk_slice))
         fail_usage("top-k candidates must be in [1, " + std::to_string(ops_->config().topk_slice) + "]");
+    if (head.trace_k > 64) fail_usage("trace top-k must be at most 64");
+    if (head.trace_k >= 0 && !s_->trace) {
+        const uint64_t bytes = uint64_t(ops_->topk_slices(uint32_t(cfg_.vocab_size))) * TOPK_STRIDE(64) * 4;
+        s_->trace = Buffer(*ctx_, bytes, MemoryKind::Readback, MemCategory::Staging);
+    }
 
     if (n == 1 && head.mode != HeadMode::AllLogits) {
         // Decode: replay the recorded command buffer for this head.
         embed_rows(ids, 0);
         write_step(pos_, 1);
         const auto key = std::make_tuple(int(head.mode), head.k, std::bit_cast<uint32_t>(head.inv_temp),
-                                         std::bit_cast<uint32_t>(head.penalty));
+                                         std::bit_cast<uint32_t>(head.penalty), head.trace_k * 2 + int(head.ban));
         auto it = decode_cbs_.find(key);
         if (it == decode_cbs_.end()) {
             CommandBuffer cb(*ctx_, pool_);

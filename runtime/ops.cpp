@@ -148,9 +148,11 @@ void Ops::topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t
     rec.dispatch(p, {x, out}, pc::TopkPC{n, k, x_off, inv_temp}, topk_slices(n));
 }
 
-void Ops::penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, float penalty, uint32_t capacity) {
-    const Pipeline& p = pipes_.get({"penalty", 3, sizeof(pc::PenaltyPC), {64}});
-    rec.dispatch(p, {logits, seen, step}, pc::PenaltyPC{penalty, capacity}, ceil_div(std::max(capacity, 1u), 64));
+void Ops::penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
+                  uint32_t capacity) {
+    const Pipeline& p = pipes_.get({"penalty", 4, sizeof(pc::PenaltyPC), {64}});
+    rec.dispatch(p, {logits, seen, step, banned}, pc::PenaltyPC{penalty, capacity},
+                 ceil_div(std::max(capacity, MAX_BANNED), 64));
 }
 
 void Ops::fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi) {

@@ -58,10 +58,12 @@ public:
                  BufferView step, const pc::RopeKvPC& pc);
     void embed(Recorder& rec, BufferView ids, const GpuLinear& table, BufferView out, uint32_t rows);
     void argmax(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, BufferView out);
-    // Per-slice top-k candidates; out holds n_slices * (2k + 2) floats.
+    // Per-slice top-k candidates; out holds n_slices * TOPK_STRIDE(k) floats.
     void topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, float inv_temp, BufferView out);
     uint32_t topk_slices(uint32_t n) const { return (n + cfg_.topk_slice - 1) / cfg_.topk_slice; }
-    void penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, float penalty, uint32_t capacity);
+    // Repetition penalty over the seen ids (step.n_seen) and -inf for the banned ids (step.n_banned).
+    void penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
+                 uint32_t capacity);
     void fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi);
 
     // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.

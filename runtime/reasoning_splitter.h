@@ -7,13 +7,22 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace r1vk {
 
 class ReasoningSplitter {
 public:
+    // Where emitted text came from: [begin, end) offsets into everything pushed so far. Emitted text
+    // is always a run of the input (tags and the whitespace around them are what is dropped), so a
+    // caller can map it back to the tokens that produced it.
+    struct Piece {
+        bool reasoning;
+        size_t begin, end;
+    };
     struct Out {
         std::string reasoning, answer;
+        std::vector<Piece> pieces;  // in input order
     };
     // starts_in_reasoning: the prompt ended with "<think>\n"
     explicit ReasoningSplitter(bool starts_in_reasoning);
@@ -27,6 +36,8 @@ private:
     State state_;
     bool at_start_ = true;   // strip the whitespace that opens a section
     std::string held_;       // text that may be the start of a tag
+    size_t base_ = 0;        // input offset of held_[0]
+    void take(Out& out, bool reasoning, size_t n, size_t drop);  // emit held_[0, n), drop up to n + drop
 };
 
 }  // namespace r1vk

@@ -4,6 +4,8 @@
 #include <bit>
 #include <cmath>
 
+#include "shaders/push_constants.h"
+
 namespace r1vk {
 
 SamplingParams SamplingParams::from(const GenerationConfig& g) {
@@ -19,7 +21,8 @@ SamplingParams SamplingParams::from(const GenerationConfig& g) {
 Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {}
 
 uint32_t Sampler::candidates_per_slice() const {
-    return uint32_t(std::clamp(p_.top_k > 0 ? p_.top_k : 64, 1, 1024));
+    // At most the 64 per slice the readback buffer is planned for; a larger top-k takes the full path.
+    return uint32_t(std::clamp(p_.top_k > 0 ? p_.top_k : 64, 1, 64));
 }
 
 namespace {
@@ -80,11 +83,12 @@ std::optional<int32_t> Sampler::sample_candidates(std::span<const float> d, uint
     std::vector<Candidate> c;
     c.reserve(size_t(slices) * k);
     double M = -INFINITY;
-    for (uint32_t s = 0; s < slices; ++s) M = std::max<double>(M, d[s * (2 * k + 2) + 2 * k]);
+    const uint32_t stride = TOPK_STRIDE(k);
+    for (uint32_t s = 0; s < slices; ++s) M = std::max<double>(M, d[s * stride + 2 * k]);
     double z_all = 0;
     const double inv_t = 1.0 / p_.temperature;
     for (uint32_t s = 0; s < slices; ++s) {
-        const float* o = &d[s * (2 * k + 2)];
+        const float* o = &d[s * stride];
         for (uint32_t i = 0; i < k; ++i) {
             const int32_t id = int32_t(std::bit_cast<uint32_t>(o[2 * i + 1]));
             if (id >= 0) c.push_back({o[2 * i], id});  // padding entries carry id 0xffffffff

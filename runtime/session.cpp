@@ -1,9 +1,14 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
+#include <cmath>
+#include <optional>
+#include <utility>
 
 #include "runtime/reasoning_splitter.h"
+#include "shaders/push_constants.h"
 
 namespace r1vk {
 
@@ -23,25 +28,63 @@ const char* done_reason_name(DoneReason r) {
     return "?";
 }
 
+TokenTrace trace_from_candidates(std::span<const float> d, uint32_t slices, uint32_t k, uint32_t top_k,
+                                 float chosen_raw_logit) {
+    const uint32_t stride = TOPK_STRIDE(k);
+    double M = -INFINITY;
+    for (uint32_t s = 0; s < slices; ++s) M = std::max<double>(M, d[s * stride + 2 * k]);
+    // Merge the slices' sums at the global max: sum e^(l - M) and sum e^(l - M) (l - M).
+    double Z = 0, ZA = 0;
+    std::vector<Candidate> c;
+    for (uint32_t s = 0; s < slices; ++s) {
+        const float* o = &d[s * stride];
+        const double shift = double(o[2 * k]) - M, w = std::exp(shift);
+        Z += double(o[2 * k + 1]) * w;
+        ZA += w * (double(o[2 * k + 2]) + shift * double(o[2 * k + 1]));
+        for (uint32_t i = 0; i < k; ++i) {
+            const int32_t id = int32_t(std::bit_cast<uint32_t>(o[2 * i + 1]));
+            if (id >= 0) c.push_back({o[2 * i], id});
+        }
+    }
+    std::sort(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) {
+        return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    });
+    const double log_z = M + std::log(Z);
+    TokenTrace t;
+    t.entropy = float(std::max(0.0, std::log(Z) - ZA / Z));
+    t.logprob = float(double(chosen_raw_logit) - log_z);
+    for (uint32_t i = 0; i < std::min<size_t>(top_k, c.size()); ++i)
+        t.top.push_back({c[i].id, float(double(c[i].logit) - log_z)});
+    return t;
+}
+
 LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint32_t reuse, const GenerationParams& gp,
                         std::span<const int32_t> stop_ids, const std::atomic<bool>& cancel,
                         const std::function<void(int32_t)>& on_token) {
+    return generate_ids(model, prompt, reuse, gp, stop_ids, cancel, LoopHooks{[&](const LoopStep& s) { on_token(s.id); }, {}});
+}
+
+LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint32_t reuse, const GenerationParams& gp,
+                        std::span<const int32_t> stop_ids, const std::atomic<bool>& cancel, const LoopHooks& hooks) {
     LoopResult res;
     res.stats.prompt_tokens = uint32_t(prompt.size());
     res.stats.reused_tokens = reuse;
+    res.stats.seed = gp.sampling.seed;
     const auto t0 = Clock::now();
     Sampler sampler(gp.sampling);
     const SamplingParams& sp = gp.sampling;
     const bool penalise = sp.repetition_penalty != 1.0f;
     // HF applies the penalty to every id in the context, prompt included, each once.
     std::vector<int32_t> seen;
+    auto is_seen = [&](int32_t id) { return std::find(seen.begin(), seen.end(), id) != seen.end(); };
     auto see = [&](int32_t id) {
-        if (penalise && std::find(seen.begin(), seen.end(), id) == seen.end()) seen.push_back(id);
+        if (penalise && !is_seen(id)) seen.push_back(id);
     };
     for (int32_t id : prompt) see(id);
 
     HeadRequest head;
     head.penalty = sp.repetition_penalty;
+    head.trace_k = gp.trace_top_k < 0 ? -1 : std::min(gp.trace_top_k, kMaxTraceTopK);
     if (sp.greedy()) {
         head.mode = HeadMode::Argmax;
     } else {
@@ -49,18 +92,59 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         head.k = sampler.candidates_per_slice();
         head.inv_temp = 1.0f / sp.temperature;
     }
+    TokenTrace trace;
     auto pick = [&](const HeadResult& r) -> int32_t {
-        if (head.mode == HeadMode::Argmax) return r.id;
-        if (auto id = sampler.sample_candidates(r.candidates, r.slices, head.k)) return *id;
-        return sampler.sample_full(model.read_last_logits());
+        int32_t id;
+        float chosen = 0;  // the chosen id's logit as the sampler saw it (penalised)
+        if (head.mode == HeadMode::Argmax) {
+            id = r.id, chosen = r.value;
+        } else {
+            auto c = sampler.sample_candidates(r.candidates, r.slices, head.k);
+            id = c ? *c : sampler.sample_full(model.read_last_logits());
+            for (const Candidate& k : sampler.last_kept())
+                if (k.id == id) chosen = k.logit;
+        }
+        if (head.trace_k >= 0) {
+            // Undo the penalty (HF: l < 0 ? l * p : l / p) to get the raw logit, unless the raw
+            // top-k already holds the chosen id exactly.
+            float raw = chosen;
+            if (penalise && is_seen(id)) raw = chosen < 0 ? chosen / sp.repetition_penalty : chosen * sp.repetition_penalty;
+            const uint32_t tk = trace_k_used(head.trace_k), stride = TOPK_STRIDE(tk);
+            for (uint32_t s = 0; s < r.trace_slices; ++s)
+                for (uint32_t i = 0; i < tk; ++i)
+                    if (int32_t(std::bit_cast<uint32_t>(r.trace[s * stride + 2 * i + 1])) == id) raw = r.trace[s * stride + 2 * i];
+            trace = trace_from_candidates(r.trace, r.trace_slices, tk, uint32_t(head.trace_k), raw);
+        }
+        return id;
+    };
+    auto ask_force = [&]() { return hooks.force ? hooks.force() : std::vector<int32_t>{}; };
+    auto update_ban = [&]() {
+        const bool ban = hooks.banned && !hooks.banned->empty();
+        if (ban) model.set_banned(*hooks.banned);
+        head.ban = ban;
+    };
+    // Forced tokens go into the model with the next forward call and are reported right after it.
+    auto report_forced = [&](std::span<const int32_t> forced) {
+        for (int32_t id : forced) {
+            see(id);
+            hooks.on_token(LoopStep{id, true, nullptr});
+            ++res.stats.generated_tokens;
+            ++res.stats.injected_tokens;
+        }
     };
 
     model.truncate(reuse);
+    std::vector<int32_t> feed(prompt.begin() + reuse, prompt.end());
+    std::vector<int32_t> forced = ask_force();
+    if (prompt.size() + forced.size() > model.capacity()) forced.clear();
+    feed.insert(feed.end(), forced.begin(), forced.end());
+    for (int32_t id : forced) see(id);
     if (penalise) model.set_seen(seen);
-    HeadResult r = model.forward(prompt.subspan(reuse), head);
+    update_ban();
+    HeadResult r = model.forward(feed, head);
     res.stats.prefill_s = since(t0);
-    const double prefill_tokens = double(prompt.size() - reuse);
-    res.stats.prefill_tok_s = prefill_tokens / std::max(res.stats.prefill_s, 1e-9);
+    res.stats.prefill_tok_s = double(feed.size()) / std::max(res.stats.prefill_s, 1e-9);
+    report_forced(forced);
     int32_t next = pick(r);
     res.stats.ttft_s = since(t0);
     const auto t1 = Clock::now();
@@ -69,7 +153,7 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
             res.reason = DoneReason::Eos;
             break;
         }
-        on_token(next);
+        hooks.on_token(LoopStep{next, false, head.trace_k >= 0 ? &trace : nullptr});
         ++res.stats.generated_tokens;
         if (cancel.load()) {
             res.reason = DoneReason::Stopped;
@@ -83,10 +167,22 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
             res.reason = DoneReason::ContextFull;
             break;
         }
+        forced = ask_force();
+        // Forced text that would not fit is cut: the reply then ends at capacity as usual.
+        forced.resize(std::min<size_t>(forced.size(), model.capacity() - model.pos() - 1));
+        feed.assign(1, next);
+        feed.insert(feed.end(), forced.begin(), forced.end());
         see(next);
+        for (int32_t id : forced) see(id);
         if (penalise) model.set_seen(seen);
-        const int32_t one[] = {next};
-        next = pick(model.forward(one, head));
+        update_ban();
+        r = model.forward(feed, head);
+        report_forced(forced);
+        if (model.pos() >= model.capacity() && !forced.empty()) {
+            res.reason = DoneReason::ContextFull;
+            break;
+        }
+        next = pick(r);
     }
     res.stats.decode_s = since(t1);
     // The first token comes from prefill; the rest are decode steps.
@@ -126,10 +222,18 @@ bool Session::next_event(Event& e, int timeout_ms) {
 void Session::cancel() { cancel_.store(true); }
 
 void Session::start(std::vector<ChatMessage> conversation, const GenerationParams& params) {
+    start_continue(std::move(conversation), {}, 0, params);
+}
+
+void Session::start_continue(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
+                             const GenerationParams& params) {
     if (busy_.exchange(true)) fail_usage("a generation is already running");
     if (worker_.joinable()) worker_.join();
     cancel_.store(false);
-    worker_ = std::thread([this, c = std::move(conversation), params]() mutable { work(std::move(c), params); });
+    forced_from = std::min<uint32_t>(forced_from, uint32_t(prefix.size()));
+    worker_ = std::thread([this, c = std::move(conversation), p = std::move(prefix), forced_from, params]() mutable {
+        work(std::move(c), std::move(p), forced_from, params);
+    });
 }
 
 DoneReason Session::run(std::vector<ChatMessage> conversation, const GenerationParams& params,
@@ -143,15 +247,81 @@ DoneReason Session::run(std::vector<ChatMessage> conversation, const GenerationP
     }
 }
 
-void Session::work(std::vector<ChatMessage> conversation, GenerationParams params) {
+namespace {
+
+// Maps the splitter's output back to the tokens whose text it is, so each delta event carries the
+// tokens behind its text (TokenInfo). Tokens are kept in stream order with their [begin, end) offsets
+// in the decoded text; text the splitter drops (tags, whitespace around them) leaves its tokens to
+// ride along, with text "", on the next event.
+class TokenAttributor {
+public:
+    void add(TokenInfo info, size_t begin, size_t end) { pending_.push_back({std::move(info), begin, end, false}); }
+    void append_text(std::string_view s) { text_.append(s); }
+
+    // Turns one splitter output into events (one per run of the same channel).
+    std::vector<Event> events(const ReasoningSplitter::Out& out) {
+        std::vector<Event> evs;
+        for (const ReasoningSplitter::Piece& p : out.pieces) {
+            Event e{p.reasoning ? Event::Type::ReasoningDelta : Event::Type::AnswerDelta};
+            e.text = text_.substr(p.begin, p.end - p.begin);
+            while (!pending_.empty() && pending_.front().begin < p.end) {
+                Pending& t = pending_.front();
+                if (t.end <= p.begin) {  // its text was dropped
+                    if (!t.reported && !t.info.prefix) push(e, t.info, "");
+                    pending_.pop_front();
+                    continue;
+                }
+                const size_t b = std::max(t.begin, p.begin), en = std::min(t.end, p.end);
+                push(e, t.info, text_.substr(b, en - b));
+                t.reported = true;
+                if (t.end > p.end) break;  // the rest of it goes to the next piece
+                pending_.pop_front();
+            }
+            evs.push_back(std::move(e));
+        }
+        return evs;
+    }
+    // At the end: tokens nobody has reported yet ride on one last empty event.
+    std::optional<Event> rest(bool reasoning) {
+        Event e{reasoning ? Event::Type::ReasoningDelta : Event::Type::AnswerDelta};
+        for (Pending& t : pending_)
+            if (!t.reported && !t.info.prefix) push(e, t.info, "");
+        pending_.clear();
+        if (e.tokens.empty()) return std::nullopt;
+        return e;
+    }
+
+private:
+    struct Pending {
+        TokenInfo info;
+        size_t begin, end;
+        bool reported;
+    };
+    static void push(Event& e, const TokenInfo& t, std::string text) {
+        TokenInfo ti = t;
+        ti.text = std::move(text);
+        e.ids.push_back(ti.id);
+        e.tokens.push_back(std::move(ti));
+    }
+    std::deque<Pending> pending_;
+    std::string text_;  // all decoded text of the reply
+};
+
+}  // namespace
+
+void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
+                   GenerationParams params) {
     DoneReason reason = DoneReason::Error;
     GenerationStats stats;
     std::string reasoning_all, answer_all;
+    std::vector<int32_t> reply(prefix.begin(), prefix.begin() + forced_from);
     try {
         const Tokenizer& tok = *engine_->tokenizer();
         Qwen2Model& model = engine_->model();
         const std::string prompt = engine_->chat_template()->render(conversation, true);
-        const std::vector<int32_t> ids = tok.encode(prompt);
+        std::vector<int32_t> ids = tok.encode(prompt);
+        const size_t template_tokens = ids.size();
+        ids.insert(ids.end(), prefix.begin(), prefix.begin() + forced_from);
         if (ids.size() >= model.capacity())
             fail_usage("the prompt is " + std::to_string(ids.size()) + " tokens but the context holds " +
                        std::to_string(model.capacity()) + " (raise --ctx, up to " +
@@ -167,29 +337,86 @@ void Session::work(std::vector<ChatMessage> conversation, GenerationParams param
         while (!tail.empty() && (tail.back() == '\n' || tail.back() == ' ')) tail.pop_back();
         ReasoningSplitter split(tail.size() >= 7 && tail.compare(tail.size() - 7, 7, "<think>") == 0);
         StreamDecoder dec(tok);
+        TokenAttributor attr;
+        size_t offset = 0;  // decoded bytes so far
+        uint32_t index = 0, reasoning_count = 0;
+        // A continued reply's prefix is replayed silently: its text is the caller's already.
+        auto send = [&](const ReasoningSplitter::Out& o, bool silent = false) {
+            for (Event& e : attr.events(o)) {
+                (e.type == Event::Type::ReasoningDelta ? reasoning_all : answer_all) += e.text;
+                if (silent) continue;
+                e.injected = !e.tokens.empty() && std::all_of(e.tokens.begin(), e.tokens.end(), [](auto& t) { return t.injected; });
+                emit(std::move(e));
+            }
+        };
+        // One token of the reply through the decoder and the splitter; its events go out at once.
+        auto push_token = [&](int32_t id, bool injected, bool is_prefix, const TokenTrace* trace) {
+            const std::string text = dec.push(id);
+            TokenInfo ti;
+            ti.index = index++;
+            ti.id = id;
+            ti.bytes = tok.token_bytes(id);
+            ti.injected = injected;
+            ti.prefix = is_prefix;
+            if (trace) ti.has_trace = true, ti.trace = *trace;
+            const bool before = !split.in_reasoning() && !split.closed();
+            const bool was_answer = split.closed();
+            attr.append_text(text);
+            attr.add(std::move(ti), offset, offset + text.size());
+            offset += text.size();
+            const ReasoningSplitter::Out o = split.push(text);
+            // The tokens from the one opening the thinking to the one closing it are reasoning.
+            const bool reasoning = !was_answer && !(before && !split.in_reasoning() && !split.closed());
+            if (reasoning) ++reasoning_count;
+            if (!is_prefix) ++(reasoning ? stats.reasoning_tokens : stats.answer_tokens);
+            send(o, is_prefix);
+        };
+        for (size_t i = template_tokens; i < ids.size(); ++i) push_token(ids[i], false, true, nullptr);
+
         std::vector<int32_t> stop = engine_->config().generation.eos_token_ids;
         if (tok.eos_id() >= 0 && std::find(stop.begin(), stop.end(), tok.eos_id()) == stop.end()) stop.push_back(tok.eos_id());
         if (params.ignore_eos) stop.clear();
 
-        auto send = [&](const ReasoningSplitter::Out& o, int32_t id) {
-            if (!o.reasoning.empty()) {
-                reasoning_all += o.reasoning;
-                emit(Event{Event::Type::ReasoningDelta, o.reasoning, {}, DoneReason::Eos, {id}});
-            }
-            if (!o.answer.empty()) {
-                answer_all += o.answer;
-                emit(Event{Event::Type::AnswerDelta, o.answer, {}, DoneReason::Eos, {id}});
-            }
+        // What is forced into the reply: the caller's tokens first, then the budget's closing once.
+        std::vector<int32_t> branch(prefix.begin() + forced_from, prefix.end());
+        bool budget_spent = false;
+        auto force = [&]() -> std::vector<int32_t> {
+            if (!branch.empty()) return std::exchange(branch, {});
+            if (budget_spent || params.reasoning_budget < 0 || split.closed()) return {};
+            if (reasoning_count < uint32_t(params.reasoning_budget)) return {};
+            budget_spent = true;
+            std::string text;
+            if (!split.in_reasoning()) text = "<think>\n";  // the template left opening the thinking to the model
+            else if (params.reasoning_budget > 0 && !params.reasoning_budget_message.empty())
+                text = "\n" + params.reasoning_budget_message + "\n";
+            text += "</think>\n\n";
+            return tok.encode(text);
         };
-        LoopResult lr = generate_ids(model, ids, reuse, params, stop, cancel_, [&](int32_t id) {
-            cached_.push_back(id);
-            send(split.push(dec.push(id)), id);
-        });
+        // Once the answer has begun, the thinking tags are closed for good: the model may not
+        // produce them (as single added tokens) again, so no </think> lands in an answer.
+        std::vector<int32_t> tags, banned;
+        for (const char* t : {"<think>", "</think>"})
+            if (auto v = tok.encode(t); v.size() == 1) tags.push_back(v[0]);
+        LoopHooks hooks;
+        hooks.on_token = [&](const LoopStep& s) {
+            cached_.push_back(s.id);
+            reply.push_back(s.id);
+            push_token(s.id, s.injected, false, s.trace);
+            if (split.closed() && banned.empty()) banned = tags;
+        };
+        hooks.banned = &banned;
+        hooks.force = force;
+        LoopResult lr = generate_ids(model, ids, reuse, params, stop, cancel_, hooks);
         // The last sampled token never went through the model: the cache holds pos() tokens.
         cached_.resize(std::min<size_t>(cached_.size(), model.pos()));
-        send(split.push(dec.flush()), -1);
-        send(split.finish(), -1);
+        const std::string rest = dec.flush();
+        attr.append_text(rest);
+        send(split.push(rest));
+        send(split.finish());
+        if (auto e = attr.rest(split.in_reasoning())) emit(std::move(*e));
         reason = lr.reason;
+        lr.stats.reasoning_tokens = stats.reasoning_tokens;
+        lr.stats.answer_tokens = stats.answer_tokens;
         stats = lr.stats;
         emit(Event{Event::Type::Stats, {}, stats, reason, {}});
     } catch (const Error& e) {
@@ -204,7 +431,9 @@ void Session::work(std::vector<ChatMessage> conversation, GenerationParams param
     last_reasoning_ = reasoning_all;
     last_answer_ = answer_all;
     busy_.store(false);
-    emit(Event{Event::Type::Done, {}, stats, reason, {}});
+    Event done{Event::Type::Done, {}, stats, reason, {}};
+    done.reply_ids = std::move(reply);
+    emit(std::move(done));
 }
 
 }  // namespace r1vk

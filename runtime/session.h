@@ -64,6 +64,8 @@ struct TokenInfo {
     std::string bytes;         // the token's raw bytes (may be an incomplete UTF-8 sequence)
     bool reasoning = false;    // generated inside the thinking (the closing </think> counts as thinking)
     bool injected = false;     // forced (reasoning budget, a branch's chosen token), not sampled
+    bool prefix = false;       // a continued reply's given prefix: text the caller already showed (held
+                               // back at the fork, e.g. whitespace); a front end keeping records skips it
     bool has_trace = false;    // injected tokens have a trace too when it was asked for
     TokenTrace trace;
 };
@@ -114,6 +116,8 @@ struct LoopHooks {
     // Asked before the first token is sampled and after each reported token: tokens to force into the
     // reply now (empty: go on sampling). Forced tokens are reported as injected and count as generated.
     std::function<std::vector<int32_t>()> force;
+    // Ids the model may not produce from now on (read before every step; at most MAX_BANNED).
+    const std::vector<int32_t>* banned = nullptr;
 };
 LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint32_t reuse, const GenerationParams& gp,
                         std::span<const int32_t> stop_ids, const std::atomic<bool>& cancel, const LoopHooks& hooks);

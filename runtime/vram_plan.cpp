@@ -1,5 +1,7 @@
 #include "runtime/vram_plan.h"
 
+#include "shaders/push_constants.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -39,7 +41,7 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
     s.step = 32;
     s.args = 16;
     s.seen = uint64_t(o.ctx) * 4;
-    s.readback = std::max<uint64_t>(V * 4, uint64_t(s.topk_slices) * (2 * o.topk_k + 2) * 4);
+    s.readback = std::max<uint64_t>(V * 4, uint64_t(s.topk_slices) * TOPK_STRIDE(o.topk_k) * 4);
     return s;
 }
 

@@ -19,7 +19,7 @@ struct StepParams {
     uint split_len;  // attention: KV positions per split
     uint n_splits;   // attention: splits (workgroups along the KV axis)
     uint n_seen;     // repetition penalty: ids in the seen list
-    uint pad0;
+    uint n_banned;   // ids whose logit is forced to -inf (at most MAX_BANNED)
     uint pad1;
 };
 
@@ -122,7 +122,10 @@ struct ArgmaxPC {
     uint x_off;
 };
 
-// Per-slice top-k candidates and softmax statistics (max, sum of exp((l - max) * inv_temp)).
+// Per-slice top-k candidates and softmax statistics. Each slice writes TOPK_STRIDE(k) floats: k
+// (value, id-as-float-bits) pairs, then max m, sum of exp(a) and sum of exp(a) * a with
+// a = (l - m) * inv_temp (the last one gives the entropy: H = log Z - sum(e^a a) / Z).
+#define TOPK_STRIDE(k) (2u * (k) + 3u)
 struct TopkPC {
     uint n;
     uint k;
@@ -130,6 +133,7 @@ struct TopkPC {
     float inv_temp;
 };
 
+#define MAX_BANNED 16u
 struct PenaltyPC {
     float penalty;
     uint capacity;

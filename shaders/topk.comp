@@ -1,8 +1,9 @@
 #version 450
 // Sampling candidates on the device: each workgroup sorts one slice of the logits (bitonic, in shared
 // memory), writes its top k (value, id) and the slice's softmax statistics (max, sum of
-// exp((l - max) * inv_temp)). The host merges the slices' candidates, which is exact: every global
-// top-k entry is in its slice's top k, and the statistics give the exact normaliser.
+// exp(a), sum of exp(a) * a, a = (l - max) * inv_temp). The host merges the slices' candidates, which
+// is exact: every global top-k entry is in its slice's top k, and the statistics give the exact
+// normaliser and entropy. The same pass serves the sampler and the trace (raw logits, inv_temp 1).
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
 
@@ -17,6 +18,7 @@ layout(push_constant) uniform Push { TopkPC p; };
 shared float kv[SLICE];
 shared uint ki[SLICE];
 shared float red[LS];
+shared float red2[LS];
 
 void main() {
     const uint lid = gl_LocalInvocationID.x;
@@ -45,23 +47,33 @@ void main() {
             barrier();
         }
     }
-    const uint ob = gl_WorkGroupID.x * (2u * p.k + 2u);
+    const uint ob = gl_WorkGroupID.x * TOPK_STRIDE(p.k);
     for (uint e = lid; e < p.k; e += LS) {
         o[ob + 2u * e] = kv[e];
         o[ob + 2u * e + 1u] = uintBitsToFloat(ki[e]);
     }
     const float mx = kv[0];
-    float s = 0.0;
+    float s = 0.0, sa = 0.0;
     for (uint e = lid; e < SLICE; e += LS)
-        if (ki[e] != 0xffffffffu) s += exp((kv[e] - mx) * p.inv_temp);
+        if (ki[e] != 0xffffffffu) {
+            const float a = (kv[e] - mx) * p.inv_temp;
+            const float w = exp(a);
+            s += w;
+            sa += w * a;
+        }
     red[lid] = s;
+    red2[lid] = sa;
     barrier();
     for (uint h = LS / 2u; h > 0u; h >>= 1u) {
-        if (lid < h) red[lid] += red[lid + h];
+        if (lid < h) {
+            red[lid] += red[lid + h];
+            red2[lid] += red2[lid + h];
+        }
         barrier();
     }
     if (lid == 0u) {
         o[ob + 2u * p.k] = mx;
         o[ob + 2u * p.k + 1u] = red[0];
+        o[ob + 2u * p.k + 2u] = red2[0];
     }
 }

@@ -98,6 +98,7 @@ class Model:
         self.n_kv = int(cfg["num_key_value_heads"])
         self.head_dim = r1vk_ckpt.head_dim_of(cfg)
         self.vocab = int(cfg["vocab_size"])
+        self.kv_fp16 = False
         self.eps = float(cfg["rms_norm_eps"])
         self.inv_freq = rope_inv_freq(self.head_dim, cfg.get("rope_theta", 10000.0))
         self.weights = weights
@@ -136,6 +137,9 @@ class Model:
         v = (h @ lay["v_proj"] + lay["v_proj_bias"]).reshape(T, Hkv, d).transpose(1, 0, 2)
         q = apply_rope(q, cos, sin)
         k = apply_rope(k, cos, sin)
+        if self.kv_fp16:  # the numerics contract stores K and V as fp16; the math stays float64
+            k = k.astype(np.float16).astype(np.float64)
+            v = v.astype(np.float16).astype(np.float64)
         if cache is not None and cache.k[li] is not None:
             k = np.concatenate([cache.k[li], k], axis=1)
             v = np.concatenate([cache.v[li], v], axis=1)

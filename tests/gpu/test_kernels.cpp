@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "gpu_fixture.h"
 #include "runtime/reference.h"
@@ -159,18 +160,20 @@ TEST_F(GpuTest, TopkCandidatesAndSoftmaxStatsAreExact) {
     x[17] = x[4000] = 11.0f;  // a tie across slices
     Ops ops(ctx());
     const uint32_t slices = ops.topk_slices(n);
-    Buffer xb = upload(x), ob = zeros(size_t(slices) * (2 * k + 2) * 4);
+    Buffer xb = upload(x), ob = zeros(size_t(slices) * TOPK_STRIDE(k) * 4);
     run([&](Recorder& r) { ops.topk(r, xb, 0, n, k, inv_temp, ob); }, ops);
-    auto out = download<float>(ob, size_t(slices) * (2 * k + 2));
+    auto out = download<float>(ob, size_t(slices) * TOPK_STRIDE(k));
     // Merge like the sampler does, then compare with a host sort of everything.
     std::vector<std::pair<float, uint32_t>> cand;
     double M = -INFINITY;
-    for (uint32_t s = 0; s < slices; ++s) M = std::max<double>(M, out[s * (2 * k + 2) + 2 * k]);
-    double Z = 0;
+    for (uint32_t s = 0; s < slices; ++s) M = std::max<double>(M, out[s * TOPK_STRIDE(k) + 2 * k]);
+    double Z = 0, ZA = 0;  // sum of e^a and of e^a * a, a = (l - M) * inv_temp, merged over slices
     for (uint32_t s = 0; s < slices; ++s) {
-        const float* o = &out[s * (2 * k + 2)];
+        const float* o = &out[s * TOPK_STRIDE(k)];
         for (uint32_t i = 0; i < k; ++i) cand.push_back({o[2 * i], std::bit_cast<uint32_t>(o[2 * i + 1])});
-        Z += o[2 * k + 1] * std::exp((o[2 * k] - M) * inv_temp);
+        const double shift = (o[2 * k] - M) * inv_temp, w = std::exp(shift);
+        Z += o[2 * k + 1] * w;
+        ZA += w * (o[2 * k + 2] + shift * o[2 * k + 1]);
     }
     auto better = [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
     std::sort(cand.begin(), cand.end(), better);
@@ -181,9 +184,16 @@ TEST_F(GpuTest, TopkCandidatesAndSoftmaxStatsAreExact) {
         EXPECT_EQ(cand[i].second, all[i].second) << i;
         EXPECT_EQ(cand[i].first, all[i].first) << i;
     }
-    double Zref = 0;
-    for (float v : x) Zref += std::exp((double(v) - all[0].first) * inv_temp);
+    double Zref = 0, ZAref = 0;
+    for (float v : x) {
+        const double a = (double(v) - all[0].first) * inv_temp;
+        Zref += std::exp(a);
+        ZAref += std::exp(a) * a;
+    }
     EXPECT_NEAR(Z / Zref, 1.0, 1e-5);
+    // The entropy of the tempered distribution, from the third statistic.
+    const double H = std::log(Z) - ZA / Z, Href = std::log(Zref) - ZAref / Zref;
+    EXPECT_NEAR(H, Href, 1e-4 * std::max(1.0, Href));
 }
 
 TEST_F(GpuTest, RepetitionPenaltyScalesSeenLogits) {
@@ -192,10 +202,30 @@ TEST_F(GpuTest, RepetitionPenaltyScalesSeenLogits) {
     pc::StepParams step{};
     step.n_seen = 3;  // only the first three count
     Ops ops(ctx());
-    Buffer xb = upload(x), sb = upload(seen), st = upload(&step, sizeof step);
-    run([&](Recorder& r) { ops.penalty(r, xb, sb, st, 1.25f, 8); }, ops);
+    const std::vector<uint32_t> none(MAX_BANNED, 0);
+    Buffer xb = upload(x), sb = upload(seen), st = upload(&step, sizeof step), bb = upload(none);
+    run([&](Recorder& r) { ops.penalty(r, xb, sb, st, bb, 1.25f, 8); }, ops);
     std::vector<float> want = {2.0f / 1.25f, -2.0f * 1.25f, 0.5f, -0.25f * 1.25f, 3.0f, 1.0f};
     EXPECT_TRUE(all_close(download<float>(xb, x.size()), want, 0, 1e-7, 1e-14));
+}
+
+TEST_F(GpuTest, BannedIdsGetMinusInfinityAndNoPenalty) {
+    std::vector<float> x = {2.0f, -2.0f, 0.5f, -0.25f, 3.0f, 1.0f};
+    const std::vector<uint32_t> seen = {0, 1, 3, 5};
+    std::vector<uint32_t> banned(MAX_BANNED, 0);
+    banned[0] = 1, banned[1] = 4;
+    for (float penalty : {1.0f, 1.25f}) {
+        pc::StepParams step{};
+        step.n_seen = 4;
+        step.n_banned = 2;
+        Ops ops(ctx());
+        Buffer xb = upload(x), sb = upload(seen), st = upload(&step, sizeof step), bb = upload(banned);
+        run([&](Recorder& r) { ops.penalty(r, xb, sb, st, bb, penalty, 8); }, ops);
+        const auto got = download<float>(xb, x.size());
+        const float ninf = -std::numeric_limits<float>::infinity();
+        std::vector<float> want = {2.0f / penalty, ninf, 0.5f, -0.25f * penalty, ninf, 1.0f / penalty};
+        for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(got[i], want[i]) << "penalty " << penalty << " i " << i;
+    }
 }
 
 TEST_F(GpuTest, FillRandomIsDeterministicAndInRange) {

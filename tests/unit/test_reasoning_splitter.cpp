@@ -14,12 +14,25 @@ struct Split {
 Split feed(bool starts_in_reasoning, const std::vector<std::string>& pieces) {
     ReasoningSplitter s(starts_in_reasoning);
     Split out;
+    std::string input;  // everything pushed: each piece must name the run of it that was emitted
+    size_t last_end = 0;
     auto take = [&](const ReasoningSplitter::Out& o, bool was_closed) {
         if (was_closed) EXPECT_EQ(o.reasoning, "") << "reasoning after </think>";
+        std::string r, a;
+        for (const auto& p : o.pieces) {
+            EXPECT_LE(last_end, p.begin) << "pieces out of order";
+            EXPECT_LT(p.begin, p.end) << "empty piece";
+            ASSERT_LE(p.end, input.size());
+            (p.reasoning ? r : a) += input.substr(p.begin, p.end - p.begin);
+            last_end = p.end;
+        }
+        EXPECT_EQ(r, o.reasoning);
+        EXPECT_EQ(a, o.answer);
         out.reasoning += o.reasoning;
         out.answer += o.answer;
     };
     for (const auto& p : pieces) {
+        input += p;
         const bool was_closed = s.closed();
         take(s.push(p), was_closed);
     }

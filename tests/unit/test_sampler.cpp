@@ -9,11 +9,13 @@
 #include <random>
 
 #include "runtime/sampler.h"
+#include "runtime/session.h"
 
 namespace r1vk {
 namespace {
 
-// What the top-k kernel produces: per slice, its top k (logit, id bits) and (max, sum exp((l-max)/T)).
+// What the top-k kernel produces: per slice, its top k (logit, id bits) and (max, sum exp(a),
+// sum exp(a) * a) with a = (l - max) / T: TOPK_STRIDE(k) floats.
 std::vector<float> device_candidates(const std::vector<float>& logits, uint32_t slice, uint32_t k, float temp,
                                      uint32_t* slices_out) {
     const uint32_t slices = uint32_t((logits.size() + slice - 1) / slice);
@@ -26,10 +28,14 @@ std::vector<float> device_candidates(const std::vector<float>& logits, uint32_t 
             if (i < v.size()) out.push_back(v[i].first), out.push_back(std::bit_cast<float>(v[i].second));
             else out.push_back(-INFINITY), out.push_back(std::bit_cast<float>(0xffffffffu));
         }
-        double sum = 0;
-        for (auto& e : v) sum += std::exp((double(e.first) - v[0].first) / temp);
+        double sum = 0, suma = 0;
+        for (auto& e : v) {
+            const double a = (double(e.first) - v[0].first) / temp;
+            sum += std::exp(a), suma += std::exp(a) * a;
+        }
         out.push_back(v[0].first);
         out.push_back(float(sum));
+        out.push_back(float(suma));
     }
     *slices_out = slices;
     return out;
@@ -143,4 +149,35 @@ TEST(Sampler, GenerationConfigDefaults) {
 }
 
 }  // namespace
+// The trace (issue T): logprob, entropy and top-K of the raw distribution, merged from the per-slice
+// statistics, against a direct float64 computation over the whole vocabulary.
+TEST(Trace, FromCandidatesMatchesTheFullDistribution) {
+    for (uint32_t seed = 1; seed <= 6; ++seed) {
+        const uint32_t n = 3001 + 517 * seed;  // odd sizes: partial last slice
+        const auto logits = peaked_logits(n, seed, seed % 2 ? 2.0f : 6.0f);
+        uint32_t slices = 0;
+        const uint32_t k = 7;
+        const auto data = device_candidates(logits, 1024, k, 1.0f, &slices);
+        const int32_t chosen = int32_t(seed * 97 % n);
+        const TokenTrace t = trace_from_candidates(data, slices, k, 5, logits[chosen]);
+        double M = -INFINITY;
+        for (float v : logits) M = std::max<double>(M, v);
+        double Z = 0;
+        for (float v : logits) Z += std::exp(v - M);
+        const double lz = M + std::log(Z);
+        double H = 0;
+        for (float v : logits) H -= std::exp(v - lz) * (v - lz);
+        EXPECT_NEAR(t.logprob, logits[chosen] - lz, 1e-5) << seed;
+        EXPECT_NEAR(t.entropy, H, 1e-4 * std::max(1.0, H)) << seed;
+        std::vector<int32_t> order(n);
+        for (uint32_t i = 0; i < n; ++i) order[i] = int32_t(i);
+        std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+        ASSERT_EQ(t.top.size(), 5u);
+        for (size_t i = 0; i < 5; ++i) {
+            EXPECT_EQ(t.top[i].id, order[i]) << seed << " rank " << i;
+            EXPECT_NEAR(t.top[i].logprob, logits[order[i]] - lz, 1e-5);
+        }
+    }
+}
+
 }  // namespace r1vk
