@@ -203,14 +203,21 @@ void App::apply(Event& e) {
         case Event::Type::ReasoningDelta:
         case Event::Type::AnswerDelta: {
             const bool r = e.type == Event::Type::ReasoningDelta;
-            (r ? b.reasoning : b.answer) += e.text;
+            // A continued reply re-reports prefix tokens whose text was held back at the fork; the
+            // branch already holds that text (copied from its parent), so only new tokens add text.
+            if (e.tokens.empty()) (r ? b.reasoning : b.answer) += e.text;
+            for (const TokenInfo& t : e.tokens)
+                if (!t.prefix) (r ? b.reasoning : b.answer) += t.text;
             if (!r && b.thinking_s == 0 && !b.reasoning.empty()) b.thinking_s = now() - reply_started_;
             for (TokenInfo& t : e.tokens) {
+                if (t.prefix) continue;
                 if (t.index >= b.tokens.size()) b.tokens.resize(t.index + 1);
                 TokRec& rec = b.tokens[t.index];
                 rec.id = t.id;
                 (r ? rec.reasoning_text : rec.answer_text) += t.text;
-                rec.reasoning = t.reasoning;
+                // The channel of the event is the reliable flag for tokens with text (TokenInfo::reasoning
+                // is not filled by every runtime version).
+                rec.reasoning = t.reasoning || (r && !t.text.empty());
                 rec.injected = t.injected;
                 if (t.has_trace) {
                     rec.has_trace = true;

@@ -225,7 +225,7 @@ void draw_reply(App& app) {
     const float avail_w = ImGui::GetContentRegionAvail().x;
     int n_reason = 0;
     for (const TokRec& t : b->tokens) n_reason += t.reasoning;
-    if (b->tokens.empty()) n_reason = int(b->reasoning_tokens);
+    if (!b->done.empty() && b->fork_at < 0 && b->reasoning_tokens) n_reason = int(b->reasoning_tokens);
     char rhead[128];
     if (b->thinking_s > 0)
         std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · thought for %.1f s###rh", n_reason, b->thinking_s);
