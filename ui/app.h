@@ -39,6 +39,8 @@ struct View {
     bool follow_reasoning = true, follow_answer = true;
     std::string fit_dir;
     int fit_ctx = 4096;
+    std::string force_tab;      // select this right-hand tab next frame ("Trace", "VRAM", ...)
+    int pin_token = -1;         // show this token's details as if hovered (screenshots)
     int sel_msg = -1;           // the assistant message shown in the panes (-1: the latest)
     bool select_text = false;   // panes as read-only text fields for selecting
     std::string status_line;    // last command message (export done, refusals)

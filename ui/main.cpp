@@ -54,6 +54,7 @@ void usage() {
         "                 [--prompt TEXT ...] [--branch-at N --branch-token ID|alt] [--quit-when-done]\n"
         "                 [--screenshot FILE.png] [--transcript FILE.json] [--state FILE.json]\n"
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
+        "                 [--tab Trace|VRAM|Fit|Settings] [--pin-token N] [--search TEXT]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -111,6 +112,10 @@ int main(int argc, char** argv) {
     if (!glfwInit()) {
         std::fprintf(stderr, "r1vk-chat: cannot open the display %s; in a terminal use `r1vk chat`\n", disp ? disp : wl);
         return 3;
+    }
+    if (opt.check_display) {  // scripts/run.sh asks before choosing the app over the CLI
+        glfwTerminate();
+        return 0;
     }
     const bool validation = Context::validation_requested_by_env();
     VkWindow win;

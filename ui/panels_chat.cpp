@@ -353,7 +353,7 @@ void draw_app(App& app) {
     ImGuiIO& io = ImGui::GetIO();
     // Global keys: Esc stops a running reply, Ctrl+F opens the trace search.
     if (app.streaming() && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.stop();
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_open = app.view.search_focus = true;
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_focus = true, app.view.force_tab = "Trace";
 
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(io.DisplaySize);
@@ -374,7 +374,7 @@ void draw_app(App& app) {
     const float status_h = ImGui::GetFrameHeightWithSpacing();
     const float avail_h = ImGui::GetContentRegionAvail().y - status_h;
     const float fs = ImGui::GetFontSize() / 15.0f;
-    const float left_w = 200 * fs, right_w = app.settings.show_vram ? 340 * fs : 0;
+    const float left_w = 200 * fs, right_w = app.settings.show_vram ? 380 * fs : 0;
 
     ImGui::BeginChild("left", ImVec2(left_w, avail_h), true);
     draw_conversations(app);
@@ -391,24 +391,28 @@ void draw_app(App& app) {
     if (right_w > 0) {
         ImGui::SameLine();
         ImGui::BeginChild("right", ImVec2(-1, avail_h), true);
+        auto tab_flags = [&](const char* name) {
+            return app.view.force_tab == name ? ImGuiTabItemFlags_SetSelected : ImGuiTabItemFlags_None;
+        };
         if (ImGui::BeginTabBar("tabs")) {
-            if (ImGui::BeginTabItem("Trace")) {
+            if (ImGui::BeginTabItem("Trace", nullptr, tab_flags("Trace"))) {
                 draw_trace_tools(app);
                 ImGui::EndTabItem();
             }
-            if (ImGui::BeginTabItem("VRAM")) {
+            if (ImGui::BeginTabItem("VRAM", nullptr, tab_flags("VRAM"))) {
                 draw_vram(app);
                 ImGui::EndTabItem();
             }
-            if (ImGui::BeginTabItem("Fit")) {
+            if (ImGui::BeginTabItem("Fit", nullptr, tab_flags("Fit"))) {
                 draw_fit(app);
                 ImGui::EndTabItem();
             }
-            if (ImGui::BeginTabItem("Settings")) {
+            if (ImGui::BeginTabItem("Settings", nullptr, tab_flags("Settings"))) {
                 draw_settings(app);
                 ImGui::EndTabItem();
             }
             ImGui::EndTabBar();
+            app.view.force_tab.clear();
         }
         ImGui::EndChild();
     }

@@ -125,6 +125,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
     size_t offset = 0;  // byte offset of the token's part in `full`
     int hovered = -1;
     size_t hit_i = 0;
+    ImVec2 pin_pos;
     for (size_t i = 0; i < b.tokens.size(); ++i) {
         const TokRec& t = b.tokens[i];
         const std::string& part = reasoning ? t.reasoning_text : t.answer_text;
@@ -158,6 +159,10 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             x = 0, y += line_step;
             s = nl + 1;
         }
+        if (int(i) == app.view.pin_token) {
+            pin_pos = last_max + ImVec2(4, 4);
+            dl->AddRect(first_min - ImVec2(1, 1), last_max + ImVec2(1, 1), IM_COL32(255, 255, 255, 200), 2.0f);
+        }
         if (app.view.jump_token == int(i) && app.view.jump_in_reasoning == reasoning) {
             ImGui::SetScrollFromPosY(first_min.y - ImGui::GetWindowPos().y, 0.35f);
             app.view.jump_token = -1;
@@ -165,6 +170,12 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
         (void)top_y;
     }
     ImGui::Dummy(ImVec2(wrap, y + lh));
+    const int pin = app.view.pin_token;
+    if (hovered < 0 && pin >= 0 && pin < int(b.tokens.size()) && b.tokens[size_t(pin)].reasoning == reasoning &&
+        app.view.branch_msg < 0) {
+        ImGui::SetNextWindowPos(pin_pos);
+        token_tooltip(b.tokens[size_t(pin)], pin);
+    }
     if (hovered >= 0) {
         const TokRec& t = b.tokens[size_t(hovered)];
         token_tooltip(t, hovered);

@@ -46,12 +46,21 @@ const char* nice_name(MemCategory c) {
     }
 }
 
-void bar_row(const char* name, uint64_t bytes, uint64_t total, const char* extra = nullptr) {
+void setup_columns() {
+    const float fs = ImGui::GetFontSize() / 15.0f;
+    ImGui::TableSetupColumn("category", ImGuiTableColumnFlags_WidthFixed, 105 * fs);
+    ImGui::TableSetupColumn("bytes", ImGuiTableColumnFlags_WidthFixed, 135 * fs);
+    ImGui::TableSetupColumn("share", ImGuiTableColumnFlags_WidthStretch);
+}
+
+void bar_row(const char* name, uint64_t bytes, uint64_t total, const char* extra = nullptr,
+             const std::string& shown = {}) {
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(name);
     ImGui::TableNextColumn();
-    ImGui::TextUnformatted(gib(bytes).c_str());
+    ImGui::TextUnformatted(shown.empty() ? gib(bytes).c_str() : shown.c_str());
+    if (extra && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", extra);
     ImGui::TableNextColumn();
     ImGui::ProgressBar(total ? float(double(bytes) / double(total)) : 0.0f, ImVec2(-1, ImGui::GetTextLineHeight() * 0.7f),
                        "");
@@ -60,7 +69,7 @@ void bar_row(const char* name, uint64_t bytes, uint64_t total, const char* extra
 
 // A small line plot of the timeline with phase markers and the peak.
 void timeline_plot(const std::vector<VramPoint>& tl, const std::vector<PhaseMark>& phases, uint64_t peak, double now) {
-    const float h = 130 * ImGui::GetFontSize() / 15.0f;
+    const float h = 150 * ImGui::GetFontSize() / 15.0f;
     const ImVec2 p0 = ImGui::GetCursorScreenPos();
     const float w = ImGui::GetContentRegionAvail().x;
     const ImVec2 p1 = p0 + ImVec2(w, h);
@@ -77,19 +86,30 @@ void timeline_plot(const std::vector<VramPoint>& tl, const std::vector<PhaseMark
     for (const auto& v : tl) ymax = std::max({ymax, v.bytes, v.heap_usage});
     const float pad = 6;
     auto X = [&](double t) { return p0.x + pad + float((t - t0) / (t1 - t0)) * (w - 2 * pad); };
-    auto Y = [&](uint64_t b) { return p1.y - pad - float(double(b) / double(ymax) * 1.1) * (h - 2 * pad) / 1.1f * 0.9f; };
-    // phases
+    // the peak sits at 55% of the height: room above for the phase labels
+    auto Y = [&](uint64_t b) { return p1.y - pad - float(double(b) / double(ymax)) * (h - 2 * pad) * 0.55f; };
+    // phases: a line each; labels on up to three rows so close phases do not overprint
+    const float lh = ImGui::GetTextLineHeight();
+    float row_end[3] = {-1e9f, -1e9f, -1e9f};
     for (const auto& ph : phases) {
         const float x = X(ph.t);
         dl->AddLine(ImVec2(x, p0.y + 2), ImVec2(x, p1.y - 2), IM_COL32(120, 130, 150, 110));
-        dl->AddText(ImVec2(x + 2, p0.y + 2), IM_COL32(150, 160, 180, 200), ph.name.c_str());
+        const float tw = ImGui::CalcTextSize(ph.name.c_str()).x;
+        for (int r = 0; r < 3; ++r)
+            if (x + 2 > row_end[r]) {
+                dl->AddText(ImVec2(x + 2, p0.y + 2 + float(r) * lh), IM_COL32(150, 160, 180, 220), ph.name.c_str());
+                row_end[r] = x + 2 + tw + 4;
+                break;
+            }
     }
     // peak
     const float yp = Y(peak);
     for (float x = p0.x + pad; x < p1.x - pad; x += 8) dl->AddLine(ImVec2(x, yp), ImVec2(x + 4, yp), IM_COL32(255, 120, 100, 200));
     const std::string pk = "peak " + gib(peak);
-    dl->AddText(ImVec2(p1.x - pad - ImGui::CalcTextSize(pk.c_str()).x, yp - ImGui::GetTextLineHeight()),
-                IM_COL32(255, 140, 120, 230), pk.c_str());
+    dl->AddText(ImVec2(p1.x - pad - ImGui::CalcTextSize(pk.c_str()).x, yp + 3), IM_COL32(255, 140, 120, 230), pk.c_str());
+    char span[32];
+    std::snprintf(span, sizeof span, "%.1f s", t1 - t0);
+    dl->AddText(ImVec2(p1.x - pad - ImGui::CalcTextSize(span).x, p1.y - pad - lh), IM_COL32(150, 160, 180, 200), span);
     // lines (held to `now` so a flat phase reads as flat)
     std::vector<ImVec2> pts, usage;
     for (const auto& v : tl) {
@@ -133,17 +153,17 @@ void draw_vram(App& app) {
         ImGui::ProgressBar(budget ? float(double(usage) / double(budget)) : 0.f, ImVec2(-1, 0),
                            (gib(usage) + " / " + gib(budget)).c_str());
     } else {
-        ImGui::TextColored(kDim, "The driver lacks VK_EXT_memory_budget: no live usage.");
+        ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+        ImGui::TextWrapped("The driver lacks VK_EXT_memory_budget, so there is no live usage or budget; the heap size stands in.");
+        ImGui::PopStyleColor();
         ImGui::Text("device-local heap size: %s", gib(size).c_str());
     }
     const VramLedger& led = e->ctx().ledger();
     const uint64_t total = led.total() + ui_bytes;
     ImGui::Spacing();
     ImGui::Text("r1vk allocated %s (device blocks %s)", gib(led.total()).c_str(), gib(led.device_memory()).c_str());
-    if (ImGui::BeginTable("ledger", 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) {
-        ImGui::TableSetupColumn("category", ImGuiTableColumnFlags_WidthStretch, 1.1f);
-        ImGui::TableSetupColumn("bytes", ImGuiTableColumnFlags_WidthStretch, 0.9f);
-        ImGui::TableSetupColumn("share", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+    if (ImGui::BeginTable("ledger", 3, ImGuiTableFlags_RowBg)) {
+        setup_columns();
         // KV: reserved is what the ledger holds; used is what the cache holds for the latest reply.
         uint64_t kv_used = 0;
         if (const Conversation* c = app.current())
@@ -156,8 +176,8 @@ void draw_vram(App& app) {
             const uint64_t b = led.bytes(c);
             if (!b) continue;
             if (c == MemCategory::KvCache) {
-                const std::string n = "KV cache (used " + gib(std::min(kv_used, b)) + ")";
-                bar_row(n.c_str(), b, total, "reserved for the whole context; used = tokens in the cache");
+                bar_row("KV cache", b, total, "used (tokens in the cache) / reserved (the whole context)",
+                        gib(std::min(kv_used, b)) + " / " + gib(b));
             } else {
                 bar_row(nice_name(c), b, total);
             }
@@ -229,7 +249,8 @@ void draw_fit(App& app) {
     if (app.view.fit_ctx > fit.max_positions)
         ImGui::TextColored(kBad, "the model's maximum is %d positions", fit.max_positions);
     ImGui::Text("needs %s at %d tokens", gib(total).c_str(), app.view.fit_ctx);
-    if (ImGui::BeginTable("plan", 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) {
+    if (ImGui::BeginTable("plan", 3, ImGuiTableFlags_RowBg)) {
+        setup_columns();
         for (size_t i = 0; i < kMemCategoryCount; ++i)
             if (fit.plan.bytes[i]) bar_row(nice_name(MemCategory(i)), fit.plan.bytes[i], total);
         ImGui::EndTable();
@@ -238,22 +259,25 @@ void draw_fit(App& app) {
     ImGui::Spacing();
     if (ImGui::BeginTable("cards", 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) {
         ImGui::TableSetupColumn("card");
-        ImGui::TableSetupColumn("at this context");
-        ImGui::TableSetupColumn("largest context");
+        ImGui::TableSetupColumn(("at " + std::to_string(app.view.fit_ctx)).c_str());
+        ImGui::TableSetupColumn("max context");
         ImGui::TableHeadersRow();
         for (size_t i = 0; i < fit.max_ctx.size(); ++i) {
             const auto [budget, maxc] = fit.max_ctx[i];
             ImGui::TableNextRow();
             ImGui::TableNextColumn();
-            if (dev_budget && i == 0) ImGui::Text("this device (%s)", gib(budget).c_str());
+            if (dev_budget && i == 0) {
+                ImGui::TextUnformatted("this device");
+                if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s budget", gib(budget).c_str());
+            }
             else ImGui::Text("%llu GB", (unsigned long long)(budget / GB));
             ImGui::TableNextColumn();
             const bool fits = total <= budget;
-            ImGui::TextColored(fits ? kOk : kBad, fits ? "fits (%s free)" : "short by %s",
+            ImGui::TextColored(fits ? kOk : kBad, fits ? "✓ %s free" : "✗ short %s",
                                gib(fits ? budget - total : total - budget).c_str());
             ImGui::TableNextColumn();
             if (maxc) ImGui::Text("%u", maxc);
-            else ImGui::TextColored(kBad, "does not fit");
+            else ImGui::TextColored(kBad, "none");
         }
         ImGui::EndTable();
     }

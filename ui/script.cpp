@@ -26,6 +26,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         auto take = [&]() { return (v = need(i)) != nullptr; };
         if (a == "-h" || a == "--help") return 0;
         else if (a == "--quit-when-done") o.quit_when_done = true;
+        else if (a == "--check-display") o.check_display = true;
         else if ((a == "-m" || a == "--model") && take()) o.model = v;
         else if (a == "--data-dir" && take()) o.data_dir = v;
         else if (a == "--prompt" && take()) o.prompts.push_back(v);
@@ -40,6 +41,9 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--temp" && take()) o.temp = float(std::atof(v));
         else if (a == "--color" && take()) o.color = v;
         else if (a == "--layout" && take()) o.layout = v;
+        else if (a == "--tab" && take()) o.tab = v;
+        else if (a == "--search" && take()) o.search = v;
+        else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
         else if (a == "--stay" && take()) o.stay = std::atof(v);
         else if (a == "--size" && take()) {
             if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
@@ -66,6 +70,8 @@ void apply_overrides(App& app, const ScriptOptions& o) {
     if (o.color == "entropy") s.color = ColorMode::Entropy;
     if (o.layout == "stacked") s.stacked = true;
     if (o.layout == "side") s.stacked = false;
+    app.view.pin_token = o.pin_token;
+    app.view.search = o.search;
     // A scripted run starts a fresh conversation so it never appends to an old one.
     if (!o.prompts.empty()) {
         app.cur = -1;
@@ -160,6 +166,7 @@ bool Script::step(App& app) {
             if (!app.streaming() && !app.target) phase_ = Phase::Settle, settle_ = 3;
             break;
         case Phase::Settle:
+            if (!o_.tab.empty() && settle_ == 3) app.view.force_tab = o_.tab;
             if (--settle_ <= 0) {
                 if (!o_.screenshot.empty()) phase_ = Phase::Capture;
                 else phase_ = o_.stay > 0 ? Phase::Stay : Phase::Done;

@@ -14,12 +14,14 @@ struct ScriptOptions {
     std::string model, data_dir;
     std::vector<std::string> prompts;
     bool quit_when_done = false;
+    bool check_display = false;  // only check that a window could open (exit 0) or not (3)
     std::string screenshot, transcript, state;
     int branch_at = -1;
     std::string branch_token;  // a token id, or "alt": the most likely token other than the one chosen
     int ctx = 0, max_tokens = 0, seed = -1;
     float temp = -1;
-    std::string color, layout;
+    std::string color, layout, tab, search;
+    int pin_token = -1;
     int width = 1440, height = 900;
     double stay = 0;  // seconds to stay open at rest before quitting (idle CPU measurement)
 };
