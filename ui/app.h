@@ -52,8 +52,10 @@ struct View {
 struct FrameStats {
     std::vector<float> streaming_ms;  // frame intervals while a reply streams
     std::vector<float> streaming_interval_ms;  // frame start to frame start while streaming
+    std::vector<float> streaming_build_ms;     // of which ImGui (layout, draw lists) on the CPU
     std::vector<float> all_ms;
-    double first_frame_s = -1;
+    double first_frame_s = -1;             // from main()
+    double first_frame_since_exec_s = -1;  // from exec (/proc, 10 ms resolution)
 };
 
 class App {

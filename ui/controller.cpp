@@ -134,7 +134,8 @@ void Controller::pump() {
     double last_sample = 0;
     while (!quit_.load()) {
         Event e;
-        const bool got = session_->next_event(e, 100);
+        // The timeout only paces VRAM sampling: events wake this thread at once, so idle can sleep long.
+        const bool got = session_->next_event(e, busy_.load() ? 100 : 1000);
         if (got) {
             const bool delta = e.type == Event::Type::ReasoningDelta || e.type == Event::Type::AnswerDelta;
             if (delta && !first_token_.exchange(true)) mark("decode");

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -36,6 +38,28 @@ using namespace r1vk::ui;
 namespace {
 
 const auto g_launch = std::chrono::steady_clock::now();
+
+// Seconds since the kernel started this process (exec), from /proc: launch-to-first-frame includes
+// the dynamic loader and static initialisers, which a clock started in main() would miss.
+double seconds_since_exec() {
+    FILE* f = std::fopen("/proc/self/stat", "r");
+    if (!f) return -1;
+    char buf[1024] = {};
+    const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    const char* p = std::strrchr(buf, ')');
+    if (!p || !n) return -1;
+    unsigned long long start = 0;
+    int field = 2;
+    for (const char* q = p + 1; *q && field < 22; ++q)
+        if (*q == ' ' && ++field == 22) start = std::strtoull(q + 1, nullptr, 10);
+    double up = 0;
+    if (FILE* u = std::fopen("/proc/uptime", "r")) {
+        if (std::fscanf(u, "%lf", &up) != 1) up = 0;
+        std::fclose(u);
+    }
+    return up > 0 ? up - double(start) / double(sysconf(_SC_CLK_TCK)) : -1;
+}
 
 fs::path bundled_model() {
     if (const char* env = std::getenv("R1VK_MODEL"); env && *env) return env;
@@ -151,8 +175,15 @@ int main(int argc, char** argv) {
     while (!glfwWindowShouldClose(win.handle())) {
         const bool active = app.streaming() || app.ctl().status().state == LoadState::Loading || script.active() ||
                             settle > 0;
-        if (active) glfwPollEvents();
-        else {
+        if (active) {
+            // On a CPU "GPU" (lavapipe) each frame is rasterised by the cores the engine decodes on:
+            // stream at ~20 fps there instead of the display rate, so the window costs tokens/s less.
+            const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_frame).count();
+            if (win.cpu_device() && app.streaming() && !script.want_capture() && since < 0.05)
+                glfwWaitEventsTimeout(0.05 - since);
+            else
+                glfwPollEvents();
+        } else {
             // Sleeps until input or a worker's glfwPostEmptyEvent: no CPU at rest.
             if (const double t = script.wait_timeout(app.now()); t >= 0) glfwWaitEventsTimeout(std::max(t, 0.001));
             else glfwWaitEvents();
@@ -171,6 +202,7 @@ int main(int argc, char** argv) {
         ImGui::NewFrame();
         draw_app(app);
         ImGui::Render();
+        const auto t_built = std::chrono::steady_clock::now();
         Capture cap;
         const bool want_cap = script.want_capture();
         bool drawn = false;
@@ -187,10 +219,16 @@ int main(int argc, char** argv) {
             const float work = std::chrono::duration<float, std::milli>(t_end - t_start).count();
             const float interval = std::chrono::duration<float, std::milli>(t_start - last_frame).count();
             last_frame = t_start;
-            if (app.frames.first_frame_s < 0)
+            if (app.frames.first_frame_s < 0) {
                 app.frames.first_frame_s = std::chrono::duration<double>(t_end - g_launch).count();
+                app.frames.first_frame_since_exec_s = seconds_since_exec();
+            }
             app.frames.all_ms.push_back(work);
-            if (app.streaming()) app.frames.streaming_ms.push_back(work), app.frames.streaming_interval_ms.push_back(interval);
+            if (app.streaming()) {
+                app.frames.streaming_ms.push_back(work);
+                app.frames.streaming_interval_ms.push_back(interval);
+                app.frames.streaming_build_ms.push_back(std::chrono::duration<float, std::milli>(t_built - t_start).count());
+            }
         }
         if (settle > 0) --settle;
         if (want_cap && drawn && !script.take_capture(cap)) exit_code = 2;

@@ -335,7 +335,12 @@ void draw_status_bar(App& app) {
     Engine* e = app.ctl().engine();
     if (b && (b->generated_tokens || !b->tokens.empty())) {
         const uint32_t gen = std::max<uint32_t>(b->generated_tokens, uint32_t(b->tokens.size()));
-        ImGui::Text("TTFT %.2f s   ·   %.1f tok/s   ·   %u / %u tokens", b->ttft_s, b->decode_tok_s,
+        // While streaming the Stats event has not come yet: estimate from the records so far.
+        const bool live = b->done.empty() && app.target;
+        const double el = app.now() - app.reply_started();
+        const double tps = live ? (el > 0 ? double(b->tokens.size()) / el : 0) : b->decode_tok_s;
+        ImGui::Text("TTFT %s   ·   %.1f tok/s   ·   %u / %u tokens",
+                    live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps,
                     b->prompt_tokens + gen, e ? e->model().capacity() : 0u);
         ImGui::SameLine();
         ImGui::TextColored(kDim, "  (prompt %u, reused %u, reasoning %u, answer %u)", b->prompt_tokens, b->reused_tokens,
@@ -363,7 +368,8 @@ void draw_app(App& app) {
     draw_model_bar(app);
     if (!app.last_error.empty()) {
         ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.35f, 0.10f, 0.10f, 1));
-        ImGui::BeginChild("err", ImVec2(-1, ImGui::GetFrameHeightWithSpacing() + 4), true);
+        ImGui::BeginChild("err", ImVec2(-1, ImGui::GetFrameHeight() + ImGui::GetStyle().WindowPadding.y * 2), true,
+                          ImGuiWindowFlags_NoScrollbar);
         ImGui::AlignTextToFramePadding();
         ImGui::TextUnformatted(app.last_error.c_str());
         ImGui::SameLine(ImGui::GetWindowWidth() - 40 * io.FontGlobalScale * ImGui::GetFontSize() / 15.0f);

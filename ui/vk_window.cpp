@@ -143,7 +143,9 @@ void VkWindow::create(const char* title, int width, int height, bool validation)
                              : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ? 3
                              : p.deviceType == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU    ? 2
                                                                                       : 1;
-            if (rank > best_rank) best_rank = rank, phys_ = pd, family_ = i, device_name_ = p.deviceName;
+            if (rank > best_rank)
+                best_rank = rank, phys_ = pd, family_ = i, device_name_ = p.deviceName,
+                cpu_ = p.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
             break;
         }
     }

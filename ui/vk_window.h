@@ -65,6 +65,7 @@ public:
     const std::vector<std::string>& validation_messages() const;
     uint64_t ui_device_bytes() const { return ui_bytes_; }  // what the window itself allocated (estimate)
     std::string device_name() const { return device_name_; }
+    bool cpu_device() const { return cpu_; }
 
     void destroy();
 
@@ -111,6 +112,7 @@ private:
     uint64_t ui_bytes_ = 0;
     std::string device_name_;
     bool imgui_vk_ = false, imgui_glfw_ = false;
+    bool cpu_ = false;
 };
 
 }  // namespace r1vk::ui
