@@ -46,6 +46,16 @@ std::vector<std::pair<size_t, size_t>> find_all(const std::string& hay, const st
     return out;
 }
 
+// Probabilities as people read them: 42.1%, 99.97%, 0.003%.
+std::string pct(float p) {
+    char b[32];
+    const float v = p * 100;
+    if (v >= 99.95f && v < 100.0f) std::snprintf(b, sizeof b, "%.4g%%", v);
+    else if (v >= 0.1f || v == 0.0f) std::snprintf(b, sizeof b, "%.1f%%", v);
+    else std::snprintf(b, sizeof b, "%.2g%%", v);
+    return b;
+}
+
 Branch* shown_branch(App& app, int* msg_out) {
     Conversation* c = app.current();
     if (!c) return nullptr;
@@ -71,7 +81,7 @@ void token_tooltip(const TokRec& t, int index) {
             const float p = std::exp(a.logprob);
             ImGui::ProgressBar(p, ImVec2(90 * ImGui::GetFontSize() / 15.0f, 0), "");
             ImGui::SameLine();
-            ImGui::Text("%5.1f%%  “%s”%s", p * 100, visible(a.text).c_str(), a.id == t.id ? "  ◂" : "");
+            ImGui::Text("%s  “%s”%s", pct(p).c_str(), visible(a.text).c_str(), a.id == t.id ? "  ◂" : "");
         }
         ImGui::TextColored(kDim, "click: branch from this token");
     } else {
@@ -200,7 +210,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             ImGui::Separator();
             for (const Alt& a : t.top) {
                 char label[160];
-                std::snprintf(label, sizeof label, "%5.1f%%  “%s”%s##%d", std::exp(a.logprob) * 100,
+                std::snprintf(label, sizeof label, "%s  “%s”%s##%d", pct(std::exp(a.logprob)).c_str(),
                               visible(a.text).c_str(), a.id == t.id ? "  (current)" : "", a.id);
                 if (ImGui::Selectable(label)) {
                     app.branch(msg, at, {a.id}, a.text);
@@ -332,9 +342,9 @@ void draw_trace_tools(App& app) {
                 break;
             }
         char label[200];
-        std::snprintf(label, sizeof label, "#%-4d %4.0f%%  “%s”  %s%s%s##f%d", i, std::exp(t.logprob) * 100,
-                      visible(t.text()).c_str(), alt ? "vs “" : "", alt ? visible(alt->text).c_str() : "",
-                      alt ? "”" : "", i);
+        std::snprintf(label, sizeof label, "#%-4d “%s” %s   %s%s%s %s##f%d", i, visible(t.text()).c_str(),
+                      pct(std::exp(t.logprob)).c_str(), alt ? "vs “" : "", alt ? visible(alt->text).c_str() : "",
+                      alt ? "”" : "", alt ? pct(std::exp(alt->logprob)).c_str() : "", i);
         if (ImGui::Selectable(label)) {
             app.view.jump_token = i;
             app.view.jump_in_reasoning = !t.reasoning_text.empty();

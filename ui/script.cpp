@@ -1,5 +1,7 @@
 #include "ui/script.h"
 
+#include "ui/panels.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -42,6 +44,8 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--color" && take()) o.color = v;
         else if (a == "--layout" && take()) o.layout = v;
         else if (a == "--tab" && take()) o.tab = v;
+        else if (a == "--reasoning-budget" && take()) o.reasoning_budget = std::atoi(v);
+        else if (a == "--export") o.export_all = true;
         else if (a == "--search" && take()) o.search = v;
         else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
         else if (a == "--stay" && take()) o.stay = std::atof(v);
@@ -71,6 +75,7 @@ void apply_overrides(App& app, const ScriptOptions& o) {
     if (o.layout == "stacked") s.stacked = true;
     if (o.layout == "side") s.stacked = false;
     app.view.pin_token = o.pin_token;
+    if (o.reasoning_budget >= -1) s.reasoning_budget = o.reasoning_budget;
     app.view.search = o.search;
     // A scripted run starts a fresh conversation so it never appends to an old one.
     if (!o.prompts.empty()) {
@@ -235,6 +240,11 @@ int Script::finish(App& app, const VkWindow& win) {
                 msgs.push_back(std::move(o));
             }
         if (!write_file(o_.transcript, json{{"messages", msgs}}.dump(1))) code = code ? code : 2;
+    }
+    if (o_.export_all && c && !c->messages.empty() && c->messages.back().cur()) {
+        const Message& m = c->messages.back();
+        std::fprintf(stderr, "r1vk-chat: %s\n", export_reply(app, *m.cur(), "last-reply").c_str());
+        std::fprintf(stderr, "r1vk-chat: %s\n", export_vram(app).c_str());
     }
     std::vector<std::string> vmsgs = win.validation_messages();
     for (auto& m : app.ctl().validation_messages()) vmsgs.push_back("engine: " + m);

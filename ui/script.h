@@ -22,6 +22,8 @@ struct ScriptOptions {
     float temp = -1;
     std::string color, layout, tab, search;
     int pin_token = -1;
+    int reasoning_budget = -2;  // -2: the saved setting
+    bool export_all = false;    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
     int width = 1440, height = 900;
     double stay = 0;  // seconds to stay open at rest before quitting (idle CPU measurement)
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Drives r1vk-chat's scripted mode under Xvfb (lavapipe, validation layer on) and checks what it wrote.
 
-usage: check_ui.py APP MODE OUTDIR     MODE: answer | branch | persist | nodisplay | badmodel
+usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | branch | persist | nodisplay | badmodel
 """
 import json
 import os
@@ -98,7 +98,7 @@ def region_stats(png, rect):
 def check_answer():
     shot, tr, st = (os.path.join(OUT, n) for n in ("answer.png", "answer.json", "answer-state.json"))
     run(["--data-dir", os.path.join(OUT, "data-answer"), "--prompt", QUESTION, "--temp", "0", "--quit-when-done",
-         "--screenshot", shot, "--transcript", tr, "--state", st, "--color", "prob"])
+         "--screenshot", shot, "--transcript", tr, "--state", st, "--color", "prob", "--export"])
     t = json.load(open(tr))
     msgs = t["messages"]
     if [m["role"] for m in msgs] != ["user", "assistant"]:
@@ -137,6 +137,25 @@ def check_answer():
         if bright < 150 or colours < 8:
             fail(f"the {pane} pane holds no visible text")
     print("frames while streaming:", s["frames"], "first frame after", s["startup"]["first_frame_s"], "s")
+    exports = os.path.join(OUT, "data-answer", "exports")
+    r = json.load(open(os.path.join(exports, "last-reply.json")))
+    if r["answer"] != a["content"] or not r["tokens"] or "top" not in r["tokens"][0]:
+        fail("the reply export lacks the answer or the tokens' data")
+    md = open(os.path.join(exports, "last-reply.md")).read()
+    if "## Answer" not in md or "7329" not in md:
+        fail("the Markdown export lacks the answer")
+    csvs = [f for f in os.listdir(exports) if f.startswith("vram-") and f.endswith(".csv")]
+    if not csvs or len(open(os.path.join(exports, csvs[0])).read().splitlines()) < 3:
+        fail("no VRAM timeline CSV")
+
+
+def check_budget():
+    tr = os.path.join(OUT, "budget.json")
+    run(["--data-dir", os.path.join(OUT, "data-budget"), "--prompt", QUESTION, "--temp", "0", "--reasoning-budget", "0",
+         "--quit-when-done", "--transcript", tr])
+    a = json.load(open(tr))["messages"][1]
+    if a["reasoning"].strip() or not a["content"].strip():
+        fail(f"budget 0 should leave no thinking and still answer: {a}")
 
 
 def check_branch():
@@ -185,6 +204,6 @@ def check_badmodel():
         fail("no screenshot of the error")
 
 
-{"answer": check_answer, "branch": check_branch, "persist": check_persist, "nodisplay": check_nodisplay,
+{"answer": check_answer, "budget": check_budget, "branch": check_branch, "persist": check_persist, "nodisplay": check_nodisplay,
  "badmodel": check_badmodel}[MODE]()
 print("ok")
