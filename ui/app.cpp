@@ -13,7 +13,7 @@ App::App(Store store, std::function<void()> wake)
     cur = convs.empty() ? -1 : int(convs.size()) - 1;
 }
 
-App::~App() = default;
+App::~App() { flush_settings(); }
 
 double App::now() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -37,7 +37,15 @@ void App::save(const std::string& conv_id) {
         if (!store_.save(*c)) note("could not save the conversation under " + store_.data_dir().string());
 }
 
-void App::save_settings() { store_.save_settings(settings); }
+// Sliders change settings every frame of a drag: mark them and write at most once a second (and at exit).
+void App::save_settings() { settings_dirty_ = true; }
+
+void App::flush_settings() {
+    if (!settings_dirty_) return;
+    store_.save_settings(settings);
+    settings_dirty_ = false;
+    settings_saved_ = now();
+}
 
 void App::load_model(const std::string& dir) {
     if (ctl_.busy()) return note("stop the reply before loading another model");
@@ -268,6 +276,7 @@ bool App::update() {
         last_load_ = st.state;
     }
     if (st.state == LoadState::Loading) changed = true;
+    if (settings_dirty_ && now() - settings_saved_ > 1.0) flush_settings();
     for (Event& e : ctl_.take_events()) {
         apply(e);
         changed = true;

@@ -77,7 +77,8 @@ public:
     bool branch(int msg, int at, const std::vector<int32_t>& forced, const std::string& label);
     void stop();
     void reset_sampling_to_model();
-    void save_settings();
+    void save_settings();   // marks them for writing (update() writes at most once a second)
+    void flush_settings();
     void note(const std::string& s);
 
     // Per frame, UI thread: applies events, returns true if anything changed.
@@ -115,6 +116,8 @@ private:
     std::chrono::steady_clock::time_point t0_;
     LoadState last_load_ = LoadState::Empty;
     double reply_started_ = 0;
+    bool settings_dirty_ = false;
+    double settings_saved_ = -10;
 };
 
 }  // namespace r1vk::ui

@@ -47,9 +47,10 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
         phases_.push_back({status_.started, "load"});
     }
     if (loader_.joinable()) loader_.join();
+    // The old model goes on this (UI) thread, before the new load starts: the panels read the engine
+    // during a frame, so it must not vanish under them from another thread.
+    teardown();
     loader_ = std::thread([this, dir, ctx] {
-        // Unloading the old model happens here too: freeing gigabytes should not stall a frame.
-        teardown();
         std::string err;
         int code = 0;
         try {
@@ -131,6 +132,19 @@ void Controller::sample_vram() {
 }
 
 void Controller::pump() {
+    try {
+        pump_loop();
+    } catch (const std::exception& e) {  // never let it cross the thread: the window shows it
+        Event ev{Event::Type::Error};
+        ev.text = std::string("event pump: ") + e.what();
+        std::lock_guard lk(mu_);
+        inbox_.push_back(std::move(ev));
+    }
+    busy_.store(false);
+    wake_();
+}
+
+void Controller::pump_loop() {
     double last_sample = 0;
     while (!quit_.load()) {
         Event e;

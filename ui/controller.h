@@ -59,6 +59,7 @@ public:
 private:
     void mark(const char* name);
     void pump();
+    void pump_loop();
     void teardown();
 
     std::function<void()> wake_;

@@ -157,7 +157,9 @@ int main(int argc, char** argv) {
     style(scale);
     Store store(opt.data_dir.empty() ? default_data_dir() : fs::path(opt.data_dir),
                 opt.data_dir.empty() ? default_config_dir() : fs::path(opt.data_dir) / "config");
-    App app(std::move(store), [] { glfwPostEmptyEvent(); });
+    // Owned by a pointer so it (and the controller's threads, which post GLFW events) ends before GLFW does.
+    auto app_ptr = std::make_unique<App>(std::move(store), [] { glfwPostEmptyEvent(); });
+    App& app = *app_ptr;
     app.font_note = load_fonts(std::round(15.0f * scale));
     win.upload_fonts();
     app.ui_bytes = win.ui_device_bytes();
@@ -237,6 +239,7 @@ int main(int argc, char** argv) {
     }
     if (script.active() || opt.quit_when_done) exit_code = std::max(exit_code, script.finish(app, win));
     app.ctl().stop();
+    app_ptr.reset();
     win.destroy();
     glfwTerminate();
     return exit_code;
