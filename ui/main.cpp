@@ -79,7 +79,7 @@ void usage() {
         "                 [--screenshot FILE.png] [--transcript FILE.json] [--state FILE.json]\n"
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Settings] [--pin-token N] [--search TEXT]\n"
-        "                 [--reasoning-budget N] [--export]\n"
+        "                 [--reasoning-budget N] [--export] [--scale S]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
         glfwTerminate();
         return 3;
     }
-    const float scale = win.content_scale();
+    const float scale = opt.scale > 0 ? opt.scale : win.content_scale();
     style(scale);
     Store store(opt.data_dir.empty() ? default_data_dir() : fs::path(opt.data_dir),
                 opt.data_dir.empty() ? default_config_dir() : fs::path(opt.data_dir) / "config");

@@ -199,8 +199,14 @@ void draw_reply(App& app) {
         ImGui::TextColored(kDim, "branch of %d at token #%d → “%s”", b->parent + 1, b->fork_at, b->fork_text.c_str());
     else
         ImGui::TextColored(kDim, "%s", b->done.empty() ? "streaming" : b->done == "eos" ? "complete" : b->done.c_str());
-    ImGui::SameLine(ImGui::GetContentRegionAvail().x + ImGui::GetCursorPosX() - 330 * ImGui::GetIO().FontGlobalScale);
     const bool busy = app.streaming();
+    {  // right-align the actions: measure them at the current font size
+        const ImGuiStyle& st = ImGui::GetStyle();
+        auto bw = [&](const char* l) { return ImGui::CalcTextSize(l).x + st.FramePadding.x * 2 + st.ItemSpacing.x; };
+        const float w = bw(busy ? "Stop (Esc)" : "Regenerate") + bw("Copy") + bw(app.settings.stacked ? "Side by side" : "Stacked") +
+                        ImGui::GetFrameHeight() + st.ItemInnerSpacing.x + ImGui::CalcTextSize("Select").x + st.ItemSpacing.x;
+        ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - w + st.ItemSpacing.x));
+    }
     if (busy) {
         if (ImGui::Button("Stop (Esc)")) app.stop();
     } else {
@@ -209,7 +215,14 @@ void draw_reply(App& app) {
         ImGui::EndDisabled();
     }
     ImGui::SameLine();
-    if (ImGui::Button("Copy")) ImGui::SetClipboardText(b->answer.c_str());
+    if (ImGui::Button("Copy")) ImGui::OpenPopup("copy");
+    if (ImGui::BeginPopup("copy")) {
+        if (ImGui::MenuItem("Answer")) ImGui::SetClipboardText(b->answer.c_str());
+        if (ImGui::MenuItem("Reasoning")) ImGui::SetClipboardText(b->reasoning.c_str());
+        if (ImGui::MenuItem("Both (Markdown)"))
+            ImGui::SetClipboardText(("<think>\n" + b->reasoning + "\n</think>\n\n" + b->answer).c_str());
+        ImGui::EndPopup();
+    }
     ImGui::SameLine();
     ImGui::Checkbox("Select", &app.view.select_text);
     ImGui::SameLine();
@@ -300,7 +313,7 @@ void draw_prompt(App& app) {
 void draw_settings(App& app) {
     Settings& s = app.settings;
     bool edited = false;
-    ImGui::PushItemWidth(-110 * ImGui::GetIO().FontGlobalScale);
+    ImGui::PushItemWidth(-(ImGui::CalcTextSize("reasoning budget").x + ImGui::GetStyle().ItemInnerSpacing.x));
     edited |= ImGui::SliderFloat("temperature", &s.temperature, 0.0f, 2.0f, s.temperature <= 0 ? "0 (greedy)" : "%.2f");
     edited |= ImGui::SliderFloat("top-p", &s.top_p, 0.0f, 1.0f, "%.2f");
     edited |= ImGui::SliderInt("top-k", &s.top_k, 0, 200, s.top_k ? "%d" : "off");

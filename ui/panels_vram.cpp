@@ -223,7 +223,7 @@ void draw_fit(App& app) {
     if (ImGui::SmallButton("shipped 14B config")) app.view.fit_dir = shipped_14b_config();
     ImGui::SameLine();
     if (e && ImGui::SmallButton("loaded model")) app.view.fit_dir = e->config().dir.string();
-    ImGui::SetNextItemWidth(-60);
+    ImGui::SetNextItemWidth(-(ImGui::CalcTextSize("context").x + ImGui::GetStyle().ItemInnerSpacing.x));
     ImGui::SliderInt("context", &app.view.fit_ctx, 256, 131072, "%d", ImGuiSliderFlags_Logarithmic);
 
     // The plan is cheap but reads config.json: recompute only when the inputs change.

@@ -49,6 +49,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--search" && take()) o.search = v;
         else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
         else if (a == "--stay" && take()) o.stay = std::atof(v);
+        else if (a == "--scale" && take()) o.scale = float(std::atof(v));
         else if (a == "--size" && take()) {
             if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
                 std::fprintf(stderr, "r1vk-chat: --size wants WxH (at least 200x200)\n");

@@ -25,7 +25,8 @@ struct ScriptOptions {
     int reasoning_budget = -2;  // -2: the saved setting
     bool export_all = false;    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
     int width = 1440, height = 900;
-    double stay = 0;  // seconds to stay open at rest before quitting (idle CPU measurement)
+    double stay = 0;
+    float scale = 0;  // UI scale override (0: the monitor's content scale)  // seconds to stay open at rest before quitting (idle CPU measurement)
 };
 
 // Returns -1 to go on, else the exit code (0 after --help, 1 on a usage error, printed).
