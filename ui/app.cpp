@@ -41,7 +41,7 @@ void App::save(const std::string& conv_id) {
 void App::save_settings() { settings_dirty_ = true; }
 
 void App::flush_settings() {
-    if (!settings_dirty_) return;
+    if (!settings_dirty_ || keep_settings) return;
     store_.save_settings(settings);
     settings_dirty_ = false;
     settings_saved_ = now();

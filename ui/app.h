@@ -100,7 +100,9 @@ public:
     std::optional<Target> target;  // where the running generation writes
     std::vector<std::string> load_problems;
     std::string font_note;
-    uint64_t ui_bytes = 0;  // what the window allocated on its device (VRAM panel's UI row)
+    uint64_t ui_bytes = 0;
+    bool keep_settings = false;  // a scripted run's overrides (--temp, --color...) are not saved
+    double fonts_s = 0, window_s = 0;  // start-up costs (state dump)  // what the window allocated on its device (VRAM panel's UI row)
     double reply_started() const { return reply_started_; }
     std::string last_error;  // the most recent generation/load error, shown until dismissed
     std::vector<int32_t> pending_forced;  // the forced ids of the running branch (not yet in events)

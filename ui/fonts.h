@@ -5,9 +5,13 @@
 
 #include <string>
 
+struct ImFontAtlas;
+
 namespace r1vk::ui {
 
-// Adds the fonts to ImGui's atlas at `px` pixels; returns a one-line note describing what was found.
-std::string load_fonts(float px);
+// Adds the fonts to `atlas` at `px` pixels and builds it (rasterises the glyphs); returns a one-line
+// note describing what was found. Needs no ImGui context, so it can run on a thread while the window
+// and the Vulkan device come up (the CJK glyphs are most of the start-up time on a slow CPU).
+std::string load_fonts(ImFontAtlas* atlas, float px);
 
 }  // namespace r1vk::ui

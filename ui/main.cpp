@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 #include <unistd.h>
 
@@ -143,25 +145,46 @@ int main(int argc, char** argv) {
         return 0;
     }
     const bool validation = Context::validation_requested_by_env();
+    // The monitor's scale is known before the window exists, so the font atlas (CJK glyphs: most of
+    // the start-up time) is built on a thread while the window and the Vulkan device come up.
+    float scale = opt.scale;
+    if (scale <= 0) {
+        float sy = 1;
+        if (GLFWmonitor* mon = glfwGetPrimaryMonitor()) glfwGetMonitorContentScale(mon, &scale, &sy);
+        if (scale <= 0) scale = 1;
+    }
+    const auto t_fonts = std::chrono::steady_clock::now();
+    auto atlas = std::make_unique<ImFontAtlas>();
+    std::string font_note;
+    double fonts_s = 0;
+    std::thread font_thread([&] {
+        font_note = load_fonts(atlas.get(), std::round(15.0f * scale));
+        fonts_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_fonts).count();
+    });
     VkWindow win;
     try {
         win.create("r1vk chat", opt.width, opt.height, validation);
     } catch (const std::exception& e) {
+        font_thread.join();
         // Without a Vulkan window there is nowhere to draw the message: say it where the CLI would.
         std::fprintf(stderr, "error: %s\n", e.what());
         win.destroy();
         glfwTerminate();
         return 3;
     }
-    const float scale = opt.scale > 0 ? opt.scale : win.content_scale();
+    const double window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - g_launch).count();
+    font_thread.join();
+    win.init_imgui(atlas.get());
     style(scale);
     Store store(opt.data_dir.empty() ? default_data_dir() : fs::path(opt.data_dir),
                 opt.data_dir.empty() ? default_config_dir() : fs::path(opt.data_dir) / "config");
     // Owned by a pointer so it (and the controller's threads, which post GLFW events) ends before GLFW does.
     auto app_ptr = std::make_unique<App>(std::move(store), [] { glfwPostEmptyEvent(); });
     App& app = *app_ptr;
-    app.font_note = load_fonts(std::round(15.0f * scale));
+    app.font_note = font_note;
     win.upload_fonts();
+    app.fonts_s = fonts_s;
+    app.window_s = window_s;
     app.ui_bytes = win.ui_device_bytes();
     apply_overrides(app, opt);
 
@@ -240,7 +263,8 @@ int main(int argc, char** argv) {
     if (script.active() || opt.quit_when_done) exit_code = std::max(exit_code, script.finish(app, win));
     app.ctl().stop();
     app_ptr.reset();
-    win.destroy();
+    win.destroy();  // the ImGui context goes before the atlas it borrowed
+    atlas.reset();
     glfwTerminate();
     return exit_code;
 }

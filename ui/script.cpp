@@ -66,6 +66,8 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
 
 void apply_overrides(App& app, const ScriptOptions& o) {
     Settings& s = app.settings;
+    app.keep_settings = o.ctx > 0 || o.max_tokens > 0 || o.seed >= 0 || o.temp >= 0 || !o.color.empty() ||
+                        !o.layout.empty() || o.reasoning_budget >= -1;
     if (o.ctx > 0) s.ctx = o.ctx;
     if (o.max_tokens > 0) s.max_tokens = o.max_tokens;
     if (o.seed >= 0) s.seed = o.seed;
@@ -281,7 +283,8 @@ int Script::finish(App& app, const VkWindow& win) {
             {"frames_interval", frame_stats(app.frames.streaming_interval_ms)},
             {"frames_build", frame_stats(app.frames.streaming_build_ms)},
             {"frames_all", frame_stats(app.frames.all_ms)},
-            {"startup", {{"first_frame_s", app.frames.first_frame_s}, {"first_frame_since_exec_s", app.frames.first_frame_since_exec_s}, {"load_s", st.finished - st.started}}},
+            {"startup", {{"first_frame_s", app.frames.first_frame_s}, {"first_frame_since_exec_s", app.frames.first_frame_since_exec_s},
+                         {"window_s", app.window_s}, {"fonts_s", app.fonts_s}, {"load_s", st.finished - st.started}}},
             {"panes", {{"reasoning", {r[0], r[1], r[2], r[3]}}, {"answer", {a[0], a[1], a[2], a[3]}}}},
             {"conversations", convs},
             {"load", {{"state", int(st.state)}, {"error", st.error}}},

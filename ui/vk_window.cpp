@@ -225,9 +225,11 @@ void VkWindow::create(const char* title, int width, int height, bool validation)
     check(d_.vkCreateDescriptorPool(device_, &dp, nullptr, &pool_), "vkCreateDescriptorPool");
 
     create_swapchain();
+}
 
+void VkWindow::init_imgui(ImFontAtlas* atlas) {
     IMGUI_CHECKVERSION();
-    ImGui::CreateContext();
+    ImGui::CreateContext(atlas);
     ImGui::GetIO().IniFilename = nullptr;  // layout is ours, not imgui.ini's
     imgui_glfw_ = ImGui_ImplGlfw_InitForVulkan(window_, true);
     g_loader = {gipa_, gdpa_, instance_, device_};

@@ -15,6 +15,7 @@
 
 struct GLFWwindow;
 struct ImDrawData;
+struct ImFontAtlas;
 
 namespace r1vk::ui {
 
@@ -52,6 +53,8 @@ public:
     // Creates window, instance (validation layer when asked), device, swapchain, ImGui context and
     // backends. Throws r1vk::Error with the one-line reason on failure.
     void create(const char* title, int width, int height, bool validation);
+    // Creates the ImGui context on `atlas` (built, owned by the caller) and its GLFW/Vulkan backends.
+    void init_imgui(ImFontAtlas* atlas);
     // Uploads the font atlas (call after the fonts are added to ImGui's atlas).
     void upload_fonts();
     GLFWwindow* handle() const { return window_; }
