@@ -53,7 +53,7 @@ const ImWchar kWestern[] = {
     0x2190, 0x21FF,  // arrows
     0x2200, 0x22FF,  // mathematical operators
     0x2300, 0x23FF,  // misc technical
-    0x2500, 0x257F,  // box drawing
+    0x2500, 0x259F,  // box drawing, block elements (SentencePiece's ▁)
     0x25A0, 0x25FF,  // geometric shapes
     0x2713, 0x2717,  // check marks
     0x27E8, 0x27EB,  // angle brackets

@@ -158,6 +158,10 @@ static void pane(App& app, int msg, Branch& b, bool reasoning, ImVec2 size) {
         if (reasoning) ImGui::PopStyleColor();
         if (streaming && (reasoning ? b.reasoning.empty() : b.answer.empty()))
             ImGui::TextColored(kDim, reasoning ? "…" : (b.reasoning.empty() ? "waiting for the first token…" : "thinking…"));
+        else if (!streaming && !b.done.empty() && (reasoning ? b.reasoning.empty() : b.answer.empty()))
+            ImGui::TextColored(kDim, "%s", reasoning ? "(no thinking)"
+                                                     : ("(no answer: " + (b.done == "eos" ? std::string("the model stopped")
+                                                                                         : b.done) + ")").c_str());
         if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 2) follow = true;
         if (streaming && follow) ImGui::SetScrollHereY(1.0f);
     }
@@ -205,7 +209,8 @@ void draw_reply(App& app) {
         auto bw = [&](const char* l) { return ImGui::CalcTextSize(l).x + st.FramePadding.x * 2 + st.ItemSpacing.x; };
         const float w = bw(busy ? "Stop (Esc)" : "Regenerate") + bw("Copy") + bw(app.settings.stacked ? "Side by side" : "Stacked") +
                         ImGui::GetFrameHeight() + st.ItemInnerSpacing.x + ImGui::CalcTextSize("Select").x + st.ItemSpacing.x;
-        ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - w + st.ItemSpacing.x));
+        const float after = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x + st.ItemSpacing.x;
+        ImGui::SameLine(std::max(after, ImGui::GetWindowContentRegionMax().x - w + st.ItemSpacing.x));
     }
     if (busy) {
         if (ImGui::Button("Stop (Esc)")) app.stop();
@@ -247,10 +252,13 @@ void draw_reply(App& app) {
                       b->done.empty() && app.target ? ("thinking " + std::to_string(int((app.now() - app.reply_started()) * 10) / 10.0).substr(0, 4) + " s…").c_str() : "");
     const float gap = ImGui::GetStyle().ItemSpacing.x;
     bool& show = app.settings.show_reasoning;
-    auto toggle = [&] {
+    auto toggle = [&](float width) {
+        // A fixed width clips a long header instead of pushing the Answer pane aside.
         ImGui::PushStyleColor(ImGuiCol_Text, kDim);
         ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0, 0, 0, 0));
-        if (ImGui::Button((std::string(show ? "▾ " : "▸ ") + rhead).c_str())) show = !show;
+        ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(0, 0.5f));
+        if (ImGui::Button((std::string(show ? "▾ " : "▸ ") + rhead).c_str(), ImVec2(width, 0))) show = !show;
+        ImGui::PopStyleVar();
         ImGui::PopStyleColor(2);
     };
     auto answer_head = [&] {
@@ -259,19 +267,19 @@ void draw_reply(App& app) {
         if (!b->answer.empty() && b->done.empty()) ImGui::SameLine(), ImGui::TextColored(kDim, "· streaming");
     };
     if (!show) {
-        toggle();
+        toggle(0);
         ImGui::SameLine();
         answer_head();
         pane(app, msg, *b, false, ImVec2(-1, -1));
     } else if (app.settings.stacked) {
-        toggle();
+        toggle(0);
         pane(app, msg, *b, true, ImVec2(-1, (avail_h - ImGui::GetFrameHeightWithSpacing() * 2) * 0.45f));
         answer_head();
         pane(app, msg, *b, false, ImVec2(-1, -1));
     } else {
         const float wr = (avail_w - gap) * 0.5f;
         ImGui::BeginGroup();
-        toggle();
+        toggle(wr);
         pane(app, msg, *b, true, ImVec2(wr, -1));
         ImGui::EndGroup();
         ImGui::SameLine();
@@ -393,7 +401,9 @@ void draw_app(App& app) {
     const float status_h = ImGui::GetFrameHeightWithSpacing();
     const float avail_h = ImGui::GetContentRegionAvail().y - status_h;
     const float fs = ImGui::GetFontSize() / 15.0f;
-    const float left_w = 200 * fs, right_w = app.settings.show_vram ? 380 * fs : 0;
+    // Side columns shrink on small windows so the reply keeps at least half the width.
+    const float left_w = std::min(200 * fs, io.DisplaySize.x * 0.17f);
+    const float right_w = app.settings.show_vram ? std::min(380 * fs, io.DisplaySize.x * 0.3f) : 0;
 
     ImGui::BeginChild("left", ImVec2(left_w, avail_h), true);
     draw_conversations(app);
