@@ -81,7 +81,7 @@ void usage() {
         "                 [--screenshot FILE.png] [--transcript FILE.json] [--state FILE.json]\n"
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Settings] [--pin-token N] [--search TEXT]\n"
-        "                 [--reasoning-budget N] [--export] [--scale S]\n"
+        "                 [--reasoning-budget N] [--export] [--scale S] [--stop-after TOKENS]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 

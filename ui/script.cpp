@@ -46,6 +46,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--tab" && take()) o.tab = v;
         else if (a == "--reasoning-budget" && take()) o.reasoning_budget = std::atoi(v);
         else if (a == "--export") o.export_all = true;
+        else if (a == "--stop-after" && take()) o.stop_after = std::atoi(v);
         else if (a == "--search" && take()) o.search = v;
         else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
         else if (a == "--stay" && take()) o.stay = std::atof(v);
@@ -136,6 +137,9 @@ bool Script::step(App& app) {
             }
             break;
         case Phase::WaitReply:
+            if (o_.stop_after >= 0 && app.target)
+                if (Conversation* c = app.current(); c && !c->messages.empty())
+                    if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.stop_after) app.stop();
             if (!app.streaming() && !app.target) phase_ = Phase::Send;
             break;
         case Phase::Branch: {

@@ -23,7 +23,8 @@ struct ScriptOptions {
     std::string color, layout, tab, search;
     int pin_token = -1;
     int reasoning_budget = -2;  // -2: the saved setting
-    bool export_all = false;    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
+    bool export_all = false;
+    int stop_after = -1;        // press Stop once a reply has this many tokens    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
     int width = 1440, height = 900;
     double stay = 0;
     float scale = 0;  // UI scale override (0: the monitor's content scale)  // seconds to stay open at rest before quitting (idle CPU measurement)
