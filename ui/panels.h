@@ -20,9 +20,9 @@ void draw_status_bar(App& app);
 
 // panels_trace.cpp
 // Draws one pane's tokens (the reasoning or the answer part) as a wrapped, coloured token flow with
-// hover details, click-to-branch and search highlights. Falls back to plain text without token data.
+// hover details, click-to-branch (its popup lives here: the id belongs to the pane) and search
+// highlights. Falls back to plain text without token data.
 void draw_token_flow(App& app, int msg, Branch& b, bool reasoning);
-void draw_branch_popup(App& app);
 void draw_trace_tools(App& app);  // legend, forks list, search, exports
 void draw_color_legend(App& app);
 std::string export_reply(App& app, const Branch& b, const std::string& stem);  // json + md, returns a note

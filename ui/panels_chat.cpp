@@ -288,7 +288,6 @@ void draw_reply(App& app) {
         pane(app, msg, *b, false, ImVec2(-1, -1));
         ImGui::EndGroup();
     }
-    draw_branch_popup(app);
 }
 
 void draw_prompt(App& app) {

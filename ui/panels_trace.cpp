@@ -144,7 +144,6 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
         offset = end;
         while (hit_i < hits.size() && hits[hit_i].second <= begin) ++hit_i;
         const bool hit = hit_i < hits.size() && hits[hit_i].first < end;
-        const float top_y = y;
         // A token may hold newlines: lay out its segments, breaking lines at them.
         size_t s = 0;
         ImVec2 first_min(-1, -1), last_max;
@@ -177,7 +176,6 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             ImGui::SetScrollFromPosY(first_min.y - ImGui::GetWindowPos().y, 0.35f);
             app.view.jump_token = -1;
         }
-        (void)top_y;
     }
     ImGui::Dummy(ImVec2(wrap, y + lh));
     const int pin = app.view.pin_token;
@@ -233,8 +231,6 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
         ImGui::EndPopup();
     }
 }
-
-void draw_branch_popup(App&) {}  // the popup lives in draw_token_flow (its id belongs to the pane)
 
 void draw_color_legend(App& app) {
     int mode = int(app.settings.color);
