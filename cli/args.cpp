@@ -1,6 +1,7 @@
 #include "cli/args.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 #include "common/error.h"
@@ -26,7 +27,7 @@ Args::Args(const std::string& command, const std::vector<std::string>& tokens, c
                 has_inline = true;
             }
             for (const Opt& s : spec_)
-                if (s.name == name) o = &s;
+                if (s.name == name || (!s.alias.empty() && s.alias == name)) o = &s;
         } else if (t.size() == 2 && t[0] == '-') {
             for (const Opt& s : spec_)
                 if (s.short_name && s.short_name == t[1]) o = &s;
@@ -34,32 +35,46 @@ Args::Args(const std::string& command, const std::vector<std::string>& tokens, c
         if (!o) fail_usage("r1vk " + command_ + ": unknown option '" + t + "' (r1vk " + command_ + " --help lists them)");
         if (o->takes_value) {
             if (has_inline) {
-                values_[o->name] = inline_value;
+                values_[o->name].push_back(inline_value);
             } else {
                 if (i + 1 >= tokens.size()) fail_usage("r1vk " + command_ + ": " + t + " needs a value");
-                values_[o->name] = tokens[++i];
+                values_[o->name].push_back(tokens[++i]);
             }
         } else {
             if (has_inline) fail_usage("r1vk " + command_ + ": --" + o->name + " takes no value");
-            values_[o->name] = "1";
+            values_[o->name].push_back("1");
         }
     }
 }
 
 std::string Args::str(const std::string& name, const std::string& def) const {
     auto it = values_.find(name);
-    return it == values_.end() ? def : it->second;
+    return it == values_.end() ? def : it->second.back();
 }
+
+std::vector<std::string> Args::all(const std::string& name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+namespace {
+std::string num(double v) {  // 0, 100, 0.5 - not 0.000000
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", v);
+    return b;
+}
+}  // namespace
 
 long long Args::integer(const std::string& name, long long def, long long lo, long long hi) const {
     auto it = values_.find(name);
     if (it == values_.end()) return def;
     errno = 0;
     char* end = nullptr;
-    long long v = std::strtoll(it->second.c_str(), &end, 10);
-    if (errno || end == it->second.c_str() || *end || v < lo || v > hi)
+    const std::string& text = it->second.back();
+    long long v = std::strtoll(text.c_str(), &end, 10);
+    if (errno || end == text.c_str() || *end || v < lo || v > hi)
         fail_usage("r1vk " + command_ + ": --" + name + " expects an integer in [" + std::to_string(lo) + ", " +
-                   std::to_string(hi) + "], got '" + it->second + "'");
+                   std::to_string(hi) + "], got '" + text + "'");
     return v;
 }
 
@@ -68,10 +83,11 @@ double Args::number(const std::string& name, double def, double lo, double hi) c
     if (it == values_.end()) return def;
     errno = 0;
     char* end = nullptr;
-    double v = std::strtod(it->second.c_str(), &end);
-    if (errno || end == it->second.c_str() || *end || !(v >= lo && v <= hi))
-        fail_usage("r1vk " + command_ + ": --" + name + " expects a number in [" + std::to_string(lo) + ", " +
-                   std::to_string(hi) + "], got '" + it->second + "'");
+    const std::string& text = it->second.back();
+    double v = std::strtod(text.c_str(), &end);
+    if (errno || end == text.c_str() || *end || !(v >= lo && v <= hi))
+        fail_usage("r1vk " + command_ + ": --" + name + " expects a number in [" + num(lo) + ", " + num(hi) + "], got '" +
+                   text + "'");
     return v;
 }
 
@@ -80,7 +96,7 @@ std::string Args::usage() const {
     for (const Opt& o : spec_) {
         std::string left = "  ";
         left += o.short_name ? std::string("-") + o.short_name + ", " : "    ";
-        left += "--" + o.name + (o.takes_value ? " X" : "");
+        left += "--" + o.name + (o.alias.empty() ? "" : ", --" + o.alias) + (o.takes_value ? " X" : "");
         if (left.size() < 26) left.resize(26, ' ');
         s += left + " " + o.help + "\n";
     }

@@ -13,13 +13,15 @@ struct Opt {
     char short_name;    // 0 when none
     bool takes_value;
     std::string help;
+    std::string alias;  // another long name (llama-cli's spelling), e.g. "ctx-size" for "ctx"
 };
 
 class Args {
 public:
     Args(const std::string& command, const std::vector<std::string>& tokens, const std::vector<Opt>& spec);
     bool has(const std::string& name) const { return values_.count(name) > 0; }
-    std::string str(const std::string& name, const std::string& def = "") const;
+    std::string str(const std::string& name, const std::string& def = "") const;  // the last one given
+    std::vector<std::string> all(const std::string& name) const;                   // every one given
     long long integer(const std::string& name, long long def, long long lo, long long hi) const;
     double number(const std::string& name, double def, double lo, double hi) const;
     bool help() const { return help_; }
@@ -28,7 +30,7 @@ public:
 private:
     std::string command_;
     std::vector<Opt> spec_;
-    std::map<std::string, std::string> values_;
+    std::map<std::string, std::vector<std::string>> values_;
     bool help_ = false;
 };
 

@@ -4,14 +4,19 @@
 // Decode reads every weight once per token, so its ceiling is the device's memory bandwidth; a plain
 // vkCmdCopyBuffer measured in the same run is the baseline its effective GB/s is quoted against (these
 // machines are noisy, so a figure from another run means little).
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "runtime/session.h"
 #include "runtime/commands.h"
 
 namespace r1vk::cli {
@@ -20,10 +25,20 @@ namespace {
 
 struct Stat {
     double mean = 0, sd = 0;
+    size_t n = 0;
+    // "12.34 ± 0.56", or "12.34" alone from one repetition (a spread of one sample means nothing)
+    std::string str() const {
+        char b[64];
+        if (n > 1) std::snprintf(b, sizeof b, "%.2f ± %.2f", mean, sd);
+        else std::snprintf(b, sizeof b, "%.2f", mean);
+        return b;
+    }
 };
 
 Stat stat(const std::vector<double>& v) {
     Stat s;
+    s.n = v.size();
+    if (v.empty()) return s;
     for (double x : v) s.mean += x;
     s.mean /= double(v.size());
     for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
@@ -74,6 +89,8 @@ int cmd_bench(const Tokens& t) {
     spec.push_back({"n-gen", 'n', true, "tokens for the decode test (default 32)"});
     spec.push_back({"repetitions", 'r', true, "repetitions (default 3)"});
     spec.push_back({"bandwidth", 0, true, "the device's memory bandwidth in GB/s, to print % of roofline"});
+    spec.push_back({"logprobs", 0, true, "also time decode with the per-token trace of K alternatives (0-20), interleaved"});
+    spec.push_back({"profile", 0, false, "per-kernel GPU time of prefill and decode (timestamp queries), after the timing runs"});
     spec.push_back({"json", 0, false, "one JSON object"});
     Args a("bench", t, spec);
     if (a.help()) {
@@ -84,6 +101,7 @@ int cmd_bench(const Tokens& t) {
     const uint32_t ng = uint32_t(a.integer("n-gen", 32, 1, 1 << 20));
     const uint32_t reps = uint32_t(a.integer("repetitions", 3, 1, 1000));
     const double bw = a.number("bandwidth", 0, 0, 1e6);
+    const int trace_k = a.has("logprobs") ? int(a.integer("logprobs", 5, 0, kMaxTraceTopK)) : -1;
 
     EngineOptions eo = engine_options(a, false);
     if (a.has("synthetic")) {
@@ -93,7 +111,16 @@ int cmd_bench(const Tokens& t) {
     } else {
         eo.model_dir = model_dir(a, false);
     }
-    if (!a.has("ctx")) eo.model.ctx = std::max<uint32_t>(np + ng + 1, 256);
+    if (!a.has("ctx")) {
+        // Sized to the test; so a limit hit here is the model's, not a --ctx the user gave.
+        eo.model.ctx = std::max<uint32_t>(np + ng + 1, 256);
+        const int max_pos = a.has("synthetic") ? synthetic_config(eo.synthetic, 0).max_position_embeddings
+                                               : ModelConfig::load(eo.model_dir).max_position_embeddings;
+        if (max_pos > 0 && np + ng + 1 > uint32_t(max_pos))
+            fail_usage("r1vk bench: -p " + std::to_string(np) + " + -n " + std::to_string(ng) + " tokens do not fit the model's " +
+                       std::to_string(max_pos) + " positions (max_position_embeddings)");
+        if (max_pos > 0) eo.model.ctx = std::min<uint32_t>(eo.model.ctx, uint32_t(max_pos));
+    }
     eo.model.prefill_chunk = std::min<uint32_t>(np, 512);
     eo.model.progress = progress_printer("loading");
     Engine engine(eo);
@@ -105,24 +132,50 @@ int cmd_bench(const Tokens& t) {
     for (auto& id : prompt) id = int32_t(rng() % uint32_t(cfg.vocab_size));
 
     using Clock = std::chrono::steady_clock;
-    std::vector<double> pp, tg;
+    std::vector<double> pp, tg, tgt;
+    // Decode n tokens from position np; with a trace, the host merge is timed too, as Session pays it.
+    auto decode = [&](int32_t next, int tk) {
+        m.truncate(np);
+        HeadRequest head{HeadMode::Argmax};
+        head.trace_k = tk;
+        const auto t0 = Clock::now();
+        float sink = 0;
+        for (uint32_t i = 0; i < ng; ++i) {
+            const int32_t one[] = {next};
+            HeadResult r = m.forward(one, head);
+            next = r.id;
+            if (tk >= 0) sink += trace_from_candidates(r.trace, r.trace_slices, trace_k_used(tk), uint32_t(tk), r.value).entropy;
+        }
+        (void)sink;
+        return ng / std::chrono::duration<double>(Clock::now() - t0).count();
+    };
+    const bool tty = isatty(STDERR_FILENO);
     for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (pipeline compiles, page faults)
+        if (tty) std::fprintf(stderr, "\r\033[2Kbench: %s %u/%u", r == 0 ? "warm-up" : "repetition", r, reps), std::fflush(stderr);
         m.truncate(0);
         auto t0 = Clock::now();
         HeadResult h = m.forward(prompt, HeadRequest{HeadMode::Argmax});
         const double tp = std::chrono::duration<double>(Clock::now() - t0).count();
-        int32_t next = h.id;
-        t0 = Clock::now();
-        for (uint32_t i = 0; i < ng; ++i) {
-            const int32_t one[] = {next};
-            next = m.forward(one, HeadRequest{HeadMode::Argmax}).id;
-        }
-        const double tt = std::chrono::duration<double>(Clock::now() - t0).count();
+        const double plain = decode(h.id, -1);
+        const double traced = trace_k >= 0 ? decode(h.id, trace_k) : 0;
         if (r == 0) continue;
         pp.push_back(np / tp);
-        tg.push_back(ng / tt);
+        tg.push_back(plain);
+        if (trace_k >= 0) tgt.push_back(traced);
     }
-    const Stat sp = stat(pp), sg = stat(tg);
+    // The profile runs after the timing runs, so the timestamps never slow what was timed.
+    std::optional<GpuProfiler> prof;
+    if (a.has("profile")) {
+        prof.emplace(engine.ctx());
+        if (tty) std::fprintf(stderr, "\r\033[2Kbench: profiling"), std::fflush(stderr);
+        m.set_profiler(&*prof);
+        m.truncate(0);
+        const int32_t first = m.forward(prompt, HeadRequest{HeadMode::Argmax}).id;
+        decode(first, -1);
+        m.set_profiler(nullptr);
+    }
+    if (tty) std::fputs("\r\033[2K", stderr);
+    const Stat sp = stat(pp), sg = stat(tg), st = stat(tgt);
     const double copy_gbs = copy_baseline_gbs(engine.ctx(), reps);
     const double bytes = double(m.weight_bytes_per_token());
     const double gbs = bytes * sg.mean / 1e9;
@@ -142,19 +195,64 @@ int cmd_bench(const Tokens& t) {
                             {"dispatches_per_token", m.dispatches_per_token()},
                             {"load_s", engine.load_seconds()}};
         if (bw > 0) j["roofline_pct"] = 100.0 * gbs / bw;
+        if (trace_k >= 0) j["decode_trace_tok_s"] = {{"mean", st.mean}, {"sd", st.sd}, {"logprobs", trace_k}};
+        if (a.has("profile")) {
+            nlohmann::json pj;
+            for (const auto& [phase, p] : prof->phases()) {
+                nlohmann::json ks;
+                for (const auto& [k, s] : p.kernels)
+                    ks[k] = {{"calls", s.calls}, {"ns", s.ns}, {"bytes_bound", s.bytes}};
+                pj[phase] = {{"tokens", p.tokens}, {"submits", p.submits}, {"ns", p.ns}, {"kernels", ks}};
+            }
+            j["profile"] = pj;
+        }
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
     std::printf("model   %s (%d layers, hidden %d, vocab %d)\n", name.c_str(), cfg.num_layers, cfg.hidden_size, cfg.vocab_size);
     std::printf("device  %s (%s), load %.2f s\n", engine.ctx().info().name.c_str(), engine.ctx().info().type_name(),
                 engine.load_seconds());
-    std::printf("| test     | tokens | tok/s            | ms/token | weights/token | eff. GB/s%s |\n", bw > 0 ? " | % of roofline" : "");
-    std::printf("| prefill  | %6u | %7.2f ± %6.2f | %8.2f | %13s | %9s%s |\n", np, sp.mean, sp.sd, 1000.0 / sp.mean, "-", "-",
-                bw > 0 ? " | -" : "");
-    std::printf("| decode   | %6u | %7.2f ± %6.2f | %8.2f | %13s | %9.2f", ng, sg.mean, sg.sd, 1000.0 / sg.mean,
-                format_bytes(uint64_t(bytes)).c_str(), gbs);
-    if (bw > 0) std::printf(" | %5.1f %%", 100.0 * gbs / bw);
-    std::printf(" |\n%u repetitions after one warm-up; %u dispatches per decoded token\n", reps, m.dispatches_per_token());
+    // One table, every column as wide as its widest cell.
+    std::vector<std::vector<std::string>> rows = {{"test", "tokens", "tok/s", "ms/token", "weights/token", "eff. GB/s"}};
+    if (bw > 0) rows[0].push_back("% of roofline");
+    auto f2 = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f", v);
+        return std::string(b);
+    };
+    rows.push_back({"prefill", std::to_string(np), sp.str(), f2(1000.0 / sp.mean), "-", "-"});
+    rows.push_back({"decode", std::to_string(ng), sg.str(), f2(1000.0 / sg.mean), format_bytes(uint64_t(bytes)), f2(gbs)});
+    if (bw > 0) rows[1].push_back("-"), rows[2].push_back(f2(100.0 * gbs / bw) + " %");
+    if (trace_k >= 0) {
+        rows.push_back({"decode+trace" + std::to_string(trace_k), std::to_string(ng), st.str(), f2(1000.0 / st.mean),
+                        f2(100.0 * (sg.mean / st.mean - 1.0)) + " % slower", ""});
+        if (bw > 0) rows.back().push_back("");
+    }
+    std::vector<size_t> w(rows[0].size(), 0);
+    auto width = [](const std::string& s) {  // display width: count UTF-8 lead bytes ("±")
+        size_t n = 0;
+        for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+        return n;
+    };
+    for (const auto& r : rows)
+        for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], width(r[i]));
+    for (size_t ri = 0; ri < rows.size(); ++ri) {
+        std::string line = "|";
+        for (size_t i = 0; i < rows[ri].size(); ++i) {
+            const std::string& c = rows[ri][i];
+            const std::string pad(w[i] - width(c), ' ');
+            line += " " + (i == 0 ? c + pad : pad + c) + " |";
+        }
+        std::printf("%s\n", line.c_str());
+        if (ri == 0) {
+            std::string sep = "|";
+            for (size_t i = 0; i < w.size(); ++i) sep += std::string(w[i] + 2, '-') + "|";
+            std::printf("%s\n", sep.c_str());
+        }
+    }
+    std::printf("%u repetitions after one warm-up; %u dispatches per decoded token\n", reps, m.dispatches_per_token());
+    if (a.has("profile")) std::printf("\nGPU time by kernel (timestamps after each dispatch; MB bound = sizes of its buffers):\n%s\n",
+                                      prof->table().c_str());
     std::printf("baseline: vkCmdCopyBuffer moves %.2f GB/s (read + write) in this run; decode reads weights at %.0f %% of that\n",
                 copy_gbs, 100.0 * gbs / copy_gbs);
     return 0;

@@ -1,6 +1,7 @@
 // r1vk info: the first thing to run when something does not work. Lists every Vulkan device with
 // type, driver, memory heaps and budget, the probed features and the kernel shapes r1vk would pick;
 // with -m, the model's memory plan from config.json alone (no weights needed).
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -78,6 +79,24 @@ void print_device(const DeviceInfo& d, bool chosen) {
     std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup\n", matvec_shape_name(kc.matvec), kc.matvec_ls);
 }
 
+// The largest context whose plan fits `bytes` (0 if none): the plan grows with the context (KV cache,
+// attention partials), so a binary search over [1, limit] finds it.
+uint32_t largest_ctx(const ModelConfig& cfg, PlanOptions po, uint64_t bytes, uint32_t limit) {
+    auto fits = [&](uint32_t c) {
+        po.ctx = c;
+        po.prefill_chunk = std::min<uint32_t>(256, c);
+        return plan_qwen2(cfg, po).total() <= bytes;
+    };
+    if (!fits(1)) return 0;
+    uint32_t lo = 1, hi = limit;
+    if (fits(hi)) return hi;
+    while (hi - lo > 1) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        (fits(mid) ? lo : hi) = mid;
+    }
+    return lo;
+}
+
 }  // namespace
 
 int cmd_info(const Tokens& t) {
@@ -121,10 +140,27 @@ int cmd_info(const Tokens& t) {
     if (a.has("model")) {
         const ModelConfig cfg = ModelConfig::load(a.str("model"));
         const KernelConfig kc = chosen >= 0 ? KernelConfig::for_device(devs[chosen]) : KernelConfig{};
-        PlanOptions po{uint32_t(a.integer("ctx", 4096, 1, 1 << 20)), 256, a.has("embed-on-device"), kc.attn_target_splits,
+        const int max_pos = cfg.max_position_embeddings;
+        const uint32_t def_ctx = max_pos > 0 ? uint32_t(std::min(4096, max_pos)) : 4096;
+        PlanOptions po{uint32_t(a.integer("ctx", def_ctx, 1, 1 << 24)), 256, a.has("embed-on-device"), kc.attn_target_splits,
                        kc.topk_slice, 64};
+        po.prefill_chunk = std::min<uint32_t>(256, po.ctx);
         const VramPlan plan = plan_qwen2(cfg, po);
         const uint64_t budget = chosen >= 0 ? devs[chosen].device_local_budget() : 0;
+        const bool beyond = max_pos > 0 && po.ctx > uint32_t(max_pos);
+        const std::string beyond_msg = beyond ? "--ctx " + std::to_string(po.ctx) + " is beyond the model's " +
+                                                    std::to_string(max_pos) + " positions (max_position_embeddings): " +
+                                                    "r1vk refuses to run it"
+                                              : "";
+        // Does it fit the cards people have, and how long a context then? (Cards are sold in GiB.)
+        const uint32_t limit = max_pos > 0 ? uint32_t(max_pos) : 131072;
+        struct Card {
+            std::string name;
+            uint64_t bytes;
+        };
+        std::vector<Card> cards;
+        for (uint64_t gib : {8, 12, 16, 24}) cards.push_back({std::to_string(gib) + " GB card", gib << 30});
+        if (budget) cards.push_back({"this device (" + devs[chosen].name + ")", budget});
         if (json) {
             nlohmann::json cats;
             for (size_t i = 0; i < kMemCategoryCount; ++i)
@@ -139,7 +175,13 @@ int cmd_info(const Tokens& t) {
                            {"decode_read_bytes_per_token", plan.decode_read_bytes},
                            {"categories", cats},
                            {"device_budget", budget},
-                           {"fits", budget == 0 || plan.total() <= budget}};
+                           {"fits", !beyond && (budget == 0 || plan.total() <= budget)}};
+            if (beyond) out["plan"]["error"] = beyond_msg;
+            nlohmann::json cj = nlohmann::json::array();
+            for (const Card& c : cards)
+                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && plan.total() <= c.bytes},
+                              {"largest_ctx", largest_ctx(cfg, po, c.bytes, limit)}});
+            out["plan"]["cards"] = cj;
         } else {
             std::printf("\nmodel %s: %s, %d layers, hidden %d, %d/%d heads, vocab %d, GPTQ int%d group %d%s\n",
                         a.str("model").c_str(), cfg.architecture.c_str(), cfg.num_layers, cfg.hidden_size, cfg.num_heads,
@@ -150,6 +192,17 @@ int cmd_info(const Tokens& t) {
             std::printf("  decode reads %s of weights per token\n", format_bytes(plan.decode_read_bytes).c_str());
             std::printf("VRAM plan at --ctx %u%s:\n%s", po.ctx, chosen >= 0 ? (" on " + devs[chosen].name).c_str() : "",
                         plan.table(budget).c_str());
+            std::printf("Where it fits (the whole plan above, the context as large as the memory allows, up to %u):\n", limit);
+            for (const Card& c : cards) {
+                const uint32_t lc = largest_ctx(cfg, po, c.bytes, limit);
+                std::printf("  %-28s %s\n", c.name.c_str(),
+                            lc == 0 ? "does not fit, even with a 1-token context"
+                                    : ((plan.total() <= c.bytes && !beyond ? "fits at --ctx " + std::to_string(po.ctx) + "; "
+                                                                           : "not at --ctx " + std::to_string(po.ctx) + "; ") +
+                                       "largest context " + std::to_string(lc))
+                                          .c_str());
+            }
+            if (beyond) std::printf("warning: %s\n", beyond_msg.c_str());
         }
     }
     if (json) std::printf("%s\n", out.dump(2).c_str());

@@ -48,7 +48,7 @@ int cmd_logits(const Tokens& t) {
     const std::vector<int32_t> ids = parse_ids(a.str("ids"), "--ids");
     const std::string backend = a.str("backend", "gpu");
     if (backend == "reference") {
-        const auto dir = model_dir(a, true);
+        const auto dir = model_dir(a, false);
         const ModelConfig cfg = ModelConfig::load(dir);
         const TensorIndex index = TensorIndex::open(dir);
         const Qwen2Checkpoint ck = Qwen2Checkpoint::bind(index, cfg);
@@ -61,9 +61,17 @@ int cmd_logits(const Tokens& t) {
     if (backend != "gpu") fail_usage("r1vk logits: --backend is gpu or reference, got '" + backend + "'");
 
     EngineOptions eo = engine_options(a, false);
-    eo.model_dir = model_dir(a, true);
+    eo.model_dir = model_dir(a, false);
     eo.model.prefill_chunk = uint32_t(a.integer("prefill-chunk", 256, 1, 65536));
-    if (!a.has("ctx")) eo.model.ctx = std::max<uint32_t>(uint32_t(ids.size()), 16);
+    if (!a.has("ctx")) {
+        // The context is sized to the ids here, so a limit is the model's, not a --ctx the user gave.
+        const ModelConfig cfg = ModelConfig::load(eo.model_dir);
+        if (cfg.max_position_embeddings > 0 && ids.size() > size_t(cfg.max_position_embeddings))
+            fail_usage("r1vk logits: " + std::to_string(ids.size()) + " ids are more than the model's " +
+                       std::to_string(cfg.max_position_embeddings) + " positions (max_position_embeddings)");
+        eo.model.ctx = std::max<uint32_t>(uint32_t(ids.size()), 16);
+        if (cfg.max_position_embeddings > 0) eo.model.ctx = std::min<uint32_t>(eo.model.ctx, cfg.max_position_embeddings);
+    }
     eo.model.progress = progress_printer("loading " + eo.model_dir.string());
     Engine engine(eo);
     Qwen2Model& m = engine.model();

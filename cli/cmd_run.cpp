@@ -1,42 +1,69 @@
 // r1vk run / r1vk chat: stream the model's reasoning (dimmed, under its own header on a terminal)
-// and then its answer; --json prints one event per line. Ctrl-C stops the generation at the next
-// token (a second Ctrl-C exits).
+// and then its answer; --json prints one event per line. Ctrl-C stops a reply within a token and the
+// chat goes on; a second Ctrl-C, or one at the idle chat prompt or while loading, exits (130).
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "cli/printer.h"
 #include "runtime/session.h"
 
 namespace r1vk::cli {
 
 namespace {
 
-std::atomic<int> g_interrupts{0};  // written by the signal handler only
+// A signal handler can only reach globals: what the process is doing, and how many Ctrl-Cs came.
+enum Phase : int { kLoading = 0, kIdle = 1, kGenerating = 2 };
+std::atomic<int> g_phase{kLoading};
+std::atomic<int> g_interrupts{0};
+
+void say(const char* s) { (void)!write(STDERR_FILENO, s, std::strlen(s)); }
 
 void on_sigint(int) {
-    if (g_interrupts.fetch_add(1) >= 1) _exit(130);
+    switch (g_phase.load()) {
+        case kLoading: say("\ninterrupted while loading the model\n"); _exit(130);
+        case kIdle: say("\n"); _exit(130);
+        default:
+            if (g_interrupts.fetch_add(1) >= 1) {
+                say("\ninterrupted\n");
+                _exit(130);
+            }
+    }
+}
+
+void install_sigint() {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a read at the chat prompt returns on Ctrl-C
+    sigaction(SIGINT, &sa, nullptr);
 }
 
 std::vector<Opt> sampling_opts() {
     return {{"n-predict", 'n', true, "maximum tokens to generate (default 4096)"},
-            {"temp", 0, true, "temperature; 0 = greedy (default: generation_config.json)"},
-            {"top-p", 0, true, "nucleus sampling threshold"},
-            {"top-k", 0, true, "keep the k most likely tokens (0 = off)"},
-            {"min-p", 0, true, "drop tokens below min-p x the top probability"},
-            {"repeat-penalty", 0, true, "repetition penalty (1 = off)"},
-            {"seed", 0, true, "random seed"},
+            {"temp", 0, true, "temperature; 0 = greedy (default: the model's generation_config.json, else 0.6)"},
+            {"top-p", 0, true, "nucleus sampling threshold (default: generation_config.json, else 0.95)"},
+            {"top-k", 0, true, "keep the k most likely tokens (default 0 = off)"},
+            {"min-p", 0, true, "drop tokens below min-p x the top probability (default 0 = off)"},
+            {"repeat-penalty", 0, true, "repetition penalty (default 1 = off)"},
+            {"seed", 's', true, "random seed (default -1 = random; the seed used is printed with the statistics)"},
             {"system", 0, true, "system prompt"},
+            {"stop", 0, true, "end the answer where this text appears (repeatable)"},
             {"ignore-eos", 0, false, "keep generating past end-of-sequence (benchmarks, verification)"},
-            {"reasoning-budget", 0, true, "thinking tokens before the reply is made to answer (-1 = unlimited, 0 = no thinking)"},
+            {"reasoning-budget", 0, true, "thinking tokens before the reply is made to answer (default -1 = unlimited, 0 = no thinking)"},
             {"reasoning-budget-message", 0, true, "text forced before </think> when the budget runs out"},
             {"logprobs", 0, true, "with --json: per-token logprob, entropy and the K (0-20) most likely tokens"},
+            {"color", 0, true, "auto, always or never (default auto: a terminal, unless NO_COLOR or TERM=dumb)"},
             {"json", 0, false, "one JSON event per line"}};
 }
 
@@ -48,148 +75,70 @@ GenerationParams generation_params(const Args& a, const ModelConfig& cfg) {
     g.sampling.top_k = int(a.integer("top-k", g.sampling.top_k, 0, 1024));
     g.sampling.min_p = float(a.number("min-p", g.sampling.min_p, 0, 1));
     g.sampling.repetition_penalty = float(a.number("repeat-penalty", g.sampling.repetition_penalty, 0.01, 100));
-    g.sampling.seed = uint64_t(a.integer("seed", 0, 0, INT64_MAX));
+    const long long seed = a.integer("seed", -1, -1, INT64_MAX);
+    // Random seeds stay below 2^63 so that any printed seed can be given back to -s.
+    g.sampling.seed = seed >= 0 ? uint64_t(seed)
+                                : ((uint64_t(std::random_device{}()) << 32 | std::random_device{}()) & uint64_t(INT64_MAX));
     g.max_new_tokens = uint32_t(a.integer("n-predict", 4096, 1, 1 << 24));
     g.ignore_eos = a.has("ignore-eos");
     g.reasoning_budget = int(a.integer("reasoning-budget", -1, -1, 1 << 24));
     if (a.has("reasoning-budget-message")) g.reasoning_budget_message = a.str("reasoning-budget-message");
     if (a.has("logprobs")) g.trace_top_k = int(a.integer("logprobs", 0, 0, kMaxTraceTopK));
+    g.stop = a.all("stop");
     return g;
 }
 
-// Prints events as they arrive: dimmed reasoning under a header, then the answer.
-class Printer {
-public:
-    Printer(bool json, const Tokenizer* tok) : json_(json), tty_(isatty(STDOUT_FILENO)), tok_(tok) {}
-
-    void operator()(const Event& e) {
-        switch (e.type) {
-            case Event::Type::ReasoningDelta:
-                if (json_) return delta("reasoning", e);
-                if (e.text.empty()) return;
-                if (section_ != 1) header(1);
-                std::fputs(e.text.c_str(), stdout);
-                break;
-            case Event::Type::AnswerDelta:
-                if (json_) return delta("answer", e);
-                if (e.text.empty()) return;
-                if (section_ != 2) header(2);
-                std::fputs(e.text.c_str(), stdout);
-                break;
-            case Event::Type::Stats: {
-                const auto& s = e.stats;
-                if (json_) {
-                    std::printf("{\"type\":\"stats\",\"prompt_tokens\":%u,\"reused_tokens\":%u,\"generated_tokens\":%u,"
-                                "\"reasoning_tokens\":%u,\"answer_tokens\":%u,\"injected_tokens\":%u,"
-                                "\"ttft_s\":%.4f,\"prefill_tok_s\":%.2f,\"decode_tok_s\":%.2f,\"seed\":%llu}\n",
-                                s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.answer_tokens,
-                                s.injected_tokens, s.ttft_s, s.prefill_tok_s, s.decode_tok_s, (unsigned long long)s.seed);
-                } else {
-                    end_section();
-                    std::fprintf(stderr, "%s[%u prompt tokens (%u reused), %u generated; TTFT %.2f s; prefill %.1f tok/s; decode %.1f tok/s]%s\n",
-                                 tty_ ? "\033[2m" : "", s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.ttft_s,
-                                 s.prefill_tok_s, s.decode_tok_s, tty_ ? "\033[0m" : "");
-                }
-                break;
-            }
-            case Event::Type::Error:
-                end_section();
-                if (json_) line("error", e.text);
-                std::fprintf(stderr, "error: %s\n", e.text.c_str());
-                error_code_ = e.exit_code ? e.exit_code : 3;
-                break;
-            case Event::Type::Done:
-                end_section();
-                if (json_) {
-                    nlohmann::ordered_json j{{"type", "done"}, {"reason", done_reason_name(e.reason)}, {"reply_ids", e.reply_ids}};
-                    std::printf("%s\n", j.dump().c_str());
-                }
-                else if (e.reason != DoneReason::Eos && e.reason != DoneReason::Error)
-                    std::fprintf(stderr, "[stopped: %s]\n", done_reason_name(e.reason));
-                break;
-        }
-        std::fflush(stdout);
-    }
-    int error_code() const { return error_code_; }
-    void reset() { section_ = 0; }
-
-private:
-    // {"type": "reasoning"|"answer", "text", "injected"?, "tokens"?: [{"id", "text", "bytes"?, "logprob",
-    // "entropy", "top": [{"id", "text", "logprob"}]}]}: the tokens' texts concatenate to the text.
-    void delta(const char* type, const Event& e) {
-        nlohmann::ordered_json j{{"type", type}, {"text", e.text}};
-        if (e.injected) j["injected"] = true;
-        bool traced = false;
-        for (const TokenInfo& t : e.tokens) traced |= t.has_trace;
-        if (traced || std::any_of(e.tokens.begin(), e.tokens.end(), [](auto& t) { return t.injected; })) {
-            nlohmann::ordered_json toks = nlohmann::ordered_json::array();
-            for (const TokenInfo& t : e.tokens) {
-                if (t.prefix) continue;
-                nlohmann::ordered_json tj{{"id", t.id}, {"index", t.index}, {"text", t.text}};
-                if (!valid_utf8(t.bytes)) tj["bytes"] = std::vector<int>(t.bytes.begin(), t.bytes.end());
-                if (t.injected) tj["injected"] = true;
-                if (t.has_trace) {
-                    tj["logprob"] = t.trace.logprob;
-                    tj["entropy"] = t.trace.entropy;
-                    nlohmann::ordered_json top = nlohmann::ordered_json::array();
-                    for (const TopLogprob& c : t.trace.top)
-                        top.push_back({{"id", c.id}, {"text", tok_ ? tok_->decode(std::span(&c.id, 1)) : ""}, {"logprob", c.logprob}});
-                    tj["top"] = std::move(top);
-                }
-                toks.push_back(std::move(tj));
-            }
-            j["tokens"] = std::move(toks);
-        }
-        std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
-    }
-    static bool valid_utf8(const std::string& s) {
-        for (size_t i = 0; i < s.size();) {
-            const unsigned char c = s[i];
-            const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-            if (n == 0 || i + n > s.size()) return false;
-            for (size_t k = 1; k < n; ++k)
-                if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-            i += n;
-        }
-        return true;
-    }
-    void line(const char* type, const std::string& text) {
-        std::printf("{\"type\":\"%s\",\"text\":\"%s\"}\n", type, json_escape(text).c_str());
-    }
-    void header(int s) {
-        end_section();
-        section_ = s;
-        if (tty_) std::printf(s == 1 ? "\033[1;2m── reasoning ──\033[0m\n\033[2m" : "\033[1m── answer ──\033[0m\n");
-        else std::printf(s == 1 ? "── reasoning ──\n" : "── answer ──\n");
-    }
-    void end_section() {
-        if (section_ == 0) return;
-        std::printf(tty_ ? "\033[0m\n" : "\n");
-        if (section_ == 1) std::printf("\n");
-        std::fflush(stdout);  // stats and errors go to stderr: keep them after the text, also in a pipe
-        section_ = 0;
-    }
-    bool json_, tty_;
-    const Tokenizer* tok_;
-    int section_ = 0;  // 0 none, 1 reasoning, 2 answer
-    int error_code_ = 0;
-};
-
-// Pumps a session's events into the printer; Ctrl-C asks the session to stop.
+// Pumps a session's events into the printer. Ctrl-C is looked at after every event and every 20 ms,
+// so a reply stops within a token of it.
 DoneReason pump(Session& session, Printer& print) {
     Event e;
     bool asked = false;
+    g_interrupts.store(0);
+    g_phase.store(kGenerating);
     for (;;) {
-        if (!session.next_event(e, 50)) {
-            if (g_interrupts.load() > 0 && !asked) {
-                session.cancel();
-                asked = true;
-            }
-            continue;
+        if (g_interrupts.load() > 0 && !asked) {
+            session.cancel();
+            asked = true;
         }
+        if (!session.next_event(e, 20)) continue;
         print(e);
-        if (e.type == Event::Type::Done) return e.reason;
+        if (e.type == Event::Type::Done) {
+            g_phase.store(kIdle);
+            return e.reason;
+        }
     }
+}
+
+// The user's message: -p TEXT, -p - or -f FILE, else standard input when it is not a terminal.
+std::string read_prompt(const Args& a) {
+    std::string text;
+    std::string from;
+    if (a.has("prompt") && a.has("file")) fail_usage("r1vk run: give -p TEXT or -f FILE, not both");
+    if (a.has("prompt") && a.str("prompt") != "-") {
+        text = a.str("prompt");
+        from = "-p";
+    } else if (a.has("file") || a.has("prompt") || !isatty(STDIN_FILENO)) {
+        const std::string path = a.has("file") ? a.str("file") : "-";
+        text = read_text_file(path);
+        from = path == "-" ? "standard input" : path;
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();  // a file's last newline
+    } else {
+        fail_usage("r1vk run: give the prompt with -p TEXT, -f FILE, or on standard input");
+    }
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+        if (from == "-p") fail_usage("r1vk run: the prompt is empty");
+        fail_input(from, "the prompt is empty");
+    }
+    return text;
+}
+
+std::unique_ptr<Engine> load_engine(const Args& a) {
+    EngineOptions eo = engine_options(a, true);
+    eo.model_dir = model_dir(a, false);
+    eo.model.progress = progress_printer("loading " + eo.model_dir.string());
+    g_phase.store(kLoading);
+    install_sigint();
+    return std::make_unique<Engine>(eo);
 }
 
 nlohmann::ordered_json trace_json(const TokenTrace& t) {
@@ -246,7 +195,8 @@ int run_ids(const Args& a, const std::vector<int32_t>& prompt) {
 int cmd_run(const Tokens& t) {
     auto spec = engine_opts();
     for (auto& o : sampling_opts()) spec.push_back(o);
-    spec.push_back({"prompt", 'p', true, "the user's message"});
+    spec.push_back({"prompt", 'p', true, "the user's message (- reads standard input)"});
+    spec.push_back({"file", 'f', true, "read the user's message from a file"});
     spec.push_back({"prompt-ids", 0, true, "verification: a prompt of raw token ids; prints the generated ids"});
     spec.push_back({"then-ids", 0, true, "with --prompt-ids: a second turn's ids, reusing the cache"});
     spec.push_back({"reply-prefix", 0, true, "continue a reply: its token ids so far (a done event's reply_ids, cut at the fork)"});
@@ -257,21 +207,25 @@ int cmd_run(const Tokens& t) {
         return 0;
     }
     if (a.has("prompt-ids")) return run_ids(a, parse_ids(a.str("prompt-ids"), "--prompt-ids"));
-    if (!a.has("prompt")) fail_usage("r1vk run: -p TEXT is required");
-    EngineOptions eo = engine_options(a, true);
-    eo.model_dir = model_dir(a, false);
-    eo.model.progress = progress_printer("loading " + eo.model_dir.string());
-    Engine engine(eo);
-    if (engine.chat_template()->is_fallback())
+    const bool json = a.has("json");
+    const std::string prompt = read_prompt(a);
+    std::unique_ptr<Engine> engine;
+    try {
+        engine = load_engine(a);
+    } catch (const Error& e) {
+        // --json promises events: a load failure is one too (and the usual line on stderr).
+        if (json) std::printf("{\"type\":\"error\",\"text\":\"%s\",\"exit_code\":%d}\n", json_escape(e.what()).c_str(), e.exit_code());
+        throw;
+    }
+    if (engine->chat_template()->is_fallback())
         std::fprintf(stderr, "warning: %s: chat_template not usable; using r1vk's built-in DeepSeek-R1 template\n",
-                     (eo.model_dir / "tokenizer_config.json").string().c_str());
-    const GenerationParams gp = generation_params(a, engine.config());
+                     (model_dir(a, false) / "tokenizer_config.json").string().c_str());
+    const GenerationParams gp = generation_params(a, engine->config());
     std::vector<ChatMessage> conv;
     if (a.has("system")) conv.push_back({"system", a.str("system")});
-    conv.push_back({"user", a.str("prompt")});
-    Session session(engine);
-    Printer print(a.has("json"), engine.tokenizer());
-    std::signal(SIGINT, on_sigint);
+    conv.push_back({"user", prompt});
+    Session session(*engine);
+    Printer print(json, use_color(a.str("color", "auto")), engine->tokenizer(), gp.max_new_tokens, engine->model().capacity());
     if (a.has("reply-prefix")) {
         // Branching from a fork: the KV cache holds nothing yet here, so this prefills the prompt and
         // the prefix once; the app and the server reuse a live cache up to the fork.
@@ -285,47 +239,129 @@ int cmd_run(const Tokens& t) {
     return print.error_code();
 }
 
+namespace {
+
+const char* kChatHelp =
+    "  /help        this list\n"
+    "  /new         start a new conversation (asks first)\n"
+    "  /save FILE   save the conversation as JSON messages (r1vk prompt --messages reads it)\n"
+    "  /load FILE   continue a saved conversation\n"
+    "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C at the prompt)\n"
+    "  Ctrl-C during a reply stops it; the chat goes on.\n";
+
+void save_conversation(const std::string& path, const std::vector<ChatMessage>& conv) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const ChatMessage& m : conv) j.push_back({{"role", m.role}, {"content", m.content}});
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+        if (!f) fail_input(path, "cannot write");
+        f << j.dump(2) << "\n";
+        if (!f) fail_input(path, "write error");
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);  // a half-written file never replaces a good one
+    if (ec) fail_input(path, "cannot write: " + ec.message());
+}
+
+// Drops the oldest user/assistant turns until the prompt leaves `room` tokens for the reply.
+// Returns how many turns were dropped.
+int fit_context(Engine& engine, std::vector<ChatMessage>& conv, uint32_t room) {
+    int dropped = 0;
+    const uint32_t cap = engine.model().capacity();
+    for (;;) {
+        const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(conv, true)).size();
+        if (n + room <= cap) return dropped;
+        auto first = std::find_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
+        auto last_user = std::find_if(conv.rbegin(), conv.rend(), [](auto& m) { return m.role == "user"; });
+        if (first == conv.end() || &*first == &*last_user) return dropped;  // only the new question is left
+        auto next = std::find_if(first + 1, conv.end(), [](auto& m) { return m.role == "user"; });
+        conv.erase(first, next);
+        ++dropped;
+    }
+}
+
+}  // namespace
+
 int cmd_chat(const Tokens& t) {
     auto spec = engine_opts();
     for (auto& o : sampling_opts()) spec.push_back(o);
     Args a("chat", t, spec);
     if (a.help()) {
         std::fputs(a.usage().c_str(), stdout);
+        std::fputs("\nIn the chat:\n", stdout);
+        std::fputs(kChatHelp, stdout);
         return 0;
     }
-    EngineOptions eo = engine_options(a, true);
-    eo.model_dir = model_dir(a, false);
-    eo.model.progress = progress_printer("loading " + eo.model_dir.string());
-    Engine engine(eo);
-    const GenerationParams gp = generation_params(a, engine.config());
+    std::unique_ptr<Engine> engine_owner = load_engine(a);
+    Engine& engine = *engine_owner;
+    GenerationParams gp = generation_params(a, engine.config());
+    const bool fixed_seed = a.has("seed") && a.str("seed") != "-1";
     Session session(engine);
-    Printer print(a.has("json"), engine.tokenizer());
-    std::signal(SIGINT, on_sigint);
+    Printer print(a.has("json"), use_color(a.str("color", "auto")), engine.tokenizer(), gp.max_new_tokens,
+                  engine.model().capacity());
     std::vector<ChatMessage> conv;
     if (a.has("system")) conv.push_back({"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
-    if (tty) std::fprintf(stderr, "r1vk chat on %s — /new starts over, /exit or Ctrl-D quits, Ctrl-C stops a reply\n",
+    if (tty) std::fprintf(stderr, "r1vk chat on %s — /help lists the commands, Ctrl-C stops a reply, /exit quits\n",
                           engine.ctx().info().name.c_str());
+    g_phase.store(kIdle);
     std::string line;
+    auto ask = [&](const char* question) {
+        std::fprintf(stderr, "%s [y/N] ", question);
+        std::string yes;
+        return std::getline(std::cin, yes) && (yes == "y" || yes == "Y" || yes == "yes");
+    };
     for (;;) {
         if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
-        g_interrupts.store(0);
         if (!std::getline(std::cin, line)) break;
-        if (line == "/exit" || line == "/quit") break;
-        if (line == "/new") {
-            conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
+        if (line.empty()) continue;
+        if (line[0] == '/') {
+            const std::string cmd = line.substr(0, line.find(' '));
+            std::string arg = line.size() > cmd.size() ? line.substr(cmd.size() + 1) : "";
+            arg.erase(0, arg.find_first_not_of(' '));
+            try {
+                if (cmd == "/exit" || cmd == "/quit") break;
+                if (cmd == "/help") {
+                    std::fputs(kChatHelp, stderr);
+                } else if (cmd == "/new") {
+                    if (conv.size() <= 1 || !tty || ask("start a new conversation? the current one is not saved")) {
+                        conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
+                        std::fputs("[new conversation]\n", stderr);
+                    }
+                } else if (cmd == "/save") {
+                    if (arg.empty()) fail_usage("/save needs a file name");
+                    save_conversation(arg, conv);
+                    std::fprintf(stderr, "[saved %zu messages to %s]\n", conv.size(), arg.c_str());
+                } else if (cmd == "/load") {
+                    if (arg.empty()) fail_usage("/load needs a file name");
+                    conv = load_messages(arg);
+                    std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());
+                } else {
+                    std::fprintf(stderr, "unknown command %s (/help lists them); nothing was sent\n", cmd.c_str());
+                }
+            } catch (const Error& e) {
+                std::fprintf(stderr, "error: %s\n", e.what());
+            }
             continue;
         }
-        if (line.empty()) continue;
         conv.push_back({"user", line});
+        // Leave half the context (at most -n) for the reply - a reasoning reply is long - and drop the
+        // oldest turns to make room.
+        const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine.model().capacity() / 2);
+        if (int dropped = fit_context(engine, conv, room))
+            std::fprintf(stderr, "[the context is full: dropped the %d oldest turn%s]\n", dropped, dropped > 1 ? "s" : "");
         print.reset();
         session.start(conv, gp);
-        if (pump(session, print) == DoneReason::Error) {
+        const DoneReason r = pump(session, print);
+        if (!fixed_seed) ++gp.sampling.seed;  // each reply its own draw; a fixed --seed repeats the session exactly
+        if (r == DoneReason::Error) {
             conv.pop_back();  // the turn did not happen; the user's line is still on screen to retry
             continue;
         }
-        // The template keeps only the answer of earlier turns (the text after </think>).
-        conv.push_back({"assistant", session.last_answer()});
+        // The model's own text: the template keeps what follows </think> (the answer with the blank
+        // line the model wrote), exactly as transformers renders the history from it.
+        conv.push_back({"assistant", session.last_reply_text()});
     }
     return print.error_code();
 }

@@ -16,13 +16,6 @@ void print_ids(const std::vector<int32_t>& ids) {
     std::printf("%s]\n", s.c_str());
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail_input(path, "cannot open");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 }  // namespace
 
@@ -37,7 +30,7 @@ int cmd_tokenize(const Tokens& t) {
     }
     if (a.has("text") == a.has("file")) fail_usage("r1vk tokenize: give exactly one of --text TEXT or --file FILE");
     const Tokenizer tok = Tokenizer::load(model_dir(a, false));
-    print_ids(tok.encode(a.has("text") ? a.str("text") : read_file(a.str("file"))));
+    print_ids(tok.encode(a.has("text") ? a.str("text") : read_text_file(a.str("file"))));
     return 0;
 }
 

@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 #ifndef R1VK_SOURCE_DIR
 #define R1VK_SOURCE_DIR "."
@@ -29,6 +32,11 @@ fs::path model_dir(const Args& a, bool required) {
     if (a.has("model")) return a.str("model");
     if (required) fail_usage("-m DIR is required (a Hugging Face model directory)");
     const fs::path d = default_model_dir();
+    if (const char* env = std::getenv("R1VK_MODEL"); env && *env) {
+        if (!fs::exists(d / "config.json"))
+            fail_input(d.string(), "R1VK_MODEL points here, but there is no config.json (unset R1VK_MODEL for the bundled demo model)");
+        return d;
+    }
     if (!fs::exists(d / "config.json"))
         fail_input(d.string(), "the bundled demo model is missing (pass -m DIR, or set R1VK_MODEL)");
     return d;
@@ -36,7 +44,7 @@ fs::path model_dir(const Args& a, bool required) {
 
 std::vector<Opt> engine_opts() {
     return {{"model", 'm', true, "model directory (default: the bundled demo model)"},
-            {"ctx", 0, true, "context length in tokens (default 4096, at most the model's)"},
+            {"ctx", 'c', true, "context length in tokens (default 4096, at most the model's)", "ctx-size"},
             {"device", 0, true, "Vulkan device index (see r1vk info)"},
             {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"}};
 }
@@ -62,6 +70,26 @@ ProgressFn progress_printer(const std::string& what) {
         if (done >= total) std::fputs("\r\033[2K", stderr);
         std::fflush(stderr);
     };
+}
+
+std::string read_text_file(const std::string& path) {
+    if (path == "-") {
+        std::ostringstream ss;
+        ss << std::cin.rdbuf();
+        return ss.str();
+    }
+    std::error_code ec;
+    const auto st = fs::status(path, ec);
+    if (ec || st.type() == fs::file_type::not_found) fail_input(path, "no such file");
+    if (st.type() == fs::file_type::directory) fail_input(path, "is a directory, not a file");
+    if (st.type() != fs::file_type::regular && st.type() != fs::file_type::fifo && st.type() != fs::file_type::character)
+        fail_input(path, "is not a regular file");
+    std::ifstream f(path, std::ios::binary);
+    if (!f) fail_input(path, "cannot open");
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    if (f.bad()) fail_input(path, "read error");
+    return ss.str();
 }
 
 std::string json_escape(const std::string& s) {

@@ -27,6 +27,10 @@ ProgressFn progress_printer(const std::string& what);
 
 std::string json_escape(const std::string& s);
 
+// The whole of a text input (a prompt, a text to tokenize): a regular file, a pipe, or "-" for
+// standard input. A directory or another kind of file is refused with a one-line error (exit 2).
+std::string read_text_file(const std::string& path);
+
 int cmd_info(const Tokens& t);
 int cmd_tokenize(const Tokens& t);
 int cmd_prompt(const Tokens& t);

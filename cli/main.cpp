@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
         if (cmd == "chat") return cmd_chat(rest);
         if (cmd == "logits") return cmd_logits(rest);
         if (cmd == "bench") return cmd_bench(rest);
-        std::fprintf(stderr, "r1vk: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+        std::fprintf(stderr, "error: unknown command '%s' (r1vk --help lists the commands)\n", cmd.c_str());
         return 1;
     } catch (const r1vk::Error& e) {
         std::fprintf(stderr, "error: %s\n", e.what());

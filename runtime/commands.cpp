@@ -85,6 +85,13 @@ void Recorder::dispatch(const Pipeline& p, std::initializer_list<BufferView> vie
                         uint32_t push_size, uint32_t gx, uint32_t gy, uint32_t gz) {
     bind(p, views, push, push_size);
     vkCmdDispatch(cb_, gx, gy, gz);
+    if (prof_) mark(p, views);
+}
+
+void Recorder::mark(const Pipeline& p, std::initializer_list<BufferView> views) {
+    uint64_t bytes = 0;
+    for (const BufferView& v : views) bytes += v.range == VK_WHOLE_SIZE ? 0 : v.range;
+    prof_->mark(cb_, slot_, p.desc().shader, bytes);
 }
 
 void Recorder::barrier() {

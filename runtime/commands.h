@@ -9,6 +9,7 @@
 
 #include "runtime/buffer.h"
 #include "runtime/pipeline.h"
+#include "runtime/profiler.h"
 
 namespace r1vk {
 
@@ -77,6 +78,7 @@ public:
                            const Buffer& args, VkDeviceSize offset = 0) {
         bind(p, views, &push, sizeof(PC));
         vkCmdDispatchIndirect(cb_, args.handle(), offset);
+        if (prof_) mark(p, views);
     }
 
     // Every earlier shader/transfer write is visible to every later shader/transfer/indirect read.
@@ -87,8 +89,16 @@ public:
     void fill(const Buffer& dst, uint32_t value, VkDeviceSize size = VK_WHOLE_SIZE, VkDeviceSize offset = 0);
     VkCommandBuffer handle() const { return cb_; }
     uint32_t dispatches() const { return dispatches_; }
+    // Timestamps around every dispatch from here on, into the profiler's slot (null: off).
+    void profile(GpuProfiler* prof, uint32_t slot) {
+        prof_ = prof, slot_ = slot;
+        if (prof_) prof_->begin(cb_, slot_);
+    }
 
 private:
+    void mark(const Pipeline& p, std::initializer_list<BufferView> views);
+    GpuProfiler* prof_ = nullptr;
+    uint32_t slot_ = 0;
     void bind(const Pipeline& p, std::initializer_list<BufferView> views, const void* push, uint32_t push_size);
     VkCommandBuffer cb_;
     DescriptorCache* sets_;

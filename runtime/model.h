@@ -13,6 +13,7 @@
 #include "loader/gptq.h"
 #include "loader/model_config.h"
 #include "runtime/ops.h"
+#include "runtime/profiler.h"
 #include "runtime/vram_plan.h"
 #include "runtime/weights.h"
 
@@ -82,6 +83,9 @@ public:
     // Ids the head forbids (-inf logit) when a request asks for it: the thinking tags in an answer.
     void set_banned(std::span<const int32_t> ids);
 
+    // Per-dispatch GPU timestamps into `prof` (null: off); prefill and decode are collected apart.
+    void set_profiler(GpuProfiler* prof);
+
     const VramPlan& plan() const { return plan_; }
     uint64_t weight_bytes_per_token() const;  // bytes a decode step reads from weights
     uint32_t dispatches_per_token() const { return decode_dispatches_; }
@@ -123,6 +127,8 @@ private:
     uint32_t n_seen_ = 0;
     uint32_t n_banned_ = 0;
     uint32_t last_rows_ = 0;
+    GpuProfiler* prof_ = nullptr;
+    std::map<std::tuple<int, uint32_t, uint32_t, uint32_t, int>, uint32_t> decode_slots_;  // profiler slot per decode buffer
 };
 
 }  // namespace r1vk

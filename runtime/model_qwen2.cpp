@@ -52,6 +52,11 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
                                         kc.topk_slice, 64});
     const uint64_t budget = ctx.info().device_local_budget();
     const uint64_t in_use = ctx.ledger().device_memory();
+    const uint64_t per_ctx = plan_.of(MemCategory::KvCache) + plan_.of(MemCategory::Scratch);
+    if (budget && plan_.total() - per_ctx + in_use > budget)
+        fail_device("the model's weights alone need " + format_bytes(plan_.total() - per_ctx) + " of GPU memory but " +
+                    ctx.info().name + " has a budget of " + format_bytes(budget) +
+                    "; this model does not fit this device at any --ctx (r1vk info -m DIR shows the cards it fits)");
     if (budget && plan_.total() + in_use > budget)
         fail_device("the model needs " + format_bytes(plan_.total()) + " of GPU memory but " + ctx.info().name +
                     " has a budget of " + format_bytes(budget) + (in_use ? " (" + format_bytes(in_use) + " in use)" : "") +
@@ -163,6 +168,13 @@ void Qwen2Model::set_seen(std::span<const int32_t> ids) {
     n_seen_ = uint32_t(std::min<size_t>(ids.size(), opt_.ctx));
     auto* dst = s_->seen.as<uint32_t>();
     for (uint32_t i = 0; i < n_seen_; ++i) dst[i] = uint32_t(ids[i]);
+}
+
+void Qwen2Model::set_profiler(GpuProfiler* prof) {
+    if (prof == prof_) return;
+    prof_ = prof;
+    decode_cbs_.clear();  // re-record with (or without) the timestamps
+    decode_slots_.clear();
 }
 
 void Qwen2Model::set_banned(std::span<const int32_t> ids) {
@@ -307,7 +319,7 @@ void Qwen2Model::record_head(Recorder& rec, uint32_t rows, const HeadRequest& he
     rec.barrier();
     if (head.trace_k >= 0 && (head.mode == HeadMode::Argmax || head.mode == HeadMode::TopK)) {
         // The trace reads the raw logits, so it runs before the penalty rewrites them.
-        ops.topk(rec, s.logits, 0, V, trace_k_used(head.trace_k), 1.0f, s.trace);
+        ops.trace(rec, s.logits, 0, V, trace_k_used(head.trace_k), s.trace);
         rec.barrier();
     }
     if ((head.penalty != 1.0f || head.ban) && head.mode != HeadMode::LastLogits) {
@@ -350,7 +362,7 @@ HeadResult Qwen2Model::read_head(const HeadRequest& head, uint32_t) {
         default: break;
     }
     if (head.trace_k >= 0 && (head.mode == HeadMode::Argmax || head.mode == HeadMode::TopK)) {
-        r.trace_slices = ops_->topk_slices(V);
+        r.trace_slices = ops_->trace_slices(V);
         const float* p = s_->trace.as<float>();
         r.trace.assign(p, p + size_t(r.trace_slices) * TOPK_STRIDE(trace_k_used(head.trace_k)));
     }
@@ -365,9 +377,9 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
                    std::to_string(opt_.ctx));
     if (head.mode == HeadMode::TopK && (head.k == 0 || head.k > ops_->config().topk_slice))
         fail_usage("top-k candidates must be in [1, " + std::to_string(ops_->config().topk_slice) + "]");
-    if (head.trace_k > 64) fail_usage("trace top-k must be at most 64");
+    if (head.trace_k > int(MAX_TRACE_K)) fail_usage("trace top-k must be at most " + std::to_string(MAX_TRACE_K));
     if (head.trace_k >= 0 && !s_->trace) {
-        const uint64_t bytes = uint64_t(ops_->topk_slices(uint32_t(cfg_.vocab_size))) * TOPK_STRIDE(64) * 4;
+        const uint64_t bytes = uint64_t(ops_->trace_slices(uint32_t(cfg_.vocab_size))) * TOPK_STRIDE(MAX_TRACE_K) * 4;
         s_->trace = Buffer(*ctx_, bytes, MemoryKind::Readback, MemCategory::Staging);
     }
 
@@ -382,6 +394,11 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
             CommandBuffer cb(*ctx_, pool_);
             cb.begin(false);
             Recorder rec(cb.handle(), ops_->sets());
+            if (prof_) {
+                const uint32_t slot = 1 + uint32_t(decode_slots_.size()) % (GpuProfiler::kSlots - 1);
+                decode_slots_[key] = slot;
+                rec.profile(prof_, slot);
+            }
             record_layers(rec, 1);
             record_head(rec, 1, head);
             cb.end();
@@ -389,6 +406,7 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
             it = decode_cbs_.emplace(key, std::move(cb)).first;
         }
         submit_wait(it->second.handle());
+        if (prof_) prof_->collect(decode_slots_.at(key), "decode", 1);
         pos_ += 1;
         last_rows_ = 1;
         return read_head(head, 1);
@@ -406,10 +424,12 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
         write_step(pos_, m);
         prefill_cb_.begin(true);
         Recorder rec(prefill_cb_.handle(), ops_->sets());
+        if (prof_) rec.profile(prof_, 0);
         record_layers(rec, m);
         record_head(rec, m, all || last ? head : HeadRequest{HeadMode::None});
         prefill_cb_.end();
         submit_wait(prefill_cb_.handle());
+        if (prof_) prof_->collect(0, "prefill", m);
         pos_ += m;
         last_rows_ = m;
         if (all) {

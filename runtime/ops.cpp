@@ -148,6 +148,12 @@ void Ops::topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t
     rec.dispatch(p, {x, out}, pc::TopkPC{n, k, x_off, inv_temp}, topk_slices(n));
 }
 
+void Ops::trace(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, BufferView out) {
+    if (k == 0 || k > MAX_TRACE_K) fail_device("trace: k must be in [1, " + std::to_string(MAX_TRACE_K) + "]");
+    const Pipeline& p = pipes_.get({"trace", 2, sizeof(pc::TopkPC), {cfg_.trace_ls, cfg_.trace_slice}});
+    rec.dispatch(p, {x, out}, pc::TopkPC{n, k, x_off, 1.0f}, trace_slices(n));
+}
+
 void Ops::penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
                   uint32_t capacity) {
     const Pipeline& p = pipes_.get({"penalty", 4, sizeof(pc::PenaltyPC), {64}});

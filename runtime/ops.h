@@ -27,6 +27,7 @@ struct KernelConfig {
     uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
     uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;  // GPU shape: shared-memory tiles
     uint32_t topk_slice = 1024;
+    uint32_t trace_ls = 64, trace_slice = 4096;  // trace.comp: invocations, logits per workgroup
 
     static KernelConfig for_device(const DeviceInfo& info);
 };
@@ -61,6 +62,10 @@ public:
     // Per-slice top-k candidates; out holds n_slices * TOPK_STRIDE(k) floats.
     void topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, float inv_temp, BufferView out);
     uint32_t topk_slices(uint32_t n) const { return (n + cfg_.topk_slice - 1) / cfg_.topk_slice; }
+    // The raw distribution's top k (<= MAX_TRACE_K) and softmax statistics at temperature 1, per slice of
+    // trace_slice logits, in the topk layout (TOPK_STRIDE(k) floats a slice).
+    void trace(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, BufferView out);
+    uint32_t trace_slices(uint32_t n) const { return (n + cfg_.trace_slice - 1) / cfg_.trace_slice; }
     // Repetition penalty over the seen ids (step.n_seen) and -inf for the banned ids (step.n_banned).
     void penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
                  uint32_t capacity);

@@ -1,5 +1,6 @@
 #include "runtime/reference.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "loader/safetensors.h"
@@ -102,6 +103,23 @@ uint32_t argmax(std::span<const float> x) {
     for (uint32_t i = 1; i < x.size(); ++i)
         if (x[i] > x[best]) best = i;
     return best;
+}
+
+RawTrace raw_trace(std::span<const float> x, uint32_t k) {
+    RawTrace t;
+    double m = -INFINITY;
+    for (float v : x) m = std::max<double>(m, v);
+    double z = 0;
+    for (float v : x) z += std::exp(double(v) - m);
+    t.log_z = m + std::log(z);
+    for (float v : x) t.entropy -= std::exp(double(v) - t.log_z) * (double(v) - t.log_z);
+    std::vector<uint32_t> order(x.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    k = std::min<uint32_t>(k, uint32_t(x.size()));
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](uint32_t a, uint32_t b) { return x[a] > x[b] || (x[a] == x[b] && a < b); });
+    t.top.assign(order.begin(), order.begin() + k);
+    return t;
 }
 
 }  // namespace r1vk::ref

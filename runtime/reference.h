@@ -31,6 +31,14 @@ std::vector<float> attention(std::span<const float> q, std::span<const float> k,
 
 uint32_t argmax(std::span<const float> x);  // first index of the maximum
 
+// The raw distribution of logits x at temperature 1 (what trace.comp and the host merge compute):
+// log-sum-exp, entropy in nats, and the k most likely ids (ties to the lower id), in double.
+struct RawTrace {
+    double log_z = 0, entropy = 0;
+    std::vector<uint32_t> top;
+};
+RawTrace raw_trace(std::span<const float> x, uint32_t k);
+
 }  // namespace r1vk::ref
 
 #include "loader/model_config.h"

@@ -20,6 +20,7 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 const char* done_reason_name(DoneReason r) {
     switch (r) {
         case DoneReason::Eos: return "eos";
+        case DoneReason::Stop: return "stop";
         case DoneReason::MaxTokens: return "max_tokens";
         case DoneReason::ContextFull: return "context_full";
         case DoneReason::Stopped: return "stopped";
@@ -155,6 +156,10 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         }
         hooks.on_token(LoopStep{next, false, head.trace_k >= 0 ? &trace : nullptr});
         ++res.stats.generated_tokens;
+        if (hooks.stop_hit && hooks.stop_hit->load()) {
+            res.reason = DoneReason::Stop;
+            break;
+        }
         if (cancel.load()) {
             res.reason = DoneReason::Stopped;
             break;
@@ -257,6 +262,8 @@ class TokenAttributor {
 public:
     void add(TokenInfo info, size_t begin, size_t end) { pending_.push_back({std::move(info), begin, end, false}); }
     void append_text(std::string_view s) { text_.append(s); }
+    TokenInfo& last() { return pending_.back().info; }
+    const std::string& text() const { return text_; }
 
     // Turns one splitter output into events (one per run of the same channel).
     std::vector<Event> events(const ReasoningSplitter::Out& out) {
@@ -307,6 +314,93 @@ private:
     std::string text_;  // all decoded text of the reply
 };
 
+// Cuts an event's text at byte q: `e` keeps [0, q), the result holds the rest, and the token parts
+// are cut with it (a token straddling q appears in both, with its two parts).
+Event split_event(Event& e, size_t q) {
+    Event rest{e.type};
+    rest.injected = e.injected;
+    rest.text = e.text.substr(q);
+    e.text.resize(q);
+    std::vector<TokenInfo> keep;
+    size_t at = 0;
+    for (TokenInfo& t : e.tokens) {
+        const size_t b = at, en = at + t.text.size();
+        at = en;
+        if (en <= q) {
+            keep.push_back(std::move(t));
+        } else if (b >= q) {
+            rest.ids.push_back(t.id);
+            rest.tokens.push_back(std::move(t));
+        } else {
+            TokenInfo tail = t;
+            tail.text = t.text.substr(q - b);
+            t.text.resize(q - b);
+            rest.ids.push_back(tail.id);
+            rest.tokens.push_back(std::move(tail));
+            keep.push_back(std::move(t));
+        }
+    }
+    e.tokens = std::move(keep);
+    e.ids.clear();
+    for (const TokenInfo& t : e.tokens) e.ids.push_back(t.id);
+    return rest;
+}
+
+// Holds back answer text that may be the start of a stop string, and finds the first stop string.
+class StopFilter {
+public:
+    explicit StopFilter(const std::vector<std::string>& stops) {
+        for (const std::string& s : stops)
+            if (!s.empty()) stops_.push_back(s);
+    }
+    bool active() const { return !stops_.empty(); }
+    bool hit() const { return hit_; }
+    // Takes an answer event, returns what may go out now.
+    std::vector<Event> push(Event e) {
+        std::vector<Event> out;
+        if (hit_) return out;
+        held_.push_back(std::move(e));
+        std::string text;
+        for (const Event& h : held_) text += h.text;
+        size_t cut = std::string::npos;
+        for (const std::string& s : stops_) cut = std::min(cut, text.find(s));
+        size_t release = text.size();
+        if (cut != std::string::npos) {
+            hit_ = true;
+            release = cut;
+        } else {
+            for (const std::string& s : stops_)  // the longest tail of text that starts a stop string
+                for (size_t n = std::min(s.size() - 1, text.size()); n > 0; --n)
+                    if (text.compare(text.size() - n, n, s, 0, n) == 0) {
+                        release = std::min(release, text.size() - n);
+                        break;
+                    }
+        }
+        while (!held_.empty() && held_.front().text.size() <= release) {
+            release -= held_.front().text.size();
+            out.push_back(std::move(held_.front()));
+            held_.pop_front();
+        }
+        if (!held_.empty() && release > 0) {
+            Event rest = split_event(held_.front(), release);
+            out.push_back(std::move(held_.front()));
+            held_.front() = std::move(rest);
+        }
+        if (hit_) held_.clear();
+        return out;
+    }
+    std::vector<Event> flush() {
+        std::vector<Event> out(std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.end()));
+        held_.clear();
+        return out;
+    }
+
+private:
+    std::vector<std::string> stops_;
+    std::deque<Event> held_;
+    bool hit_ = false;
+};
+
 }  // namespace
 
 void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
@@ -315,6 +409,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     GenerationStats stats;
     std::string reasoning_all, answer_all;
     std::vector<int32_t> reply(prefix.begin(), prefix.begin() + forced_from);
+    std::string raw;
     try {
         const Tokenizer& tok = *engine_->tokenizer();
         Qwen2Model& model = engine_->model();
@@ -322,14 +417,20 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         std::vector<int32_t> ids = tok.encode(prompt);
         const size_t template_tokens = ids.size();
         ids.insert(ids.end(), prefix.begin(), prefix.begin() + forced_from);
-        if (ids.size() >= model.capacity())
-            fail_usage("the prompt is " + std::to_string(ids.size()) + " tokens but the context holds " +
-                       std::to_string(model.capacity()) + " (raise --ctx, up to " +
-                       std::to_string(engine_->config().max_position_embeddings) + ")");
-        // Reuse the cached prefix; at least one prompt token must run to produce logits.
+        if (ids.size() >= model.capacity()) {
+            const int max_pos = engine_->config().max_position_embeddings;
+            const bool can_grow = max_pos <= 0 || model.capacity() < uint32_t(max_pos);
+            fail_input("prompt", "it is " + std::to_string(ids.size()) + " tokens but the context holds " +
+                                     std::to_string(model.capacity()) +
+                                     (can_grow ? " (raise --ctx, up to " + std::to_string(max_pos) + ")"
+                                               : ", the most this model takes; shorten the prompt"));
+        }
+        // Reuse the cached prefix; at least one token (a prompt token, or a forced one) must run to
+        // produce logits.
+        const bool forcing = forced_from < prefix.size();
         uint32_t reuse = 0;
         while (reuse < cached_.size() && reuse < ids.size() && cached_[reuse] == ids[reuse]) ++reuse;
-        reuse = std::min<uint32_t>({reuse, uint32_t(ids.size()) - 1, model.pos()});
+        reuse = std::min<uint32_t>({reuse, uint32_t(ids.size()) - (forcing ? 0 : 1), model.pos()});
         cached_.assign(ids.begin(), ids.end());
 
         // Does the generation prompt already open the reasoning?
@@ -341,12 +442,23 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         size_t offset = 0;  // decoded bytes so far
         uint32_t index = 0, reasoning_count = 0;
         // A continued reply's prefix is replayed silently: its text is the caller's already.
+        StopFilter stops(params.stop);
+        std::atomic<bool> stop_hit{false};
+        auto out = [&](Event e) {
+            (e.type == Event::Type::ReasoningDelta ? reasoning_all : answer_all) += e.text;
+            emit(std::move(e));
+        };
         auto send = [&](const ReasoningSplitter::Out& o, bool silent = false) {
             for (Event& e : attr.events(o)) {
-                (e.type == Event::Type::ReasoningDelta ? reasoning_all : answer_all) += e.text;
-                if (silent) continue;
                 e.injected = !e.tokens.empty() && std::all_of(e.tokens.begin(), e.tokens.end(), [](auto& t) { return t.injected; });
-                emit(std::move(e));
+                if (silent) {
+                    (e.type == Event::Type::ReasoningDelta ? reasoning_all : answer_all) += e.text;
+                } else if (e.type == Event::Type::AnswerDelta && stops.active()) {
+                    for (Event& r : stops.push(std::move(e))) out(std::move(r));
+                    if (stops.hit()) stop_hit.store(true);
+                } else {
+                    out(std::move(e));
+                }
             }
         };
         // One token of the reply through the decoder and the splitter; its events go out at once.
@@ -367,6 +479,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             const ReasoningSplitter::Out o = split.push(text);
             // The tokens from the one opening the thinking to the one closing it are reasoning.
             const bool reasoning = !was_answer && !(before && !split.in_reasoning() && !split.closed());
+            attr.last().reasoning = reasoning;
             if (reasoning) ++reasoning_count;
             if (!is_prefix) ++(reasoning ? stats.reasoning_tokens : stats.answer_tokens);
             send(o, is_prefix);
@@ -405,18 +518,28 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             if (split.closed() && banned.empty()) banned = tags;
         };
         hooks.banned = &banned;
+        hooks.stop_hit = &stop_hit;
         hooks.force = force;
         LoopResult lr = generate_ids(model, ids, reuse, params, stop, cancel_, hooks);
         // The last sampled token never went through the model: the cache holds pos() tokens.
         cached_.resize(std::min<size_t>(cached_.size(), model.pos()));
         const std::string rest = dec.flush();
         attr.append_text(rest);
-        send(split.push(rest));
-        send(split.finish());
+        if (!stop_hit.load()) {
+            send(split.push(rest));
+            send(split.finish());
+        }
+        for (Event& e : stops.flush()) out(std::move(e));
         if (auto e = attr.rest(split.in_reasoning())) emit(std::move(*e));
+        raw = attr.text();
+        if (stop_hit.load()) {  // the model's text up to its thinking's end, then the answer as cut
+            const size_t close = raw.find("</think>");
+            raw = close == std::string::npos ? answer_all : raw.substr(0, close + 8) + "\n\n" + answer_all;
+        }
         reason = lr.reason;
         lr.stats.reasoning_tokens = stats.reasoning_tokens;
         lr.stats.answer_tokens = stats.answer_tokens;
+        lr.stats.ended_in_reasoning = split.in_reasoning() || (!split.closed() && stats.reasoning_tokens > 0);
         stats = lr.stats;
         emit(Event{Event::Type::Stats, {}, stats, reason, {}});
     } catch (const Error& e) {
@@ -429,6 +552,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         emit(Event{Event::Type::Error, e.what(), {}, DoneReason::Error, {}, 3});
     }
     last_reasoning_ = reasoning_all;
+    last_text_ = raw;
     last_answer_ = answer_all;
     busy_.store(false);
     Event done{Event::Type::Done, {}, stats, reason, {}};

@@ -35,6 +35,8 @@ struct GenerationParams {
     int trace_top_k = -1;
     int reasoning_budget = -1;
     std::string reasoning_budget_message = kDefaultBudgetMessage;
+    // The answer ends where one of these appears (it is not emitted); the reply ends with DoneReason::Stop.
+    std::vector<std::string> stop;
 };
 
 inline constexpr int kMaxTraceTopK = 20;
@@ -70,7 +72,8 @@ struct TokenInfo {
     TokenTrace trace;
 };
 
-enum class DoneReason { Eos, MaxTokens, ContextFull, Stopped, Error };
+// Eos: the model ended its reply; Stop: a stop string ended it; Stopped: cancel() (the user).
+enum class DoneReason { Eos, Stop, MaxTokens, ContextFull, Stopped, Error };
 const char* done_reason_name(DoneReason r);
 
 struct GenerationStats {
@@ -84,6 +87,7 @@ struct GenerationStats {
     uint32_t answer_tokens = 0;      // the rest
     uint32_t injected_tokens = 0;    // of the generated tokens, forced ones (budget, branch)
     uint64_t seed = 0;               // the sampler's seed
+    bool ended_in_reasoning = false; // the reply stopped before its thinking closed: no answer
 };
 
 struct Event {
@@ -118,6 +122,8 @@ struct LoopHooks {
     std::function<std::vector<int32_t>()> force;
     // Ids the model may not produce from now on (read before every step; at most MAX_BANNED).
     const std::vector<int32_t>* banned = nullptr;
+    // Set by on_token when a stop string has appeared: the loop ends with DoneReason::Stop.
+    const std::atomic<bool>* stop_hit = nullptr;
 };
 LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint32_t reuse, const GenerationParams& gp,
                         std::span<const int32_t> stop_ids, const std::atomic<bool>& cancel, const LoopHooks& hooks);
@@ -158,6 +164,10 @@ public:
     // The reply text of the last finished generation (reasoning and answer), for the history.
     const std::string& last_answer() const { return last_answer_; }
     const std::string& last_reasoning() const { return last_reasoning_; }
+    // The last reply as the model wrote it (thinking, </think>, answer; a stop string cut away): what
+    // the conversation's assistant message holds, so the template renders the history exactly as
+    // transformers would from it (the template itself drops the thinking).
+    const std::string& last_reply_text() const { return last_text_; }
 
     // Ids the KV cache holds (tests: prefix reuse).
     size_t cached_tokens() const { return cached_.size(); }
@@ -174,7 +184,7 @@ private:
     std::condition_variable cv_;
     std::deque<Event> queue_;
     std::vector<int32_t> cached_;  // what the KV cache holds, token by token
-    std::string last_answer_, last_reasoning_;
+    std::string last_answer_, last_reasoning_, last_text_;
 };
 
 }  // namespace r1vk

@@ -126,6 +126,7 @@ struct ArgmaxPC {
 // (value, id-as-float-bits) pairs, then max m, sum of exp(a) and sum of exp(a) * a with
 // a = (l - m) * inv_temp (the last one gives the entropy: H = log Z - sum(e^a a) / Z).
 #define TOPK_STRIDE(k) (2u * (k) + 3u)
+#define MAX_TRACE_K 20u  // trace.comp: alternatives per token
 struct TopkPC {
     uint n;
     uint k;

@@ -7,3 +7,10 @@ set_tests_properties(e2e.demo.oracle_greedy PROPERTIES LABELS e2e TIMEOUT 900)
 # The user-facing commands on the bundled model (run, chat, bench) with no -m, from outside the tree.
 add_test(NAME e2e.demo.cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_demo_cli.py $<TARGET_FILE:r1vk>)
 set_tests_properties(e2e.demo.cli PROPERTIES LABELS e2e TIMEOUT 600)
+
+# Issue I: the first five minutes with the CLI (seeds, prompt input, flags, messages, chat commands,
+# Ctrl-C under a pseudo-terminal) on the bundled model.
+add_test(NAME e2e.demo.first_minutes
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_first_minutes.py $<TARGET_FILE:r1vk>)
+set_tests_properties(e2e.demo.first_minutes PROPERTIES LABELS e2e TIMEOUT 900
+                     ENVIRONMENT "R1VK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")

@@ -8,6 +8,7 @@
 
 #include "gpu_fixture.h"
 #include "runtime/reference.h"
+#include "runtime/session.h"
 #include "../common/test_util.h"
 
 namespace r1vk::test {
@@ -194,6 +195,44 @@ TEST_F(GpuTest, TopkCandidatesAndSoftmaxStatsAreExact) {
     // The entropy of the tempered distribution, from the third statistic.
     const double H = std::log(Z) - ZA / Z, Href = std::log(Zref) - ZAref / Zref;
     EXPECT_NEAR(H, Href, 1e-4 * std::max(1.0, Href));
+}
+
+// trace.comp against its C++ twin (ref::raw_trace) through the host merge Session uses, on odd sizes
+// (partial last slice, fewer logits than invocations), ties across slices, every k up to the
+// maximum, and several workgroup and slice sizes.
+TEST_F(GpuTest, TraceKernelMatchesTheRawDistribution) {
+    struct Shape {
+        uint32_t ls, slice;
+    };
+    const Shape shapes[] = {{64, 4096}, {32, 1024}, {128, 8192}, {16, 256}};
+    const uint32_t sizes[] = {7, 384, 5000, 151936};
+    uint32_t seed = 5;
+    for (const Shape& sh : shapes)
+        for (uint32_t n : sizes) {
+            auto x = randn(n, ++seed, 4.0f);
+            if (n > 4000) x[3] = x[n - 2] = 30.0f;  // a tie at the top across slices: the lower id first
+            KernelConfig cfg = KernelConfig::for_device(ctx().info());
+            cfg.trace_ls = sh.ls, cfg.trace_slice = sh.slice;
+            Ops ops(ctx(), cfg);
+            const uint32_t slices = ops.trace_slices(n);
+            for (uint32_t k : {1u, 5u, MAX_TRACE_K}) {
+                SCOPED_TRACE("ls " + std::to_string(sh.ls) + " slice " + std::to_string(sh.slice) + " n " +
+                             std::to_string(n) + " k " + std::to_string(k));
+                Buffer xb = upload(x), ob = zeros(size_t(slices) * TOPK_STRIDE(k) * 4);
+                run([&](Recorder& r) { ops.trace(r, xb, 0, n, k, ob); }, ops);
+                const auto out = download<float>(ob, size_t(slices) * TOPK_STRIDE(k));
+                const uint32_t chosen = (seed * 131) % n;
+                const TokenTrace t = trace_from_candidates(out, slices, k, k, x[chosen]);
+                const ref::RawTrace want = ref::raw_trace(x, k);
+                ASSERT_EQ(t.top.size(), std::min(k, n));
+                for (size_t i = 0; i < t.top.size(); ++i) {
+                    EXPECT_EQ(uint32_t(t.top[i].id), want.top[i]) << "rank " << i;
+                    EXPECT_NEAR(t.top[i].logprob, x[want.top[i]] - want.log_z, 1e-5) << "rank " << i;
+                }
+                EXPECT_NEAR(t.logprob, x[chosen] - want.log_z, 1e-5);
+                EXPECT_NEAR(t.entropy, want.entropy, 1e-4 * std::max(1.0, want.entropy));
+            }
+        }
 }
 
 TEST_F(GpuTest, RepetitionPenaltyScalesSeenLogits) {

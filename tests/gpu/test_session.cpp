@@ -117,7 +117,7 @@ TEST(Session, PromptTooLongIsAnErrorEventNotACrash) {
         if (ev.type == Event::Type::Error) {
             saw = true;
             EXPECT_NE(ev.text.find("context"), std::string::npos) << ev.text;
-            EXPECT_EQ(ev.exit_code, 1);
+            EXPECT_EQ(ev.exit_code, 2);  // bad input: the prompt, not the command line
         }
     EXPECT_TRUE(saw);
     EXPECT_EQ(collect(s, {{"user", "ok"}}, greedy(4)).reason, DoneReason::MaxTokens);

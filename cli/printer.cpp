@@ -1,0 +1,164 @@
+#include "cli/printer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+namespace r1vk::cli {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+bool valid_utf8(const std::string& s) {
+    for (size_t i = 0; i < s.size();) {
+        const unsigned char c = s[i];
+        const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+        i += n;
+    }
+    return true;
+}
+
+void print_json(const ojson& j) {
+    std::printf("%s\n", j.dump(-1, ' ', false, ojson::error_handler_t::replace).c_str());
+}
+
+}  // namespace
+
+bool use_color(const std::string& mode) {
+    if (mode == "always") return true;
+    if (mode == "never") return false;
+    if (mode != "auto") fail_usage("--color is auto, always or never, got '" + mode + "'");
+    const char* no_color = std::getenv("NO_COLOR");
+    const char* term = std::getenv("TERM");
+    if (no_color && *no_color) return false;
+    if (term && !std::strcmp(term, "dumb")) return false;
+    return isatty(STDOUT_FILENO);
+}
+
+void Printer::operator()(const Event& e) {
+    switch (e.type) {
+        case Event::Type::ReasoningDelta:
+            if (json_) return delta("reasoning", e);
+            if (e.text.empty()) return;
+            if (section_ != 1) header(1);
+            std::fputs(e.text.c_str(), stdout);
+            break;
+        case Event::Type::AnswerDelta:
+            if (json_) return delta("answer", e);
+            if (e.text.empty()) return;
+            if (section_ != 2) header(2);
+            std::fputs(e.text.c_str(), stdout);
+            break;
+        case Event::Type::Stats: {
+            const auto& s = e.stats;
+            if (json_) {
+                print_json(ojson{{"type", "stats"},
+                                 {"prompt_tokens", s.prompt_tokens},
+                                 {"reused_tokens", s.reused_tokens},
+                                 {"generated_tokens", s.generated_tokens},
+                                 {"reasoning_tokens", s.reasoning_tokens},
+                                 {"answer_tokens", s.answer_tokens},
+                                 {"injected_tokens", s.injected_tokens},
+                                 {"ttft_s", s.ttft_s},
+                                 {"prefill_tok_s", s.prefill_tok_s},
+                                 {"decode_tok_s", s.decode_tok_s},
+                                 {"seed", s.seed},
+                                 {"ended_in_reasoning", s.ended_in_reasoning}});
+            } else {
+                end_section();
+                char b[256];
+                std::snprintf(b, sizeof b, "%u prompt tokens (%u reused), %u generated (%u thinking, %u answer); TTFT %.2f s; "
+                              "prefill %.1f tok/s; decode %.1f tok/s; seed %llu",
+                              s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.answer_tokens,
+                              s.ttft_s, s.prefill_tok_s, s.decode_tok_s, (unsigned long long)s.seed);
+                note(b);
+            }
+            break;
+        }
+        case Event::Type::Error:
+            end_section();
+            if (json_) print_json(ojson{{"type", "error"}, {"text", e.text}, {"exit_code", e.exit_code ? e.exit_code : 3}});
+            std::fprintf(stderr, "error: %s\n", e.text.c_str());
+            error_code_ = e.exit_code ? e.exit_code : 3;
+            break;
+        case Event::Type::Done: {
+            end_section();
+            const bool unfinished = e.stats.ended_in_reasoning && e.reason != DoneReason::Error;
+            if (json_) {
+                ojson j{{"type", "done"}, {"reason", done_reason_name(e.reason)}};
+                if (unfinished) j["answer"] = false;  // the reply ended inside its thinking
+                j["reply_ids"] = e.reply_ids;
+                print_json(j);
+                break;
+            }
+            switch (e.reason) {
+                case DoneReason::Stopped: note("stopped by user"); break;
+                case DoneReason::MaxTokens: note("stopped: reached the limit of " + std::to_string(n_predict_) + " tokens (-n)"); break;
+                case DoneReason::ContextFull: note("stopped: the context of " + std::to_string(ctx_) + " tokens is full (--ctx)"); break;
+                default: break;
+            }
+            if (unfinished) note("the reply ended inside its thinking: no answer yet (raise -n, or set --reasoning-budget)");
+            break;
+        }
+    }
+    std::fflush(stdout);
+}
+
+// {"type": "reasoning"|"answer", "text", "injected"?, "tokens"?: [{"id", "index", "text", "bytes"?,
+// "logprob", "entropy", "top": [{"id", "text", "logprob"}]}]}: the tokens' texts concatenate to the text.
+void Printer::delta(const char* type, const Event& e) {
+    ojson j{{"type", type}, {"text", e.text}};
+    if (e.injected) j["injected"] = true;
+    const bool show = std::any_of(e.tokens.begin(), e.tokens.end(), [](auto& t) { return t.has_trace || t.injected; });
+    if (show) {
+        ojson toks = ojson::array();
+        for (const TokenInfo& t : e.tokens) {
+            if (t.prefix) continue;
+            ojson tj{{"id", t.id}, {"index", t.index}, {"text", t.text}};
+            if (!valid_utf8(t.bytes)) tj["bytes"] = std::vector<int>(t.bytes.begin(), t.bytes.end());
+            if (t.injected) tj["injected"] = true;
+            if (t.has_trace) {
+                tj["logprob"] = t.trace.logprob;
+                tj["entropy"] = t.trace.entropy;
+                ojson top = ojson::array();
+                for (const TopLogprob& c : t.trace.top)
+                    top.push_back({{"id", c.id}, {"text", tok_ ? tok_->decode(std::span(&c.id, 1)) : ""}, {"logprob", c.logprob}});
+                tj["top"] = std::move(top);
+            }
+            toks.push_back(std::move(tj));
+        }
+        j["tokens"] = std::move(toks);
+    }
+    print_json(j);
+}
+
+void Printer::header(int s) {
+    end_section();
+    section_ = s;
+    if (color_) std::printf(s == 1 ? "\033[1;2m── reasoning ──\033[0m\n\033[2m" : "\033[1m── answer ──\033[0m\n");
+    else std::printf(s == 1 ? "── reasoning ──\n" : "── answer ──\n");
+}
+
+void Printer::end_section() {
+    if (section_ == 0) return;
+    std::printf(color_ ? "\033[0m\n" : "\n");
+    if (section_ == 1) std::printf("\n");
+    std::fflush(stdout);  // notes and errors go to stderr: keep them after the text, also in a pipe
+    section_ = 0;
+}
+
+void Printer::note(const std::string& text) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s[%s]%s\n", color_ ? "\033[2m" : "", text.c_str(), color_ ? "\033[0m" : "");
+}
+
+}  // namespace r1vk::cli

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Issue I: the CLI as a llama-cli user meets it, on the bundled demo model. Interactive parts run
+under a pseudo-terminal (Ctrl-C is the terminal's interrupt character there, as for a person).
+Every call runs with the validation layer on."""
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
+    if not cond:
+        failures.append(name)
+
+
+class Pty:
+    """A process on a pseudo-terminal: read what it prints, type into it, press Ctrl-C."""
+
+    def __init__(self, argv, env, cwd):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.chdir(cwd)
+            os.execve(argv[0], argv, env)
+        self.out = b""
+
+    def read_until(self, needle, timeout):
+        end = time.time() + timeout
+        while needle.encode() not in self.out and time.time() < end:
+            r, _, _ = select.select([self.fd], [], [], 0.05)
+            if r:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self.out += chunk
+        return needle.encode() in self.out
+
+    def send(self, text):
+        os.write(self.fd, text.encode())
+
+    def wait(self, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.read_until("\x00", 0.1)
+                return os.waitstatus_to_exitcode(status)
+            self.read_until("\x00", 0.05)
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        return None
+
+
+def main():
+    r1vk = sys.argv[1]
+    cwd = tempfile.mkdtemp(prefix="r1vk-first-minutes-")
+    env = {"R1VK_VALIDATION": "1", "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+
+    def run(*args, stdin=None, extra_env=None):
+        return subprocess.run([r1vk] + list(args), capture_output=True, text=True, cwd=cwd,
+                              env=dict(env, **(extra_env or {})), input=stdin, timeout=300)
+
+    # --- seeds: random by default and printed; the same seed gives the same text
+    def sampled(*extra):
+        p = run("run", "-p", "What is 4738 + 2591?", "--temp", "1.5", "-n", "40", "--json", *extra)
+        ev = [json.loads(l) for l in p.stdout.splitlines()]
+        text = "".join(e.get("text", "") for e in ev if e["type"] in ("reasoning", "answer"))
+        seed = next((e["seed"] for e in ev if e["type"] == "stats"), None)
+        return text, seed
+    t1, s1 = sampled()
+    t2, s2 = sampled()
+    check("no --seed: a random seed each run, printed in stats", s1 is not None and s2 is not None and s1 != s2, f"{s1} {s2}")
+    t3, s3 = sampled("-s", str(s1))
+    check("-s SEED repeats a run exactly", t3 == t1 and s3 == s1, f"{t1!r} vs {t3!r}")
+    _, s4 = sampled("--seed", "-1")
+    check("--seed -1 means random", s4 is not None and s4 not in (s1, s2), f"{s4}")
+    p = run("run", "-p", "What is 7 + 5?", "--temp", "0")
+    check("the plain stats line names the seed", "seed " in p.stderr, p.stderr)
+
+    # --- prompt input
+    f = os.path.join(cwd, "q.txt")
+    with open(f, "w") as fh:
+        fh.write("What is 12 + 30?\n")
+    p = run("run", "-f", f, "--temp", "0")
+    check("-f FILE reads the prompt", p.returncode == 0 and "42" in p.stdout, p.stdout + p.stderr)
+    p = run("run", "--temp", "0", stdin="What is 12 + 30?\n")
+    check("a pipe into run is the prompt", p.returncode == 0 and "42" in p.stdout, p.stdout + p.stderr)
+    p = run("run", "-p", "-", "--temp", "0", stdin="What is 12 + 30?\n")
+    check("-p - reads standard input", p.returncode == 0 and "42" in p.stdout, p.stdout + p.stderr)
+    p = run("run", "-p", "   ")
+    check("a whitespace-only prompt is an error, not a reply",
+          p.returncode == 1 and p.stderr.startswith("error:") and "empty" in p.stderr and p.stdout == "", p.stderr)
+    p = run("run", stdin="\n\n")
+    check("an empty standard input is an error naming it", p.returncode == 2 and "standard input" in p.stderr, p.stderr)
+    p = run("run", "-f", cwd)
+    check("-f on a directory is refused", p.returncode == 2 and "directory" in p.stderr, p.stderr)
+    p = run("tokenize", "--file", cwd)
+    check("tokenize --file on a directory is refused", p.returncode == 2 and "directory" in p.stderr, p.stderr)
+
+    # --- flags in llama-cli's spelling, colour
+    p = run("run", "-p", "What is 7 + 5?", "--temp", "0", "-c", "512", "--json")
+    check("-c is the context size", p.returncode == 0, p.stderr)
+    p = run("run", "-p", "What is 7 + 5?", "--temp", "0", "--ctx-size", "512", "--json")
+    check("--ctx-size is the context size", p.returncode == 0, p.stderr)
+    p = run("run", "-p", "What is 77 + 5?", "--temp", "0", "--stop", "=")
+    check("--stop ends the answer before the stop text", p.returncode == 0 and p.stdout.rstrip().endswith("77 + 5"),
+          repr(p.stdout))
+    p = run("run", "-p", "What is 7 + 5?", "--temp", "0", "--color", "always")
+    check("--color always colours", "\x1b[" in p.stdout, repr(p.stdout[:80]))
+    p = run("run", "-p", "What is 7 + 5?", "--temp", "0", "--color", "always", extra_env={"NO_COLOR": "1"})
+    check("--color always wins over NO_COLOR", "\x1b[" in p.stdout, repr(p.stdout[:80]))
+    p = run("run", "--help")
+    check("--help shows defaults and the llama-cli spellings",
+          "default" in p.stdout and "--ctx-size" in p.stdout and "-s, --seed" in p.stdout and "-f, --file" in p.stdout, p.stdout)
+    p = run("run", "-p", "x", "--temp", "500")
+    check("ranges read as numbers, not 0.000000", "[0, 100]" in p.stderr, p.stderr)
+    p = run("frobnicate")
+    check("an unknown command says error:", p.returncode == 1 and p.stderr.startswith("error: unknown command"), p.stderr)
+    p = run("logits", "--ids", "1,2,3", "--out", os.path.join(cwd, "l.npy"))
+    check("logits without -m uses the default model", p.returncode == 0, p.stderr)
+    p = run("info", extra_env={"R1VK_MODEL": "/nonexistent/model"}) if False else run(
+        "run", "-p", "hi", extra_env={"R1VK_MODEL": "/nonexistent/model"})
+    check("R1VK_MODEL pointing nowhere is blamed, not the demo model",
+          p.returncode == 2 and "R1VK_MODEL" in p.stderr and "/nonexistent/model" in p.stderr, p.stderr)
+    p = run("bench", "-p", "5000")
+    check("bench -p 5000 names the model's limit, not a --ctx never given",
+          p.returncode == 1 and "max_position_embeddings" in p.stderr and "--ctx" not in p.stderr, p.stderr)
+    p = run("run", "-p", "What is 7 + 5? " * 200, "--ctx", "1024")
+    check("a prompt over the model's whole context: exit 2, no 'raise --ctx up to' the same number",
+          p.returncode == 2 and "raise --ctx" not in p.stderr and "1024" in p.stderr, p.stderr)
+
+    # --- telling the user what happened
+    p = run("run", "-p", "What is 4738 + 2591?", "--temp", "0", "-n", "10")
+    check("a reply that ends inside its thinking says so", "no answer" in p.stderr and "10 tokens" in p.stderr, p.stderr)
+    p = run("run", "-m", "/nonexistent/model", "-p", "hi", "--json")
+    ev = [json.loads(l) for l in p.stdout.splitlines()] if p.stdout else []
+    check("a load error in --json mode is an error event too",
+          p.returncode == 2 and ev and ev[0]["type"] == "error" and ev[0]["exit_code"] == 2, p.stdout + p.stderr)
+
+    # --- info answers "will it fit my card?"
+    p = run("info", "-m", os.path.join(os.path.dirname(r1vk), "..", "assets", "configs",
+                                       "deepseek-r1-distill-qwen-14b-gptq-int4") if False else
+            os.path.join(os.environ.get("R1VK_SOURCE_DIR", ""), "assets/configs/deepseek-r1-distill-qwen-14b-gptq-int4"),
+            "--json")
+    plan = json.loads(p.stdout).get("plan", {}) if p.returncode == 0 else {}
+    cards = {c["name"]: c for c in plan.get("cards", [])}
+    check("info -m: the 14B does not fit 8 GB at 4096 but does 12 GB, with the largest context of each",
+          cards and not cards["8 GB card"]["fits_at_ctx"] and cards["12 GB card"]["fits_at_ctx"]
+          and 0 < cards["8 GB card"]["largest_ctx"] < 4096 < cards["12 GB card"]["largest_ctx"], f"{p.stderr} {cards}")
+    p = run("info", "-m", os.path.join(os.environ.get("R1VK_SOURCE_DIR", ""), "assets/models/r1-arith-demo"),
+            "--ctx", "100000")
+    check("info warns on a context beyond max_position_embeddings", "beyond the model's 1024" in p.stdout, p.stdout)
+
+    # --- bench: no ± from one repetition
+    p = run("bench", "-p", "8", "-n", "8", "-r", "1")
+    check("bench with one repetition prints no ±", p.returncode == 0 and "±" not in p.stdout, p.stdout)
+
+    # --- chat commands, history, saving
+    saved = os.path.join(cwd, "conv.json")
+    p = run("chat", "--temp", "0", stdin=f"What is 77 + 5?\n/frobnicate\n/save {saved}\n/help\n/exit\n")
+    msgs = json.load(open(saved)) if os.path.exists(saved) else []
+    check("/save writes the conversation; unknown /commands are not sent; /help lists",
+          len(msgs) == 2 and msgs[0]["content"] == "What is 77 + 5?" and "</think>" in msgs[1]["content"]
+          and "unknown command /frobnicate" in p.stderr and "/load FILE" in p.stderr and p.stdout.count("── answer ──") == 1,
+          p.stdout + p.stderr)
+    p = run("chat", "--temp", "0", stdin=f"/load {saved}\nWhat is 12 - 30?\n/exit\n")
+    check("/load continues a saved conversation (the cache reuses nothing yet, the history is there)",
+          "loaded 2 messages" in p.stderr and "12 - 30 = -18" in p.stdout, p.stdout + p.stderr)
+    # The history the chat feeds back renders exactly as the template renders the saved messages.
+    with open(os.path.join(cwd, "conv2.json"), "w") as fh:
+        json.dump(msgs + [{"role": "user", "content": "What is 12 - 30?"}], fh)
+    pr = run("prompt", "--messages", os.path.join(cwd, "conv2.json"), "--ids")
+    ids = json.loads(pr.stdout) if pr.returncode == 0 else []
+    p = run("chat", "--temp", "0", "--json", stdin="What is 77 + 5?\nWhat is 12 - 30?\n/exit\n")
+    stats = [json.loads(l) for l in p.stdout.splitlines() if '"stats"' in l]
+    check("chat's second turn prompt is exactly the template's rendering of the history, reused up to the reply",
+          len(stats) == 2 and stats[1]["prompt_tokens"] == len(ids) and stats[1]["reused_tokens"] >= stats[0]["prompt_tokens"] - 2,
+          f"{stats} template {len(ids)}")
+    p = run("chat", "--temp", "0", "-c", "200",
+            stdin="What is 4738 + 2591?\nWhat is 12 + 30?\nWhat is 7 + 8?\nWhat is 20 + 20?\nWhat is 5 + 5?\n/exit\n")
+    check("a full context drops the oldest turns and says so, later turns still answered",
+          "dropped the" in p.stderr and "5 + 5 = 10" in p.stdout, p.stdout + p.stderr)
+
+    # --- Ctrl-C, as a person presses it (a pty)
+    penv = dict(env)
+    t = Pty([r1vk, "chat", "--temp", "0", "-n", "100000", "--ignore-eos"], penv, cwd)
+    ok = t.read_until("> ", 60)
+    t.send("What is 4738 + 2591?\n")
+    ok = ok and t.read_until("── reasoning ──", 60)
+    time.sleep(0.5)
+    t.send("\x03")
+    stopped = t.read_until("stopped by user", 10)
+    check("Ctrl-C stops a reply promptly and says so", ok and stopped, t.out.decode(errors="replace")[-300:])
+    t.send("What is 12 + 30?\n")
+    check("...and the chat goes on", t.read_until("── reasoning ──", 30), t.out.decode(errors="replace")[-300:])
+    t.send("\x03")
+    t.read_until("stopped by user", 10)
+    t.read_until("> ", 10)
+    t.send("\x03")
+    rc = t.wait(10)
+    check("Ctrl-C at the idle prompt exits cleanly (130)", rc == 130, f"rc={rc}")
+    t = Pty([r1vk, "chat", "--temp", "0", "-n", "100000", "--ignore-eos"], penv, cwd)
+    t.read_until("> ", 60)
+    t.send("What is 4738 + 2591?\n")
+    t.read_until("── reasoning ──", 60)
+    t.send("\x03")
+    time.sleep(0.3)  # two presses, as a person makes them (signals sent at once merge into one)
+    t.send("\x03")
+    rc = t.wait(10)
+    check("a second Ctrl-C during a reply exits (130)", rc == 130, f"rc={rc}")
+    t = Pty([r1vk, "run", "-p", "What is 7 + 5?", "--temp", "0", "-n", "100000", "--ignore-eos"], penv, cwd)
+    t.read_until("── reasoning ──", 60)
+    t.send("\x03")
+    rc = t.wait(15)
+    check("Ctrl-C during run stops the reply and run exits 0 with 'stopped by user'",
+          rc == 0 and b"stopped by user" in t.out, f"rc={rc} {t.out[-200:]!r}")
+
+    if failures:
+        sys.exit(f"{len(failures)} failed: {failures}")
+
+
+if __name__ == "__main__":
+    main()
