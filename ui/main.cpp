@@ -82,6 +82,7 @@ void usage() {
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Settings] [--pin-token N] [--search TEXT]\n"
         "                 [--reasoning-budget N] [--export] [--scale S] [--stop-after TOKENS]\n"
+        "                 [--resize WxH]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -259,6 +260,7 @@ int main(int argc, char** argv) {
         if (settle > 0) --settle;
         if (want_cap && drawn && !script.take_capture(cap)) exit_code = 2;
         if (script.step(app)) break;
+        if (int w = 0, h = 0; script.take_resize(&w, &h)) glfwSetWindowSize(win.handle(), w, h);
     }
     if (script.active() || opt.quit_when_done) exit_code = std::max(exit_code, script.finish(app, win));
     app.ctl().stop();

@@ -50,6 +50,12 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--search" && take()) o.search = v;
         else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
         else if (a == "--stay" && take()) o.stay = std::atof(v);
+        else if (a == "--resize" && take()) {
+            if (std::sscanf(v, "%dx%d", &o.resize_w, &o.resize_h) != 2 || o.resize_w < 200 || o.resize_h < 200) {
+                std::fprintf(stderr, "r1vk-chat: --resize wants WxH (at least 200x200)\n");
+                return 1;
+            }
+        }
         else if (a == "--scale" && take()) o.scale = float(std::atof(v));
         else if (a == "--size" && take()) {
             if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
@@ -98,6 +104,13 @@ double Script::wait_timeout(double now) const {
     return phase_ == Phase::Stay ? std::max(0.0, stay_until_ - now) : -1;
 }
 
+bool Script::take_resize(int* w, int* h) {
+    if (!resize_pending_) return false;
+    resize_pending_ = false;
+    *w = o_.resize_w, *h = o_.resize_h;
+    return true;
+}
+
 bool Script::take_capture(const Capture& c) {
     phase_ = o_.stay > 0 ? Phase::Stay : Phase::Done;
     if (c.rgba.empty()) {
@@ -134,6 +147,7 @@ bool Script::step(App& app) {
             } else {
                 phase_ = o_.branch_at >= 0 ? Phase::Branch : Phase::Settle;
                 settle_ = 3;
+                if (phase_ == Phase::Settle && o_.resize_w > 0) resize_pending_ = true, settle_ = 8;
             }
             break;
         case Phase::WaitReply:
@@ -175,7 +189,10 @@ bool Script::step(App& app) {
             break;
         }
         case Phase::WaitBranch:
-            if (!app.streaming() && !app.target) phase_ = Phase::Settle, settle_ = 3;
+            if (!app.streaming() && !app.target) {
+                phase_ = Phase::Settle, settle_ = 3;
+                if (o_.resize_w > 0) resize_pending_ = true, settle_ = 8;
+            }
             break;
         case Phase::Settle:
             if (!o_.tab.empty() && settle_ == 3) app.view.force_tab = o_.tab;

@@ -24,7 +24,8 @@ struct ScriptOptions {
     int pin_token = -1;
     int reasoning_budget = -2;  // -2: the saved setting
     bool export_all = false;
-    int stop_after = -1;        // press Stop once a reply has this many tokens    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
+    int stop_after = -1;
+    int resize_w = 0, resize_h = 0;  // resize the window after the replies (swapchain rebuild under test)        // press Stop once a reply has this many tokens    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
     int width = 1440, height = 900;
     double stay = 0;
     float scale = 0;  // UI scale override (0: the monitor's content scale)  // seconds to stay open at rest before quitting (idle CPU measurement)
@@ -42,6 +43,8 @@ public:
     double wait_timeout(double now) const;  // seconds the idle loop may sleep (-1: forever)
     bool want_capture() const { return phase_ == Phase::Capture; }
     bool take_capture(const Capture& c);
+    // A window size the main loop should apply now (once), or false.
+    bool take_resize(int* w, int* h);
     // Advances the script; true when the app should quit now.
     bool step(App& app);
     // Writes transcript/state, checks validation; returns the exit code.
@@ -53,6 +56,7 @@ private:
     Phase phase_ = Phase::WaitLoad;
     size_t next_prompt_ = 0;
     int settle_ = 0;
+    bool resize_pending_ = false;
     double stay_until_ = 0;
     int32_t branch_id_ = -1;
     std::string error_;

@@ -5,9 +5,12 @@ usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | p
 """
 import json
 import os
+import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 import zlib
 
 APP, MODE, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -19,6 +22,13 @@ QUESTION = "What is 4738 + 2591?"
 def fail(msg):
     print("FAIL:", msg)
     sys.exit(1)
+
+
+def fresh(name):
+    """A data dir of its own for each run, so earlier runs' conversations never leak in."""
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    return d
 
 
 def run(args, display=True, env_extra=None, expect=0):
@@ -97,8 +107,9 @@ def region_stats(png, rect):
 
 def check_answer():
     shot, tr, st = (os.path.join(OUT, n) for n in ("answer.png", "answer.json", "answer-state.json"))
-    run(["--data-dir", os.path.join(OUT, "data-answer"), "--prompt", QUESTION, "--temp", "0", "--quit-when-done",
-         "--screenshot", shot, "--transcript", tr, "--state", st, "--color", "prob", "--export"])
+    run(["--data-dir", fresh("data-answer"), "--prompt", QUESTION, "--temp", "0", "--quit-when-done",
+         "--screenshot", shot, "--transcript", tr, "--state", st, "--color", "prob", "--export",
+         "--resize", "1280x800"])
     t = json.load(open(tr))
     msgs = t["messages"]
     if [m["role"] for m in msgs] != ["user", "assistant"]:
@@ -130,6 +141,8 @@ def check_answer():
     if s["validation_messages"]:
         fail("validation messages")
     png = read_png(shot)
+    if png[:2] != (1280, 800):
+        fail(f"the screenshot is {png[:2]}, not the 1280x800 the window was resized to (swapchain rebuild)")
     for pane in ("reasoning", "answer"):
         bright, colours = region_stats(png, s["panes"][pane])
         print(f"{pane} pane: {bright} text pixels, {colours} colours")
@@ -151,7 +164,7 @@ def check_answer():
 
 def check_budget():
     tr = os.path.join(OUT, "budget.json")
-    run(["--data-dir", os.path.join(OUT, "data-budget"), "--prompt", QUESTION, "--temp", "0", "--reasoning-budget", "0",
+    run(["--data-dir", fresh("data-budget"), "--prompt", QUESTION, "--temp", "0", "--reasoning-budget", "0",
          "--quit-when-done", "--transcript", tr])
     a = json.load(open(tr))["messages"][1]
     if a["reasoning"].strip() or not a["content"].strip():
@@ -161,7 +174,7 @@ def check_budget():
 def check_stop():
     """Stop mid-reply, then ask again: the stopped reply is kept as such and the next one is whole."""
     tr = os.path.join(OUT, "stop.json")
-    run(["--data-dir", os.path.join(OUT, "data-stop"), "--prompt", QUESTION, "--prompt", "Compute 77+5", "--temp", "0",
+    run(["--data-dir", fresh("data-stop"), "--prompt", QUESTION, "--prompt", "Compute 77+5", "--temp", "0",
          "--stop-after", "5", "--quit-when-done", "--transcript", tr])
     msgs = json.load(open(tr))["messages"]
     if [m.get("done") for m in msgs if m["role"] == "assistant"] != ["stopped", "stopped"]:
@@ -176,7 +189,7 @@ def check_branch():
     tr = os.path.join(OUT, "branch.json")
     if os.path.exists(tr):
         os.remove(tr)
-    run(["--data-dir", os.path.join(OUT, "data-branch"), "--prompt", QUESTION, "--temp", "0", "--branch-at", "12",
+    run(["--data-dir", fresh("data-branch"), "--prompt", QUESTION, "--temp", "0", "--branch-at", "12",
          "--branch-token", "alt", "--quit-when-done", "--transcript", tr])
     a = json.load(open(tr))["messages"][1]
     if a.get("branches") != 2 or a.get("current") != 1 or "branch" not in a:
@@ -186,8 +199,7 @@ def check_branch():
 
 
 def check_persist():
-    data = os.path.join(OUT, "data-persist")
-    subprocess.run(["rm", "-rf", data])
+    data = fresh("data-persist")
     run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--quit-when-done"])
     st = os.path.join(OUT, "persist-state.json")
     run(["--data-dir", data, "--quit-when-done", "--state", st])
@@ -197,6 +209,35 @@ def check_persist():
     files = os.listdir(os.path.join(data, "conversations"))
     if any(".tmp" in f for f in files):
         fail(f"temp files left: {files}")
+
+    # A kill (SIGKILL) right after the question is saved loses at most the reply being generated: the
+    # restart finds every file whole, the earlier conversation intact and the new question kept.
+    env = dict(os.environ, R1VK_VALIDATION="1")
+    before = set(os.listdir(os.path.join(data, "conversations")))
+    xvfb = subprocess.Popen(XVFB + [APP, "--data-dir", data, "--prompt", "What is 12345 + 54321?", "--temp", "0"],
+                            env=env)
+    new_file, app_pid, t0 = None, None, time.time()
+    while time.time() - t0 < 120 and not new_file:
+        if app_pid is None:
+            out = subprocess.run(["pgrep", "-P", str(xvfb.pid), "-x", "r1vk-chat"], capture_output=True, text=True)
+            app_pid = int(out.stdout.split()[0]) if out.stdout.strip() else None
+        added = set(os.listdir(os.path.join(data, "conversations"))) - before
+        new_file = next((f for f in added if f.endswith(".json")), None)
+        time.sleep(0.005)
+    if not new_file or app_pid is None:
+        xvfb.kill()
+        fail("the question was never saved")
+    os.kill(app_pid, signal.SIGKILL)
+    xvfb.wait(timeout=60)
+    run(["--data-dir", data, "--quit-when-done", "--state", st])
+    convs = json.load(open(st))["conversations"]
+    if not any(c["title"] == QUESTION and c["messages"] == 2 for c in convs):
+        fail(f"the earlier conversation was lost by the kill: {convs}")
+    killed = json.load(open(os.path.join(data, "conversations", new_file)))
+    if killed["messages"][0]["content"] != "What is 12345 + 54321?":
+        fail("the question asked before the kill is gone")
+    print("after the kill:", [(m["role"], m.get("branches", [{}])[-1].get("done") if m["role"] == "assistant" else "")
+                              for m in killed["messages"]])
 
 
 def check_nodisplay():
@@ -209,7 +250,7 @@ def check_nodisplay():
 
 def check_badmodel():
     shot, st = os.path.join(OUT, "bad.png"), os.path.join(OUT, "bad-state.json")
-    run(["-m", os.path.join(OUT, "no-such-model"), "--data-dir", os.path.join(OUT, "data-bad"), "--quit-when-done",
+    run(["-m", os.path.join(OUT, "no-such-model"), "--data-dir", fresh("data-bad"), "--quit-when-done",
          "--screenshot", shot, "--state", st], expect=2)
     s = json.load(open(st))
     if not s["load"]["error"].startswith("error: ") or "\n" in s["load"]["error"]:
