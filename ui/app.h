@@ -24,6 +24,7 @@ struct Target {
 // Per-frame view state that is not worth persisting.
 struct View {
     std::string prompt;
+    bool focus_prompt = true;   // put the keyboard in the prompt box next frame (start, after sending)
     std::string model_dir_edit;
     std::string rename_buf;
     int renaming = -1;

@@ -294,7 +294,9 @@ void draw_prompt(App& app) {
     ImGuiIO& io = ImGui::GetIO();
     const float bw = 110 * io.FontGlobalScale * (ImGui::GetFontSize() / 15.0f);
     ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - bw - ImGui::GetStyle().ItemSpacing.x);
-    // Enter inserts a newline; Ctrl+Enter makes a multi-line field return true (ImGui 1.86 semantics).
+    // Enter inserts a newline; Ctrl+Enter makes a multi-line field return true (ImGui 1.86 semantics)
+    // and drops its focus, so the next frame gives the focus back for the follow-up question.
+    if (app.view.focus_prompt) ImGui::SetKeyboardFocusHere(), app.view.focus_prompt = false;
     const bool sent = ImGui::InputTextMultiline("##prompt", &app.view.prompt, ImVec2(0, ImGui::GetTextLineHeight() * 3.6f),
                                                 ImGuiInputTextFlags_EnterReturnsTrue);
     if (ImGui::IsItemHovered() && app.view.prompt.empty()) ImGui::SetTooltip("Ctrl+Enter sends · Esc stops");
@@ -314,6 +316,7 @@ void draw_prompt(App& app) {
     if ((sent || click) && !busy && app.send(app.view.prompt)) {
         app.view.prompt.clear();
         app.view.sel_msg = -1;
+        app.view.focus_prompt = true;
     }
 }
 
