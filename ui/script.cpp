@@ -151,7 +151,7 @@ bool Script::step(App& app) {
             }
             break;
         case Phase::WaitReply:
-            if (o_.stop_after >= 0 && app.target)
+            if (o_.stop_after >= 0 && app.target && next_prompt_ == 1)  // the first reply only
                 if (Conversation* c = app.current(); c && !c->messages.empty())
                     if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.stop_after) app.stop();
             if (!app.streaming() && !app.target) phase_ = Phase::Send;
