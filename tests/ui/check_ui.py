@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Drives r1vk-chat's scripted mode under Xvfb (lavapipe, validation layer on) and checks what it wrote.
+
+usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | persist | nodisplay | badmodel
+"""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+APP, MODE, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(OUT, exist_ok=True)
+XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
+QUESTION = "What is 4738 + 2591?"
+
+
+def fail(msg):
+    print("FAIL:", msg)
+    sys.exit(1)
+
+
+def fresh(name):
+    """A data dir of its own for each run, so earlier runs' conversations never leak in."""
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    return d
+
+
+def run(args, display=True, env_extra=None, expect=0):
+    env = dict(os.environ, R1VK_VALIDATION="1")
+    env.update(env_extra or {})
+    cmd = (XVFB if display else []) + [APP] + args
+    print("$", " ".join(cmd), flush=True)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    sys.stdout.write(p.stdout)
+    sys.stdout.write(p.stderr)
+    if expect is not None and p.returncode != expect:
+        fail(f"exit code {p.returncode}, expected {expect}")
+    return p
+
+
+def read_png(path):
+    """A tiny PNG reader (8-bit RGB/RGBA, no interlace): enough for the app's screenshots."""
+    data = open(path, "rb").read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail(f"{path} is not a PNG")
+    pos, idat, w = 8, b"", 0
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 8 or ctype not in (2, 6) or interlace:
+                fail(f"unexpected PNG format depth={depth} type={ctype}")
+            bpp = 4 if ctype == 6 else 3
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = zlib.decompress(idat)
+    stride = w * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p_ = a + b - c
+                pa, pb, pc = abs(p_ - a), abs(p_ - b), abs(p_ - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return w, h, bpp, rows
+
+
+def region_stats(png, rect):
+    """Fraction of pixels in rect that stand out from the region's most common colour (text strokes)."""
+    w, h, bpp, rows = png
+    x0, y0, rw, rh = (int(v) for v in rect)
+    if rw <= 0 or rh <= 0 or x0 + rw > w or y0 + rh > h:
+        fail(f"pane rect {rect} outside the {w}x{h} screenshot")
+    hist, lum = {}, []
+    for y in range(y0 + 4, y0 + rh - 4):
+        row = rows[y]
+        for x in range(x0 + 4, x0 + rw - 4):
+            r, g, b = row[x * bpp:x * bpp + 3]
+            hist[(r, g, b)] = hist.get((r, g, b), 0) + 1
+            lum.append(0.299 * r + 0.587 * g + 0.114 * b)
+    bg = max(hist, key=hist.get)
+    bgl = 0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2]
+    bright = sum(1 for v in lum if v > bgl + 60)
+    return bright, len(hist)
+
+
+def check_answer():
+    shot, tr, st = (os.path.join(OUT, n) for n in ("answer.png", "answer.json", "answer-state.json"))
+    run(["--data-dir", fresh("data-answer"), "--prompt", QUESTION, "--temp", "0", "--quit-when-done",
+         "--screenshot", shot, "--transcript", tr, "--state", st, "--color", "prob", "--export",
+         "--resize", "1280x800"])
+    t = json.load(open(tr))
+    msgs = t["messages"]
+    if [m["role"] for m in msgs] != ["user", "assistant"]:
+        fail(f"roles {[m['role'] for m in msgs]}")
+    if msgs[0]["content"] != QUESTION:
+        fail("the user message is not the question")
+    a = msgs[1]
+    if "7329" not in a["content"]:
+        fail(f"answer {a['content']!r} lacks 7329")
+    if "result:" not in a["reasoning"] or "result:" in a["content"] or "<think>" in a["content"] + a["reasoning"]:
+        fail("reasoning and answer are not apart")
+    if a.get("tokens_with_trace", 0) < 50:
+        fail("the reply has no trace data")
+    s = json.load(open(st))
+    v = s["vram"]
+    if not v["ledger"] or sum(v["ledger"].values()) <= 0:
+        fail("empty ledger")
+    if len(v["timeline"]) < 2 or v["peak"] <= 0:
+        fail("no timeline")
+    if "budget" not in v:
+        fail("no budget field")
+    phases = [p[1] for p in v["phases"]]
+    for p in ("load", "prefill", "decode"):
+        if p not in phases:
+            fail(f"phase {p} missing from {phases}")
+    for k in ("count", "p50_ms", "p99_ms", "max_ms"):
+        if k not in s["frames"]:
+            fail(f"frames.{k} missing")
+    if s["validation_messages"]:
+        fail("validation messages")
+    png = read_png(shot)
+    if png[:2] != (1280, 800):
+        fail(f"the screenshot is {png[:2]}, not the 1280x800 the window was resized to (swapchain rebuild)")
+    for pane in ("reasoning", "answer"):
+        bright, colours = region_stats(png, s["panes"][pane])
+        print(f"{pane} pane: {bright} text pixels, {colours} colours")
+        # one short answer line ("4738 + 2591 = 7329") is ~600 stroke pixels; an empty pane has none
+        if bright < 150 or colours < 8:
+            fail(f"the {pane} pane holds no visible text")
+    print("frames while streaming:", s["frames"], "first frame after", s["startup"]["first_frame_s"], "s")
+    exports = os.path.join(OUT, "data-answer", "exports")
+    r = json.load(open(os.path.join(exports, "last-reply.json")))
+    if r["answer"] != a["content"] or not r["tokens"] or "top" not in r["tokens"][0]:
+        fail("the reply export lacks the answer or the tokens' data")
+    md = open(os.path.join(exports, "last-reply.md")).read()
+    if "## Answer" not in md or "7329" not in md:
+        fail("the Markdown export lacks the answer")
+    csvs = [f for f in os.listdir(exports) if f.startswith("vram-") and f.endswith(".csv")]
+    if not csvs or len(open(os.path.join(exports, csvs[0])).read().splitlines()) < 3:
+        fail("no VRAM timeline CSV")
+
+
+def check_budget():
+    tr = os.path.join(OUT, "budget.json")
+    run(["--data-dir", fresh("data-budget"), "--prompt", QUESTION, "--temp", "0", "--reasoning-budget", "0",
+         "--quit-when-done", "--transcript", tr])
+    a = json.load(open(tr))["messages"][1]
+    if a["reasoning"].strip() or not a["content"].strip():
+        fail(f"budget 0 should leave no thinking and still answer: {a}")
+
+
+def check_stop():
+    """Stop the first reply at once (as Esc would), then ask again: the stopped reply is kept as such and
+    the next one is whole. (Stop is pressed before any token is applied: a stop "after N tokens" races a
+    reply this short on a loaded machine, since events are applied once per frame.)"""
+    tr = os.path.join(OUT, "stop.json")
+    run(["--data-dir", fresh("data-stop"), "--prompt", QUESTION, "--prompt", "Compute 77+5", "--temp", "0",
+         "--stop-after", "0", "--quit-when-done", "--transcript", tr])
+    msgs = json.load(open(tr))["messages"]
+    if len(msgs) != 4:
+        fail("a turn is missing")
+    if msgs[1]["done"] != "stopped" or "7329" in msgs[1]["content"]:
+        fail(f"the first reply should be stopped: {msgs[1]}")
+    if msgs[3]["done"] != "eos" or "82" not in msgs[3]["content"]:
+        fail(f"the chat did not go on after the stop: {msgs[3]}")
+
+
+def check_branch():
+    tr = os.path.join(OUT, "branch.json")
+    if os.path.exists(tr):
+        os.remove(tr)
+    run(["--data-dir", fresh("data-branch"), "--prompt", QUESTION, "--temp", "0", "--branch-at", "12",
+         "--branch-token", "alt", "--quit-when-done", "--transcript", tr])
+    a = json.load(open(tr))["messages"][1]
+    if a.get("branches") != 2 or a.get("current") != 1 or "branch" not in a:
+        fail(f"no second branch: {a}")
+    if not a["reply_ids"] or a["done"] != "eos":
+        fail("the branch did not finish")
+
+
+def check_persist():
+    data = fresh("data-persist")
+    run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--quit-when-done"])
+    st = os.path.join(OUT, "persist-state.json")
+    run(["--data-dir", data, "--quit-when-done", "--state", st])
+    convs = json.load(open(st))["conversations"]
+    if not any(c["title"] == QUESTION and c["messages"] == 2 for c in convs):
+        fail(f"the conversation did not survive the restart: {convs}")
+    files = os.listdir(os.path.join(data, "conversations"))
+    if any(".tmp" in f for f in files):
+        fail(f"temp files left: {files}")
+
+    # A kill (SIGKILL) right after the question is saved loses at most the reply being generated: the
+    # restart finds every file whole, the earlier conversation intact and the new question kept.
+    env = dict(os.environ, R1VK_VALIDATION="1")
+    before = set(os.listdir(os.path.join(data, "conversations")))
+    xvfb = subprocess.Popen(XVFB + [APP, "--data-dir", data, "--prompt", "What is 12345 + 54321?", "--temp", "0"],
+                            env=env)
+    new_file, app_pid, t0 = None, None, time.time()
+    while time.time() - t0 < 120 and not new_file:
+        if app_pid is None:
+            out = subprocess.run(["pgrep", "-P", str(xvfb.pid), "-x", "r1vk-chat"], capture_output=True, text=True)
+            app_pid = int(out.stdout.split()[0]) if out.stdout.strip() else None
+        added = set(os.listdir(os.path.join(data, "conversations"))) - before
+        new_file = next((f for f in added if f.endswith(".json")), None)
+        time.sleep(0.005)
+    if not new_file or app_pid is None:
+        xvfb.kill()
+        fail("the question was never saved")
+    os.kill(app_pid, signal.SIGKILL)
+    xvfb.wait(timeout=60)
+    run(["--data-dir", data, "--quit-when-done", "--state", st])
+    convs = json.load(open(st))["conversations"]
+    if not any(c["title"] == QUESTION and c["messages"] == 2 for c in convs):
+        fail(f"the earlier conversation was lost by the kill: {convs}")
+    killed = json.load(open(os.path.join(data, "conversations", new_file)))
+    if killed["messages"][0]["content"] != "What is 12345 + 54321?":
+        fail("the question asked before the kill is gone")
+    print("after the kill:", [(m["role"], m.get("branches", [{}])[-1].get("done") if m["role"] == "assistant" else "")
+                              for m in killed["messages"]])
+
+
+def check_nodisplay():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    p = subprocess.run([APP, "--prompt", "x", "--quit-when-done"], env=env, capture_output=True, text=True, timeout=60)
+    print(p.stderr)
+    if p.returncode != 3 or "r1vk chat" not in p.stderr:
+        fail(f"exit {p.returncode}, stderr {p.stderr!r}")
+
+
+def check_badmodel():
+    shot, st = os.path.join(OUT, "bad.png"), os.path.join(OUT, "bad-state.json")
+    run(["-m", os.path.join(OUT, "no-such-model"), "--data-dir", fresh("data-bad"), "--quit-when-done",
+         "--screenshot", shot, "--state", st], expect=2)
+    s = json.load(open(st))
+    if not s["load"]["error"].startswith("error: ") or "\n" in s["load"]["error"]:
+        fail(f"load error {s['load']['error']!r} is not one CLI-style line")
+    if not os.path.exists(shot):
+        fail("no screenshot of the error")
+
+
+{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "persist": check_persist, "nodisplay": check_nodisplay,
+ "badmodel": check_badmodel}[MODE]()
+print("ok")

@@ -1,0 +1,147 @@
+// Persistence of the desktop app: the atomic writer never lets a half-written file replace a good one,
+// conversations (with branches and trace data) round-trip, and a corrupt file is skipped, not fatal.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ui/persist.h"
+
+namespace fs = std::filesystem;
+using namespace r1vk::ui;
+
+namespace {
+
+fs::path temp_dir(const char* name) {
+    fs::path d = fs::temp_directory_path() / ("r1vk-ui-" + std::string(name) + "-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
+std::string read(const fs::path& p) {
+    std::ifstream f(p);
+    std::stringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+Conversation sample() {
+    Conversation c;
+    c.id = "c1";
+    c.title = "Σ αβγ — 中文 ∀x";
+    c.created = 42;
+    c.messages.push_back({"user", "What is 4738 + 2591?", {}, 0});
+    Message a;
+    a.role = "assistant";
+    Branch b;
+    b.reasoning = "4738 = d4 c7 b3 a8";
+    b.answer = "4738 + 2591 = 7329";
+    b.reply_ids = {1, 2, 3};
+    TokRec t;
+    t.id = 7;
+    t.reasoning_text = "47";
+    t.reasoning = true;
+    t.has_trace = true;
+    t.logprob = -0.25f;
+    t.entropy = 0.5f;
+    t.top = {{7, -0.25f, "47"}, {8, -1.5f, "48"}};
+    b.tokens = {t};
+    b.done = "eos";
+    a.branches.push_back(b);
+    b.parent = 0;
+    b.fork_at = 0;
+    b.fork_token = 8;
+    b.answer = "other";
+    a.branches.push_back(b);
+    a.current = 1;
+    c.messages.push_back(a);
+    return c;
+}
+
+}  // namespace
+
+TEST(UiPersist, AtomicWriteReplacesWholeFile) {
+    const fs::path d = temp_dir("atomic");
+    const fs::path f = d / "x.json";
+    ASSERT_TRUE(write_atomic(f, "first"));
+    ASSERT_TRUE(write_atomic(f, "second, longer"));
+    EXPECT_EQ(read(f), "second, longer");
+    for (const auto& e : fs::directory_iterator(d)) EXPECT_EQ(e.path().filename(), "x.json") << "temp file left over";
+    fs::remove_all(d);
+}
+
+TEST(UiPersist, HalfWrittenFileNeverReplacesGoodOne) {
+    const fs::path d = temp_dir("crash");
+    const fs::path f = d / "conversations" / "c1.json";
+    Store store(d, d / "config");
+    ASSERT_TRUE(store.save(sample()));
+    const std::string good = read(f);
+    // A crash after 10 bytes of the new version: the temp file stays, the good file is untouched.
+    Conversation changed = sample();
+    changed.title = "changed";
+    EXPECT_FALSE(write_atomic(f, to_json(changed).dump(1), 10));
+    EXPECT_EQ(read(f), good);
+    // ...and the next start loads the good version, ignoring the half-written temp file.
+    std::vector<std::string> problems;
+    const auto all = store.load_all(&problems);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].title, sample().title);
+    EXPECT_TRUE(problems.empty());
+    fs::remove_all(d);
+}
+
+TEST(UiPersist, ConversationRoundTripsWithBranchesAndTrace) {
+    const fs::path d = temp_dir("roundtrip");
+    Store store(d, d / "config");
+    ASSERT_TRUE(store.save(sample()));
+    const auto all = store.load_all();
+    ASSERT_EQ(all.size(), 1u);
+    const Conversation& c = all[0];
+    EXPECT_EQ(c.title, sample().title);
+    ASSERT_EQ(c.messages.size(), 2u);
+    const Message& m = c.messages[1];
+    ASSERT_EQ(m.branches.size(), 2u);
+    EXPECT_EQ(m.current, 1);
+    EXPECT_EQ(m.branches[1].fork_token, 8);
+    EXPECT_EQ(m.branches[0].reply_ids, (std::vector<int32_t>{1, 2, 3}));
+    ASSERT_EQ(m.branches[0].tokens.size(), 1u);
+    const TokRec& t = m.branches[0].tokens[0];
+    EXPECT_TRUE(t.has_trace);
+    EXPECT_FLOAT_EQ(t.logprob, -0.25f);
+    ASSERT_EQ(t.top.size(), 2u);
+    EXPECT_EQ(t.top[1].text, "48");
+    fs::remove_all(d);
+}
+
+TEST(UiPersist, CorruptFileIsSkippedAndNamed) {
+    const fs::path d = temp_dir("corrupt");
+    Store store(d, d / "config");
+    ASSERT_TRUE(store.save(sample()));
+    std::ofstream(d / "conversations" / "broken.json") << "{\"id\": \"b\", \"messages\": [";
+    std::vector<std::string> problems;
+    const auto all = store.load_all(&problems);
+    EXPECT_EQ(all.size(), 1u);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("broken.json"), std::string::npos);
+    fs::remove_all(d);
+}
+
+TEST(UiPersist, SettingsRoundTrip) {
+    const fs::path d = temp_dir("settings");
+    Store store(d, d / "config");
+    Settings s;
+    s.temperature = 0.0f;
+    s.reasoning_budget = 64;
+    s.system_prompt = "be brief";
+    s.color = ColorMode::Entropy;
+    ASSERT_TRUE(store.save_settings(s));
+    const Settings r = store.load_settings();
+    EXPECT_EQ(r.reasoning_budget, 64);
+    EXPECT_EQ(r.system_prompt, "be brief");
+    EXPECT_EQ(r.color, ColorMode::Entropy);
+    fs::remove_all(d);
+}

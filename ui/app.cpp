@@ -1,0 +1,287 @@
+#include "ui/app.h"
+
+#include <algorithm>
+#include <ctime>
+#include <random>
+
+namespace r1vk::ui {
+
+App::App(Store store, std::function<void()> wake)
+    : store_(std::move(store)), ctl_(std::move(wake), [this] { return now(); }), t0_(std::chrono::steady_clock::now()) {
+    settings = store_.load_settings();
+    convs = store_.load_all(&load_problems);
+    cur = convs.empty() ? -1 : int(convs.size()) - 1;
+}
+
+App::~App() { flush_settings(); }
+
+double App::now() const {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+}
+
+void App::note(const std::string& s) {
+    view.status_line = s;
+    view.status_time = now();
+}
+
+Conversation* App::current() { return cur >= 0 && cur < int(convs.size()) ? &convs[size_t(cur)] : nullptr; }
+
+Conversation* App::find(const std::string& id) {
+    for (auto& c : convs)
+        if (c.id == id) return &c;
+    return nullptr;
+}
+
+void App::save(const std::string& conv_id) {
+    if (Conversation* c = find(conv_id))
+        if (!store_.save(*c)) note("could not save the conversation under " + store_.data_dir().string());
+}
+
+// Sliders change settings every frame of a drag: mark them and write at most once a second (and at exit).
+void App::save_settings() { settings_dirty_ = true; }
+
+void App::flush_settings() {
+    if (!settings_dirty_ || keep_settings) return;
+    store_.save_settings(settings);
+    settings_dirty_ = false;
+    settings_saved_ = now();
+}
+
+void App::load_model(const std::string& dir) {
+    if (ctl_.busy()) return note("stop the reply before loading another model");
+    settings.model_dir = dir;
+    save_settings();
+    last_error.clear();
+    ctl_.load(dir, uint32_t(std::max(0, settings.ctx)));
+}
+
+void App::new_conversation() {
+    // An untouched empty conversation is reused instead of piling up blanks.
+    if (Conversation* c = current(); c && c->messages.empty()) return;
+    Conversation c;
+    c.id = store_.new_id();
+    c.title = "New chat";
+    c.created = double(std::time(nullptr));
+    convs.push_back(std::move(c));
+    cur = int(convs.size()) - 1;
+}
+
+void App::select_conversation(int i) {
+    if (i >= 0 && i < int(convs.size())) cur = i;
+}
+
+void App::delete_conversation(int i) {
+    if (i < 0 || i >= int(convs.size())) return;
+    if (target && target->conv == convs[size_t(i)].id) return note("stop the reply before deleting its conversation");
+    store_.remove(convs[size_t(i)].id);
+    convs.erase(convs.begin() + i);
+    cur = std::min(cur, int(convs.size()) - 1);
+}
+
+void App::rename_conversation(int i, const std::string& title) {
+    if (i < 0 || i >= int(convs.size()) || title.empty()) return;
+    convs[size_t(i)].title = title;
+    if (!convs[size_t(i)].messages.empty()) save(convs[size_t(i)].id);
+}
+
+std::vector<ChatMessage> App::history(const Conversation& c, int upto) const {
+    std::vector<ChatMessage> out;
+    if (!settings.system_prompt.empty()) out.push_back({"system", settings.system_prompt});
+    for (int i = 0; i < upto && i < int(c.messages.size()); ++i) {
+        const Message& m = c.messages[size_t(i)];
+        if (m.role == "user") out.push_back({"user", m.content});
+        else if (const Branch* b = m.cur()) out.push_back({"assistant", b->answer});
+    }
+    return out;
+}
+
+GenerationParams App::params() const {
+    GenerationParams gp;
+    gp.sampling.temperature = settings.temperature;
+    gp.sampling.top_p = settings.top_p;
+    gp.sampling.top_k = settings.top_k;
+    gp.sampling.min_p = settings.min_p;
+    gp.sampling.repetition_penalty = settings.repetition_penalty;
+    gp.sampling.seed = settings.seed ? uint64_t(settings.seed) : uint64_t(std::random_device{}()) << 1 | 1;
+    gp.max_new_tokens = uint32_t(std::max(1, settings.max_tokens));
+    gp.trace_top_k = 5;
+    gp.reasoning_budget = settings.reasoning_budget;
+    return gp;
+}
+
+void App::reset_sampling_to_model() {
+    Engine* e = ctl_.engine();
+    if (!e) return;
+    const SamplingParams sp = SamplingParams::from(e->config().generation);
+    settings.temperature = sp.temperature;
+    settings.top_p = sp.top_p;
+    settings.top_k = sp.top_k;
+    settings.min_p = sp.min_p;
+    settings.repetition_penalty = sp.repetition_penalty;
+    settings.sampling_edited = false;
+}
+
+bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_t>> prefix, uint32_t forced_from) {
+    std::string err;
+    const bool ok = prefix ? ctl_.start_continue(history(c, msg), *prefix, forced_from, params(), &err)
+                           : ctl_.start(history(c, msg), params(), &err);
+    Branch* b = c.messages[size_t(msg)].cur();
+    if (!ok) {
+        b->error = err;
+        b->done = "error";
+        note(err);
+        return false;
+    }
+    target = Target{c.id, msg, c.messages[size_t(msg)].current};
+    reply_started_ = now();
+    view.follow_reasoning = view.follow_answer = true;
+    return true;
+}
+
+bool App::send(const std::string& text) {
+    if (text.empty()) return false;
+    if (!ctl_.engine()) return note("load a model first"), false;
+    if (ctl_.busy()) return note("a reply is still being generated (Esc stops it)"), false;
+    if (!current()) new_conversation();
+    Conversation& c = *current();
+    if (c.messages.empty() || c.title == "New chat") c.title = text.substr(0, 48);
+    c.messages.push_back({"user", text, {}, 0});
+    Message a;
+    a.role = "assistant";
+    a.branches.emplace_back();
+    c.messages.push_back(std::move(a));
+    save(c.id);  // the question is on disk before the reply starts
+    return start_reply(c, int(c.messages.size()) - 1, std::nullopt, 0);
+}
+
+bool App::regenerate() {
+    Conversation* c = current();
+    if (!c || c->messages.empty() || c->messages.back().role != "assistant") return false;
+    if (!ctl_.engine() || ctl_.busy()) return false;
+    Message& m = c->messages.back();
+    m.branches.emplace_back();
+    m.current = int(m.branches.size()) - 1;
+    return start_reply(*c, int(c->messages.size()) - 1, std::nullopt, 0);
+}
+
+bool App::branch(int msg, int at, const std::vector<int32_t>& forced, const std::string& label) {
+    Conversation* c = current();
+    if (!c || msg < 0 || msg >= int(c->messages.size()) || forced.empty()) return false;
+    if (!ctl_.engine() || ctl_.busy()) return note("wait for the reply to finish before branching"), false;
+    if (msg != int(c->messages.size()) - 1) return note("only the latest reply can be branched"), false;
+    Message& m = c->messages[size_t(msg)];
+    const Branch parent = *m.cur();
+    std::vector<int32_t> ids = parent.reply_ids;
+    if (ids.size() < size_t(at)) {  // older data without reply_ids: the token records hold the same ids
+        ids.clear();
+        for (const TokRec& t : parent.tokens) ids.push_back(t.id);
+    }
+    if (at < 0 || size_t(at) > ids.size() || size_t(at) > parent.tokens.size())
+        return note("cannot branch there: the reply has no token data"), false;
+    Branch b;
+    b.parent = m.current;
+    b.fork_at = at;
+    b.fork_token = forced[0];
+    b.fork_text = label;
+    b.tokens.assign(parent.tokens.begin(), parent.tokens.begin() + at);
+    for (const TokRec& t : b.tokens) b.reasoning += t.reasoning_text, b.answer += t.answer_text;
+    std::vector<int32_t> prefix(ids.begin(), ids.begin() + at);
+    prefix.insert(prefix.end(), forced.begin(), forced.end());
+    m.branches.push_back(std::move(b));
+    m.current = int(m.branches.size()) - 1;
+    return start_reply(*c, msg, prefix, uint32_t(at));
+}
+
+void App::stop() { ctl_.stop(); }
+
+std::string App::token_text(int32_t id) const {
+    Engine* e = ctl_.engine();
+    if (!e || !e->tokenizer() || id < 0) return "";
+    const int32_t one[1] = {id};
+    return e->tokenizer()->decode(one);
+}
+
+void App::apply(Event& e) {
+    Conversation* c = target ? find(target->conv) : nullptr;
+    if (!c || target->msg >= int(c->messages.size())) return;
+    Message& m = c->messages[size_t(target->msg)];
+    if (target->branch >= int(m.branches.size())) return;
+    Branch& b = m.branches[size_t(target->branch)];
+    switch (e.type) {
+        case Event::Type::ReasoningDelta:
+        case Event::Type::AnswerDelta: {
+            const bool r = e.type == Event::Type::ReasoningDelta;
+            // A continued reply re-reports prefix tokens whose text was held back at the fork; the
+            // branch already holds that text (copied from its parent), so only new tokens add text.
+            if (e.tokens.empty()) (r ? b.reasoning : b.answer) += e.text;
+            for (const TokenInfo& t : e.tokens)
+                if (!t.prefix) (r ? b.reasoning : b.answer) += t.text;
+            if (!r && b.thinking_s == 0 && !b.reasoning.empty()) b.thinking_s = now() - reply_started_;
+            for (TokenInfo& t : e.tokens) {
+                if (t.prefix) continue;
+                if (t.index >= b.tokens.size()) b.tokens.resize(t.index + 1);
+                TokRec& rec = b.tokens[t.index];
+                rec.id = t.id;
+                (r ? rec.reasoning_text : rec.answer_text) += t.text;
+                // The channel of the event is the reliable flag for tokens with text (TokenInfo::reasoning
+                // is not filled by every runtime version).
+                rec.reasoning = t.reasoning || (r && !t.text.empty());
+                rec.injected = t.injected;
+                if (t.has_trace) {
+                    rec.has_trace = true;
+                    rec.logprob = t.trace.logprob;
+                    rec.entropy = t.trace.entropy;
+                    rec.top.clear();
+                    for (const TopLogprob& a : t.trace.top) rec.top.push_back({a.id, a.logprob, token_text(a.id)});
+                }
+            }
+            break;
+        }
+        case Event::Type::Stats:
+        case Event::Type::Done: {
+            const GenerationStats& s = e.stats;
+            b.prompt_tokens = s.prompt_tokens;
+            b.reused_tokens = s.reused_tokens;
+            b.generated_tokens = s.generated_tokens;
+            b.reasoning_tokens = s.reasoning_tokens;
+            b.answer_tokens = s.answer_tokens;
+            b.ttft_s = s.ttft_s;
+            b.decode_tok_s = s.decode_tok_s;
+            b.prefill_tok_s = s.prefill_tok_s;
+            b.seed = s.seed;
+            if (e.type == Event::Type::Done) {
+                b.done = done_reason_name(e.reason);
+                if (!e.reply_ids.empty()) b.reply_ids = e.reply_ids;
+                if (b.thinking_s == 0 && !b.reasoning.empty()) b.thinking_s = now() - reply_started_;
+                const std::string id = c->id;
+                target.reset();
+                save(id);  // each finished reply is on disk
+            }
+            break;
+        }
+        case Event::Type::Error:
+            b.error = e.text;
+            last_error = "error: " + e.text;
+            break;
+    }
+}
+
+bool App::update() {
+    bool changed = false;
+    const LoadStatus st = ctl_.status();
+    if (st.state != last_load_) {
+        changed = true;
+        if (st.state == LoadState::Ready && !settings.sampling_edited) reset_sampling_to_model();
+        if (st.state == LoadState::Failed) last_error = st.error;
+        last_load_ = st.state;
+    }
+    if (st.state == LoadState::Loading) changed = true;
+    if (settings_dirty_ && now() - settings_saved_ > 1.0) flush_settings();
+    for (Event& e : ctl_.take_events()) {
+        apply(e);
+        changed = true;
+    }
+    return changed;
+}
+
+}  // namespace r1vk::ui

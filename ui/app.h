@@ -1,0 +1,126 @@
+// The app: state (conversations, settings, view state) plus the commands the panels send. It applies
+// the controller's events to the state on the UI thread, and saves after each message and each
+// finished reply.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ui/controller.h"
+#include "ui/persist.h"
+#include "ui/state.h"
+
+namespace r1vk::ui {
+
+// Where a generation's events go: conversation id, message index, branch index.
+struct Target {
+    std::string conv;
+    int msg = -1, branch = -1;
+};
+
+// Per-frame view state that is not worth persisting.
+struct View {
+    std::string prompt;
+    bool focus_prompt = true;   // put the keyboard in the prompt box next frame (start, after sending)
+    std::string model_dir_edit;
+    std::string rename_buf;
+    int renaming = -1;
+    std::string search;
+    bool search_open = false;
+    bool search_focus = false;
+    int search_hit = 0;
+    int jump_token = -1;        // scroll the trace to this token next frame
+    bool jump_in_reasoning = true;
+    int branch_token = -1;      // the token whose branch popup is open
+    int branch_msg = -1;
+    std::string branch_text;
+    bool follow_reasoning = true, follow_answer = true;
+    std::string fit_dir;
+    int fit_ctx = 4096;
+    std::string force_tab;      // select this right-hand tab next frame ("Trace", "VRAM", ...)
+    int pin_token = -1;         // show this token's details as if hovered (screenshots)
+    int sel_msg = -1;           // the assistant message shown in the panes (-1: the latest)
+    bool select_text = false;   // panes as read-only text fields for selecting
+    std::string status_line;    // last command message (export done, refusals)
+    double status_time = 0;
+    // pane rectangles in framebuffer pixels (screenshot checks)
+    float reasoning_rect[4] = {0, 0, 0, 0}, answer_rect[4] = {0, 0, 0, 0};
+};
+
+struct FrameStats {
+    std::vector<float> streaming_ms;  // frame intervals while a reply streams
+    std::vector<float> streaming_interval_ms;  // frame start to frame start while streaming
+    std::vector<float> streaming_build_ms;     // of which ImGui (layout, draw lists) on the CPU
+    std::vector<float> all_ms;
+    double first_frame_s = -1;             // from main()
+    double first_frame_since_exec_s = -1;  // from exec (/proc, 10 ms resolution)
+};
+
+class App {
+public:
+    App(Store store, std::function<void()> wake);
+    ~App();
+
+    double now() const;  // seconds since launch
+
+    // commands
+    void load_model(const std::string& dir);
+    void new_conversation();
+    void select_conversation(int i);
+    void delete_conversation(int i);
+    void rename_conversation(int i, const std::string& title);
+    bool send(const std::string& text);
+    bool regenerate();
+    // Branches reply `msg` at token `at`: the new branch keeps tokens [0, at) and forces `forced` there.
+    bool branch(int msg, int at, const std::vector<int32_t>& forced, const std::string& label);
+    void stop();
+    void reset_sampling_to_model();
+    void save_settings();   // marks them for writing (update() writes at most once a second)
+    void flush_settings();
+    void note(const std::string& s);
+
+    // Per frame, UI thread: applies events, returns true if anything changed.
+    bool update();
+    bool streaming() const { return ctl_.busy(); }
+
+    Conversation* current();
+    std::vector<ChatMessage> history(const Conversation& c, int upto) const;
+    GenerationParams params() const;
+    std::string token_text(int32_t id) const;
+
+    Settings settings;
+    std::vector<Conversation> convs;
+    int cur = -1;
+    View view;
+    FrameStats frames;
+    Controller& ctl() { return ctl_; }
+    const Store& store() const { return store_; }
+    std::optional<Target> target;  // where the running generation writes
+    std::vector<std::string> load_problems;
+    std::string font_note;
+    uint64_t ui_bytes = 0;
+    bool keep_settings = false;  // a scripted run's overrides (--temp, --color...) are not saved
+    double fonts_s = 0, window_s = 0;  // start-up costs (state dump)  // what the window allocated on its device (VRAM panel's UI row)
+    double reply_started() const { return reply_started_; }
+    std::string last_error;  // the most recent generation/load error, shown until dismissed
+    std::vector<int32_t> pending_forced;  // the forced ids of the running branch (not yet in events)
+
+private:
+    void apply(Event& e);
+    void save(const std::string& conv_id);
+    Conversation* find(const std::string& id);
+    bool start_reply(Conversation& c, int msg, std::optional<std::vector<int32_t>> prefix, uint32_t forced_from);
+
+    Store store_;
+    Controller ctl_;
+    std::chrono::steady_clock::time_point t0_;
+    LoadState last_load_ = LoadState::Empty;
+    double reply_started_ = 0;
+    bool settings_dirty_ = false;
+    double settings_saved_ = -10;
+};
+
+}  // namespace r1vk::ui

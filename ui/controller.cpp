@@ -1,0 +1,262 @@
+#include "ui/controller.h"
+
+#include <algorithm>
+
+#include "common/error.h"
+
+namespace r1vk::ui {
+
+Controller::Controller(std::function<void()> wake, std::function<double()> clock)
+    : wake_(std::move(wake)), clock_(std::move(clock)) {}
+
+Controller::~Controller() {
+    quit_.store(true);
+    if (loader_.joinable()) loader_.join();
+    teardown();
+}
+
+void Controller::teardown() {
+    ready_.store(false);
+    if (session_) session_->cancel();
+    quit_.store(true);
+    if (pump_.joinable()) pump_.join();
+    quit_.store(false);
+    session_.reset();  // joins the generation worker
+    engine_.reset();
+}
+
+LoadStatus Controller::status() const {
+    std::lock_guard lk(mu_);
+    return status_;
+}
+
+void Controller::mark(const char* name) {
+    std::lock_guard lk(mu_);
+    phases_.push_back({clock_(), name});
+}
+
+void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
+    if (busy_.load()) return;
+    {
+        std::lock_guard lk(mu_);
+        if (status_.state == LoadState::Loading) return;
+        status_ = {};
+        status_.state = LoadState::Loading;
+        status_.dir = dir.string();
+        status_.started = clock_();
+        phases_.push_back({status_.started, "load"});
+    }
+    if (loader_.joinable()) loader_.join();
+    // The old model goes on this (UI) thread, before the new load starts: the panels read the engine
+    // during a frame, so it must not vanish under them from another thread.
+    teardown();
+    loader_ = std::thread([this, dir, ctx] {
+        std::string err;
+        int code = 0;
+        try {
+            EngineOptions o;
+            o.model_dir = dir;
+            o.validation = Context::validation_requested_by_env();
+            o.model.ctx = ctx;
+            o.model.progress = [this](uint64_t done, uint64_t total) {
+                {
+                    std::lock_guard lk(mu_);
+                    status_.done = done;
+                    status_.total = total;
+                    // The ledger is not reachable before the Engine exists: uploaded bytes stand in.
+                    timeline_.push_back({clock_(), done, 0});
+                }
+                wake_();
+            };
+            auto eng = std::make_unique<Engine>(o);
+            if (!eng->tokenizer() || !eng->chat_template())
+                fail_input(dir.string(), "no tokenizer or chat template: the app needs both");
+            engine_ = std::move(eng);
+            session_ = std::make_unique<Session>(*engine_);
+        } catch (const Error& e) {
+            err = std::string("error: ") + e.what();
+            code = e.exit_code();
+        } catch (const std::bad_alloc&) {
+            err = "error: out of host memory";
+            code = 3;
+        } catch (const std::exception& e) {
+            err = std::string("error: ") + e.what();
+            code = 3;
+        }
+        {
+            std::lock_guard lk(mu_);
+            status_.finished = clock_();
+            if (err.empty()) {
+                status_.state = LoadState::Ready;
+            } else {
+                status_.state = LoadState::Failed;
+                status_.error = err;
+                status_.exit_code = code;
+            }
+        }
+        if (err.empty()) {
+            ready_.store(true);
+            sample_vram();
+            mark("ready");
+            pump_ = std::thread([this] { pump(); });
+        } else {
+            session_.reset();
+            engine_.reset();
+        }
+        wake_();
+    });
+}
+
+void Controller::sample_vram() {
+    Engine* e = engine_.get();
+    if (!e || !ready_.load()) return;
+    const uint64_t bytes = e->ctx().ledger().total();
+    uint64_t usage = 0;
+    if (e->ctx().info().has_memory_budget)
+        for (const auto& h : e->ctx().heaps())
+            if (h.device_local) usage += h.usage;
+    std::lock_guard lk(mu_);
+    const double t = clock_();
+    // Flat stretches only need their end points: replace the middle sample instead of growing forever.
+    if (timeline_.size() >= 2) {
+        const auto& a = timeline_[timeline_.size() - 2];
+        auto& b = timeline_.back();
+        if (a.bytes == b.bytes && b.bytes == bytes && a.heap_usage == b.heap_usage && b.heap_usage == usage) {
+            b.t = t;
+            peak_ = std::max({peak_, bytes, e->ctx().ledger().peak()});
+            return;
+        }
+    }
+    timeline_.push_back({t, bytes, usage});
+    peak_ = std::max({peak_, bytes, e->ctx().ledger().peak()});
+}
+
+void Controller::pump() {
+    try {
+        pump_loop();
+    } catch (const std::exception& e) {  // never let it cross the thread: the window shows it
+        Event ev{Event::Type::Error};
+        ev.text = std::string("event pump: ") + e.what();
+        std::lock_guard lk(mu_);
+        inbox_.push_back(std::move(ev));
+    }
+    busy_.store(false);
+    wake_();
+}
+
+void Controller::pump_loop() {
+    double last_sample = 0;
+    while (!quit_.load()) {
+        Event e;
+        // The timeout only paces VRAM sampling: events wake this thread at once, so idle can sleep long.
+        const bool got = session_->next_event(e, busy_.load() ? 100 : 1000);
+        if (got) {
+            const bool delta = e.type == Event::Type::ReasoningDelta || e.type == Event::Type::AnswerDelta;
+            if (delta && !first_token_.exchange(true)) mark("decode");
+            const bool done = e.type == Event::Type::Done;
+            {
+                std::lock_guard lk(mu_);
+                inbox_.push_back(std::move(e));
+            }
+            if (done) {
+                busy_.store(false);
+                mark("idle");
+            }
+        }
+        const double now = clock_();
+        if (busy_.load() && now - last_sample > 0.1) {
+            sample_vram();
+            last_sample = now;
+        }
+        if (got) wake_();
+    }
+}
+
+bool Controller::start(std::vector<ChatMessage> conv, const GenerationParams& gp, std::string* error) {
+    return start_continue(std::move(conv), {}, UINT32_MAX, gp, error);
+}
+
+bool Controller::start_continue(std::vector<ChatMessage> conv, std::vector<int32_t> prefix, uint32_t forced_from,
+                                const GenerationParams& gp, std::string* error) {
+    if (!engine()) {
+        *error = "no model loaded";
+        return false;
+    }
+    if (busy_.exchange(true)) {
+        *error = "a reply is still being generated";
+        return false;
+    }
+    first_token_.store(false);
+    mark("prefill");
+    try {
+        if (forced_from == UINT32_MAX) session_->start(std::move(conv), gp);
+        else session_->start_continue(std::move(conv), std::move(prefix), forced_from, gp);
+    } catch (const std::exception& e) {
+        busy_.store(false);
+        *error = std::string("error: ") + e.what();
+        return false;
+    }
+    return true;
+}
+
+void Controller::stop() {
+    if (session_ && busy_.load()) session_->cancel();
+}
+
+std::vector<Event> Controller::take_events() {
+    std::lock_guard lk(mu_);
+    std::vector<Event> out;
+    out.swap(inbox_);
+    return out;
+}
+
+std::vector<VramPoint> Controller::timeline() const {
+    std::lock_guard lk(mu_);
+    return timeline_;
+}
+std::vector<PhaseMark> Controller::phases() const {
+    std::lock_guard lk(mu_);
+    return phases_;
+}
+uint64_t Controller::peak() const {
+    std::lock_guard lk(mu_);
+    return peak_;
+}
+
+std::vector<std::string> Controller::validation_messages() const {
+    Engine* e = engine();
+    return e ? e->ctx().validation_messages() : std::vector<std::string>{};
+}
+
+FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets) {
+    FitResult r;
+    try {
+        const ModelConfig cfg = ModelConfig::load(dir);
+        r.max_positions = cfg.max_position_embeddings;
+        PlanOptions po;
+        po.ctx = ctx;
+        r.plan = plan_qwen2(cfg, po);
+        const uint32_t hi_ctx = uint32_t(std::max(1, cfg.max_position_embeddings));
+        for (uint64_t budget : budgets) {
+            // The plan grows with the context (KV cache), so bisect for the largest that fits.
+            auto fits = [&](uint32_t c) {
+                PlanOptions p = po;
+                p.ctx = c;
+                return plan_qwen2(cfg, p).total() <= budget;
+            };
+            uint32_t lo = 0, hi = hi_ctx;
+            if (fits(hi)) lo = hi;
+            else
+                while (hi - lo > 1) {
+                    const uint32_t mid = lo + (hi - lo) / 2;
+                    (fits(mid) ? lo : hi) = mid;
+                }
+            r.max_ctx.push_back({budget, lo});
+        }
+    } catch (const std::exception& e) {
+        r.error = std::string("error: ") + e.what();
+    }
+    return r;
+}
+
+}  // namespace r1vk::ui

@@ -1,0 +1,90 @@
+// The app's only link to the runtime: loads the Engine on a worker thread, owns the Session, pumps its
+// events into an inbox the UI thread drains each frame (waking the idle window with
+// glfwPostEmptyEvent), and samples the VRAM ledger into a timeline. No exception leaves a thread:
+// failures become an error string the window shows, as the CLI would print it.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/engine.h"
+#include "runtime/session.h"
+#include "runtime/vram_plan.h"
+#include "ui/state.h"
+
+namespace r1vk::ui {
+
+enum class LoadState { Empty, Loading, Ready, Failed };
+
+struct LoadStatus {
+    LoadState state = LoadState::Empty;
+    std::string dir;
+    uint64_t done = 0, total = 0;
+    double started = 0, finished = 0;  // seconds since launch
+    std::string error;                 // "error: ..." as the CLI prints it
+    int exit_code = 0;
+};
+
+class Controller {
+public:
+    // `wake` is called from worker threads when something new arrived; `clock` gives seconds since launch.
+    Controller(std::function<void()> wake, std::function<double()> clock);
+    ~Controller();
+
+    void load(const std::filesystem::path& dir, uint32_t ctx);
+    LoadStatus status() const;
+    // Valid while status().state == Ready; read-only use from the UI thread (config, tokenizer, ledger).
+    Engine* engine() const { return ready_.load() ? engine_.get() : nullptr; }
+
+    bool busy() const { return busy_.load(); }
+    // Both return false (with `error` set) when no model is ready or a reply is running.
+    bool start(std::vector<ChatMessage> conv, const GenerationParams& gp, std::string* error);
+    bool start_continue(std::vector<ChatMessage> conv, std::vector<int32_t> prefix, uint32_t forced_from,
+                        const GenerationParams& gp, std::string* error);
+    void stop();
+    std::vector<Event> take_events();
+
+    std::vector<VramPoint> timeline() const;
+    std::vector<PhaseMark> phases() const;
+    uint64_t peak() const;
+    void sample_vram();
+    // Engine-side validation messages (R1VK_VALIDATION=1).
+    std::vector<std::string> validation_messages() const;
+
+private:
+    void mark(const char* name);
+    void pump();
+    void pump_loop();
+    void teardown();
+
+    std::function<void()> wake_;
+    std::function<double()> clock_;
+    mutable std::mutex mu_;
+    LoadStatus status_;
+    std::vector<VramPoint> timeline_;
+    std::vector<PhaseMark> phases_;
+    uint64_t peak_ = 0;
+    std::vector<Event> inbox_;
+
+    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<Session> session_;
+    std::atomic<bool> ready_{false}, busy_{false}, quit_{false}, first_token_{false};
+    std::thread loader_, pump_;
+};
+
+// Fit calculator: the plan for `dir` at `ctx` tokens against a budget, and the largest context that
+// fits each budget (0 when even one token does not).
+struct FitResult {
+    std::string error;
+    VramPlan plan;
+    int max_positions = 0;
+    std::vector<std::pair<uint64_t, uint32_t>> max_ctx;  // budget -> largest context that fits
+};
+FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets);
+
+}  // namespace r1vk::ui

@@ -1,0 +1,455 @@
+// The chat side of the window: model bar, conversation list, the reply's Reasoning and Answer panes,
+// the prompt box, settings and the status bar; draw_app lays them out.
+#define IMGUI_DEFINE_MATH_OPERATORS
+#include <GLFW/glfw3.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "imgui.h"
+#include "imgui_stdlib.h"
+#include "ui/panels.h"
+
+namespace r1vk::ui {
+
+namespace {
+
+const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
+const ImVec4 kAccent(0.45f, 0.70f, 1.0f, 1.0f);
+const ImVec4 kErr(1.0f, 0.45f, 0.40f, 1.0f);
+
+std::string fmt_bytes(uint64_t b) {
+    char s[32];
+    if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));
+    else if (b >= (1ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / double(1ull << 20));
+    else if (b >= 1024) std::snprintf(s, sizeof s, "%.1f KiB", double(b) / 1024.0);
+    else std::snprintf(s, sizeof s, "%llu B", (unsigned long long)b);
+    return s;
+}
+
+int shown_message(App& app) {
+    Conversation* c = app.current();
+    if (!c) return -1;
+    if (app.view.sel_msg >= 0 && app.view.sel_msg < int(c->messages.size()) &&
+        c->messages[size_t(app.view.sel_msg)].role == "assistant")
+        return app.view.sel_msg;
+    for (int i = int(c->messages.size()) - 1; i >= 0; --i)
+        if (c->messages[size_t(i)].role == "assistant") return i;
+    return -1;
+}
+
+}  // namespace
+
+void draw_model_bar(App& app) {
+    const LoadStatus st = app.ctl().status();
+    if (app.view.model_dir_edit.empty()) app.view.model_dir_edit = app.settings.model_dir;
+    ImGui::AlignTextToFramePadding();
+    ImGui::TextColored(kAccent, "r1vk");
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
+    const bool enter = ImGui::InputTextWithHint("##model", "model directory (config.json, *.safetensors, tokenizer)",
+                                                &app.view.model_dir_edit, ImGuiInputTextFlags_EnterReturnsTrue);
+    ImGui::SameLine();
+    const bool loading = st.state == LoadState::Loading;
+    ImGui::BeginDisabled(loading || app.streaming());
+    if (ImGui::Button(st.state == LoadState::Ready ? "Reload" : "Load") || enter) app.load_model(app.view.model_dir_edit);
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    if (loading) {
+        const float frac = st.total ? float(double(st.done) / double(st.total)) : 0.0f;
+        const double el = app.now() - st.started;
+        char buf[160];
+        const double eta = frac > 0.02f ? el * (1.0 - frac) / frac : -1;
+        std::snprintf(buf, sizeof buf, "%s / %s%s", fmt_bytes(st.done).c_str(), fmt_bytes(st.total).c_str(),
+                      eta >= 0 ? ("  ETA " + std::to_string(int(std::ceil(eta))) + " s").c_str() : "");
+        ImGui::ProgressBar(frac, ImVec2(-1, 0), buf);
+    } else if (st.state == LoadState::Ready) {
+        Engine* e = app.ctl().engine();
+        ImGui::TextColored(kDim, "%s  ·  %d layers  ·  ctx %u  ·  loaded in %.2f s", e->ctx().info().name.c_str(),
+                           e->config().num_layers, e->model().capacity(), st.finished - st.started);
+    } else if (st.state == LoadState::Failed) {
+        ImGui::TextColored(kErr, "load failed");
+    } else {
+        ImGui::TextColored(kDim, "no model loaded");
+    }
+}
+
+void draw_conversations(App& app) {
+    if (ImGui::Button("+ New chat", ImVec2(-1, 0))) app.new_conversation();
+    ImGui::Spacing();
+    int del = -1;
+    for (int i = int(app.convs.size()) - 1; i >= 0; --i) {
+        Conversation& c = app.convs[size_t(i)];
+        ImGui::PushID(c.id.c_str());
+        if (app.view.renaming == i) {
+            ImGui::SetNextItemWidth(-1);
+            if (ImGui::IsWindowAppearing() || !ImGui::IsAnyItemActive()) ImGui::SetKeyboardFocusHere();
+            if (ImGui::InputText("##rename", &app.view.rename_buf,
+                                 ImGuiInputTextFlags_EnterReturnsTrue | ImGuiInputTextFlags_AutoSelectAll)) {
+                app.rename_conversation(i, app.view.rename_buf);
+                app.view.renaming = -1;
+            }
+            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.view.renaming = -1;
+        } else {
+            const bool busy = app.target && app.target->conv == c.id;
+            std::string label = (busy ? "● " : "") + (c.title.empty() ? std::string("(untitled)") : c.title);
+            if (ImGui::Selectable(label.c_str(), i == app.cur)) app.select_conversation(i), app.view.sel_msg = -1;
+            if (ImGui::BeginPopupContextItem("conv")) {
+                if (ImGui::MenuItem("Rename")) app.view.renaming = i, app.view.rename_buf = c.title;
+                if (ImGui::MenuItem("Delete")) del = i;
+                ImGui::EndPopup();
+            }
+            if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(0)) app.view.renaming = i, app.view.rename_buf = c.title;
+        }
+        ImGui::PopID();
+    }
+    if (del >= 0) app.delete_conversation(del);
+    if (app.convs.empty()) ImGui::TextColored(kDim, "No conversations yet.");
+    ImGui::Spacing();
+    ImGui::TextColored(kDim, "right-click: rename, delete");
+}
+
+// Earlier turns, compact: the question and the answer of the current branch; click selects a reply.
+static void draw_history(App& app, Conversation& c, int shown) {
+    for (int i = 0; i < int(c.messages.size()); ++i) {
+        Message& m = c.messages[size_t(i)];
+        ImGui::PushID(i);
+        if (m.role == "user") {
+            ImGui::TextColored(kAccent, "You");
+            ImGui::PushTextWrapPos(0);
+            ImGui::TextUnformatted(m.content.c_str());
+            ImGui::PopTextWrapPos();
+        } else if (const Branch* b = m.cur()) {
+            const bool sel = i == shown;
+            char head[96];
+            std::snprintf(head, sizeof head, "%s R1%s", sel ? "▸" : " ",
+                          m.branches.size() > 1 ? (" · " + std::to_string(m.current + 1) + "/" +
+                                                   std::to_string(m.branches.size())).c_str() : "");
+            if (ImGui::Selectable(head, sel)) app.view.sel_msg = i;
+            ImGui::PushTextWrapPos(0);
+            if (!b->answer.empty()) ImGui::TextUnformatted(b->answer.c_str());
+            else if (b->done.empty()) ImGui::TextColored(kDim, "thinking…");
+            else if (!b->error.empty()) ImGui::TextColored(kErr, "%s", b->error.c_str());
+            ImGui::PopTextWrapPos();
+        }
+        ImGui::Spacing();
+        ImGui::PopID();
+    }
+    if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 4 && app.streaming()) ImGui::SetScrollHereY(1.0f);
+}
+
+static void pane(App& app, int msg, Branch& b, bool reasoning, ImVec2 size) {
+    const bool streaming = app.target && app.target->msg == msg && b.done.empty();
+    ImGui::PushStyleColor(ImGuiCol_ChildBg, reasoning ? ImVec4(0.10f, 0.11f, 0.13f, 1) : ImVec4(0.13f, 0.14f, 0.17f, 1));
+    ImGui::BeginChild(reasoning ? "reasoning" : "answer", size, true);
+    const ImVec2 p = ImGui::GetWindowPos(), s = ImGui::GetWindowSize();
+    const float fb = ImGui::GetIO().DisplayFramebufferScale.x;
+    float* r = reasoning ? app.view.reasoning_rect : app.view.answer_rect;
+    r[0] = p.x * fb, r[1] = p.y * fb, r[2] = s.x * fb, r[3] = s.y * fb;
+    bool& follow = reasoning ? app.view.follow_reasoning : app.view.follow_answer;
+    // Auto-follow the stream unless the user scrolled up; scrolling back to the end resumes it.
+    if (ImGui::GetIO().MouseWheel > 0 && ImGui::IsWindowHovered()) follow = false;
+    if (app.view.select_text) {
+        std::string& text = reasoning ? b.reasoning : b.answer;
+        ImGui::InputTextMultiline("##sel", &text, ImVec2(-1, -1), ImGuiInputTextFlags_ReadOnly);
+    } else {
+        if (reasoning) ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+        draw_token_flow(app, msg, b, reasoning);
+        if (reasoning) ImGui::PopStyleColor();
+        if (streaming && (reasoning ? b.reasoning.empty() : b.answer.empty()))
+            ImGui::TextColored(kDim, reasoning ? "…" : (b.reasoning.empty() ? "waiting for the first token…" : "thinking…"));
+        else if (!streaming && !b.done.empty() && (reasoning ? b.reasoning.empty() : b.answer.empty()))
+            ImGui::TextColored(kDim, "%s", reasoning ? "(no thinking)"
+                                                     : ("(no answer: " + (b.done == "eos" ? std::string("the model stopped")
+                                                                                         : b.done) + ")").c_str());
+        if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 2) follow = true;
+        if (streaming && follow) ImGui::SetScrollHereY(1.0f);
+    }
+    ImGui::EndChild();
+    ImGui::PopStyleColor();
+}
+
+void draw_reply(App& app) {
+    Conversation* c = app.current();
+    const int msg = shown_message(app);
+    const float h_hist = ImGui::GetContentRegionAvail().y * 0.26f;
+    ImGui::BeginChild("history", ImVec2(-1, h_hist), false);
+    if (c && !c->messages.empty()) draw_history(app, *c, msg);
+    else
+        ImGui::TextColored(kDim, app.ctl().engine() ? "Ask something below (Ctrl+Enter sends). The bundled model adds "
+                                                       "and subtracts: try “What is 4738 + 2591?”"
+                                                     : "Load a model to start.");
+    ImGui::EndChild();
+    ImGui::Separator();
+    if (msg < 0) return;
+    Message& m = c->messages[size_t(msg)];
+    Branch* b = m.cur();
+    if (!b) return;
+
+    // Header: branch navigation, what the branch is, actions.
+    ImGui::PushID(msg);
+    ImGui::BeginDisabled(m.current == 0);
+    if (ImGui::ArrowButton("prev", ImGuiDir_Left)) m.current--;
+    ImGui::EndDisabled();
+    ImGui::SameLine();
+    ImGui::Text("%d/%d", m.current + 1, int(m.branches.size()));
+    ImGui::SameLine();
+    ImGui::BeginDisabled(m.current + 1 >= int(m.branches.size()));
+    if (ImGui::ArrowButton("next", ImGuiDir_Right)) m.current++;
+    ImGui::EndDisabled();
+    b = m.cur();
+    ImGui::SameLine();
+    if (b->fork_at >= 0)
+        ImGui::TextColored(kDim, "branch of %d at token #%d → “%s”", b->parent + 1, b->fork_at, b->fork_text.c_str());
+    else
+        ImGui::TextColored(kDim, "%s", b->done.empty() ? "streaming" : b->done == "eos" ? "complete" : b->done.c_str());
+    const bool busy = app.streaming();
+    {  // right-align the actions: measure them at the current font size
+        const ImGuiStyle& st = ImGui::GetStyle();
+        auto bw = [&](const char* l) { return ImGui::CalcTextSize(l).x + st.FramePadding.x * 2 + st.ItemSpacing.x; };
+        const float w = bw(busy ? "Stop (Esc)" : "Regenerate") + bw("Copy") + bw(app.settings.stacked ? "Side by side" : "Stacked") +
+                        ImGui::GetFrameHeight() + st.ItemInnerSpacing.x + ImGui::CalcTextSize("Select").x + st.ItemSpacing.x;
+        const float after = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x + st.ItemSpacing.x;
+        ImGui::SameLine(std::max(after, ImGui::GetWindowContentRegionMax().x - w + st.ItemSpacing.x));
+    }
+    if (busy) {
+        if (ImGui::Button("Stop (Esc)")) app.stop();
+    } else {
+        ImGui::BeginDisabled(msg != int(c->messages.size()) - 1 || !app.ctl().engine());
+        if (ImGui::Button("Regenerate")) app.regenerate();
+        ImGui::EndDisabled();
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Copy")) ImGui::OpenPopup("copy");
+    if (ImGui::BeginPopup("copy")) {
+        if (ImGui::MenuItem("Answer")) ImGui::SetClipboardText(b->answer.c_str());
+        if (ImGui::MenuItem("Reasoning")) ImGui::SetClipboardText(b->reasoning.c_str());
+        if (ImGui::MenuItem("Both (Markdown)"))
+            ImGui::SetClipboardText(("<think>\n" + b->reasoning + "\n</think>\n\n" + b->answer).c_str());
+        ImGui::EndPopup();
+    }
+    ImGui::SameLine();
+    ImGui::Checkbox("Select", &app.view.select_text);
+    ImGui::SameLine();
+    if (ImGui::Button(app.settings.stacked ? "Side by side" : "Stacked")) {
+        app.settings.stacked = !app.settings.stacked;
+        app.save_settings();
+    }
+    ImGui::PopID();
+    if (!b->error.empty()) ImGui::TextColored(kErr, "error: %s", b->error.c_str());
+
+    // Reasoning (secondary, collapsible) and Answer.
+    const float avail_h = ImGui::GetContentRegionAvail().y;
+    const float avail_w = ImGui::GetContentRegionAvail().x;
+    int n_reason = 0;
+    for (const TokRec& t : b->tokens) n_reason += t.reasoning;
+    if (!b->done.empty() && b->fork_at < 0 && b->reasoning_tokens) n_reason = int(b->reasoning_tokens);
+    char rhead[128];
+    if (b->thinking_s > 0)
+        std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · thought for %.1f s###rh", n_reason, b->thinking_s);
+    else
+        std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · %s###rh", n_reason,
+                      b->done.empty() && app.target ? ("thinking " + std::to_string(int((app.now() - app.reply_started()) * 10) / 10.0).substr(0, 4) + " s…").c_str() : "");
+    const float gap = ImGui::GetStyle().ItemSpacing.x;
+    bool& show = app.settings.show_reasoning;
+    auto toggle = [&](float width) {
+        // A fixed width clips a long header instead of pushing the Answer pane aside.
+        ImGui::PushStyleColor(ImGuiCol_Text, kDim);
+        ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0, 0, 0, 0));
+        ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(0, 0.5f));
+        if (ImGui::Button((std::string(show ? "▾ " : "▸ ") + rhead).c_str(), ImVec2(width, 0))) show = !show;
+        ImGui::PopStyleVar();
+        ImGui::PopStyleColor(2);
+    };
+    auto answer_head = [&] {
+        ImGui::AlignTextToFramePadding();
+        ImGui::TextColored(kAccent, "Answer");
+        if (!b->answer.empty() && b->done.empty()) ImGui::SameLine(), ImGui::TextColored(kDim, "· streaming");
+    };
+    if (!show) {
+        toggle(0);
+        ImGui::SameLine();
+        answer_head();
+        pane(app, msg, *b, false, ImVec2(-1, -1));
+    } else if (app.settings.stacked) {
+        toggle(0);
+        pane(app, msg, *b, true, ImVec2(-1, (avail_h - ImGui::GetFrameHeightWithSpacing() * 2) * 0.45f));
+        answer_head();
+        pane(app, msg, *b, false, ImVec2(-1, -1));
+    } else {
+        const float wr = (avail_w - gap) * 0.5f;
+        ImGui::BeginGroup();
+        toggle(wr);
+        pane(app, msg, *b, true, ImVec2(wr, -1));
+        ImGui::EndGroup();
+        ImGui::SameLine();
+        ImGui::BeginGroup();
+        answer_head();
+        pane(app, msg, *b, false, ImVec2(-1, -1));
+        ImGui::EndGroup();
+    }
+}
+
+void draw_prompt(App& app) {
+    ImGuiIO& io = ImGui::GetIO();
+    const float bw = 110 * io.FontGlobalScale * (ImGui::GetFontSize() / 15.0f);
+    ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - bw - ImGui::GetStyle().ItemSpacing.x);
+    // Enter inserts a newline; Ctrl+Enter makes a multi-line field return true (ImGui 1.86 semantics)
+    // and drops its focus, so the next frame gives the focus back for the follow-up question.
+    if (app.view.focus_prompt) ImGui::SetKeyboardFocusHere(), app.view.focus_prompt = false;
+    const bool sent = ImGui::InputTextMultiline("##prompt", &app.view.prompt, ImVec2(0, ImGui::GetTextLineHeight() * 3.6f),
+                                                ImGuiInputTextFlags_EnterReturnsTrue);
+    if (ImGui::IsItemHovered() && app.view.prompt.empty()) ImGui::SetTooltip("Ctrl+Enter sends · Esc stops");
+    ImGui::SameLine();
+    ImGui::BeginGroup();
+    const bool busy = app.streaming();
+    bool click = false;
+    if (busy) {
+        if (ImGui::Button("Stop", ImVec2(bw, 0))) app.stop();
+    } else {
+        ImGui::BeginDisabled(!app.ctl().engine() || app.view.prompt.empty());
+        click = ImGui::Button("Send", ImVec2(bw, 0));
+        ImGui::EndDisabled();
+    }
+    ImGui::TextColored(kDim, "Ctrl+Enter");
+    ImGui::EndGroup();
+    if ((sent || click) && !busy && app.send(app.view.prompt)) {
+        app.view.prompt.clear();
+        app.view.sel_msg = -1;
+        app.view.focus_prompt = true;
+    }
+}
+
+void draw_settings(App& app) {
+    Settings& s = app.settings;
+    bool edited = false;
+    ImGui::PushItemWidth(-(ImGui::CalcTextSize("reasoning budget").x + ImGui::GetStyle().ItemInnerSpacing.x));
+    edited |= ImGui::SliderFloat("temperature", &s.temperature, 0.0f, 2.0f, s.temperature <= 0 ? "0 (greedy)" : "%.2f");
+    edited |= ImGui::SliderFloat("top-p", &s.top_p, 0.0f, 1.0f, "%.2f");
+    edited |= ImGui::SliderInt("top-k", &s.top_k, 0, 200, s.top_k ? "%d" : "off");
+    edited |= ImGui::SliderFloat("min-p", &s.min_p, 0.0f, 0.5f, s.min_p > 0 ? "%.3f" : "off");
+    edited |= ImGui::SliderFloat("rep. penalty", &s.repetition_penalty, 1.0f, 2.0f, "%.2f");
+    if (edited) s.sampling_edited = true;
+    ImGui::TextColored(kDim, s.sampling_edited ? "edited" : "from generation_config.json");
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Reset to model")) app.reset_sampling_to_model();
+    ImGui::Separator();
+    bool other = false;
+    other |= ImGui::SliderInt("max tokens", &s.max_tokens, 16, 32768, "%d", ImGuiSliderFlags_Logarithmic);
+    other |= ImGui::SliderInt("reasoning budget", &s.reasoning_budget, -1, 8192,
+                              s.reasoning_budget < 0 ? "unlimited" : s.reasoning_budget == 0 ? "no thinking" : "%d tokens",
+                              ImGuiSliderFlags_Logarithmic);
+    other |= ImGui::InputInt("seed", &s.seed);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("0: a new random seed for each reply");
+    other |= ImGui::SliderInt("context", &s.ctx, 0, 131072, s.ctx ? "%d" : "model default", ImGuiSliderFlags_Logarithmic);
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("KV-cache size in tokens; applies at the next Load");
+    ImGui::PopItemWidth();
+    ImGui::TextUnformatted("System prompt");
+    other |= ImGui::InputTextMultiline("##system", &s.system_prompt, ImVec2(-1, ImGui::GetTextLineHeight() * 4));
+    if (edited || other) app.save_settings();
+}
+
+void draw_status_bar(App& app) {
+    const Conversation* c = app.current();
+    const Branch* b = nullptr;
+    if (c)
+        for (int i = int(c->messages.size()) - 1; i >= 0 && !b; --i)
+            if (c->messages[size_t(i)].role == "assistant") b = c->messages[size_t(i)].cur();
+    Engine* e = app.ctl().engine();
+    if (b && (b->generated_tokens || !b->tokens.empty())) {
+        const uint32_t gen = std::max<uint32_t>(b->generated_tokens, uint32_t(b->tokens.size()));
+        // While streaming the Stats event has not come yet: estimate from the records so far.
+        const bool live = b->done.empty() && app.target;
+        const double el = app.now() - app.reply_started();
+        const double tps = live ? (el > 0 ? double(b->tokens.size()) / el : 0) : b->decode_tok_s;
+        ImGui::Text("TTFT %s   ·   %.1f tok/s   ·   %u / %u tokens",
+                    live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps,
+                    b->prompt_tokens + gen, e ? e->model().capacity() : 0u);
+        ImGui::SameLine();
+        ImGui::TextColored(kDim, "  (prompt %u, reused %u, reasoning %u, answer %u)", b->prompt_tokens, b->reused_tokens,
+                           b->reasoning_tokens, b->answer_tokens);
+    } else {
+        ImGui::TextColored(kDim, "TTFT –   ·   – tok/s   ·   – tokens");
+    }
+    if (!app.view.status_line.empty() && app.now() - app.view.status_time < 8) {
+        ImGui::SameLine();
+        ImGui::TextColored(kAccent, "   %s", app.view.status_line.c_str());
+    }
+}
+
+void draw_app(App& app) {
+    ImGuiIO& io = ImGui::GetIO();
+    // Global keys: Esc stops a running reply, Ctrl+F opens the trace search.
+    if (app.streaming() && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.stop();
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_focus = true, app.view.force_tab = "Trace";
+
+    ImGui::SetNextWindowPos(ImVec2(0, 0));
+    ImGui::SetNextWindowSize(io.DisplaySize);
+    ImGui::Begin("r1vk-chat", nullptr,
+                 ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus |
+                     ImGuiWindowFlags_NoSavedSettings);
+    draw_model_bar(app);
+    if (!app.last_error.empty()) {
+        ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.35f, 0.10f, 0.10f, 1));
+        ImGui::BeginChild("err", ImVec2(-1, ImGui::GetFrameHeight() + ImGui::GetStyle().WindowPadding.y * 2), true,
+                          ImGuiWindowFlags_NoScrollbar);
+        ImGui::AlignTextToFramePadding();
+        ImGui::TextUnformatted(app.last_error.c_str());
+        ImGui::SameLine(ImGui::GetWindowWidth() - 40 * io.FontGlobalScale * ImGui::GetFontSize() / 15.0f);
+        if (ImGui::SmallButton("x")) app.last_error.clear();
+        ImGui::EndChild();
+        ImGui::PopStyleColor();
+    }
+    const float status_h = ImGui::GetFrameHeightWithSpacing();
+    const float avail_h = ImGui::GetContentRegionAvail().y - status_h;
+    const float fs = ImGui::GetFontSize() / 15.0f;
+    // Side columns shrink on small windows so the reply keeps at least half the width.
+    const float left_w = std::min(200 * fs, io.DisplaySize.x * 0.17f);
+    const float right_w = app.settings.show_vram ? std::min(380 * fs, io.DisplaySize.x * 0.3f) : 0;
+
+    ImGui::BeginChild("left", ImVec2(left_w, avail_h), true);
+    draw_conversations(app);
+    ImGui::EndChild();
+    ImGui::SameLine();
+    const float mid_w = ImGui::GetContentRegionAvail().x - right_w - (right_w > 0 ? ImGui::GetStyle().ItemSpacing.x : 0);
+    ImGui::BeginChild("middle", ImVec2(mid_w, avail_h), false);
+    const float prompt_h = ImGui::GetTextLineHeight() * 3.6f + ImGui::GetStyle().FramePadding.y * 2 + 8;
+    ImGui::BeginChild("reply", ImVec2(-1, ImGui::GetContentRegionAvail().y - prompt_h), false);
+    draw_reply(app);
+    ImGui::EndChild();
+    draw_prompt(app);
+    ImGui::EndChild();
+    if (right_w > 0) {
+        ImGui::SameLine();
+        ImGui::BeginChild("right", ImVec2(-1, avail_h), true);
+        auto tab_flags = [&](const char* name) {
+            return app.view.force_tab == name ? ImGuiTabItemFlags_SetSelected : ImGuiTabItemFlags_None;
+        };
+        if (ImGui::BeginTabBar("tabs")) {
+            if (ImGui::BeginTabItem("Trace", nullptr, tab_flags("Trace"))) {
+                draw_trace_tools(app);
+                ImGui::EndTabItem();
+            }
+            if (ImGui::BeginTabItem("VRAM", nullptr, tab_flags("VRAM"))) {
+                draw_vram(app);
+                ImGui::EndTabItem();
+            }
+            if (ImGui::BeginTabItem("Fit", nullptr, tab_flags("Fit"))) {
+                draw_fit(app);
+                ImGui::EndTabItem();
+            }
+            if (ImGui::BeginTabItem("Settings", nullptr, tab_flags("Settings"))) {
+                draw_settings(app);
+                ImGui::EndTabItem();
+            }
+            ImGui::EndTabBar();
+            app.view.force_tab.clear();
+        }
+        ImGui::EndChild();
+    }
+    ImGui::Separator();
+    draw_status_bar(app);
+    ImGui::End();
+}
+
+}  // namespace r1vk::ui

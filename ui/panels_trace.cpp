@@ -1,0 +1,403 @@
+// Trace inspection: the token flow (coloured by probability or entropy), hover details, the branch
+// popup, the forks list, search, and reply exports.
+#define IMGUI_DEFINE_MATH_OPERATORS
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "imgui.h"
+#include "imgui_internal.h"  // ImVec2 operators (1.86 defines them there)
+#include "imgui_stdlib.h"
+#include "ui/panels.h"
+
+namespace r1vk::ui {
+
+namespace {
+
+const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
+const ImVec4 kAccent(0.45f, 0.70f, 1.0f, 1.0f);
+
+// Entropy (nats) at which the colour saturates: a step spread over ~e^2.5 ≈ 12 likely tokens.
+constexpr float kEntropyMax = 2.5f;
+
+// The shown part of a token: what lands in this pane. Control characters become visible marks.
+std::string visible(const std::string& s) {
+    std::string o;
+    for (char ch : s) {
+        if (ch == '\n') o += "⏎";
+        else if (ch == '\t') o += "→";
+        else o += ch;
+    }
+    return o;
+}
+
+// Where the current search hits are, as [begin,end) byte ranges of one pane's text.
+std::vector<std::pair<size_t, size_t>> find_all(const std::string& hay, const std::string& needle) {
+    std::vector<std::pair<size_t, size_t>> out;
+    if (needle.empty()) return out;
+    auto lower = [](std::string s) {
+        for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+        return s;
+    };
+    const std::string h = lower(hay), n = lower(needle);
+    for (size_t p = h.find(n); p != std::string::npos; p = h.find(n, p + 1)) out.push_back({p, p + n.size()});
+    return out;
+}
+
+// Probabilities as people read them: 42.1%, 99.97%, 0.003%.
+std::string pct(float p) {
+    char b[32];
+    const float v = p * 100;
+    if (v >= 99.95f && v < 100.0f) std::snprintf(b, sizeof b, "%.4g%%", v);
+    else if (v >= 0.1f || v == 0.0f) std::snprintf(b, sizeof b, "%.1f%%", v);
+    else std::snprintf(b, sizeof b, "%.2g%%", v);
+    return b;
+}
+
+Branch* shown_branch(App& app, int* msg_out) {
+    Conversation* c = app.current();
+    if (!c) return nullptr;
+    int msg = app.view.sel_msg;
+    if (msg < 0 || msg >= int(c->messages.size()) || c->messages[size_t(msg)].role != "assistant") {
+        msg = -1;
+        for (int i = int(c->messages.size()) - 1; i >= 0 && msg < 0; --i)
+            if (c->messages[size_t(i)].role == "assistant") msg = i;
+    }
+    if (msg < 0) return nullptr;
+    if (msg_out) *msg_out = msg;
+    return c->messages[size_t(msg)].cur();
+}
+
+void token_tooltip(const TokRec& t, int index) {
+    ImGui::BeginTooltip();
+    ImGui::Text("token #%d  id %d%s", index, t.id, t.injected ? "  (forced)" : "");
+    ImGui::Text("“%s”", visible(t.text()).c_str());
+    if (t.has_trace) {
+        ImGui::Text("p = %.3f   entropy = %.2f nats", std::exp(t.logprob), t.entropy);
+        ImGui::Separator();
+        for (const Alt& a : t.top) {
+            const float p = std::exp(a.logprob);
+            ImGui::ProgressBar(p, ImVec2(90 * ImGui::GetFontSize() / 15.0f, 0), "");
+            ImGui::SameLine();
+            ImGui::Text("%s  “%s”%s", pct(p).c_str(), visible(a.text).c_str(), a.id == t.id ? "  ◂" : "");
+        }
+        ImGui::TextColored(kDim, "click: branch from this token");
+    } else {
+        ImGui::TextColored(kDim, "no trace data for this token");
+    }
+    ImGui::EndTooltip();
+}
+
+}  // namespace
+
+unsigned token_color(const App& app, const TokRec& t, float alpha) {
+    if (!t.has_trace || app.settings.color == ColorMode::Off) return 0;
+    float bad;  // 0 confident .. 1 unsure
+    if (app.settings.color == ColorMode::Probability) bad = 1.0f - std::exp(t.logprob);
+    else bad = std::clamp(t.entropy / kEntropyMax, 0.0f, 1.0f);
+    bad = std::sqrt(std::clamp(bad, 0.0f, 1.0f));  // make the mid range visible
+    // green (sure) -> amber -> red (unsure), faint for sure tokens so the text stays readable
+    const float r = bad < 0.5f ? 0.25f + bad * 1.5f : 1.0f;
+    const float g = bad < 0.5f ? 0.75f : 0.75f - (bad - 0.5f) * 1.3f;
+    const float b = 0.25f;
+    const float a = alpha * (0.18f + 0.62f * bad);
+    return ImGui::GetColorU32(ImVec4(r, g, b, a));
+}
+
+void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
+    const std::string& full = reasoning ? b.reasoning : b.answer;
+    // Without token records (a reply from before trace data, or a runtime without it): plain text.
+    bool any = false;
+    for (const TokRec& t : b.tokens)
+        if (!(reasoning ? t.reasoning_text : t.answer_text).empty()) {
+            any = true;
+            break;
+        }
+    if (!any) {
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextUnformatted(full.c_str(), full.c_str() + full.size());
+        ImGui::PopTextWrapPos();
+        return;
+    }
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const ImVec2 origin = ImGui::GetCursorScreenPos();
+    const float wrap = ImGui::GetContentRegionAvail().x;
+    const float lh = ImGui::GetTextLineHeight();
+    const float line_step = lh + 3;
+    const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
+    const ImVec2 clip_min = ImGui::GetWindowPos(), clip_max = clip_min + ImGui::GetWindowSize();
+    const auto hits = app.view.search_open ? find_all(full, app.view.search) : std::vector<std::pair<size_t, size_t>>{};
+    const ImVec2 mouse = ImGui::GetIO().MousePos;
+    const bool hovered_win = ImGui::IsWindowHovered();
+    float x = 0, y = 0;
+    size_t offset = 0;  // byte offset of the token's part in `full`
+    int hovered = -1;
+    size_t hit_i = 0;
+    ImVec2 pin_pos;
+    for (size_t i = 0; i < b.tokens.size(); ++i) {
+        const TokRec& t = b.tokens[i];
+        const std::string& part = reasoning ? t.reasoning_text : t.answer_text;
+        if (part.empty()) continue;
+        const size_t begin = offset, end = offset + part.size();
+        offset = end;
+        while (hit_i < hits.size() && hits[hit_i].second <= begin) ++hit_i;
+        const bool hit = hit_i < hits.size() && hits[hit_i].first < end;
+        // A token may hold newlines: lay out its segments, breaking lines at them.
+        size_t s = 0;
+        ImVec2 first_min(-1, -1), last_max;
+        while (s <= part.size()) {
+            const size_t nl = part.find('\n', s);
+            const std::string seg = part.substr(s, nl == std::string::npos ? std::string::npos : nl - s);
+            const float w = ImGui::CalcTextSize(seg.c_str()).x;
+            if (x > 0 && x + w > wrap) x = 0, y += line_step;
+            const ImVec2 a(origin.x + x, origin.y + y), z(origin.x + x + std::max(w, 3.0f), origin.y + y + lh);
+            if (first_min.x < 0) first_min = a;
+            last_max = z;
+            if (z.y >= clip_min.y && a.y <= clip_max.y) {
+                if (unsigned col = token_color(app, t, 1.0f)) dl->AddRectFilled(a, z, col, 2.0f);
+                if (hit) dl->AddRect(a - ImVec2(1, 1), z + ImVec2(1, 1), IM_COL32(255, 230, 80, 255), 2.0f, 0, 1.5f);
+                if (int(i) == app.view.branch_token && msg == app.view.branch_msg)
+                    dl->AddRect(a, z, IM_COL32(120, 180, 255, 255), 2.0f, 0, 1.5f);
+                if (!seg.empty()) dl->AddText(a, text_col, seg.c_str());
+                if (hovered_win && mouse.x >= a.x && mouse.x < z.x && mouse.y >= a.y && mouse.y < z.y) hovered = int(i);
+            }
+            x += w;
+            if (nl == std::string::npos) break;
+            x = 0, y += line_step;
+            s = nl + 1;
+        }
+        if (int(i) == app.view.pin_token) {
+            pin_pos = last_max + ImVec2(4, 4);
+            dl->AddRect(first_min - ImVec2(1, 1), last_max + ImVec2(1, 1), IM_COL32(255, 255, 255, 200), 2.0f);
+        }
+        if (app.view.jump_token == int(i) && app.view.jump_in_reasoning == reasoning) {
+            ImGui::SetScrollFromPosY(first_min.y - ImGui::GetWindowPos().y, 0.35f);
+            app.view.jump_token = -1;
+        }
+    }
+    ImGui::Dummy(ImVec2(wrap, y + lh));
+    const int pin = app.view.pin_token;
+    if (hovered < 0 && pin >= 0 && pin < int(b.tokens.size()) && b.tokens[size_t(pin)].reasoning == reasoning &&
+        app.view.branch_msg < 0) {
+        ImGui::SetNextWindowPos(pin_pos);
+        token_tooltip(b.tokens[size_t(pin)], pin);
+    }
+    if (hovered >= 0) {
+        const TokRec& t = b.tokens[size_t(hovered)];
+        token_tooltip(t, hovered);
+        if (ImGui::IsMouseClicked(0)) {
+            app.view.branch_token = hovered;
+            app.view.branch_msg = msg;
+            app.view.branch_text.clear();
+            ImGui::OpenPopup("branch");
+        }
+    }
+    if (ImGui::BeginPopup("branch")) {
+        // Drawn here (inside the pane) so the popup id matches OpenPopup's window.
+        Conversation* c = app.current();
+        const int at = app.view.branch_token;
+        if (!c || app.view.branch_msg != msg || at < 0 || at >= int(b.tokens.size())) {
+            ImGui::CloseCurrentPopup();
+        } else {
+            const TokRec& t = b.tokens[size_t(at)];
+            ImGui::Text("Branch at token #%d  (now “%s”, p = %.3f)", at, visible(t.text()).c_str(),
+                        t.has_trace ? std::exp(t.logprob) : 0.0f);
+            ImGui::TextColored(kDim, "the reply keeps its first %d tokens, then continues from your pick", at);
+            ImGui::Separator();
+            for (const Alt& a : t.top) {
+                char label[160];
+                std::snprintf(label, sizeof label, "%s  “%s”%s##%d", pct(std::exp(a.logprob)).c_str(),
+                              visible(a.text).c_str(), a.id == t.id ? "  (current)" : "", a.id);
+                if (ImGui::Selectable(label)) {
+                    app.branch(msg, at, {a.id}, a.text);
+                    ImGui::CloseCurrentPopup();
+                }
+            }
+            ImGui::Separator();
+            ImGui::SetNextItemWidth(220 * ImGui::GetFontSize() / 15.0f);
+            const bool go = ImGui::InputTextWithHint("##forced", "or type text to force", &app.view.branch_text,
+                                                     ImGuiInputTextFlags_EnterReturnsTrue);
+            ImGui::SameLine();
+            if ((ImGui::Button("Branch") || go) && !app.view.branch_text.empty()) {
+                if (Engine* e = app.ctl().engine()) {
+                    const auto ids = e->tokenizer()->encode(app.view.branch_text);
+                    app.branch(msg, at, ids, app.view.branch_text);
+                }
+                ImGui::CloseCurrentPopup();
+            }
+        }
+        ImGui::EndPopup();
+    }
+}
+
+void draw_color_legend(App& app) {
+    int mode = int(app.settings.color);
+    ImGui::TextUnformatted("Colour");
+    ImGui::SameLine();
+    bool ch = ImGui::RadioButton("off", &mode, 0);
+    ImGui::SameLine();
+    ch |= ImGui::RadioButton("probability", &mode, 1);
+    ImGui::SameLine();
+    ch |= ImGui::RadioButton("entropy", &mode, 2);
+    if (ch) {
+        app.settings.color = ColorMode(mode);
+        app.save_settings();
+    }
+    if (app.settings.color == ColorMode::Off) return;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const ImVec2 p = ImGui::GetCursorScreenPos();
+    const float w = ImGui::GetContentRegionAvail().x, h = ImGui::GetTextLineHeight() * 0.8f;
+    const int steps = 32;
+    for (int i = 0; i < steps; ++i) {
+        TokRec t;
+        t.has_trace = true;
+        const float f = float(i) / float(steps - 1);
+        t.logprob = std::log(std::max(1e-6f, 1.0f - f));
+        t.entropy = f * kEntropyMax;
+        dl->AddRectFilled(ImVec2(p.x + w * float(i) / steps, p.y), ImVec2(p.x + w * float(i + 1) / steps, p.y + h),
+                          token_color(app, t, 1.0f));
+    }
+    ImGui::Dummy(ImVec2(w, h));
+    if (app.settings.color == ColorMode::Probability) ImGui::TextColored(kDim, "p = 1 (sure)");
+    else ImGui::TextColored(kDim, "0 nats (sure)");
+    ImGui::SameLine(w - ImGui::CalcTextSize("unsure: p → 0").x);
+    ImGui::TextColored(kDim, app.settings.color == ColorMode::Probability ? "unsure: p → 0" : "≥ 2.5 nats");
+}
+
+void draw_trace_tools(App& app) {
+    draw_color_legend(app);
+    ImGui::Separator();
+    int msg = -1;
+    Branch* b = shown_branch(app, &msg);
+    // Search (Ctrl+F)
+    if (app.view.search_focus) ImGui::SetKeyboardFocusHere(), app.view.search_focus = false;
+    ImGui::SetNextItemWidth(-1);
+    if (ImGui::InputTextWithHint("##search", "search the trace (Ctrl+F)", &app.view.search)) app.view.search_hit = 0;
+    app.view.search_open = !app.view.search.empty();
+    if (b && app.view.search_open) {
+        // Hits as tokens: the first token of each match, in reasoning then answer order.
+        std::vector<std::pair<int, bool>> hit_tokens;
+        for (int pass = 0; pass < 2; ++pass) {
+            const bool r = pass == 0;
+            const auto hits = find_all(r ? b->reasoning : b->answer, app.view.search);
+            size_t off = 0, h = 0;
+            for (size_t i = 0; i < b->tokens.size() && h < hits.size(); ++i) {
+                const std::string& part = r ? b->tokens[i].reasoning_text : b->tokens[i].answer_text;
+                if (part.empty()) continue;
+                const size_t end = off + part.size();
+                while (h < hits.size() && hits[h].first < end) {
+                    if (hits[h].first >= off) hit_tokens.push_back({int(i), r});
+                    ++h;
+                }
+                off = end;
+            }
+        }
+        ImGui::Text("%d match%s", int(hit_tokens.size()), hit_tokens.size() == 1 ? "" : "es");
+        if (!hit_tokens.empty()) {
+            ImGui::SameLine();
+            const int n = int(hit_tokens.size());
+            bool jump = false;
+            if (ImGui::SmallButton("‹")) app.view.search_hit = (app.view.search_hit + n - 1) % n, jump = true;
+            ImGui::SameLine();
+            ImGui::Text("%d/%d", app.view.search_hit % n + 1, n);
+            ImGui::SameLine();
+            if (ImGui::SmallButton("›")) app.view.search_hit = (app.view.search_hit + 1) % n, jump = true;
+            if (jump) {
+                const auto& [tok, r] = hit_tokens[size_t(app.view.search_hit % n)];
+                app.view.jump_token = tok;
+                app.view.jump_in_reasoning = r;
+                app.view.follow_reasoning = app.view.follow_answer = false;
+            }
+        }
+    }
+    ImGui::Separator();
+    if (!b) {
+        ImGui::TextColored(kDim, "No reply yet.");
+        return;
+    }
+    // Forks: the least confident sampled tokens, where the reply could most easily have gone elsewhere.
+    ImGui::TextUnformatted("Forks");
+    ImGui::SameLine();
+    ImGui::TextColored(kDim, "least confident tokens · click to jump");
+    std::vector<int> idx;
+    for (int i = 0; i < int(b->tokens.size()); ++i)
+        if (b->tokens[size_t(i)].has_trace && !b->tokens[size_t(i)].injected) idx.push_back(i);
+    std::sort(idx.begin(), idx.end(), [&](int a, int c) { return b->tokens[size_t(a)].logprob < b->tokens[size_t(c)].logprob; });
+    if (idx.size() > 12) idx.resize(12);
+    const float list_h = ImGui::GetContentRegionAvail().y - ImGui::GetFrameHeightWithSpacing() * 2.2f;
+    ImGui::BeginChild("forks", ImVec2(-1, std::max(60.0f, list_h)), true);
+    if (idx.empty()) ImGui::TextColored(kDim, b->tokens.empty() ? "no token data for this reply" : "—");
+    for (int i : idx) {
+        const TokRec& t = b->tokens[size_t(i)];
+        const Alt* alt = nullptr;
+        for (const Alt& a : t.top)
+            if (a.id != t.id) {
+                alt = &a;
+                break;
+            }
+        char label[200];
+        std::snprintf(label, sizeof label, "#%-4d “%s” %s   %s%s%s %s##f%d", i, visible(t.text()).c_str(),
+                      pct(std::exp(t.logprob)).c_str(), alt ? "vs “" : "", alt ? visible(alt->text).c_str() : "",
+                      alt ? "”" : "", alt ? pct(std::exp(alt->logprob)).c_str() : "", i);
+        if (ImGui::Selectable(label)) {
+            app.view.jump_token = i;
+            app.view.jump_in_reasoning = !t.reasoning_text.empty();
+            app.view.follow_reasoning = app.view.follow_answer = false;
+            app.view.branch_token = i;
+            app.view.branch_msg = msg;
+        }
+        if (ImGui::IsItemHovered()) token_tooltip(t, i);
+    }
+    ImGui::EndChild();
+    if (ImGui::Button("Export JSON + Markdown")) {
+        const Conversation* c = app.current();
+        const Message& m = c->messages[size_t(msg)];
+        app.note(export_reply(app, *b, c->id + "-m" + std::to_string(msg) + "-b" + std::to_string(m.current + 1)));
+    }
+}
+
+std::string export_reply(App& app, const Branch& b, const std::string& stem) {
+    using nlohmann::json;
+    json toks = json::array();
+    for (size_t i = 0; i < b.tokens.size(); ++i) {
+        const TokRec& t = b.tokens[i];
+        json o = {{"index", i}, {"id", t.id}, {"text", t.text()}, {"reasoning", t.reasoning}, {"injected", t.injected}};
+        if (t.has_trace) {
+            o["logprob"] = t.logprob;
+            o["prob"] = std::exp(t.logprob);
+            o["entropy"] = t.entropy;
+            json top = json::array();
+            for (const Alt& a : t.top) top.push_back({{"id", a.id}, {"text", a.text}, {"logprob", a.logprob}});
+            o["top"] = std::move(top);
+        }
+        toks.push_back(std::move(o));
+    }
+    const json j = {{"reasoning", b.reasoning},
+                    {"answer", b.answer},
+                    {"done", b.done},
+                    {"fork_at", b.fork_at},
+                    {"fork_text", b.fork_text},
+                    {"stats",
+                     {{"prompt_tokens", b.prompt_tokens},
+                      {"generated_tokens", b.generated_tokens},
+                      {"reasoning_tokens", b.reasoning_tokens},
+                      {"answer_tokens", b.answer_tokens},
+                      {"ttft_s", b.ttft_s},
+                      {"decode_tok_s", b.decode_tok_s},
+                      {"seed", b.seed}}},
+                    {"tokens", std::move(toks)}};
+    const auto dir = app.store().data_dir() / "exports";
+    std::string md = "## Reasoning\n\n";
+    std::string r = b.reasoning;
+    md += "> " + [&] {
+        std::string o;
+        for (char ch : r) o += ch == '\n' ? std::string("\n> ") : std::string(1, ch);
+        return o;
+    }() + "\n\n## Answer\n\n" + b.answer + "\n";
+    const bool ok = write_atomic(dir / (stem + ".json"), j.dump(1)) && write_atomic(dir / (stem + ".md"), md);
+    return ok ? "exported " + (dir / stem).string() + ".{json,md}" : "could not write " + dir.string();
+}
+
+}  // namespace r1vk::ui

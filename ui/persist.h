@@ -1,0 +1,48 @@
+// Conversations and settings on disk. Every write goes through write_atomic (temp file in the same
+// folder, fsync, rename, fsync of the folder), so a kill mid-write leaves the previous good file: the
+// app loses at most the reply being generated.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ui/state.h"
+
+namespace r1vk::ui {
+
+// $XDG_DATA_HOME/r1vk (default ~/.local/share/r1vk) and $XDG_CONFIG_HOME/r1vk (~/.config/r1vk).
+std::filesystem::path default_data_dir();
+std::filesystem::path default_config_dir();
+
+// Writes `data` to `path` atomically. `fail_after` >= 0 stops after that many bytes and returns false
+// without renaming, as a crash would (tests). Returns false (and leaves `path` alone) on any error.
+bool write_atomic(const std::filesystem::path& path, const std::string& data, long fail_after = -1);
+
+nlohmann::json to_json(const Branch& b);
+Branch branch_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const Conversation& c);
+Conversation conversation_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const Settings& s);
+Settings settings_from_json(const nlohmann::json& j);
+
+class Store {
+public:
+    Store(std::filesystem::path data_dir, std::filesystem::path config_dir);
+    const std::filesystem::path& data_dir() const { return data_; }
+    // Every conversations/<id>.json that parses, oldest first; unreadable files are skipped and named
+    // in `problems`.
+    std::vector<Conversation> load_all(std::vector<std::string>* problems = nullptr) const;
+    bool save(const Conversation& c) const;
+    void remove(const std::string& id) const;
+    Settings load_settings() const;
+    bool save_settings(const Settings& s) const;
+    std::string new_id() const;
+
+private:
+    std::filesystem::path data_, config_;
+};
+
+}  // namespace r1vk::ui
