@@ -171,7 +171,7 @@ int cmd_bench(const Tokens& t) {
         m.set_profiler(&*prof);
         m.truncate(0);
         const int32_t first = m.forward(prompt, HeadRequest{HeadMode::Argmax}).id;
-        decode(first, -1);
+        decode(first, trace_k);  // with --logprobs the trace kernel shows up as its own row
         m.set_profiler(nullptr);
     }
     if (tty) std::fputs("\r\033[2K", stderr);
