@@ -7,6 +7,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <memory>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -112,6 +113,7 @@ public:
     }
     int error_code() const { return error_code_; }
     void reset() { section_ = 0; }
+    void set_tokenizer(const Tokenizer* tok) { tok_ = tok; }  // after the engine was rebuilt
 
 private:
     // {"type": "reasoning"|"answer", "text", "injected"?, "tokens"?: [{"id", "text", "bytes"?, "logprob",
@@ -296,16 +298,16 @@ int cmd_chat(const Tokens& t) {
     EngineOptions eo = engine_options(a, true);
     eo.model_dir = model_dir(a, false);
     eo.model.progress = progress_printer("loading " + eo.model_dir.string());
-    Engine engine(eo);
-    const GenerationParams gp = generation_params(a, engine.config());
-    Session session(engine);
-    Printer print(a.has("json"), engine.tokenizer());
+    auto engine = std::make_unique<Engine>(eo);
+    const GenerationParams gp = generation_params(a, engine->config());
+    auto session = std::make_unique<Session>(*engine);
+    Printer print(a.has("json"), engine->tokenizer());
     std::signal(SIGINT, on_sigint);
     std::vector<ChatMessage> conv;
     if (a.has("system")) conv.push_back({"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
     if (tty) std::fprintf(stderr, "r1vk chat on %s — /new starts over, /exit or Ctrl-D quits, Ctrl-C stops a reply\n",
-                          engine.ctx().info().name.c_str());
+                          engine->ctx().info().name.c_str());
     std::string line;
     for (;;) {
         if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
@@ -319,13 +321,24 @@ int cmd_chat(const Tokens& t) {
         if (line.empty()) continue;
         conv.push_back({"user", line});
         print.reset();
-        session.start(conv, gp);
-        if (pump(session, print) == DoneReason::Error) {
+        session->start(conv, gp);
+        if (pump(*session, print) == DoneReason::Error) {
             conv.pop_back();  // the turn did not happen; the user's line is still on screen to retry
+            if (engine->ctx().lost()) {
+                // The device was lost (or hung): rebuild the engine and go on with the same conversation.
+                // An injected fault (R1VK_FAULT) is not injected again into the new engine.
+                std::fprintf(stderr, "r1vk: the GPU device was lost; reloading the model (the conversation is kept)\n");
+                session.reset();
+                engine.reset();
+                eo.fault = "none";
+                engine = std::make_unique<Engine>(eo);
+                session = std::make_unique<Session>(*engine);
+                print.set_tokenizer(engine->tokenizer());
+            }
             continue;
         }
         // The template keeps only the answer of earlier turns (the text after </think>).
-        conv.push_back({"assistant", session.last_answer()});
+        conv.push_back({"assistant", session->last_answer()});
     }
     return print.error_code();
 }

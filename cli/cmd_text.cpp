@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/common.h"
+#include "loader/mapped_file.h"
 
 namespace r1vk::cli {
 
@@ -17,11 +18,9 @@ void print_ids(const std::vector<int32_t>& ids) {
 }
 
 std::string read_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail_input(path, "cannot open");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
+    // MappedFile: a FIFO, directory or device is refused at once, naming what it is.
+    MappedFile f = MappedFile::open(path);
+    return std::string(reinterpret_cast<const char*>(f.bytes().data()), f.size());
 }
 
 }  // namespace
