@@ -35,7 +35,7 @@ run_one() {
   local t=$1 secs=$2 work=$3
   mkdir -p "$work"
   # New inputs go to the first directory; the in-tree corpus is read (and so replayed) but not written.
-  "$B/fuzz_$t" "${FLAGS[@]}" -max_total_time="$secs" -artifact_prefix="$B/artifacts/$t-" \
+  "$B/tests/fuzz/fuzz_$t" "${FLAGS[@]}" -max_total_time="$secs" -artifact_prefix="$B/artifacts/$t-" \
     "$work" "tests/fuzz/corpus/$t"
 }
 

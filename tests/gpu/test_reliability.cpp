@@ -108,16 +108,16 @@ TEST(NonFinite, InfNormAndEmbeddingRowAreRefused) {
         EXPECT_NE(std::string(e.what()).find("model.norm.weight: element 3 (of 64) is -Inf"), std::string::npos) << e.what();
     }
     // The embedding stays in host memory: its rows are checked as tokens use them, so every prompt
-    // (the template's first token is BOS, id vocab-1 = 319) meets the poisoned row.
+    // (the template's first token is BOS, id 256 in make_chat_model.py) meets the poisoned row.
     auto dir2 = chat_model("nan_embed", std::string(kArgs) + " --poison model.embed_tokens.weight=nan@" +
-                                            std::to_string(319 * 64 + 7));
+                                            std::to_string(256 * 64 + 7));
     auto e = make_engine(dir2);
     Session s(*e);
     s.start({{"user", "hi"}}, greedy(4));
     Outcome r = pump(s);
     EXPECT_EQ(r.reason, DoneReason::Error);
     EXPECT_EQ(r.exit_code, 2);
-    EXPECT_NE(r.error.find("model.embed_tokens.weight: element " + std::to_string(319 * 64 + 7)), std::string::npos)
+    EXPECT_NE(r.error.find("model.embed_tokens.weight: element " + std::to_string(256 * 64 + 7)), std::string::npos)
         << r.error;
     expect_clean(*e);
 }
@@ -187,9 +187,10 @@ void expect_device_fault_then_recovery(const std::string& spec, bool some_tokens
     EXPECT_EQ(r.exit_code, 3) << r.error;
     EXPECT_NE(r.error.find(spec), std::string::npos) << r.error;
     if (some_tokens_first) {
-        // The reply so far is kept: the tokens streamed before the fault are in Done's reply_ids.
+        // The reply so far is kept: the tokens streamed before the fault are in Done's reply_ids (which
+        // may hold a few more: text the splitter still held back when the fault came).
         EXPECT_GT(r.delta_tokens, 0u);
-        EXPECT_EQ(r.reply_ids.size(), r.delta_tokens);
+        EXPECT_GE(r.reply_ids.size(), r.delta_tokens);
     }
     EXPECT_TRUE(e->ctx().lost());
     // The lost engine refuses further work at once (no hang on a fence that never signals)...
