@@ -27,9 +27,10 @@ cmake --build "$B" --target "${TARGETS[@]/#/fuzz_}" -- -j"${R1VK_JOBS:-$(nproc)}
 mkdir -p "$B/artifacts"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-# -timeout: one input taking more than 10 s is a hang (reported like a crash); -rss_limit_mb: a
+# -timeout: one input taking more than 10 s is a hang (reported like a crash; R1VK_FUZZ_TIMEOUT=120 for
+# campaigns on a loaded machine, where a starved process trips 10 s of wall time); -rss_limit_mb: a
 # blow-up (e.g. an exponential template) too.
-FLAGS=(-timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+FLAGS=(-timeout=${R1VK_FUZZ_TIMEOUT:-10} -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
 
 run_one() {
   local t=$1 secs=$2 work=$3
