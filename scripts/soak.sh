@@ -7,10 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${R1VK_BUILD_DIR:-build}
-scripts/build.sh >/dev/null
-cmake --build "$BUILD_DIR" --target r1vk_soak -- -j"${R1VK_JOBS:-$(nproc)}" >/dev/null
+R1VK_BUILD_TARGETS=r1vk_soak scripts/build.sh >/dev/null
 start=$(date +%s)
 rc=0
-"$BUILD_DIR/r1vk_soak" --tokens 10000 --csv "$BUILD_DIR/soak.csv" "$@" || rc=$?
+"$BUILD_DIR/tests/r1vk_soak" --tokens 10000 --csv "$BUILD_DIR/soak.csv" "$@" || rc=$?
 echo "soak: $(( $(date +%s) - start )) s"
 exit $rc

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
         EngineOptions eo;
         eo.model_dir = dir;
         eo.validation = true;
+        eo.model.ctx = 0;  // the model's own context, at most 4096
         Engine engine(eo);
         Session session(engine);
         GenerationParams gp;
