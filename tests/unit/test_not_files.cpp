@@ -154,8 +154,20 @@ TEST(NonFiniteScan, NamesTensorElementAndKind) {
     t.shape = {2};
     t.data = std::as_bytes(std::span(f));
     EXPECT_NE(error_of([&] { r1vk::check_finite(t); }).find("element 1 (of 2) is +Inf"), std::string::npos);
+    // Past the first 1024-element block and at every lane of a 4-element word (the fast path).
+    for (int64_t at : {1025, 1026, 1027, 1028, 4097, 4999}) {
+        std::vector<uint16_t> big(5000, 0x3c00);
+        big[size_t(at)] = 0x7c01;
+        t.dtype = r1vk::DType::F16;
+        t.shape = {5000};
+        t.data = std::as_bytes(std::span(big));
+        EXPECT_EQ(error_of([&] { r1vk::check_finite(t); }).find("element " + std::to_string(at) + " (of 5000) is NaN") == std::string::npos, false) << at;
+        big[size_t(at)] = 0x7bff;  // the largest finite half
+        EXPECT_EQ(error_of([&] { r1vk::check_finite(t); }), "no error") << at;
+    }
     std::vector<uint16_t> b = {0x3f80, 0x7fc0};
     t.dtype = r1vk::DType::BF16;
+    t.shape = {2};
     t.data = std::as_bytes(std::span(b));
     EXPECT_NE(error_of([&] { r1vk::check_finite(t); }).find("element 1 (of 2) is NaN"), std::string::npos);
 }
