@@ -294,10 +294,11 @@ int cmd_chat(const Tokens& t) {
         return 0;
     }
     std::unique_ptr<Engine> engine_owner = load_engine(a);
-    Engine& engine = *engine_owner;
+    Engine* engine_ptr = engine_owner.get();
+    auto& engine = *engine_ptr;
     GenerationParams gp = generation_params(a, engine.config());
     const bool fixed_seed = a.has("seed") && a.str("seed") != "-1";
-    Session session(engine);
+    auto session_owner = std::make_unique<Session>(engine);
     Printer print(a.has("json"), use_color(a.str("color", "auto")), engine.tokenizer(), gp.max_new_tokens,
                   engine.model().capacity());
     std::vector<ChatMessage> conv;
@@ -348,20 +349,36 @@ int cmd_chat(const Tokens& t) {
         conv.push_back({"user", line});
         // Leave half the context (at most -n) for the reply - a reasoning reply is long - and drop the
         // oldest turns to make room.
-        const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine.model().capacity() / 2);
-        if (int dropped = fit_context(engine, conv, room))
+        const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine_ptr->model().capacity() / 2);
+        if (int dropped = fit_context(*engine_ptr, conv, room))
             std::fprintf(stderr, "[the context is full: dropped the %d oldest turn%s]\n", dropped, dropped > 1 ? "s" : "");
         print.reset();
-        session.start(conv, gp);
-        const DoneReason r = pump(session, print);
+        session_owner->start(conv, gp);
+        const DoneReason r = pump(*session_owner, print);
         if (!fixed_seed) ++gp.sampling.seed;  // each reply its own draw; a fixed --seed repeats the session exactly
         if (r == DoneReason::Error) {
             conv.pop_back();  // the turn did not happen; the user's line is still on screen to retry
+            if (engine_ptr->ctx().lost()) {
+                // The device was lost (or hung): rebuild the engine and go on with the same conversation.
+                // An injected fault (R1VK_FAULT) is not injected again into the new engine.
+                std::fprintf(stderr, "r1vk: the GPU device was lost; reloading the model (the conversation is kept)\n");
+                session_owner.reset();
+                engine_owner.reset();
+                EngineOptions eo = engine_options(a, true);
+                eo.model_dir = model_dir(a, false);
+                eo.fault = "none";
+                g_phase.store(kLoading);
+                engine_owner = std::make_unique<Engine>(eo);
+                engine_ptr = engine_owner.get();
+                session_owner = std::make_unique<Session>(*engine_ptr);
+                print.set_tokenizer(engine_ptr->tokenizer());
+                g_phase.store(kIdle);
+            }
             continue;
         }
         // The model's own text: the template keeps what follows </think> (the answer with the blank
         // line the model wrote), exactly as transformers renders the history from it.
-        conv.push_back({"assistant", session.last_reply_text()});
+        conv.push_back({"assistant", session_owner->last_reply_text()});
     }
     return print.error_code();
 }

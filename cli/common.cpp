@@ -1,4 +1,5 @@
 #include "cli/common.h"
+#include "loader/mapped_file.h"
 
 #include <unistd.h>
 
@@ -78,18 +79,9 @@ std::string read_text_file(const std::string& path) {
         ss << std::cin.rdbuf();
         return ss.str();
     }
-    std::error_code ec;
-    const auto st = fs::status(path, ec);
-    if (ec || st.type() == fs::file_type::not_found) fail_input(path, "no such file");
-    if (st.type() == fs::file_type::directory) fail_input(path, "is a directory, not a file");
-    if (st.type() != fs::file_type::regular && st.type() != fs::file_type::fifo && st.type() != fs::file_type::character)
-        fail_input(path, "is not a regular file");
-    std::ifstream f(path, std::ios::binary);
-    if (!f) fail_input(path, "cannot open");
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) fail_input(path, "read error");
-    return ss.str();
+    // MappedFile refuses a directory, a FIFO or a device at once, naming what it is (no hang).
+    MappedFile f = MappedFile::open(path);
+    return std::string(reinterpret_cast<const char*>(f.bytes().data()), f.size());
 }
 
 std::string json_escape(const std::string& s) {

@@ -19,6 +19,7 @@ public:
     void operator()(const Event& e);
     int error_code() const { return error_code_; }
     void reset() { section_ = 0; }
+    void set_tokenizer(const Tokenizer* tok) { tok_ = tok; }  // after the engine was rebuilt
 
 private:
     void delta(const char* type, const Event& e);

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "loader/jinja.h"
+#include "loader/mapped_file.h"
 
 namespace r1vk {
 namespace fs = std::filesystem;
@@ -48,14 +49,17 @@ const char* const kBuiltinR1Template =
 const char* const kR1Bos = "<｜begin▁of▁sentence｜>";
 const char* const kR1Eos = "<｜end▁of▁sentence｜>";
 
+constexpr uint64_t kMaxTemplateFileBytes = 64ull << 20;  // tokenizer_config.json, chat_template.jinja, messages
+
 std::string read_file(const fs::path& path, const std::string& origin) {
     std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) fail_input(origin, "no such file");
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (!in && !in.eof()) fail_input(origin, "cannot read file");
-    return ss.str();
+    if (!fs::exists(path, ec)) fail_input(origin, "no such file");
+    // MappedFile refuses a directory, FIFO or device at once (naming what it is) instead of blocking.
+    MappedFile f = MappedFile::open(path);
+    if (f.size() > kMaxTemplateFileBytes)
+        fail_input(origin, "file is " + std::to_string(f.size()) + " bytes, more than the " +
+                               std::to_string(kMaxTemplateFileBytes) + "-byte limit for this kind of file");
+    return std::string(reinterpret_cast<const char*>(f.bytes().data()), f.size());
 }
 
 ordered_json parse_json(const std::string& text, const std::string& origin) {

@@ -19,7 +19,8 @@ public:
         if (a.pos.size() > names_.size())
             at.fail(fn + "() takes at most " + std::to_string(names_.size()) + " arguments (" +
                     std::to_string(a.pos.size()) + " given)");
-        for (const auto& [k, v] : a.kw) {
+        for (const auto& kv : a.kw) {
+            const auto& k = kv.first;  // a named local: clang 14 cannot capture structured bindings
             auto it = std::find_if(names_.begin(), names_.end(), [&](const char* n) { return k == n; });
             if (it == names_.end()) at.fail(fn + "() got an unexpected keyword argument '" + k + "'");
             if (static_cast<size_t>(it - names_.begin()) < a.pos.size())

@@ -12,8 +12,20 @@
 
 namespace r1vk {
 
+const char* file_type_name(unsigned mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISREG(mode)) return "a regular file";
+    return "not a regular file";
+}
+
 MappedFile MappedFile::open(const std::filesystem::path& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (a hang on a
+    // hostile model directory); the type is checked on the open descriptor right after.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) fail_input(path.string(), std::string("cannot open: ") + std::strerror(errno));
     struct stat st{};
     if (::fstat(fd, &st) != 0) {
@@ -23,7 +35,7 @@ MappedFile MappedFile::open(const std::filesystem::path& path) {
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
-        fail_input(path.string(), "not a regular file");
+        fail_input(path.string(), std::string("not a regular file: it is ") + file_type_name(st.st_mode));
     }
     MappedFile f;
     f.path_ = path;

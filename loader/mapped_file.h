@@ -7,9 +7,14 @@
 
 namespace r1vk {
 
+// "a directory", "a FIFO (named pipe)", "a character device", ... for a stat() st_mode.
+const char* file_type_name(unsigned mode);
+
 class MappedFile {
 public:
-    // Throws Error(BadInput) "<path>: cannot open: <reason>" on failure. Empty files map to an empty span.
+    // Throws Error(BadInput) "<path>: cannot open: <reason>" on failure, and "<path>: not a regular
+    // file: it is a FIFO (named pipe)" (directory, device, socket) at once, without blocking on a
+    // FIFO. Empty files map to an empty span.
     static MappedFile open(const std::filesystem::path& path);
 
     MappedFile() = default;

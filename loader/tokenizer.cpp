@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/error.h"
+#include "loader/json_util.h"
 #include "loader/mapped_file.h"
 #include "loader/tokenizer_bpe.h"
 #include "loader/tokenizer_json.h"
@@ -28,6 +29,7 @@ using tok::utf8_encode;
 
 // Ids beyond this are not a vocabulary, they are a corrupt file (and would size our tables).
 constexpr int64_t kMaxTokenId = 1 << 24;
+constexpr uint64_t kMaxTokenizerConfigBytes = 64ull << 20;  // tokenizer_config.json (it holds the template)
 
 // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the other 68 are shifted to
 // U+0100.. in byte order, so every byte has a visible, non-space character.
@@ -448,13 +450,11 @@ void Tokenizer::Impl::read_config(const std::filesystem::path& config) {
     std::error_code ec;
     if (!std::filesystem::exists(config, ec)) return;
     std::string name = config.string();
-    std::ifstream f(config, std::ios::binary);
-    if (!f) fail_input(name, "cannot open");
-    std::stringstream ss;
-    ss << f.rdbuf();
+    // Through MappedFile: a FIFO or device here is refused at once instead of blocking the load.
+    const std::string text = json_util::read_text_file(name, kMaxTokenizerConfigBytes);
     json c;
     try {
-        c = json::parse(ss.str());
+        c = json::parse(text);
     } catch (const json::exception& e) {
         fail_input(name, std::string("invalid JSON: ") + e.what());
     }

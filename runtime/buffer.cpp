@@ -52,9 +52,11 @@ MemoryBlock::MemoryBlock(Context& ctx, VkDeviceSize size, uint32_t type_index) :
     VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
     ai.allocationSize = size;
     ai.memoryTypeIndex = type_index;
-    VkResult r = vkAllocateMemory(ctx.device(), &ai, nullptr, &mem_);
+    const bool injected = ctx.inject(FaultKind::Alloc);
+    VkResult r = injected ? VK_ERROR_OUT_OF_DEVICE_MEMORY : vkAllocateMemory(ctx.device(), &ai, nullptr, &mem_);
     if (r != VK_SUCCESS)
-        fail_vk(r, "allocating " + mib(size) + " of GPU memory (in use: " + mib(ctx.ledger().device_memory()) + ")");
+        fail_vk(r, "allocating " + mib(size) + " of GPU memory (in use: " + mib(ctx.ledger().device_memory()) + ")" +
+                       (injected ? " [injected by R1VK_FAULT=" + ctx.fault_plan().spec + "]" : std::string()));
     if (ctx.memory_type_flags(type_index) & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
         void* p = nullptr;
         r = vkMapMemory(ctx.device(), mem_, 0, VK_WHOLE_SIZE, 0, &p);

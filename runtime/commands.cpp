@@ -55,7 +55,17 @@ Fence::~Fence() {
 }
 
 void Fence::wait() {
-    R1VK_VK(vkWaitForFences(ctx_->device(), 1, &fence_, VK_TRUE, UINT64_MAX));
+    // After a loss a fence may never signal (its submit never happened): fail instead of waiting.
+    ctx_->check_not_lost();
+    VkResult r = vkWaitForFences(ctx_->device(), 1, &fence_, VK_TRUE, UINT64_MAX);
+    if (r == VK_SUCCESS && ctx_->inject(FaultKind::FenceTimeout)) {
+        // The work did finish (so nothing is destroyed in use); report it as the timeout a hung device gives.
+        ctx_->mark_lost();
+        fail_vk(VK_TIMEOUT, std::string("waiting for the GPU (") + phase_name(ctx_->phase()) +
+                                ") [injected by R1VK_FAULT=" + ctx_->fault_plan().spec + "]");
+    }
+    if (r == VK_ERROR_DEVICE_LOST) ctx_->mark_lost();
+    if (r != VK_SUCCESS) fail_vk(r, std::string("waiting for the GPU (") + phase_name(ctx_->phase()) + ")");
     R1VK_VK(vkResetFences(ctx_->device(), 1, &fence_));
 }
 
@@ -65,7 +75,15 @@ void submit(Context& ctx, VkCommandBuffer cb, Fence& fence) {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cb;
-    R1VK_VK(vkQueueSubmit(ctx.queue(), 1, &si, fence.handle()));
+    ctx.check_not_lost();
+    if (ctx.inject(FaultKind::SubmitLost)) {
+        ctx.mark_lost();
+        fail_vk(VK_ERROR_DEVICE_LOST, std::string("vkQueueSubmit (") + phase_name(ctx.phase()) +
+                                          ") [injected by R1VK_FAULT=" + ctx.fault_plan().spec + "]");
+    }
+    const VkResult r = vkQueueSubmit(ctx.queue(), 1, &si, fence.handle());
+    if (r == VK_ERROR_DEVICE_LOST) ctx.mark_lost();
+    if (r != VK_SUCCESS) fail_vk(r, std::string("vkQueueSubmit (") + phase_name(ctx.phase()) + ")");
 }
 
 void Recorder::bind(const Pipeline& p, std::initializer_list<BufferView> views, const void* push, uint32_t push_size) {

@@ -292,7 +292,72 @@ std::vector<DeviceInfo> Context::enumerate_devices(bool validation) {
     return out;
 }
 
+const char* phase_name(Phase p) {
+    switch (p) {
+        case Phase::Load: return "load";
+        case Phase::Prefill: return "prefill";
+        case Phase::Decode: return "decode";
+    }
+    return "?";
+}
+
+FaultPlan FaultPlan::parse(const std::string& spec) {
+    FaultPlan f;
+    f.spec = spec;
+    if (spec.empty() || spec == "none" || spec == "0") return f;
+    auto bad = [&](const std::string& why) -> FaultPlan {
+        fail_usage("R1VK_FAULT=" + spec + ": " + why +
+                   " (expected KIND[@PHASE]:N with KIND alloc|submit_lost|fence_timeout, PHASE load|prefill|decode, N >= 1)");
+    };
+    const size_t colon = spec.rfind(':');
+    if (colon == std::string::npos) return bad("no :N");
+    std::string head = spec.substr(0, colon), num = spec.substr(colon + 1);
+    if (num.empty() || num.size() > 9 || num.find_first_not_of("0123456789") != std::string::npos) return bad("N is not a number");
+    f.n = static_cast<uint32_t>(std::stoul(num));
+    if (f.n == 0) return bad("N counts from 1");
+    if (const size_t at = head.find('@'); at != std::string::npos) {
+        const std::string ph = head.substr(at + 1);
+        head = head.substr(0, at);
+        if (ph == "load") f.phase = static_cast<int>(Phase::Load);
+        else if (ph == "prefill") f.phase = static_cast<int>(Phase::Prefill);
+        else if (ph == "decode") f.phase = static_cast<int>(Phase::Decode);
+        else return bad("unknown phase \"" + ph + "\"");
+    }
+    if (head == "alloc") f.kind = FaultKind::Alloc;
+    else if (head == "submit_lost") f.kind = FaultKind::SubmitLost;
+    else if (head == "fence_timeout") f.kind = FaultKind::FenceTimeout;
+    else return bad("unknown kind \"" + head + "\"");
+    return f;
+}
+
+bool Context::inject(FaultKind k) {
+    if (fault_.kind != k || fault_fired_.load()) return false;
+    if (fault_.phase >= 0 && fault_.phase != phase_.load()) return false;
+    if (fault_calls_.fetch_add(1) + 1 != fault_.n) return false;
+    fault_fired_.store(true);
+    return true;
+}
+
+void Context::mark_lost() {
+    if (lost_.exchange(true)) return;
+    // A real loss returns at once; after an injected one this waits for the work already submitted,
+    // so nothing the queue still reads is destroyed under it (and no fence is left to wait on).
+    if (queue_) (void)vkQueueWaitIdle(queue_);
+}
+
+void Context::check_not_lost() const {
+    if (lost())
+        fail_device("the Vulkan device was lost earlier in this engine (VK_ERROR_DEVICE_LOST); the engine must be "
+                    "rebuilt (reload the model) before it can run again",
+                    VK_ERROR_DEVICE_LOST);
+}
+
 Context::Context(const ContextOptions& opt) : validation_(opt.validation), vlog_(std::make_unique<ValidationLog>()) {
+    if (opt.fault) {
+        fault_ = FaultPlan::parse(*opt.fault);
+    } else if (const char* f = std::getenv("R1VK_FAULT")) {
+        fault_ = FaultPlan::parse(f);
+    }
     InstanceHolder h = create_instance(validation_, vlog_.get());
     instance_ = h.instance;
     messenger_ = h.messenger;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,9 +71,31 @@ int device_type_rank(VkPhysicalDeviceType t);
 // The index of the device r1vk uses by default among probed ones (Vulkan 1.2+), or -1.
 int default_device(const std::vector<DeviceInfo>& devices);
 
+// Fault injection for tests: "KIND[@PHASE]:N" makes the N-th (1-based) call of KIND fail the way a
+// real fault would; with @PHASE only calls made in that phase count. Fires once.
+//   alloc         a device memory allocation returns VK_ERROR_OUT_OF_DEVICE_MEMORY
+//   submit_lost   a queue submit returns VK_ERROR_DEVICE_LOST (the device then counts as lost)
+//   fence_timeout a fence wait returns VK_TIMEOUT after the work finished (then lost, too)
+//   PHASE         load (engine construction), prefill, decode (one submit per decode step)
+// e.g. R1VK_FAULT=submit_lost@decode:5 loses the device at the 5th decode step.
+enum class FaultKind { None, Alloc, SubmitLost, FenceTimeout };
+enum class Phase : int { Load, Prefill, Decode };
+const char* phase_name(Phase p);
+struct FaultPlan {
+    FaultKind kind = FaultKind::None;
+    int phase = -1;  // a Phase, or -1 for any
+    uint32_t n = 0;
+    std::string spec;
+    // Throws Error(Usage) "R1VK_FAULT: ..." for a malformed spec; "" or "none" is no fault.
+    static FaultPlan parse(const std::string& spec);
+};
+
 struct ContextOptions {
     int device_index = -1;     // -1: pick by type (discrete > integrated > virtual > CPU)
     bool validation = false;   // Khronos validation layer + debug messenger
+    // Fault injection spec (see FaultPlan); nullopt reads the R1VK_FAULT environment variable, once,
+    // here. Tests pass it explicitly so one process can build a faulty engine and then a sound one.
+    std::optional<std::string> fault;
 };
 
 // The validation layer's messages, collected so tests can fail on any of them.
@@ -115,6 +138,20 @@ public:
     // Refreshes heap budget/usage figures (VK_EXT_memory_budget when present).
     std::vector<MemoryHeapInfo> heaps() const;
 
+    // Fault injection (FaultPlan) and device loss. inject() is asked at each allocation, submit and
+    // fence wait: true means "fail this call". The phase is set by the engine (load) and the model
+    // (prefill/decode). Once lost (a real or injected VK_ERROR_DEVICE_LOST, or a fence timeout) every
+    // later submit and wait fails at once with a message saying the engine must be rebuilt.
+    bool inject(FaultKind k);
+    const FaultPlan& fault_plan() const { return fault_; }
+    void set_phase(Phase p) { phase_.store(static_cast<int>(p)); }
+    Phase phase() const { return static_cast<Phase>(phase_.load()); }
+    bool lost() const { return lost_.load(); }
+    // Marks the device lost and drains the queue (so no submitted work outlives the objects it uses).
+    void mark_lost();
+    // Throws Error(Device) when lost().
+    void check_not_lost() const;
+
 private:
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
@@ -127,6 +164,10 @@ private:
     bool validation_ = false;
     std::unique_ptr<ValidationLog> vlog_;
     VramLedger ledger_;
+    FaultPlan fault_;
+    std::atomic<uint32_t> fault_calls_{0};
+    std::atomic<bool> fault_fired_{false}, lost_{false};
+    std::atomic<int> phase_{static_cast<int>(Phase::Load)};
 };
 
 }  // namespace r1vk

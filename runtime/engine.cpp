@@ -45,7 +45,8 @@ Engine::Engine(const EngineOptions& opt) {
             template_ = ChatTemplate::load(opt.model_dir, /*allow_fallback=*/true);
         }
     }
-    ctx_ = std::make_unique<Context>(ContextOptions{opt.device, opt.validation});
+    ctx_ = std::make_unique<Context>(ContextOptions{opt.device, opt.validation, opt.fault});
+    ctx_->set_phase(Phase::Load);
     ops_ = std::make_unique<Ops>(*ctx_);
     ModelOptions mo = opt.model;
     if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));

@@ -24,6 +24,7 @@ struct EngineOptions {
     int device = -1;
     bool validation = false;
     bool need_tokenizer = true;      // false: ids-only work (logits, bench)
+    std::optional<std::string> fault;  // fault injection spec (ContextOptions::fault); nullopt: R1VK_FAULT
     ModelOptions model;
 };
 

@@ -77,6 +77,7 @@ public:
     // Forget positions >= p (the cache rows stay and are overwritten): multi-turn prefix reuse.
     void truncate(uint32_t p);
     uint32_t capacity() const { return opt_.ctx; }
+    uint32_t prefill_chunk() const { return opt_.prefill_chunk; }
     const ModelConfig& config() const { return cfg_; }
     // Ids whose logits the repetition penalty touches (each id once); Session keeps it in sync.
     void set_seen(std::span<const int32_t> ids);

@@ -201,6 +201,8 @@ void Qwen2Model::embed_rows(std::span<const int32_t> ids, uint32_t t0) {
         if (device_embed_) {
             s_->ids.as<uint32_t>()[t] = uint32_t(id);
         } else if (host_embed_) {
+            // The table stays in the mapped file, so its rows are checked for NaN/Inf as they are used.
+            check_finite_rows(*host_embed_, id, 1);
             float* dst = s_->embed_in.as<float>() + t * H;
             const std::byte* row = host_embed_->data.data() + size_t(id) * H * dtype_size(host_embed_->dtype);
             for (uint32_t j = 0; j < H; ++j) {
@@ -384,6 +386,7 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
     }
 
     if (n == 1 && head.mode != HeadMode::AllLogits) {
+        ctx_->set_phase(Phase::Decode);
         // Decode: replay the recorded command buffer for this head.
         embed_rows(ids, 0);
         write_step(pos_, 1);
@@ -412,6 +415,7 @@ HeadResult Qwen2Model::forward(std::span<const int32_t> ids, const HeadRequest& 
         return read_head(head, 1);
     }
 
+    ctx_->set_phase(Phase::Prefill);
     const bool all = head.mode == HeadMode::AllLogits;
     const uint32_t chunk = all ? std::min(opt_.prefill_chunk, kAllLogitsRows) : opt_.prefill_chunk;
     if (all && !s_->all_logits)

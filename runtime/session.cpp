@@ -94,17 +94,58 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         head.inv_temp = 1.0f / sp.temperature;
     }
     TokenTrace trace;
+    // NaN/Inf logits (weights that pass the load-time scan but overflow in the forward pass, a device
+    // fault) must stop the reply with an error, not turn into a garbage id: the argmax readback already
+    // carries the max logit, and the sampler's candidates are few, so the check costs nothing. (NaNs
+    // would also break the sampler's sort, which needs a strict weak order.)
+    auto check_logit = [&](float v, bool is_max) {
+        if (std::isnan(v) || v == INFINITY || (is_max && v == -INFINITY)) {
+            const auto& dir = model.config().dir;
+            fail_input(dir.empty() ? std::string("model") : dir.string(),
+                       std::string("the forward pass produced a non-finite logit (") +
+                           (std::isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf") + ") after " +
+                           std::to_string(model.pos()) +
+                           " tokens of context: the weights or activations overflow (huge scales or norm weights?)");
+        }
+    };
+    const int32_t vocab = model.config().vocab_size;
     auto pick = [&](const HeadResult& r) -> int32_t {
         int32_t id;
         float chosen = 0;  // the chosen id's logit as the sampler saw it (penalised)
         if (head.mode == HeadMode::Argmax) {
+            check_logit(r.value, true);
             id = r.id, chosen = r.value;
         } else {
+            const uint32_t stride = TOPK_STRIDE(head.k);
+            float best = -INFINITY;
+            for (uint32_t s = 0; s < r.slices; ++s) {
+                const float* o = &r.candidates[size_t(s) * stride];
+                check_logit(o[2 * head.k], false);  // the slice's max (its softmax sums are taken there)
+                for (uint32_t i = 0; i < head.k; ++i)
+                    if (int32_t(std::bit_cast<uint32_t>(o[2 * i + 1])) >= 0) {
+                        check_logit(o[2 * i], false);
+                        best = std::max(best, o[2 * i]);
+                    }
+            }
+            check_logit(best, true);
             auto c = sampler.sample_candidates(r.candidates, r.slices, head.k);
-            id = c ? *c : sampler.sample_full(model.read_last_logits());
+            if (!c) {
+                std::vector<float> all = model.read_last_logits();
+                float m = -INFINITY;
+                for (float v : all) {
+                    check_logit(v, false);
+                    m = std::max(m, v);
+                }
+                check_logit(m, true);
+                c = sampler.sample_full(all);
+            }
+            id = *c;
             for (const Candidate& k : sampler.last_kept())
                 if (k.id == id) chosen = k.logit;
         }
+        if (id < 0 || id >= vocab)
+            fail_device("the device returned token id " + std::to_string(id) + ", outside the vocabulary [0, " +
+                        std::to_string(vocab) + ")");
         if (head.trace_k >= 0) {
             // Undo the penalty (HF: l < 0 ? l * p : l / p) to get the raw logit, unless the raw
             // top-k already holds the chosen id exactly.
@@ -142,7 +183,19 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
     for (int32_t id : forced) see(id);
     if (penalise) model.set_seen(seen);
     update_ban();
-    HeadResult r = model.forward(feed, head);
+    // Prefill chunk by chunk here (as forward would inside) so a cancel during a long prompt stops
+    // between chunks instead of after the whole prompt.
+    const size_t chunk = std::max<uint32_t>(2, model.prefill_chunk());
+    size_t fed = 0;
+    for (; feed.size() - fed > chunk; fed += chunk) {
+        if (cancel.load()) {
+            res.reason = DoneReason::Stopped;
+            res.stats.prefill_s = since(t0);
+            return res;
+        }
+        model.forward(std::span<const int32_t>(feed).subspan(fed, chunk), HeadRequest{HeadMode::None});
+    }
+    HeadResult r = model.forward(std::span<const int32_t>(feed).subspan(fed), head);
     res.stats.prefill_s = since(t0);
     res.stats.prefill_tok_s = double(feed.size()) / std::max(res.stats.prefill_s, 1e-9);
     report_forced(forced);
@@ -232,6 +285,9 @@ void Session::start(std::vector<ChatMessage> conversation, const GenerationParam
 
 void Session::start_continue(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
                              const GenerationParams& params) {
+    // Two threads may call start at once: the lock keeps the loser from touching worker_ while the
+    // winner is still assigning it (the worker can finish and clear busy_ before that assignment).
+    std::lock_guard start_lock(start_mu_);
     if (busy_.exchange(true)) fail_usage("a generation is already running");
     if (worker_.joinable()) worker_.join();
     cancel_.store(false);

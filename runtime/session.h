@@ -180,7 +180,7 @@ private:
     Engine* engine_;
     std::thread worker_;
     std::atomic<bool> busy_{false}, cancel_{false};
-    std::mutex mu_;
+    std::mutex mu_, start_mu_;
     std::condition_variable cv_;
     std::deque<Event> queue_;
     std::vector<int32_t> cached_;  // what the KV cache holds, token by token

@@ -13,7 +13,7 @@ namespace r1vk {
 const char* vk_result_name(VkResult r);
 
 [[noreturn]] inline void fail_vk(VkResult r, const std::string& what,
-                                 std::source_location where = std::source_location::current()) {
+                                 r1vk::source_location where = r1vk::source_location::current()) {
     ErrorKind kind = ErrorKind::Device;
     throw Error(kind, what + " failed: " + vk_result_name(r), static_cast<int32_t>(r), where);
 }

@@ -233,6 +233,9 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
             fail_input(where(*L), L->prefix + ": act-order permutation differs from " + L0.prefix);
         g.sym = g.sym && gptq_is_symmetric(*L);
         any_bias = any_bias || L->bias;
+        // NaN/Inf scales or biases would only surface as garbage tokens: refuse them, naming the tensor.
+        check_finite(*L->scales);
+        if (L->bias) check_finite(*L->bias);
     }
     if (silu_pairs && (parts.size() != 2 || parts[0]->out_features != parts[1]->out_features))
         fail_device("silu pairs need two layers of equal width");
@@ -314,6 +317,7 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
     if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
     if (t.shape.size() != 2 || t.shape[1] % 2 != 0)
         fail_input(t.file ? t.file->string() : t.name, "tensor " + t.name + ": expected a [rows, even k] matrix");
+    check_finite(t);
     GpuLinear g;
     g.type = WeightType::F16;
     g.n = uint32_t(t.shape[0]);
@@ -340,6 +344,7 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
 }
 
 Buffer upload_vector(Arena& arena, Uploader& up, const TensorView& t, MemCategory cat) {
+    check_finite(t);
     std::vector<float> v(size_t(t.numel()));
     for (size_t i = 0; i < v.size(); ++i) v[i] = to_f32(t, i);
     Buffer b = arena.alloc(v.size() * 4, cat);

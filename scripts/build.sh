@@ -6,4 +6,8 @@ BUILD_DIR=${R1VK_BUILD_DIR:-build}
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 fi
-cmake --build "$BUILD_DIR" -- -j"${R1VK_JOBS:-$(nproc)}"
+# R1VK_BUILD_TARGETS="a b": only those targets (the TSan run needs only r1vk and the gpu tests).
+read -r -a targets <<<"${R1VK_BUILD_TARGETS:-}"
+args=()
+for t in "${targets[@]}"; do args+=(--target "$t"); done
+cmake --build "$BUILD_DIR" "${args[@]}" -- -j"${R1VK_JOBS:-$(nproc)}"

@@ -13,6 +13,9 @@ PACKAGES=(
   python3 python3-dev python3-numpy python3-jinja2 python3-regex
   nodejs npm
   xvfb
+  # issue G: clang + its runtimes for the libFuzzer targets (scripts/fuzz.sh); the ASan/UBSan/TSan
+  # builds use gcc, whose sanitizer runtimes (libasan8, libubsan1, libtsan2) come with build-essential.
+  clang libclang-rt-14-dev
 )
 # Only tools/train_demo.py needs torch; the tests never do. `R1VK_WITH_TORCH=1 scripts/setup-deps.sh`.
 if [[ "${R1VK_WITH_TORCH:-0}" == 1 ]]; then PACKAGES+=(python3-torch); fi

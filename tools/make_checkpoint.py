@@ -8,6 +8,12 @@ continuations are not runs of near-ties.
 
   make_checkpoint.py OUT_DIR --hidden 64 --heads 4 --kv-heads 2 --intermediate 160 --layers 2 \\
       --vocab 300 --group-size 32 [--asym] [--desc-act] [--v2] [--tied] [--shards N] [--seed S]
+      [--poison TENSOR=VALUE[@INDEX|@all]]...
+
+--poison overwrites elements of a written float tensor in place (after quantization, so the file is
+otherwise valid), for the tests of non-finite weights: VALUE is nan, inf, -inf or a number (stored in
+the tensor's dtype, so 70000 in an F16 tensor is inf); INDEX is a flat element index (default 0) or
+"all". E.g. --poison model.layers.0.self_attn.q_proj.scales=nan
 """
 
 import argparse
@@ -83,6 +89,44 @@ def random_weights(cfg, rng, logit_std=4.0):
     return w
 
 
+def poison(out_dir, spec):
+    """Overwrite element(s) of a float tensor in the written shards: TENSOR=VALUE[@INDEX|@all]."""
+    name, _, rest = spec.partition("=")
+    value, _, where = rest.partition("@")
+    if not name or not value:
+        raise SystemExit(f"--poison {spec}: expected TENSOR=VALUE[@INDEX|@all]")
+    v = float(value)  # float() reads nan, inf, -inf
+    np_dtype = {"F16": np.float16, "BF16": None, "F32": np.float32}
+    for fn in sorted(os.listdir(out_dir)):
+        if not fn.endswith(".safetensors"):
+            continue
+        path = os.path.join(out_dir, fn)
+        header, start, _ = r1vk_ckpt.read_safetensors_header(path)
+        if name not in header:
+            continue
+        t = header[name]
+        if t["dtype"] not in np_dtype:
+            raise SystemExit(f"--poison {spec}: {name} is {t['dtype']}, not a float tensor")
+        b, e = t["data_offsets"]
+        if t["dtype"] == "BF16":
+            raw = (np.array([v], dtype=np.float32).view(np.uint32) >> 16).astype(np.uint16).tobytes()
+            size = 2
+        else:
+            with np.errstate(over="ignore"):
+                raw = np.array([v], dtype=np_dtype[t["dtype"]]).tobytes()
+            size = len(raw)
+        n = (e - b) // size
+        idx = range(n) if where == "all" else [int(where or 0)]
+        with open(path, "r+b") as f:
+            for i in idx:
+                if not 0 <= i < n:
+                    raise SystemExit(f"--poison {spec}: index {i} outside {name} ({n} elements)")
+                f.seek(start + b + i * size)
+                f.write(raw)
+        return
+    raise SystemExit(f"--poison {spec}: no tensor {name} in {out_dir}")
+
+
 def make_checkpoint(out_dir, cfg, group_size=32, sym=True, desc_act=False, v2=False, bits=4,
                     shards=1, seed=0, quant_config_style="config", embed_dtype="F16",
                     unquantized=False, logit_std=4.0):
@@ -124,6 +168,8 @@ def main(argv=None):
     ap.add_argument("--bos", type=int, default=None, help="default vocab-1")
     ap.add_argument("--eos", type=int, default=None, help="default vocab-2")
     ap.add_argument("--quant-config-style", default="config", choices=("config", "file", "both"))
+    ap.add_argument("--poison", action="append", default=[], metavar="TENSOR=VALUE[@INDEX|@all]",
+                    help="overwrite elements of a float tensor (nan, inf, -inf, or a number)")
     a = ap.parse_args(argv)
 
     head_dim = a.head_dim or a.hidden // a.heads
@@ -145,6 +191,8 @@ def main(argv=None):
                       a.head_dim, a.rope_theta, a.max_pos, a.rms_eps, a.tied, a.bos, a.eos)
     make_checkpoint(a.out_dir, cfg, a.group_size, not a.asym, a.desc_act, a.v2, a.bits, a.shards,
                     a.seed, a.quant_config_style, a.embed_dtype, a.unquantized, a.logit_std)
+    for spec in a.poison:
+        poison(a.out_dir, spec)
     print(f"wrote {a.out_dir}")
     return 0
 
