@@ -176,7 +176,8 @@ int cmd_bench(const Tokens& t) {
         const int max_pos = a.has("synthetic") ? synthetic_config(eo.synthetic, 0).max_position_embeddings
                                                : ModelConfig::load(eo.model_dir).max_position_embeddings;
         if (max_pos > 0 && max_depth + np + ng + 1 > uint32_t(max_pos))
-            fail_usage("r1vk bench: -d " + std::to_string(max_depth) + " + -p " + std::to_string(np) + " + -n " +
+            fail_usage("r1vk bench: " + (max_depth ? "-d " + std::to_string(max_depth) + " + " : std::string()) + "-p " +
+                       std::to_string(np) + " + -n " +
                        std::to_string(ng) + " tokens do not fit the model's " + std::to_string(max_pos) +
                        " positions (max_position_embeddings)");
         if (max_pos > 0) eo.model.ctx = std::min<uint32_t>(eo.model.ctx, uint32_t(max_pos));
