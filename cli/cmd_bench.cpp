@@ -79,6 +79,46 @@ double copy_baseline_gbs(Context& ctx, uint32_t reps) {
     return stat(gbs).mean;
 }
 
+// Device-memory reads of a compute shader (shaders/read_bw.comp: 128-bit loads, one workgroup per
+// 64 KiB chunk, a sum so nothing is optimised away) streaming a 256 MiB buffer (less where the device's
+// largest binding is smaller), bytes read per second: the ceiling a bandwidth-bound kernel like decode's
+// matvec can reach on this device and driver, closer to it than a copy is.
+struct ReadBaseline {
+    double gbs = 0;
+    uint64_t bytes = 0;
+};
+ReadBaseline compute_read_baseline(Context& ctx, Ops& ops, uint32_t reps) {
+    const uint64_t bytes = std::min<uint64_t>(uint64_t(256) << 20, ctx.info().max_buffer_bytes() & ~uint64_t(0xffff));
+    constexpr uint32_t kChunkVec4 = 4096;  // 64 KiB a workgroup
+    constexpr int kPasses = 8;
+    const uint32_t n_vec4 = uint32_t(bytes / 16);
+    const uint32_t groups = (n_vec4 + kChunkVec4 - 1) / kChunkVec4;
+    Buffer data(ctx, bytes, MemoryKind::Device, MemCategory::Other);
+    // Each pass writes its own sums, so the passes need no barrier between them (as decode's
+    // independent dispatches would not); 64 KiB chunks keep every slice's offset 16 KiB-aligned.
+    Buffer sums(ctx, uint64_t(groups) * 4 * kPasses, MemoryKind::Device, MemCategory::Other);
+    CommandPool pool(ctx);
+    CommandBuffer cb(ctx, pool);
+    cb.begin(false);
+    vkCmdFillBuffer(cb.handle(), data.handle(), 0, VK_WHOLE_SIZE, 0x3c003c00u);
+    Recorder rec(cb.handle(), ops.sets());
+    rec.barrier();  // the fill before the first read (a transfer write: Recorder's barrier covers it)
+    for (int i = 0; i < kPasses; ++i) {
+        ops.read_bw(rec, data, n_vec4, kChunkVec4, BufferView(sums, uint64_t(groups) * 4 * i, uint64_t(groups) * 4));
+    }
+    cb.end();
+    Fence fence(ctx);
+    std::vector<double> gbs;
+    for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (pipeline compile, first touch)
+        const auto t0 = std::chrono::steady_clock::now();
+        submit(ctx, cb.handle(), fence);
+        fence.wait();
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (r > 0) gbs.push_back(double(bytes) * kPasses / s / 1e9);
+    }
+    return {stat(gbs).mean, bytes};
+}
+
 }  // namespace
 
 int cmd_bench(const Tokens& t) {
@@ -88,6 +128,9 @@ int cmd_bench(const Tokens& t) {
     spec.push_back({"n-prompt", 'p', true, "prompt tokens for the prefill test (default 128)"});
     spec.push_back({"n-gen", 'n', true, "tokens for the decode test (default 32)"});
     spec.push_back({"repetitions", 'r', true, "repetitions (default 3)"});
+    spec.push_back({"n-depth", 'd', true,
+                    "tokens already in the KV cache before each test (llama-bench's depth); a comma list "
+                    "runs each: -d 0,4096,16384 (default 0)"});
     spec.push_back({"bandwidth", 0, true, "the device's memory bandwidth in GB/s, to print % of roofline"});
     spec.push_back({"logprobs", 0, true, "also time decode with the per-token trace of K alternatives (0-20), interleaved"});
     spec.push_back({"profile", 0, false, "per-kernel GPU time of prefill and decode (timestamp queries), after the timing runs"});
@@ -102,6 +145,22 @@ int cmd_bench(const Tokens& t) {
     const uint32_t reps = uint32_t(a.integer("repetitions", 3, 1, 1000));
     const double bw = a.number("bandwidth", 0, 0, 1e6);
     const int trace_k = a.has("logprobs") ? int(a.integer("logprobs", 5, 0, kMaxTraceTopK)) : -1;
+    std::vector<uint32_t> depths;
+    {
+        const std::string ds = a.has("n-depth") ? a.str("n-depth") : "0";
+        size_t b = 0;
+        while (b <= ds.size()) {
+            const size_t e = std::min(ds.find(',', b), ds.size());
+            const std::string one = ds.substr(b, e - b);
+            char* end = nullptr;
+            const long v = std::strtol(one.c_str(), &end, 10);
+            if (one.empty() || *end != '\0' || v < 0 || v > (1 << 24))
+                fail_usage("r1vk bench: -d takes depths in tokens, comma-separated (e.g. 0,4096,16384), not '" + ds + "'");
+            depths.push_back(uint32_t(v));
+            b = e + 1;
+        }
+    }
+    const uint32_t max_depth = *std::max_element(depths.begin(), depths.end());
 
     EngineOptions eo = engine_options(a, false);
     if (a.has("synthetic")) {
@@ -113,15 +172,17 @@ int cmd_bench(const Tokens& t) {
     }
     if (!a.has("ctx")) {
         // Sized to the test; so a limit hit here is the model's, not a --ctx the user gave.
-        eo.model.ctx = std::max<uint32_t>(np + ng + 1, 256);
+        eo.model.ctx = std::max<uint32_t>(max_depth + np + ng + 1, 256);
         const int max_pos = a.has("synthetic") ? synthetic_config(eo.synthetic, 0).max_position_embeddings
                                                : ModelConfig::load(eo.model_dir).max_position_embeddings;
-        if (max_pos > 0 && np + ng + 1 > uint32_t(max_pos))
-            fail_usage("r1vk bench: -p " + std::to_string(np) + " + -n " + std::to_string(ng) + " tokens do not fit the model's " +
-                       std::to_string(max_pos) + " positions (max_position_embeddings)");
+        if (max_pos > 0 && max_depth + np + ng + 1 > uint32_t(max_pos))
+            fail_usage("r1vk bench: " + (max_depth ? "-d " + std::to_string(max_depth) + " + " : std::string()) + "-p " +
+                       std::to_string(np) + " + -n " +
+                       std::to_string(ng) + " tokens do not fit the model's " + std::to_string(max_pos) +
+                       " positions (max_position_embeddings)");
         if (max_pos > 0) eo.model.ctx = std::min<uint32_t>(eo.model.ctx, uint32_t(max_pos));
     }
-    eo.model.prefill_chunk = std::min<uint32_t>(np, 512);
+    eo.model.prefill_chunk = std::min<uint32_t>(max_depth > 0 ? std::max<uint32_t>(np, 512) : np, 512);
     eo.model.progress = progress_printer("loading");
     Engine engine(eo);
     Qwen2Model& m = engine.model();
@@ -132,10 +193,10 @@ int cmd_bench(const Tokens& t) {
     for (auto& id : prompt) id = int32_t(rng() % uint32_t(cfg.vocab_size));
 
     using Clock = std::chrono::steady_clock;
-    std::vector<double> pp, tg, tgt;
-    // Decode n tokens from position np; with a trace, the host merge is timed too, as Session pays it.
+    uint32_t depth = 0;  // the test's starting position: tokens already in the KV cache
+    // Decode n tokens from position depth + np; with a trace, the host merge is timed too, as Session pays it.
     auto decode = [&](int32_t next, int tk) {
-        m.truncate(np);
+        m.truncate(depth + np);
         HeadRequest head{HeadMode::Argmax};
         head.trace_k = tk;
         const auto t0 = Clock::now();
@@ -150,33 +211,68 @@ int cmd_bench(const Tokens& t) {
         return ng / std::chrono::duration<double>(Clock::now() - t0).count();
     };
     const bool tty = isatty(STDERR_FILENO);
-    for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (pipeline compiles, page faults)
-        if (tty) std::fprintf(stderr, "\r\033[2Kbench: %s %u/%u", r == 0 ? "warm-up" : "repetition", r, reps), std::fflush(stderr);
-        m.truncate(0);
-        auto t0 = Clock::now();
-        HeadResult h = m.forward(prompt, HeadRequest{HeadMode::Argmax});
-        const double tp = std::chrono::duration<double>(Clock::now() - t0).count();
-        const double plain = decode(h.id, -1);
-        const double traced = trace_k >= 0 ? decode(h.id, trace_k) : 0;
-        if (r == 0) continue;
-        pp.push_back(np / tp);
-        tg.push_back(plain);
-        if (trace_k >= 0) tgt.push_back(traced);
+    struct DepthResult {
+        uint32_t depth;
+        std::vector<double> pp, tg, tgt;
+        double fill_s = 0;
+    };
+    std::vector<DepthResult> results;
+    uint32_t filled = 0;  // positions of the KV cache holding the depth filler (kept across depths)
+    std::vector<int32_t> filler;
+    for (uint32_t d : depths) {
+        depth = d;
+        DepthResult res{d, {}, {}, {}, 0};
+        if (d > filled) {  // the depth's tokens, prefilled once (not timed); each test then truncates to it
+            if (tty) std::fprintf(stderr, "\r\033[2Kbench: filling the KV cache to depth %u", d), std::fflush(stderr);
+            while (filler.size() < d) filler.push_back(int32_t(rng() % uint32_t(cfg.vocab_size)));
+            const auto t0 = Clock::now();
+            if (a.has("synthetic")) {
+                // Random weights give random keys and values anyway: write them straight into the
+                // cache rather than prefill d tokens (hours on a CPU device at 16k).
+                m.fill_kv_random(d, 77);
+            } else {
+                m.truncate(filled);
+                m.forward(std::span<const int32_t>(filler).subspan(filled, d - filled), HeadRequest{HeadMode::None});
+            }
+            res.fill_s = std::chrono::duration<double>(Clock::now() - t0).count();
+            filled = d;
+        }
+        for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (pipeline compiles, page faults)
+            if (tty)
+                std::fprintf(stderr, "\r\033[2Kbench: depth %u %s %u/%u", d, r == 0 ? "warm-up" : "repetition", r, reps),
+                    std::fflush(stderr);
+            m.truncate(d);
+            auto t0 = Clock::now();
+            HeadResult h = m.forward(prompt, HeadRequest{HeadMode::Argmax});
+            const double tp = std::chrono::duration<double>(Clock::now() - t0).count();
+            const double plain = decode(h.id, -1);
+            const double traced = trace_k >= 0 ? decode(h.id, trace_k) : 0;
+            if (r == 0) continue;
+            res.pp.push_back(np / tp);
+            res.tg.push_back(plain);
+            if (trace_k >= 0) res.tgt.push_back(traced);
+        }
+        results.push_back(std::move(res));
+        if (filled > d) filled = d;  // a later, deeper depth refills from here: the tests overwrote past d
+        if (a.has("synthetic")) filled = 0;  // random fill: a deeper depth rewrites the whole cache
     }
-    // The profile runs after the timing runs, so the timestamps never slow what was timed.
+    // The profile runs after the timing runs, so the timestamps never slow what was timed; at the
+    // last depth given.
     std::optional<GpuProfiler> prof;
     if (a.has("profile")) {
         prof.emplace(engine.ctx());
         if (tty) std::fprintf(stderr, "\r\033[2Kbench: profiling"), std::fflush(stderr);
         m.set_profiler(&*prof);
-        m.truncate(0);
+        m.truncate(depth);
         const int32_t first = m.forward(prompt, HeadRequest{HeadMode::Argmax}).id;
         decode(first, trace_k);  // with --logprobs the trace kernel shows up as its own row
         m.set_profiler(nullptr);
     }
     if (tty) std::fputs("\r\033[2K", stderr);
-    const Stat sp = stat(pp), sg = stat(tg), st = stat(tgt);
+    const DepthResult& r0 = results.front();
+    const Stat sp = stat(r0.pp), sg = stat(r0.tg), st = stat(r0.tgt);
     const double copy_gbs = copy_baseline_gbs(engine.ctx(), reps);
+    const ReadBaseline rb = compute_read_baseline(engine.ctx(), engine.ops(), reps);
     const double bytes = double(m.weight_bytes_per_token());
     const double gbs = bytes * sg.mean / 1e9;
     const std::string name = a.has("synthetic") ? "synthetic " + a.str("synthetic") : eo.model_dir.string();
@@ -192,10 +288,27 @@ int cmd_bench(const Tokens& t) {
                             {"weight_bytes_per_token", uint64_t(bytes)},
                             {"decode_gb_s", gbs},
                             {"copy_baseline_gb_s", copy_gbs},
+                            {"compute_read_baseline_gb_s", rb.gbs},
+                            {"compute_read_baseline_bytes", rb.bytes},
+                            {"decode_pct_of_compute_read", 100.0 * gbs / rb.gbs},
                             {"dispatches_per_token", m.dispatches_per_token()},
                             {"load_s", engine.load_seconds()}};
         if (bw > 0) j["roofline_pct"] = 100.0 * gbs / bw;
         if (trace_k >= 0) j["decode_trace_tok_s"] = {{"mean", st.mean}, {"sd", st.sd}, {"logprobs", trace_k}};
+        // The top-level figures are the first depth's; every depth's are here.
+        j["depth"] = r0.depth;
+        nlohmann::json jd = nlohmann::json::array();
+        for (const auto& r : results) {
+            const Stat a = stat(r.pp), b = stat(r.tg);
+            nlohmann::json e = {{"depth", r.depth},
+                                {"fill_s", r.fill_s},
+                                {"prefill_tok_s", {{"mean", a.mean}, {"sd", a.sd}}},
+                                {"decode_tok_s", {{"mean", b.mean}, {"sd", b.sd}}},
+                                {"decode_gb_s", bytes * b.mean / 1e9}};
+            if (trace_k >= 0) e["decode_trace_tok_s"] = {{"mean", stat(r.tgt).mean}, {"sd", stat(r.tgt).sd}};
+            jd.push_back(e);
+        }
+        j["depths"] = jd;
         if (a.has("profile")) {
             nlohmann::json pj;
             for (const auto& [phase, p] : prof->phases()) {
@@ -220,13 +333,20 @@ int cmd_bench(const Tokens& t) {
         std::snprintf(b, sizeof b, "%.2f", v);
         return std::string(b);
     };
-    rows.push_back({"prefill", std::to_string(np), sp.str(), f2(1000.0 / sp.mean), "-", "-"});
-    rows.push_back({"decode", std::to_string(ng), sg.str(), f2(1000.0 / sg.mean), format_bytes(uint64_t(bytes)), f2(gbs)});
-    if (bw > 0) rows[1].push_back("-"), rows[2].push_back(f2(100.0 * gbs / bw) + " %");
-    if (trace_k >= 0) {
-        rows.push_back({"decode+trace" + std::to_string(trace_k), std::to_string(ng), st.str(), f2(1000.0 / st.mean),
-                        f2(100.0 * (sg.mean / st.mean - 1.0)) + " % slower", ""});
-        if (bw > 0) rows.back().push_back("");
+    const bool many = results.size() > 1 || results.front().depth > 0;
+    for (const auto& r : results) {
+        const Stat a = stat(r.pp), b = stat(r.tg), c = stat(r.tgt);
+        const std::string at = many ? " @ d" + std::to_string(r.depth) : "";
+        const double g = bytes * b.mean / 1e9;
+        rows.push_back({"prefill" + at, std::to_string(np), a.str(), f2(1000.0 / a.mean), "-", "-"});
+        if (bw > 0) rows.back().push_back("-");
+        rows.push_back({"decode" + at, std::to_string(ng), b.str(), f2(1000.0 / b.mean), format_bytes(uint64_t(bytes)), f2(g)});
+        if (bw > 0) rows.back().push_back(f2(100.0 * g / bw) + " %");
+        if (trace_k >= 0) {
+            rows.push_back({"decode+trace" + std::to_string(trace_k) + at, std::to_string(ng), c.str(), f2(1000.0 / c.mean),
+                            f2(100.0 * (b.mean / c.mean - 1.0)) + " % slower", ""});
+            if (bw > 0) rows.back().push_back("");
+        }
     }
     std::vector<size_t> w(rows[0].size(), 0);
     auto width = [](const std::string& s) {  // display width: count UTF-8 lead bytes ("±")
@@ -251,10 +371,23 @@ int cmd_bench(const Tokens& t) {
         }
     }
     std::printf("%u repetitions after one warm-up; %u dispatches per decoded token\n", reps, m.dispatches_per_token());
-    if (a.has("profile")) std::printf("\nGPU time by kernel (timestamps after each dispatch; MB bound = sizes of its buffers):\n%s\n",
-                                      prof->table().c_str());
+    for (const auto& r : results)
+        if (r.depth > 0)
+            std::printf("depth %u: the KV cache was filled %s first (%.2f s, not timed); "
+                        "prefill then runs at positions %u-%u, decode after it\n",
+                        r.depth,
+                        a.has("synthetic") ? "with random keys and values (synthetic weights)"
+                                           : ("by a prefill of " + std::to_string(r.depth) + " tokens").c_str(),
+                        r.fill_s, r.depth, r.depth + np - 1);
+    if (a.has("profile"))
+        std::printf("\nGPU time by kernel%s (timestamps after each dispatch; MB bound = sizes of its buffers):\n%s\n",
+                    many ? (" at depth " + std::to_string(depth)).c_str() : "", prof->table().c_str());
     std::printf("baseline: vkCmdCopyBuffer moves %.2f GB/s (read + write) in this run; decode reads weights at %.0f %% of that\n",
                 copy_gbs, 100.0 * gbs / copy_gbs);
+    std::printf("baseline: a compute shader reads %.2f GB/s (uvec4 loads over %s) in this run; decode reads weights at "
+                "%.0f %% of that%s\n",
+                rb.gbs, format_bytes(rb.bytes).c_str(), 100.0 * gbs / rb.gbs,
+                bw > 0 ? (" (the compute read is " + std::to_string(int(100.0 * rb.gbs / bw + 0.5)) + " % of --bandwidth)").c_str() : "");
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "cli/info_kernels.h"
 #include "runtime/vram_plan.h"
 
 namespace r1vk::cli {
@@ -106,6 +107,10 @@ int cmd_info(const Tokens& t) {
                              {"ctx", 0, true, "context length for the plan (default 4096)"},
                              {"device", 0, true, "the device to plan for"},
                              {"embed-on-device", 0, false, "plan with the embedding table in VRAM"},
+                             {"kernels", 0, false,
+                              "build every kernel variant for --device (default: the highest-ranked, a compile-only "
+                              "one such as RADV_FORCE_FAMILY=navi21's included) and print the driver's register, spill "
+                              "and instruction statistics; shapes from -m, else the 14B's"},
                              {"json", 0, false, "one JSON object"}};
     Args a("info", t, spec);
     if (a.help()) {
@@ -114,6 +119,10 @@ int cmd_info(const Tokens& t) {
     }
     const bool json = a.has("json");
     const int requested = int(a.integer("device", -1, 0, 64));
+    if (a.has("kernels")) {
+        const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
+        return info_kernels(requested, a.has("model") ? ModelConfig::load(a.str("model")) : synthetic_config(name, 0), name, json);
+    }
 
     std::vector<DeviceInfo> devs;
     std::string device_error;

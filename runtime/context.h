@@ -96,6 +96,12 @@ struct ContextOptions {
     // Fault injection spec (see FaultPlan); nullopt reads the R1VK_FAULT environment variable, once,
     // here. Tests pass it explicitly so one process can build a faulty engine and then a sound one.
     std::optional<std::string> fault;
+    // Only build pipelines (r1vk info --kernels): accept a device with no memory heaps (RADV_FORCE_FAMILY's
+    // null device); nothing may allocate memory or submit work on such a context.
+    bool compile_only = false;
+    // Enable VK_KHR_pipeline_executable_properties' statistics when the driver has it, so pipelines are
+    // created with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR (see pipeline_statistics()).
+    bool pipeline_statistics = false;
 };
 
 // The validation layer's messages, collected so tests can fail on any of them.
@@ -124,6 +130,9 @@ public:
     uint32_t queue_family() const { return queue_family_; }
     const DeviceInfo& info() const { return info_; }
     bool validation_enabled() const { return validation_; }
+    bool compile_only() const { return compile_only_; }
+    // VK_KHR_pipeline_executable_properties is enabled: new pipelines capture their statistics.
+    bool pipeline_statistics_enabled() const { return pipeline_stats_; }
     ValidationLog& validation_log() { return *vlog_; }
     std::vector<std::string> validation_messages() const;
     uint32_t validation_errors() const { return vlog_->errors.load(); }
@@ -162,6 +171,8 @@ private:
     DeviceInfo info_;
     VkPhysicalDeviceMemoryProperties mem_props_{};
     bool validation_ = false;
+    bool compile_only_ = false;
+    bool pipeline_stats_ = false;
     std::unique_ptr<ValidationLog> vlog_;
     VramLedger ledger_;
     FaultPlan fault_;

@@ -76,6 +76,9 @@ public:
     uint32_t pos() const { return pos_; }
     // Forget positions >= p (the cache rows stay and are overwritten): multi-turn prefix reuse.
     void truncate(uint32_t p);
+    // Benchmarks (r1vk bench -d on synthetic weights): random fp16 keys and values in the whole KV
+    // cache and pos() = n, as if n tokens had been prefilled, without paying for their prefill.
+    void fill_kv_random(uint32_t n, uint32_t seed = 1);
     uint32_t capacity() const { return opt_.ctx; }
     uint32_t prefill_chunk() const { return opt_.prefill_chunk; }
     const ModelConfig& config() const { return cfg_; }

@@ -123,3 +123,26 @@ void Qwen2Model::make_synthetic() {
 }
 
 }  // namespace r1vk
+
+namespace r1vk {
+
+void Qwen2Model::fill_kv_random(uint32_t n, uint32_t seed) {
+    if (n > opt_.ctx) fail_usage("fill_kv_random: " + std::to_string(n) + " positions exceed --ctx " + std::to_string(opt_.ctx));
+    CommandPool pool(*ctx_);
+    CommandBuffer cb(*ctx_, pool);
+    cb.begin(true);
+    Recorder rec(cb.handle(), ops_->sets());
+    // fp16 pairs in [-2, 2]: keys and values of the size a layer's k/v projections give random inputs.
+    for (Layer& l : layers_) {
+        ops_->fill_random(rec, l.k_cache, uint32_t(l.k_cache.size() / 4), seed++, 1, -2.0f, 2.0f);
+        ops_->fill_random(rec, l.v_cache, uint32_t(l.v_cache.size() / 4), seed++, 1, -2.0f, 2.0f);
+    }
+    rec.barrier();
+    cb.end();
+    Fence fence(*ctx_);
+    submit(*ctx_, cb.handle(), fence);
+    fence.wait();
+    pos_ = n;
+}
+
+}  // namespace r1vk

@@ -27,6 +27,89 @@ const char* matvec_shape_name(MatvecShape s) {
     return "?";
 }
 
+namespace kernel_desc {
+
+PipelineDesc matvec(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym) {
+    std::string name;
+    switch (c.matvec) {
+        case MatvecShape::Rows: name = f16 ? "matvec_rows_f16" : "matvec_rows"; break;
+        case MatvecShape::Lanes: name = f16 ? "matvec_lanes_f16" : "matvec_lanes"; break;
+        case MatvecShape::LanesNoSubgroup: name = f16 ? "matvec_lanes_f16_nosg" : "matvec_lanes_nosg"; break;
+    }
+    return {name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
+            c.matvec != MatvecShape::Rows};
+}
+
+PipelineDesc matmul(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym) {
+    const uint32_t ls = (c.matmul_bt / c.matmul_tm) * (c.matmul_bn / c.matmul_tn);
+    const uint32_t e = static_cast<uint32_t>(epi);
+    if (c.matmul_rows)
+        return {f16 ? "matmul_rows_f16" : "matmul_rows", 7, sizeof(pc::MatmulPC),
+                {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym}};
+    return {f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
+            {ls, c.matmul_bt, c.matmul_bn, c.matmul_tm, c.matmul_tn, e, bias, act_order, sym}};
+}
+
+PipelineDesc rmsnorm(const KernelConfig& c) { return {"rmsnorm", 3, sizeof(pc::RmsNormPC), {c.norm_ls}}; }
+PipelineDesc add() { return {"add", 3, sizeof(pc::AddPC), {64}}; }
+PipelineDesc silu_mul() { return {"silu_mul", 3, sizeof(pc::SiluMulPC), {64}}; }
+PipelineDesc rope_kv() { return {"rope_kv", 5, sizeof(pc::RopeKvPC), {64}}; }
+PipelineDesc embed() { return {"embed", 3, sizeof(pc::EmbedPC), {64}}; }
+PipelineDesc argmax() { return {"argmax", 2, sizeof(pc::ArgmaxPC), {256}}; }
+PipelineDesc topk(const KernelConfig& c) { return {"topk", 2, sizeof(pc::TopkPC), {256, c.topk_slice}}; }
+PipelineDesc trace(const KernelConfig& c) { return {"trace", 2, sizeof(pc::TopkPC), {c.trace_ls, c.trace_slice}}; }
+PipelineDesc penalty() { return {"penalty", 4, sizeof(pc::PenaltyPC), {64}}; }
+PipelineDesc fill_random() { return {"fill_random", 1, sizeof(pc::FillPC), {256}}; }
+PipelineDesc read_bw(const KernelConfig& c) { return {"read_bw", 2, sizeof(pc::ReadBwPC), {c.read_ls, c.read_contig}}; }
+PipelineDesc attn_combine() { return {"attn_combine", 3, sizeof(pc::AttnCombinePC), {64}}; }
+
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt) {
+    const uint32_t wpl = ceil_div(head_dim / 2, c.attn_ls);
+    return {"attention", 5, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
+}
+
+uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, uint32_t group, uint32_t head_dim) {
+    const uint32_t ls = c.attn_ls;
+    const uint32_t wpl = ceil_div(head_dim / 2, ls);
+    const uint32_t budget = std::min<uint32_t>(shared_bytes, 32768) - 2048;
+    const uint32_t per_row = group * (2 * wpl * ls + 2 * ls) * 4;
+    return std::clamp<uint32_t>(budget / per_row, 1, 8);
+}
+
+}  // namespace kernel_desc
+
+std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info, const ModelConfig& m) {
+    const bool sym = m.quant.sym, act = m.quant.desc_act;
+    const uint32_t group = uint32_t(m.num_heads / std::max(1, m.num_kv_heads)), hd = uint32_t(m.head_dim);
+    std::vector<KernelUse> v = {
+        {"rmsnorm (every layer, twice, and the head)", true, kernel_desc::rmsnorm(c)},
+        {"q/k/v projection + bias", true, kernel_desc::matvec(c, false, Epilogue::Store, true, act, sym)},
+        {"rope + KV-cache write", true, kernel_desc::rope_kv()},
+        {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1)},
+        {"attention combine", true, kernel_desc::attn_combine()},
+        {"o projection += residual", true, kernel_desc::matvec(c, false, Epilogue::Accumulate, false, act, sym)},
+        {"gate/up + silu*mul", true, kernel_desc::matvec(c, false, Epilogue::SiluMul, false, act, sym)},
+        {"down projection += residual", true, kernel_desc::matvec(c, false, Epilogue::Accumulate, false, act, sym)},
+        {"lm_head (fp16)", true, kernel_desc::matvec(c, true, Epilogue::Store, false, false, false)},
+        {"argmax (greedy head)", true, kernel_desc::argmax()},
+        {"topk (sampling head)", true, kernel_desc::topk(c)},
+        {"trace (--logprobs)", true, kernel_desc::trace(c)},
+        {"penalty (repetition, banned ids)", true, kernel_desc::penalty()},
+        {"embed (--embed-on-device)", true, kernel_desc::embed()},
+        {"q/k/v projection + bias", false, kernel_desc::matmul(c, false, Epilogue::Store, true, act, sym)},
+        {"o / down projection += residual", false, kernel_desc::matmul(c, false, Epilogue::Accumulate, false, act, sym)},
+        {"gate|up projection", false, kernel_desc::matmul(c, false, Epilogue::Store, false, act, sym)},
+        {"silu*mul", false, kernel_desc::silu_mul()},
+        {"attention (query tiles)", false,
+         kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd))},
+        {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, true, Epilogue::Store, false, false, false)},
+        {"add", false, kernel_desc::add()},
+        {"fill_random (synthetic weights)", false, kernel_desc::fill_random()},
+        {"read_bw (bench's compute-read baseline)", false, kernel_desc::read_bw(c)},
+    };
+    return v;
+}
+
 KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
     KernelConfig c;
     if (info.is_cpu()) {
@@ -38,6 +121,8 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         c.attn_target_splits = 4;
         c.attn_min_split = 512;
         c.matmul_rows = true;
+        c.read_ls = 16;
+        c.read_contig = true;
     } else {
         c.matvec = info.subgroup_arithmetic ? MatvecShape::Lanes : MatvecShape::LanesNoSubgroup;
         c.matvec_ls = 64;
@@ -51,19 +136,10 @@ Ops::Ops(Context& ctx, const KernelConfig& cfg)
 
 void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi) {
     const bool f16 = w.type == WeightType::F16;
-    std::string name;
-    switch (cfg_.matvec) {
-        case MatvecShape::Rows: name = f16 ? "matvec_rows_f16" : "matvec_rows"; break;
-        case MatvecShape::Lanes: name = f16 ? "matvec_lanes_f16" : "matvec_lanes"; break;
-        case MatvecShape::LanesNoSubgroup: name = f16 ? "matvec_lanes_f16_nosg" : "matvec_lanes_nosg"; break;
-    }
     const bool silu = epi == Epilogue::SiluMul;
     if (silu != w.silu_pairs) fail_device("matvec: the silu epilogue needs a gate/up pair matrix");
     const bool has_bias = static_cast<bool>(w.bias) && !silu;
-    PipelineDesc d{name, 7, sizeof(pc::MatvecPC),
-                   {cfg_.matvec_ls, cfg_.matvec_rows, static_cast<uint32_t>(epi), has_bias, w.act_order(), w.sym},
-                   cfg_.matvec != MatvecShape::Rows};
-    const Pipeline& p = pipes_.get(d);
+    const Pipeline& p = pipes_.get(kernel_desc::matvec(cfg_, f16, epi, has_bias, w.act_order(), w.sym));
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
         const uint32_t per_group = cfg_.matvec == MatvecShape::Rows ? cfg_.matvec_ls * cfg_.matvec_rows : cfg_.matvec_rows;
@@ -82,14 +158,7 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
     if (epi == Epilogue::SiluMul) fail_device("matmul: the silu epilogue is a separate kernel (silu_mul) in prefill");
     const bool f16 = w.type == WeightType::F16;
     const bool has_bias = static_cast<bool>(w.bias) && !w.silu_pairs;
-    const uint32_t ls = (cfg_.matmul_bt / cfg_.matmul_tm) * (cfg_.matmul_bn / cfg_.matmul_tn);
-    const uint32_t epi_u = static_cast<uint32_t>(epi);
-    const PipelineDesc d = cfg_.matmul_rows
-        ? PipelineDesc{f16 ? "matmul_rows_f16" : "matmul_rows", 7, sizeof(pc::MatmulPC),
-                       {cfg_.matmul_rows_ls, cfg_.matmul_rows_rows, cfg_.matmul_rows_tb, epi_u, has_bias, w.act_order(), w.sym}}
-        : PipelineDesc{f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
-                       {ls, cfg_.matmul_bt, cfg_.matmul_bn, cfg_.matmul_tm, cfg_.matmul_tn, epi_u, has_bias, w.act_order(), w.sym}};
-    const Pipeline& p = pipes_.get(d);
+    const Pipeline& p = pipes_.get(kernel_desc::matmul(cfg_, f16, epi, has_bias, w.act_order(), w.sym));
     for (const auto& ch : w.chunks) {
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
@@ -109,69 +178,71 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
 
 void Ops::rmsnorm(Recorder& rec, BufferView x, BufferView w, BufferView y, uint32_t n, uint32_t rows, float eps,
                   uint32_t in_stride, uint32_t out_stride) {
-    const Pipeline& p = pipes_.get({"rmsnorm", 3, sizeof(pc::RmsNormPC), {cfg_.norm_ls}});
+    const Pipeline& p = pipes_.get(kernel_desc::rmsnorm(cfg_));
     rec.dispatch(p, {x, w, y}, pc::RmsNormPC{n, rows, in_stride, out_stride, eps}, rows);
 }
 
 void Ops::add(Recorder& rec, BufferView a, BufferView b, BufferView out, uint32_t n) {
-    const Pipeline& p = pipes_.get({"add", 3, sizeof(pc::AddPC), {64}});
+    const Pipeline& p = pipes_.get(kernel_desc::add());
     rec.dispatch(p, {a, b, out}, pc::AddPC{n}, ceil_div(n, 64));
 }
 
 void Ops::silu_mul(Recorder& rec, BufferView a, BufferView b, BufferView out, const pc::SiluMulPC& pc) {
-    const Pipeline& p = pipes_.get({"silu_mul", 3, sizeof(pc::SiluMulPC), {64}});
+    const Pipeline& p = pipes_.get(kernel_desc::silu_mul());
     rec.dispatch(p, {a, b, out}, pc, ceil_div(pc.n, 64), pc.rows);
 }
 
 void Ops::rope_kv(Recorder& rec, BufferView qkv, BufferView table, BufferView k_cache, BufferView v_cache,
                   BufferView step, const pc::RopeKvPC& pc) {
     if (pc.head_dim % 4 != 0) fail_device("rope: head_dim must be a multiple of 4");
-    const Pipeline& p = pipes_.get({"rope_kv", 5, sizeof(pc::RopeKvPC), {64}});
+    const Pipeline& p = pipes_.get(kernel_desc::rope_kv());
     rec.dispatch(p, {qkv, table, k_cache, v_cache, step}, pc, pc.rows);
 }
 
 void Ops::embed(Recorder& rec, BufferView ids, const GpuLinear& table, BufferView out, uint32_t rows) {
     if (table.type != WeightType::F16) fail_device("embed: the table must be fp16");
-    const Pipeline& p = pipes_.get({"embed", 3, sizeof(pc::EmbedPC), {64}});
+    const Pipeline& p = pipes_.get(kernel_desc::embed());
     for (const auto& ch : table.chunks)
         rec.dispatch(p, {ids, ch.wq, out}, pc::EmbedPC{table.k, rows, ch.row_begin, ch.rows}, rows);
 }
 
 void Ops::argmax(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, BufferView out) {
-    const Pipeline& p = pipes_.get({"argmax", 2, sizeof(pc::ArgmaxPC), {256}});
+    const Pipeline& p = pipes_.get(kernel_desc::argmax());
     rec.dispatch(p, {x, out}, pc::ArgmaxPC{n, x_off}, 1);
 }
 
 void Ops::topk(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, float inv_temp, BufferView out) {
     if (k == 0 || k > cfg_.topk_slice) fail_device("topk: k must be in [1, slice]");
-    const Pipeline& p = pipes_.get({"topk", 2, sizeof(pc::TopkPC), {256, cfg_.topk_slice}});
+    const Pipeline& p = pipes_.get(kernel_desc::topk(cfg_));
     rec.dispatch(p, {x, out}, pc::TopkPC{n, k, x_off, inv_temp}, topk_slices(n));
 }
 
 void Ops::trace(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, uint32_t k, BufferView out) {
     if (k == 0 || k > MAX_TRACE_K) fail_device("trace: k must be in [1, " + std::to_string(MAX_TRACE_K) + "]");
-    const Pipeline& p = pipes_.get({"trace", 2, sizeof(pc::TopkPC), {cfg_.trace_ls, cfg_.trace_slice}});
+    const Pipeline& p = pipes_.get(kernel_desc::trace(cfg_));
     rec.dispatch(p, {x, out}, pc::TopkPC{n, k, x_off, 1.0f}, trace_slices(n));
 }
 
 void Ops::penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
                   uint32_t capacity) {
-    const Pipeline& p = pipes_.get({"penalty", 4, sizeof(pc::PenaltyPC), {64}});
+    const Pipeline& p = pipes_.get(kernel_desc::penalty());
     rec.dispatch(p, {logits, seen, step, banned}, pc::PenaltyPC{penalty, capacity},
                  ceil_div(std::max(capacity, MAX_BANNED), 64));
 }
 
 void Ops::fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi) {
-    const Pipeline& p = pipes_.get({"fill_random", 1, sizeof(pc::FillPC), {256}});
+    const Pipeline& p = pipes_.get(kernel_desc::fill_random());
     rec.dispatch(p, {out}, pc::FillPC{n_words, seed, mode, lo, hi}, std::min(ceil_div(n_words, 256), 4096u));
 }
 
+void Ops::read_bw(Recorder& rec, BufferView data, uint32_t n_vec4, uint32_t chunk_vec4, BufferView out) {
+    const Pipeline& p = pipes_.get(kernel_desc::read_bw(cfg_));
+    auto [gx, gy] = grid_2d(ceil_div(n_vec4, chunk_vec4), ctx_->info().max_workgroup_count_x);
+    rec.dispatch(p, {data, out}, pc::ReadBwPC{n_vec4, chunk_vec4}, gx, gy);
+}
+
 uint32_t Ops::attention_rows_per_group(uint32_t group, uint32_t head_dim) const {
-    const uint32_t ls = cfg_.attn_ls;
-    const uint32_t wpl = ceil_div(head_dim / 2, ls);
-    const uint32_t budget = std::min<uint32_t>(ctx_->info().max_compute_shared_memory, 32768) - 2048;
-    const uint32_t per_row = group * (2 * wpl * ls + 2 * ls) * 4;
-    return std::clamp<uint32_t>(budget / per_row, 1, 8);
+    return kernel_desc::attention_rows_per_group(cfg_, ctx_->info().max_compute_shared_memory, group, head_dim);
 }
 
 const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt) {
@@ -181,7 +252,7 @@ const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint3
         fail_device("attention: " + std::to_string(group) + " q heads per kv head of dim " + std::to_string(head_dim) +
                     " need " + std::to_string(bytes) + " bytes of shared memory; the device has " +
                     std::to_string(ctx_->info().max_compute_shared_memory));
-    return pipes_.get({"attention", 5, sizeof(pc::AttentionPC), {cfg_.attn_ls, qt, group, wpl}});
+    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt));
 }
 
 void Ops::attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
@@ -199,7 +270,7 @@ void Ops::attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, Bu
 }
 
 void Ops::attn_combine(Recorder& rec, BufferView partials, BufferView out, BufferView step, const pc::AttnCombinePC& pc) {
-    const Pipeline& p = pipes_.get({"attn_combine", 3, sizeof(pc::AttnCombinePC), {64}});
+    const Pipeline& p = pipes_.get(kernel_desc::attn_combine());
     rec.dispatch(p, {partials, out, step}, pc, pc.n_heads, pc.rows);
 }
 

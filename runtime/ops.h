@@ -3,6 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
+
+#include "loader/model_config.h"
 
 #include "runtime/commands.h"
 #include "runtime/weights.h"
@@ -28,11 +32,44 @@ struct KernelConfig {
     uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;  // GPU shape: shared-memory tiles
     uint32_t topk_slice = 1024;
     uint32_t trace_ls = 64, trace_slice = 4096;  // trace.comp: invocations, logits per workgroup
+    uint32_t read_ls = 256;     // read_bw.comp (bench's baseline): invocations per workgroup
+    bool read_contig = false;   // read_bw.comp: contiguous runs per invocation (CPU shape)
 
     static KernelConfig for_device(const DeviceInfo& info);
 };
 
 enum class Epilogue : uint32_t { Store = 0, Accumulate = 1, SiluMul = 2 };
+
+// The pipeline (shader variant + specialization constants) each Ops wrapper asks for, built in one
+// place so that `r1vk info --kernels` compiles exactly what the forward pass runs.
+namespace kernel_desc {
+PipelineDesc matvec(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym);
+PipelineDesc matmul(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym);
+PipelineDesc rmsnorm(const KernelConfig& c);
+PipelineDesc add();
+PipelineDesc silu_mul();
+PipelineDesc rope_kv();
+PipelineDesc embed();
+PipelineDesc argmax();
+PipelineDesc topk(const KernelConfig& c);
+PipelineDesc trace(const KernelConfig& c);
+PipelineDesc penalty();
+PipelineDesc fill_random();
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt);
+PipelineDesc attn_combine();
+PipelineDesc read_bw(const KernelConfig& c);
+// Query rows per attention workgroup that fit `shared_bytes` of shared memory (prefill; decode uses 1).
+uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, uint32_t group, uint32_t head_dim);
+}  // namespace kernel_desc
+
+// Every pipeline a model of these shapes uses on a device with this config, labelled by the op
+// ("decode: q/k/v matvec", ...), decode's first; what `r1vk info --kernels` builds.
+struct KernelUse {
+    std::string label;
+    bool decode = false;
+    PipelineDesc desc;
+};
+std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info, const ModelConfig& m);
 
 class Ops {
 public:
@@ -70,6 +107,8 @@ public:
     void penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
                  uint32_t capacity);
     void fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi);
+    // The bandwidth probe: out[g] = wrapping sum of the words of chunk g (chunk_vec4 uvec4s) of `data`.
+    void read_bw(Recorder& rec, BufferView data, uint32_t n_vec4, uint32_t chunk_vec4, BufferView out);
 
     // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.
     // QT: query rows per workgroup that fit the shared-memory budget for this head shape.

@@ -49,6 +49,7 @@ Pipeline::Pipeline(Context& ctx, const PipelineDesc& desc) : ctx_(&ctx), desc_(d
         if (desc.full_subgroups && di.subgroup_size_control && !desc.spec.empty() && di.max_subgroup_size &&
             desc.spec[0] % di.max_subgroup_size == 0)
             ci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
+        if (ctx.pipeline_statistics_enabled()) ci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
         ci.layout = layout_;
         R1VK_VK(vkCreateComputePipelines(dev, VK_NULL_HANDLE, 1, &ci, nullptr, &pipeline_));
     } catch (...) {
@@ -69,6 +70,43 @@ void Pipeline::destroy() {
     layout_ = VK_NULL_HANDLE;
     set_layout_ = VK_NULL_HANDLE;
     module_ = VK_NULL_HANDLE;
+}
+
+std::vector<PipelineExecutableStats> pipeline_statistics(Context& ctx, const Pipeline& p) {
+    std::vector<PipelineExecutableStats> out;
+    if (!ctx.pipeline_statistics_enabled()) return out;
+    VkDevice dev = ctx.device();
+    VkPipelineInfoKHR pi{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+    pi.pipeline = p.handle();
+    uint32_t n = 0;
+    R1VK_VK(vkGetPipelineExecutablePropertiesKHR(dev, &pi, &n, nullptr));
+    std::vector<VkPipelineExecutablePropertiesKHR> props(n, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_PROPERTIES_KHR});
+    R1VK_VK(vkGetPipelineExecutablePropertiesKHR(dev, &pi, &n, props.data()));
+    for (uint32_t e = 0; e < n; ++e) {
+        PipelineExecutableStats x{props[e].name, props[e].description, props[e].subgroupSize, {}};
+        VkPipelineExecutableInfoKHR ei{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+        ei.pipeline = p.handle();
+        ei.executableIndex = e;
+        uint32_t ns = 0;
+        R1VK_VK(vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, nullptr));
+        std::vector<VkPipelineExecutableStatisticKHR> st(ns, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+        R1VK_VK(vkGetPipelineExecutableStatisticsKHR(dev, &ei, &ns, st.data()));
+        for (const auto& s : st) {
+            PipelineStatistic ps{s.name, s.description};
+            switch (s.format) {
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: ps.value = s.value.b32, ps.is_bool = true; break;
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: ps.value = double(s.value.i64); break;
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR:
+                    ps.value = double(s.value.u64), ps.is_uint = true, ps.uint = s.value.u64;
+                    break;
+                case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_FLOAT64_KHR: ps.value = s.value.f64; break;
+                default: break;
+            }
+            x.stats.push_back(std::move(ps));
+        }
+        out.push_back(std::move(x));
+    }
+    return out;
 }
 
 const Pipeline& PipelineCache::get(const PipelineDesc& desc) {

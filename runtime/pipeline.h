@@ -47,6 +47,23 @@ private:
     VkPipeline pipeline_ = VK_NULL_HANDLE;
 };
 
+// One statistic of a compiled pipeline executable (VK_KHR_pipeline_executable_properties): the driver
+// chooses which ("VGPRs", "SGPRs", "Spilled VGPRs", "Code size", "Instructions", ...).
+struct PipelineStatistic {
+    std::string name, description;
+    double value = 0;
+    bool is_bool = false;
+    bool is_uint = false;  // exact in `uint` (hashes do not fit a double's 53 bits)
+    uint64_t uint = 0;
+};
+struct PipelineExecutableStats {
+    std::string name, description;  // the executable (one per stage for compute; "Compute Shader")
+    uint32_t subgroup_size = 0;
+    std::vector<PipelineStatistic> stats;
+};
+// The statistics of `p`, or empty when the context did not enable them (Context::pipeline_statistics_enabled).
+std::vector<PipelineExecutableStats> pipeline_statistics(Context& ctx, const Pipeline& p);
+
 class PipelineCache {
 public:
     explicit PipelineCache(Context& ctx) : ctx_(&ctx) {}

@@ -65,6 +65,12 @@ void rope_neox(float* head, uint32_t head_dim, uint64_t pos, double theta) {
 
 float silu(float x) { return float(double(x) / (1.0 + std::exp(-double(x)))); }
 
+std::vector<uint32_t> chunk_sums(std::span<const uint32_t> words, uint32_t chunk_words) {
+    std::vector<uint32_t> out((words.size() + chunk_words - 1) / chunk_words, 0u);
+    for (size_t i = 0; i < words.size(); ++i) out[i / chunk_words] += words[i];
+    return out;
+}
+
 std::vector<float> attention(std::span<const float> q, std::span<const float> k, std::span<const float> v,
                              uint32_t rows, uint32_t pos0, uint32_t n_heads, uint32_t n_kv, uint32_t head_dim) {
     const uint32_t group = n_heads / n_kv;

@@ -23,6 +23,8 @@ void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps);
 // NeoX RoPE of one head in place: pairs (i, i + d/2), angle pos * theta^(-2i/d) in double.
 void rope_neox(float* head, uint32_t head_dim, uint64_t pos, double theta);
 float silu(float x);
+// read_bw.comp: the wrapping sum of the 32-bit words of each chunk of chunk_words words (the last short).
+std::vector<uint32_t> chunk_sums(std::span<const uint32_t> words, uint32_t chunk_words);
 
 // Causal GQA attention of `rows` query rows at positions pos0.. over a cache of fp16-rounded keys and
 // values laid out [kv_len][n_kv][head_dim]; q is [rows][n_heads * head_dim]; returns the same shape.

@@ -4,7 +4,8 @@
 #define R1VK_COMMON_GLSL
 
 // Element i of an fp16 array stored in a uint[] buffer.
-#define HALF_AT(arr, i) ((((i) & 1u) == 0u) ? unpackHalf2x16(arr[(i) >> 1u]).x : unpackHalf2x16(arr[(i) >> 1u]).y)
+// One load and a select: the ?: form made compilers (RADV/ACO) branch around two separate loads.
+#define HALF_AT(arr, i) (unpackHalf2x16(arr[(i) >> 1u])[(i) & 1u])
 
 float silu(float x) { return x / (1.0 + exp(-x)); }
 

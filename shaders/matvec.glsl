@@ -10,6 +10,7 @@ layout(constant_id = 4) const bool ACT_ORDER = false; // x is read through perm 
 layout(constant_id = 5) const bool SYM = false;       // every zero point is 8: skip the zero loads
 
 layout(std430, binding = 0) readonly buffer Wq { uint wq[]; };     // Q4: [rows][k/8]; F16: [rows][k/2]
+layout(std430, binding = 0) readonly buffer Wq4 { uvec4 wq4[]; };  // the same words, 4 at a time (k % 32 == 0)
 layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };     // fp16 scales [rows][n_groups]
 layout(std430, binding = 2) readonly buffer Zr { uint zr[]; };     // zero nibbles [rows][zero_words]
 layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]

@@ -35,14 +35,51 @@ void main() {
     }
 #ifdef WEIGHT_F16
     const uint kw = p.k >> 1u;
-    for (uint w = lid; w < kw; w += LS) {
+    uint w = lid;
+    if ((kw & 3u) == 0u) {
+        // 128-bit weight loads: lane l reads halves 8l..8l+7 of a row; rows start 16-byte aligned.
+        const uint kw4 = kw >> 2u;
+        for (uint v = lid; v < kw4; v += LS) {
+            const vec4 xa = x4(8u * v), xb = x4(8u * v + 4u);
+            for (uint i = 0u; i < NR; ++i) {
+                const uvec4 q = wq4[row[i] * kw4 + v];
+                acc[i] += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), xa) +
+                          dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), xb);
+            }
+        }
+        w = kw;
+    }
+    for (; w < kw; w += LS) {
         const vec2 xv = vec2(x[p.x_off + 2u * w], x[p.x_off + 2u * w + 1u]);
         for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[row[i] * kw + w]), xv);
     }
 #else
     const uint kw = p.k >> 3u;
     const uint wpg = p.group_size >> 3u;
-    for (uint w = lid; w < kw; w += LS) {
+    uint w = lid;
+    if ((kw & 3u) == 0u && (wpg & 3u) == 0u) {
+        // 128-bit weight loads: lane l reads words 4l..4l+3 of a row (32 k, one quant group), so a
+        // subgroup reads one contiguous run per row. Rows start 16-byte aligned when k % 32 == 0.
+        const uint kw4 = kw >> 2u;
+        for (uint v = lid; v < kw4; v += LS) {
+            const uint g = (v << 2u) / wpg;
+            vec4 xs[8];
+            for (uint j = 0u; j < 8u; ++j) xs[j] = x4(32u * v + 4u * j);
+            for (uint i = 0u; i < NR; ++i) {
+                const uvec4 q = wq4[row[i] * kw4 + v];
+                const float z = zero_of(row[i], g);
+                float d = 0.0;
+                for (uint j = 0u; j < 4u; ++j) {
+                    vec4 lo, hi;
+                    unpack_q4(q[j], lo, hi);
+                    d += dot(lo - z, xs[2u * j]) + dot(hi - z, xs[2u * j + 1u]);
+                }
+                acc[i] += HALF_AT(sc, row[i] * p.n_groups + g) * d;
+            }
+        }
+        w = kw;  // done: the word loop below has nothing left
+    }
+    for (; w < kw; w += LS) {
         const uint g = w / wpg;
         const vec4 xa = x4(8u * w), xb = x4(8u * w + 4u);
         for (uint i = 0u; i < NR; ++i) {

@@ -149,6 +149,12 @@ struct FillPC {
     float hi;
 };
 
+// read_bw: workgroup g sums the 32-bit words of uvec4s [g*chunk_vec4, min((g+1)*chunk_vec4, n_vec4))
+struct ReadBwPC {
+    uint n_vec4;
+    uint chunk_vec4;
+};
+
 #ifdef __cplusplus
 static_assert(sizeof(StepParams) == 32);
 static_assert(sizeof(AddPC) == 4);
@@ -164,6 +170,7 @@ static_assert(sizeof(ArgmaxPC) == 8);
 static_assert(sizeof(TopkPC) == 16);
 static_assert(sizeof(PenaltyPC) == 8);
 static_assert(sizeof(FillPC) == 20);
+static_assert(sizeof(ReadBwPC) == 8);
 }  // namespace r1vk::pc
 #endif
 #endif

@@ -74,7 +74,9 @@ INSTANTIATE_TEST_SUITE_P(
                       AttnCase{4, 2, 64, 13, 0, 256, false},     // prefill from position 0
                       AttnCase{10, 2, 128, 6, 37, 16, false},    // prefill at an offset, tiny splits
                       AttnCase{7, 1, 64, 17, 700, 128, false},   // long prefill continuation
-                      AttnCase{2, 2, 32, 9, 3, 1024, false}),    // head_dim 32
+                      AttnCase{2, 2, 32, 9, 3, 1024, false},     // head_dim 32
+                      AttnCase{4, 2, 20, 1, 150, 64, false},     // head_dim 20: keys not 16-byte rows
+                      AttnCase{6, 3, 12, 5, 40, 32, false}),     // head_dim 12, prefill
     [](const auto& info) { return name_of(info.param); });
 
 }  // namespace

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The performance check on a real GPU (first of all a lent NVIDIA H200), run from the repo root of a
+# fresh machine with build/ carried over from the build machine: unpack the Vulkan loader debs kept in
+# .gl/ (see /work/.library/device/README.md for how they were downloaded), find the NVIDIA driver,
+# print `r1vk info`, run the gpu tests, then bench the 14B's shapes with the per-kernel profile and
+# compare decode's effective GB/s with the device's own copy and compute-read baselines (measured in the
+# same run) and with the nominal bandwidth. Everything under `timeout`, 8 minutes in all.
+#   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default 4800: the H200's nominal 4.8 TB/s)
+# Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
+# For a dry run on a small device: GPU_CHECK_MODEL=qwen2.5-0.5b GPU_CHECK_ARGS="--layers 2 -p 8 -n 2 -r 1"
+# GPU_CHECK_SKIP_TESTS=1 scripts/gpu-check.sh 50
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BW=${1:-4800}
+MODEL=${GPU_CHECK_MODEL:-r1-distill-qwen-14b}
+ARGS=${GPU_CHECK_ARGS:--p 512 -n 128 -r 3}
+LOG=${OUT:+$OUT/gpu-check.log}
+LOG=${LOG:-/dev/null}
+exec > >(tee -a "$LOG") 2>&1
+deadline=$(( $(date +%s) + 470 ))   # 8 minutes, less the set-up
+left() { echo $(( deadline - $(date +%s) )); }
+step() { echo; echo "== $* ($(left) s left)"; }
+
+if [[ ! -x build/r1vk || ! -x build/tests/r1vk_gpu_tests ]]; then
+  echo "gpu-check: build/r1vk and build/tests/r1vk_gpu_tests are needed (carry build/ over)"; exit 2
+fi
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+  if compgen -G ".gl/*.deb" >/dev/null; then
+    for f in .gl/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+  else
+    echo "gpu-check: no libvulkan.so.1 and no .gl/*.deb to unpack it from"; exit 2
+  fi
+fi
+if ! timeout 60 build/r1vk info >/dev/null 2>&1 || ! timeout 60 build/r1vk info | grep -q "GPU)"; then
+  for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
+             /etc/vulkan/icd.d/nvidia_icd.json; do
+    if [[ -f $icd ]]; then export VK_DRIVER_FILES=$icd; echo "gpu-check: VK_DRIVER_FILES=$icd"; break; fi
+  done
+fi
+
+step "r1vk info"
+timeout 60 build/r1vk info || { echo "gpu-check: r1vk info failed"; exit 3; }
+
+step "gpu tests (every kernel against its C++ twin, under the Khronos validation layer)"
+if ! ls /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json >/dev/null 2>&1; then
+  echo "(no Khronos validation layer here: the gpu tests insist on it and will say so; put the"
+  echo " vulkan-validationlayers deb into .gl/ beside the loader's to run them)"
+fi
+if [[ -z ${GPU_CHECK_SKIP_TESTS:-} ]]; then
+  timeout $(( $(left) > 200 ? 180 : $(left) / 2 )) build/tests/r1vk_gpu_tests --gtest_brief=1
+  echo "gpu tests: exit $?"
+fi
+
+step "bench: synthetic $MODEL, $ARGS --profile --bandwidth $BW"
+# shellcheck disable=SC2086
+timeout $(( $(left) - 5 )) build/r1vk bench --synthetic "$MODEL" $ARGS --profile \
+  --bandwidth "$BW" --json > /tmp/gpu-check-bench.json
+rc=$?
+[[ -n ${OUT:-} && -s /tmp/gpu-check-bench.json ]] && cp /tmp/gpu-check-bench.json "$OUT/bench.json"
+if [[ $rc -ne 0 ]]; then echo "bench: exit $rc"; exit $rc; fi
+python3 - "$BW" <<'PY'
+import json, sys
+bw = float(sys.argv[1])
+j = json.load(open("/tmp/gpu-check-bench.json"))
+d, c, r = j["decode_gb_s"], j["copy_baseline_gb_s"], j["compute_read_baseline_gb_s"]
+print(f'device {j["device"]}: prefill {j["prefill_tok_s"]["mean"]:.1f} tok/s, decode {j["decode_tok_s"]["mean"]:.2f} tok/s')
+print(f'decode reads weights at {d:.0f} GB/s: {100*d/r:.0f} % of the compute-read baseline ({r:.0f} GB/s), '
+      f'{100*d/c:.0f} % of vkCmdCopyBuffer ({c:.0f} GB/s read+write), {100*d/bw:.0f} % of nominal {bw:.0f} GB/s')
+print(f'the baselines themselves: compute read {100*r/bw:.0f} %, copy {100*c/bw:.0f} % of nominal')
+dec = j.get("profile", {}).get("decode", {})
+ks = sorted(dec.get("kernels", {}).items(), key=lambda kv: -kv[1]["ns"])
+tot = sum(v["ns"] for _, v in ks) or 1
+print("decode GPU time by kernel:")
+for k, v in ks[:10]:
+    gbs = v["bytes_bound"] / v["ns"] if v["ns"] else 0
+    print(f'  {k:28s} {100*v["ns"]/tot:5.1f} %  {v["ns"]/1e6/max(1,dec.get("tokens",1)):.3f} ms/token  {gbs:.0f} GB/s bound')
+PY
