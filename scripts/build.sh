@@ -2,6 +2,8 @@
 # Configures and builds r1vk in build/ (Release, Ninja). Extra arguments go to the configure step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache keyed on paths relative to the checkout, so a clone in another folder (CI) reuses the cache.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 BUILD_DIR=${R1VK_BUILD_DIR:-build}
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null

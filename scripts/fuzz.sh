@@ -11,6 +11,7 @@
 # tests/fuzz/corpus/TARGET/ as a regression input once fixed (see tests/fuzz/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true  # the cache serves clones in any folder
 MODE=${1:?--smoke SECONDS or --campaign SECONDS}
 SECS=${2:?seconds}
 shift 2
