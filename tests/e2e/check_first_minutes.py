@@ -31,9 +31,13 @@ class Pty:
             os.execve(argv[0], argv, env)
         self.out = b""
 
-    def read_until(self, needle, timeout):
+    def mark(self):
+        return len(self.out)
+
+    def read_until(self, needle, timeout, since=0):
+        """Waits for `needle` in what the process printed after offset `since`."""
         end = time.time() + timeout
-        while needle.encode() not in self.out and time.time() < end:
+        while needle.encode() not in self.out[since:] and time.time() < end:
             r, _, _ = select.select([self.fd], [], [], 0.05)
             if r:
                 try:
@@ -43,7 +47,7 @@ class Pty:
                 if not chunk:
                     break
                 self.out += chunk
-        return needle.encode() in self.out
+        return needle.encode() in self.out[since:]
 
     def send(self, text):
         os.write(self.fd, text.encode())
@@ -198,17 +202,22 @@ def main():
     penv = dict(env)
     t = Pty([r1vk, "chat", "--temp", "0", "-n", "100000", "--ignore-eos"], penv, cwd)
     ok = t.read_until("> ", 60)
+    m = t.mark()
     t.send("What is 4738 + 2591?\n")
-    ok = ok and t.read_until("── reasoning ──", 60)
+    ok = ok and t.read_until("── reasoning ──", 60, m)
     time.sleep(0.5)
+    m = t.mark()
     t.send("\x03")
-    stopped = t.read_until("stopped by user", 10)
+    stopped = t.read_until("stopped by user", 10, m)
     check("Ctrl-C stops a reply promptly and says so", ok and stopped, t.out.decode(errors="replace")[-300:])
+    m = t.mark()
     t.send("What is 12 + 30?\n")
-    check("...and the chat goes on", t.read_until("── reasoning ──", 30), t.out.decode(errors="replace")[-300:])
+    check("...and the chat goes on", t.read_until("── reasoning ──", 30, m), t.out.decode(errors="replace")[-300:])
+    m = t.mark()
     t.send("\x03")
-    t.read_until("stopped by user", 10)
-    t.read_until("> ", 10)
+    t.read_until("stopped by user", 10, m)
+    t.read_until("> ", 10, m)
+    time.sleep(0.3)
     t.send("\x03")
     rc = t.wait(10)
     check("Ctrl-C at the idle prompt exits cleanly (130)", rc == 130, f"rc={rc}")
