@@ -10,6 +10,9 @@ namespace r1vk::ui {
 
 void draw_app(App& app);  // the whole window, one frame
 
+// "1.23 GiB", "4.5 MiB", "12.0 KiB", "512 B": sizes as every panel shows them.
+std::string fmt_bytes(uint64_t b);
+
 // panels_chat.cpp
 void draw_model_bar(App& app);
 void draw_conversations(App& app);

@@ -18,14 +18,6 @@ const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
 const ImVec4 kAccent(0.45f, 0.70f, 1.0f, 1.0f);
 const ImVec4 kErr(1.0f, 0.45f, 0.40f, 1.0f);
 
-std::string fmt_bytes(uint64_t b) {
-    char s[32];
-    if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));
-    else if (b >= (1ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / double(1ull << 20));
-    else if (b >= 1024) std::snprintf(s, sizeof s, "%.1f KiB", double(b) / 1024.0);
-    else std::snprintf(s, sizeof s, "%llu B", (unsigned long long)b);
-    return s;
-}
 
 int shown_message(App& app) {
     Conversation* c = app.current();
@@ -450,6 +442,15 @@ void draw_app(App& app) {
     ImGui::Separator();
     draw_status_bar(app);
     ImGui::End();
+}
+
+std::string fmt_bytes(uint64_t b) {
+    char s[32];
+    if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));
+    else if (b >= (1ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / double(1ull << 20));
+    else if (b >= 1024) std::snprintf(s, sizeof s, "%.1f KiB", double(b) / 1024.0);
+    else std::snprintf(s, sizeof s, "%llu B", (unsigned long long)b);
+    return s;
 }
 
 }  // namespace r1vk::ui

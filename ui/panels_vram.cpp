@@ -24,13 +24,6 @@ const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
 const ImVec4 kOk(0.45f, 0.85f, 0.50f, 1.0f);
 const ImVec4 kBad(1.0f, 0.45f, 0.40f, 1.0f);
 
-std::string gib(uint64_t b) {
-    char s[32];
-    if (b >= (1ull << 30)) std::snprintf(s, sizeof s, "%.2f GiB", double(b) / double(1ull << 30));
-    else if (b >= (1ull << 20)) std::snprintf(s, sizeof s, "%.1f MiB", double(b) / double(1ull << 20));
-    else std::snprintf(s, sizeof s, "%.1f KiB", double(b) / 1024.0);
-    return s;
-}
 
 const char* nice_name(MemCategory c) {
     switch (c) {
@@ -59,7 +52,7 @@ void bar_row(const char* name, uint64_t bytes, uint64_t total, const char* extra
     ImGui::TableNextColumn();
     ImGui::TextUnformatted(name);
     ImGui::TableNextColumn();
-    ImGui::TextUnformatted(shown.empty() ? gib(bytes).c_str() : shown.c_str());
+    ImGui::TextUnformatted(shown.empty() ? fmt_bytes(bytes).c_str() : shown.c_str());
     if (extra && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", extra);
     ImGui::TableNextColumn();
     ImGui::ProgressBar(total ? float(double(bytes) / double(total)) : 0.0f, ImVec2(-1, ImGui::GetTextLineHeight() * 0.7f),
@@ -105,7 +98,7 @@ void timeline_plot(const std::vector<VramPoint>& tl, const std::vector<PhaseMark
     // peak
     const float yp = Y(peak);
     for (float x = p0.x + pad; x < p1.x - pad; x += 8) dl->AddLine(ImVec2(x, yp), ImVec2(x + 4, yp), IM_COL32(255, 120, 100, 200));
-    const std::string pk = "peak " + gib(peak);
+    const std::string pk = "peak " + fmt_bytes(peak);
     dl->AddText(ImVec2(p1.x - pad - ImGui::CalcTextSize(pk.c_str()).x, yp + 3), IM_COL32(255, 140, 120, 230), pk.c_str());
     char span[32];
     std::snprintf(span, sizeof span, "%.1f s", t1 - t0);
@@ -149,19 +142,19 @@ void draw_vram(App& app) {
     for (const auto& h : heaps)
         if (h.device_local) budget += h.budget, usage += h.usage, size += h.size;
     if (info.has_memory_budget) {
-        ImGui::Text("budget %s · in use %s", gib(budget).c_str(), gib(usage).c_str());
+        ImGui::Text("budget %s · in use %s", fmt_bytes(budget).c_str(), fmt_bytes(usage).c_str());
         ImGui::ProgressBar(budget ? float(double(usage) / double(budget)) : 0.f, ImVec2(-1, 0),
-                           (gib(usage) + " / " + gib(budget)).c_str());
+                           (fmt_bytes(usage) + " / " + fmt_bytes(budget)).c_str());
     } else {
         ImGui::PushStyleColor(ImGuiCol_Text, kDim);
         ImGui::TextWrapped("The driver lacks VK_EXT_memory_budget, so there is no live usage or budget; the heap size stands in.");
         ImGui::PopStyleColor();
-        ImGui::Text("device-local heap size: %s", gib(size).c_str());
+        ImGui::Text("device-local heap size: %s", fmt_bytes(size).c_str());
     }
     const VramLedger& led = e->ctx().ledger();
     const uint64_t total = led.total() + ui_bytes;
     ImGui::Spacing();
-    ImGui::Text("r1vk allocated %s (device blocks %s)", gib(led.total()).c_str(), gib(led.device_memory()).c_str());
+    ImGui::Text("r1vk allocated %s (device blocks %s)", fmt_bytes(led.total()).c_str(), fmt_bytes(led.device_memory()).c_str());
     if (ImGui::BeginTable("ledger", 3, ImGuiTableFlags_RowBg)) {
         setup_columns();
         // KV: reserved is what the ledger holds; used is what the cache holds for the latest reply.
@@ -177,7 +170,7 @@ void draw_vram(App& app) {
             if (!b) continue;
             if (c == MemCategory::KvCache) {
                 bar_row("KV cache", b, total, "used (tokens in the cache) / reserved (the whole context)",
-                        gib(std::min(kv_used, b)) + " / " + gib(b));
+                        fmt_bytes(std::min(kv_used, b)) + " / " + fmt_bytes(b));
             } else {
                 bar_row(nice_name(c), b, total);
             }
@@ -248,14 +241,14 @@ void draw_fit(App& app) {
     const uint64_t total = fit.plan.total();
     if (app.view.fit_ctx > fit.max_positions)
         ImGui::TextColored(kBad, "the model's maximum is %d positions", fit.max_positions);
-    ImGui::Text("needs %s at %d tokens", gib(total).c_str(), app.view.fit_ctx);
+    ImGui::Text("needs %s at %d tokens", fmt_bytes(total).c_str(), app.view.fit_ctx);
     if (ImGui::BeginTable("plan", 3, ImGuiTableFlags_RowBg)) {
         setup_columns();
         for (size_t i = 0; i < kMemCategoryCount; ++i)
             if (fit.plan.bytes[i]) bar_row(nice_name(MemCategory(i)), fit.plan.bytes[i], total);
         ImGui::EndTable();
     }
-    if (fit.plan.host_embedding) ImGui::TextColored(kDim, "+ %s embedding in host memory", gib(fit.plan.host_embedding).c_str());
+    if (fit.plan.host_embedding) ImGui::TextColored(kDim, "+ %s embedding in host memory", fmt_bytes(fit.plan.host_embedding).c_str());
     ImGui::Spacing();
     if (ImGui::BeginTable("cards", 3, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) {
         ImGui::TableSetupColumn("card");
@@ -268,13 +261,13 @@ void draw_fit(App& app) {
             ImGui::TableNextColumn();
             if (dev_budget && i == 0) {
                 ImGui::TextUnformatted("this device");
-                if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s budget", gib(budget).c_str());
+                if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s budget", fmt_bytes(budget).c_str());
             }
             else ImGui::Text("%llu GB", (unsigned long long)(budget / GB));
             ImGui::TableNextColumn();
             const bool fits = total <= budget;
             ImGui::TextColored(fits ? kOk : kBad, fits ? "✓ %s free" : "✗ short %s",
-                               gib(fits ? budget - total : total - budget).c_str());
+                               fmt_bytes(fits ? budget - total : total - budget).c_str());
             ImGui::TableNextColumn();
             if (maxc) ImGui::Text("%u", maxc);
             else ImGui::TextColored(kBad, "none");
