@@ -69,6 +69,9 @@ std::string load_fonts(ImFontAtlas* atlas, float px) {
     // R1VK_CHAT_CJK=0 skips the CJK glyphs (about half of the start-up time on a slow CPU).
     const char* cjk_env = std::getenv("R1VK_CHAT_CJK");
     Found cjk = cjk_env && std::string(cjk_env) == "0" ? Found{} : find_font("Noto Sans CJK SC");
+    // The file names are ours now: let fontconfig free its configuration and caches (else they live
+    // until exit, which LeakSanitizer reports).
+    FcFini();
     bool have_main = false;
     if (!latin.file.empty()) {
         ImFontConfig c;
