@@ -9,23 +9,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loader/tokenizer_utf8.h"
+
 namespace r1vk::cli {
 
 namespace {
 
 using ojson = nlohmann::ordered_json;
-
-bool valid_utf8(const std::string& s) {
-    for (size_t i = 0; i < s.size();) {
-        const unsigned char c = s[i];
-        const size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (n == 0 || i + n > s.size()) return false;
-        for (size_t k = 1; k < n; ++k)
-            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-        i += n;
-    }
-    return true;
-}
 
 void print_json(const ojson& j) {
     std::printf("%s\n", j.dump(-1, ' ', false, ojson::error_handler_t::replace).c_str());
@@ -124,7 +114,7 @@ void Printer::delta(const char* type, const Event& e) {
         for (const TokenInfo& t : e.tokens) {
             if (t.prefix) continue;
             ojson tj{{"id", t.id}, {"index", t.index}, {"text", t.text}};
-            if (!valid_utf8(t.bytes)) tj["bytes"] = std::vector<int>(t.bytes.begin(), t.bytes.end());
+            if (tok::utf8_valid_prefix(t.bytes) != t.bytes.size()) tj["bytes"] = std::vector<int>(t.bytes.begin(), t.bytes.end());
             if (t.injected) tj["injected"] = true;
             if (t.has_trace) {
                 tj["logprob"] = t.trace.logprob;

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <string>
 
+#include "runtime/session.h"
+
 namespace r1vk::test {
 
 // tests/e2e/make_chat_model.py DIR <args>: a checkpoint plus a byte-level tokenizer and the R1 template.
@@ -26,6 +28,20 @@ inline std::filesystem::path chat_model(const std::string& name, const std::stri
         if (ec) std::filesystem::remove_all(tmp);  // another process got there first
     }
     return dir;
+}
+
+// Greedy decoding of exactly n tokens (end-of-sequence ignored), for Session tests.
+inline GenerationParams greedy(uint32_t n) {
+    GenerationParams g;
+    g.sampling.temperature = 0;
+    g.max_new_tokens = n;
+    g.ignore_eos = true;
+    return g;
+}
+
+// Every Khronos validation message the engine's context collected is a test failure.
+inline void expect_clean(Engine& e) {
+    for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
 }
 
 }  // namespace r1vk::test

@@ -29,14 +29,6 @@ std::unique_ptr<Engine> make_engine(const std::filesystem::path& dir, std::optio
     return std::make_unique<Engine>(o);
 }
 
-GenerationParams greedy(uint32_t n) {
-    GenerationParams g;
-    g.sampling.temperature = 0;
-    g.max_new_tokens = n;
-    g.ignore_eos = true;
-    return g;
-}
-
 GenerationParams sampled(uint32_t n) {
     GenerationParams g = greedy(n);
     g.sampling.temperature = 0.8f;
@@ -73,10 +65,6 @@ Outcome pump(Session& s) {
             return r;
         }
     }
-}
-
-void expect_clean(Engine& e) {
-    for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
 }
 
 std::filesystem::path model() { return chat_model("reliability", kArgs); }

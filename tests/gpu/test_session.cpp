@@ -39,18 +39,6 @@ Collected collect(Session& s, std::vector<ChatMessage> conv, GenerationParams gp
     return c;
 }
 
-GenerationParams greedy(uint32_t n) {
-    GenerationParams g;
-    g.sampling.temperature = 0;
-    g.max_new_tokens = n;
-    g.ignore_eos = true;
-    return g;
-}
-
-void expect_clean(Engine& e) {
-    for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
-}
-
 TEST(Session, StreamsDeltasThenStatsThenDone) {
     auto e = engine(256);
     Session s(*e);
