@@ -300,9 +300,13 @@ struct Tokenizer::Impl::ModelBuilder final : tok::TokenizerJsonSink {
     std::vector<std::pair<std::string, std::string>> early_merges;
     std::string joined;
 
-    explicit ModelBuilder(Impl& i) : impl(i) {
-        impl.vocab.reserve(1 << 18);  // Qwen2 size; smaller files just leave buckets empty
-        impl.bpe.reserve(1 << 18);
+    // Every vocab entry or merge takes at least 6 bytes of JSON ("a":1, / "a b",), so the file's size
+    // bounds both counts: a 152k-token Qwen2 file reserves its full size up front (no rehash while
+    // parsing), a 13 KB demo tokenizer a few KB instead of 12 MB of empty buckets.
+    ModelBuilder(Impl& i, size_t file_bytes) : impl(i) {
+        const size_t bound = std::min<size_t>(size_t(1) << 18, file_bytes / 6 + 16);
+        impl.vocab.reserve(bound);
+        impl.bpe.reserve(bound);
     }
 
     void vocab_entry(std::string&& text, int64_t id) override {
@@ -480,7 +484,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     Tokenizer t;
     t.impl_->file = file.string();
     std::string_view text(reinterpret_cast<const char*>(mf.bytes().data()), mf.size());
-    Impl::ModelBuilder builder(*t.impl_);
+    Impl::ModelBuilder builder(*t.impl_, text.size());
     auto tj = tok::read_tokenizer_json(text, t.impl_->file, builder);
     try {
         t.impl_->parse(tj);

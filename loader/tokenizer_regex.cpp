@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 
 namespace r1vk::tok {
@@ -63,7 +64,7 @@ const std::vector<NewChar>& chars_pcre2_lacks() {
 
 // Class items ("\x{A}-\x{B}...") for the characters of general category `name` ("L", "Nd", ...)
 // that PCRE2 lacks; empty for names that are not general categories (scripts, long names).
-std::string missing_from(std::string_view name) {
+std::string scan_missing(std::string_view name) {
     if (name.empty() || name.size() > 2) return {};
     std::string out;
     char32_t run_lo = 0, run_hi = 0;
@@ -92,6 +93,22 @@ std::string missing_from(std::string_view name) {
     }
     close();
     return out;
+}
+
+// scan_missing walks the whole list (thousands of characters) per name; a tokenizer's pattern names
+// a few categories, and every load translates the pattern again, so each name's answer is kept.
+std::string missing_from(std::string_view name) {
+    if (name.empty() || name.size() > 2) return {};
+    static const std::map<std::string, std::string, std::less<>> memo = [] {
+        std::map<std::string, std::string, std::less<>> m;
+        for (const char* cat : kCategory) {
+            m.emplace(cat, scan_missing(cat));
+            m.try_emplace(std::string(1, cat[0]), scan_missing(std::string_view(cat, 1)));
+        }
+        return m;
+    }();
+    auto it = memo.find(name);
+    return it == memo.end() ? std::string() : it->second;
 }
 
 std::string space_set() { return std::string(kOnigSpaceSet) + missing_from("Z"); }

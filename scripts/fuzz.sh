@@ -5,6 +5,8 @@
 #                                                   crash found so far), then fuzz SECONDS per target
 #   scripts/fuzz.sh --campaign SECONDS [TARGET...]  a long run, all targets in parallel at nice 19,
 #                                                   growing build-fuzz/corpus/TARGET; prints execs
+#                                                   (R1VK_FUZZ_RUNS=N: a target stops after N
+#                                                   executions if that comes before SECONDS)
 #
 # Targets: safetensors safetensors_index config tokenizer_json tokenize chat_template reasoning_splitter
 # (all when none named). A crash leaves build-fuzz/artifacts/TARGET-crash-*; copy it into
@@ -32,6 +34,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # campaigns on a loaded machine, where a starved process trips 10 s of wall time); -rss_limit_mb: a
 # blow-up (e.g. an exponential template) too.
 FLAGS=(-timeout=${R1VK_FUZZ_TIMEOUT:-10} -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+if [[ -n "${R1VK_FUZZ_RUNS:-}" ]]; then FLAGS+=(-runs="$R1VK_FUZZ_RUNS"); fi
 
 run_one() {
   local t=$1 secs=$2 work=$3
