@@ -165,6 +165,40 @@ TEST(Fault, AllocationFailureAtLoadIsADeviceError) {
     expect_clean(*e);
 }
 
+// lavapipe's memory is host-visible, so a normal load writes weights straight into mapped memory and
+// submits nothing; forcing the staging ring (as a discrete GPU loads) makes the load submit copies and
+// wait on fences, which is where these faults strike.
+TEST(Fault, DeviceLostAndFenceTimeoutWhileLoadingThroughTheStagingRing) {
+    for (const std::string spec : {"submit_lost@load:1", "submit_lost@load:3", "fence_timeout@load:2"}) {
+        SCOPED_TRACE(spec);
+        EngineOptions o;
+        o.model_dir = model();
+        o.validation = true;
+        o.model.ctx = 256;
+        o.model.force_staging = true;
+        o.fault = spec;
+        try {
+            Engine e(o);
+            ADD_FAILURE() << spec << " did not fail the load";
+        } catch (const Error& err) {
+            EXPECT_EQ(err.exit_code(), 3) << err.what();
+            EXPECT_NE(std::string(err.what()).find(spec), std::string::npos) << err.what();
+        }
+    }
+    EngineOptions o;  // the same staged load without a fault, in the same process, generates
+    o.model_dir = model();
+    o.validation = true;
+    o.model.ctx = 256;
+    o.model.force_staging = true;
+    Engine e(o);
+    Session s(e);
+    s.start({{"user", "What is 12 + 30?"}}, greedy(8));
+    Outcome ok = pump(s);
+    EXPECT_EQ(ok.reason, DoneReason::MaxTokens);
+    EXPECT_EQ(ok.reply_ids.size(), 8u);
+    expect_clean(e);
+}
+
 void expect_device_fault_then_recovery(const std::string& spec, bool some_tokens_first) {
     SCOPED_TRACE(spec);
     auto e = make_engine(model(), spec);
