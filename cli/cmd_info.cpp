@@ -213,13 +213,21 @@ int cmd_info(const Tokens& t) {
             std::printf("  KV cache: %s per token (%u tokens: %s)\n", format_bytes(plan.kv_bytes_per_token).c_str(), po.ctx,
                         format_bytes(plan.kv_bytes_per_token * po.ctx).c_str());
             std::printf("  decode reads %s of weights per token\n", format_bytes(plan.decode_read_bytes).c_str());
+            // A tied model's embedding is gathered from the fp16 head; with an int8 head it moves out.
+            const char* tied = !cfg.tie_word_embeddings ? ""
+                               : po.embed_on_device ? "; the tied embedding gets an fp16 table of its own"
+                                                    : "; the tied embedding is then read from host memory";
+            // Tied + --embed-on-device: the int8 head comes on top of an fp16 table, so q8 costs VRAM.
+            const bool costs = plan8.total() > plan16.total();
+            const std::string delta = costs ? format_bytes(plan8.total() - plan16.total()) + " more" : format_bytes(q8_saving) + " less";
             if (q8)
-                std::printf("  lm_head int8 (--lm-head q8): %s instead of %s fp16; %s less VRAM, logits not exact\n",
+                std::printf("  lm_head int8 (--lm-head q8): %s instead of %s fp16; %s VRAM, logits not exact%s\n",
                             format_bytes(plan8.of(MemCategory::LmHead)).c_str(),
-                            format_bytes(plan16.of(MemCategory::LmHead)).c_str(), format_bytes(q8_saving).c_str());
+                            format_bytes(plan16.of(MemCategory::LmHead)).c_str(), delta.c_str(), tied);
             else
-                std::printf("  lm_head fp16 (exact); --lm-head q8 would save %s of VRAM (per-row int8 head, %s)\n",
-                            format_bytes(q8_saving).c_str(), format_bytes(plan8.of(MemCategory::LmHead)).c_str());
+                std::printf("  lm_head fp16 (exact); --lm-head q8 would %s %s of VRAM (per-row int8 head, %s%s)\n",
+                            costs ? "cost" : "save", format_bytes(costs ? plan8.total() - plan16.total() : q8_saving).c_str(),
+                            format_bytes(plan8.of(MemCategory::LmHead)).c_str(), tied);
             std::printf("VRAM plan at --ctx %u%s:\n%s", po.ctx, chosen >= 0 ? (" on " + devs[chosen].name).c_str() : "",
                         plan.table(budget).c_str());
             std::printf("Where it fits (the whole plan above, the context as large as the memory allows, up to %u):\n", limit);
