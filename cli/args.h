@@ -25,6 +25,7 @@ public:
     long long integer(const std::string& name, long long def, long long lo, long long hi) const;
     double number(const std::string& name, double def, double lo, double hi) const;
     bool help() const { return help_; }
+    const std::string& command() const { return command_; }
     std::string usage() const;
 
 private:

@@ -279,6 +279,7 @@ int cmd_bench(const Tokens& t) {
     if (a.has("json")) {
         nlohmann::json j = {{"model", name},
                             {"layers", cfg.num_layers},
+                            {"lm_head", eo.model.lm_head_q8 ? "q8" : "f16"},
                             {"device", engine.ctx().info().name},
                             {"n_prompt", np},
                             {"n_gen", ng},
@@ -322,7 +323,8 @@ int cmd_bench(const Tokens& t) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
-    std::printf("model   %s (%d layers, hidden %d, vocab %d)\n", name.c_str(), cfg.num_layers, cfg.hidden_size, cfg.vocab_size);
+    std::printf("model   %s (%d layers, hidden %d, vocab %d, lm_head %s)\n", name.c_str(), cfg.num_layers, cfg.hidden_size,
+                cfg.vocab_size, eo.model.lm_head_q8 ? "int8 (--lm-head q8)" : "fp16");
     std::printf("device  %s (%s), load %.2f s\n", engine.ctx().info().name.c_str(), engine.ctx().info().type_name(),
                 engine.load_seconds());
     // One table, every column as wide as its widest cell.

@@ -107,6 +107,7 @@ int cmd_info(const Tokens& t) {
                              {"ctx", 0, true, "context length for the plan (default 4096)"},
                              {"device", 0, true, "the device to plan for"},
                              {"embed-on-device", 0, false, "plan with the embedding table in VRAM"},
+                             lm_head_opt(),
                              {"kernels", 0, false,
                               "build every kernel variant for --device (default: the highest-ranked, a compile-only "
                               "one such as RADV_FORCE_FAMILY=navi21's included) and print the driver's register, spill "
@@ -118,6 +119,7 @@ int cmd_info(const Tokens& t) {
         return 0;
     }
     const bool json = a.has("json");
+    const bool q8 = lm_head_q8(a);  // checked before any output: a bad value is a usage error alone
     const int requested = int(a.integer("device", -1, 0, 64));
     if (a.has("kernels")) {
         const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
@@ -154,9 +156,16 @@ int cmd_info(const Tokens& t) {
         const int max_pos = cfg.max_position_embeddings;
         const uint32_t def_ctx = max_pos > 0 ? uint32_t(std::min(4096, max_pos)) : 4096;
         PlanOptions po{uint32_t(a.integer("ctx", def_ctx, 1, 1 << 24)), 256, a.has("embed-on-device"), kc.attn_target_splits,
-                       kc.topk_slice, 64};
+                       kc.topk_slice, 64, q8};
         po.prefill_chunk = std::min<uint32_t>(256, po.ctx);
         const VramPlan plan = plan_qwen2(cfg, po);
+        // The same plan with the fp16 head and with the int8 one: what --lm-head q8 saves (the head's
+        // bytes; a tied model's embedding then leaves VRAM too, unless --embed-on-device keeps it there).
+        PlanOptions po16 = po, po8 = po;
+        po16.lm_head_q8 = false;
+        po8.lm_head_q8 = true;
+        const VramPlan plan16 = plan_qwen2(cfg, po16), plan8 = plan_qwen2(cfg, po8);
+        const uint64_t q8_saving = plan16.total() > plan8.total() ? plan16.total() - plan8.total() : 0;
         const uint64_t budget = chosen >= 0 ? devs[chosen].device_local_budget() : 0;
         const bool beyond = max_pos > 0 && po.ctx > uint32_t(max_pos);
         const std::string beyond_msg = beyond ? "--ctx " + std::to_string(po.ctx) + " is beyond the model's " +
@@ -184,6 +193,9 @@ int cmd_info(const Tokens& t) {
                            {"host_embedding_bytes", plan.host_embedding},
                            {"kv_bytes_per_token", plan.kv_bytes_per_token},
                            {"decode_read_bytes_per_token", plan.decode_read_bytes},
+                           {"lm_head", q8 ? "q8" : "f16"},
+                           {"lm_head_bytes", plan.of(MemCategory::LmHead)},
+                           {"lm_head_q8_saving_bytes", q8_saving},
                            {"categories", cats},
                            {"device_budget", budget},
                            {"fits", !beyond && (budget == 0 || plan.total() <= budget)}};
@@ -201,6 +213,21 @@ int cmd_info(const Tokens& t) {
             std::printf("  KV cache: %s per token (%u tokens: %s)\n", format_bytes(plan.kv_bytes_per_token).c_str(), po.ctx,
                         format_bytes(plan.kv_bytes_per_token * po.ctx).c_str());
             std::printf("  decode reads %s of weights per token\n", format_bytes(plan.decode_read_bytes).c_str());
+            // A tied model's embedding is gathered from the fp16 head; with an int8 head it moves out.
+            const char* tied = !cfg.tie_word_embeddings ? ""
+                               : po.embed_on_device ? "; the tied embedding gets an fp16 table of its own"
+                                                    : "; the tied embedding is then read from host memory";
+            // Tied + --embed-on-device: the int8 head comes on top of an fp16 table, so q8 costs VRAM.
+            const bool costs = plan8.total() > plan16.total();
+            const std::string delta = costs ? format_bytes(plan8.total() - plan16.total()) + " more" : format_bytes(q8_saving) + " less";
+            if (q8)
+                std::printf("  lm_head int8 (--lm-head q8): %s instead of %s fp16; %s VRAM, logits not exact%s\n",
+                            format_bytes(plan8.of(MemCategory::LmHead)).c_str(),
+                            format_bytes(plan16.of(MemCategory::LmHead)).c_str(), delta.c_str(), tied);
+            else
+                std::printf("  lm_head fp16 (exact); --lm-head q8 would %s %s of VRAM (per-row int8 head, %s%s)\n",
+                            costs ? "cost" : "save", format_bytes(costs ? plan8.total() - plan16.total() : q8_saving).c_str(),
+                            format_bytes(plan8.of(MemCategory::LmHead)).c_str(), tied);
             std::printf("VRAM plan at --ctx %u%s:\n%s", po.ctx, chosen >= 0 ? (" on " + devs[chosen].name).c_str() : "",
                         plan.table(budget).c_str());
             std::printf("Where it fits (the whole plan above, the context as large as the memory allows, up to %u):\n", limit);

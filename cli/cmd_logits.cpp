@@ -48,6 +48,8 @@ int cmd_logits(const Tokens& t) {
     const std::vector<int32_t> ids = parse_ids(a.str("ids"), "--ids");
     const std::string backend = a.str("backend", "gpu");
     if (backend == "reference") {
+        // The C++ twin is the exact forward pass; the int8 head is compared with it in the gpu tests.
+        if (lm_head_q8(a)) fail_usage("r1vk logits: --lm-head q8 is for --backend gpu (the reference computes the fp16 head)");
         const auto dir = model_dir(a, false);
         const ModelConfig cfg = ModelConfig::load(dir);
         const TensorIndex index = TensorIndex::open(dir);

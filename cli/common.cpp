@@ -47,7 +47,18 @@ std::vector<Opt> engine_opts() {
     return {{"model", 'm', true, "model directory (default: the bundled demo model)"},
             {"ctx", 'c', true, "context length in tokens (default 4096, at most the model's)", "ctx-size"},
             {"device", 0, true, "Vulkan device index (see r1vk info)"},
-            {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"}};
+            {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"},
+            lm_head_opt()};
+}
+
+Opt lm_head_opt() {
+    return {"lm-head", 0, true, "lm_head weights: f16 (exact, the default) or q8 (per-row int8: half the head's VRAM, not exact)"};
+}
+
+bool lm_head_q8(const Args& a) {
+    const std::string v = a.str("lm-head", "f16");
+    if (v != "f16" && v != "q8") fail_usage("r1vk " + a.command() + ": --lm-head expects f16 or q8, got '" + v + "'");
+    return v == "q8";
 }
 
 EngineOptions engine_options(const Args& a, bool need_tokenizer) {
@@ -57,6 +68,7 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer) {
     o.need_tokenizer = need_tokenizer;
     o.model.ctx = uint32_t(a.integer("ctx", 0, 1, 1 << 24));  // 0: 4096, or less if the model says so
     o.model.embed_on_device = a.has("embed-on-device");
+    o.model.lm_head_q8 = lm_head_q8(a);
     return o;
 }
 

@@ -21,6 +21,9 @@ std::filesystem::path model_dir(const Args& a, bool required);
 // Options every model-running command shares.
 std::vector<Opt> engine_opts();
 EngineOptions engine_options(const Args& a, bool need_tokenizer);
+// --lm-head f16|q8 (default f16): true for the per-row int8 head. A usage error for anything else.
+bool lm_head_q8(const Args& a);
+Opt lm_head_opt();
 
 // Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
 ProgressFn progress_printer(const std::string& what);

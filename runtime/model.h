@@ -22,7 +22,10 @@ namespace r1vk {
 struct ModelOptions {
     uint32_t ctx = 4096;             // KV-cache capacity in tokens (Engine: 0 = min(4096, the model's))
     uint32_t prefill_chunk = 256;    // tokens per prefill submission
-    bool embed_on_device = false;    // untied models: keep the embedding table in VRAM (else host, mmap)
+    bool embed_on_device = false;    // keep the embedding table in VRAM (else host, mmap); tied + q8 too
+    // --lm-head q8: the head as per-row int8 (half the bytes, not exact; defaults stay fp16). A tied
+    // model then reads its embedding rows from the mapped checkpoint, as an untied one does.
+    bool lm_head_q8 = false;
     bool force_staging = false;      // upload through the staging ring even on UMA devices (tests)
     uint32_t synthetic_seed = 0;     // synthetic weights only
     ProgressFn progress;             // bytes uploaded / total

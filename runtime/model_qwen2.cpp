@@ -36,6 +36,8 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
     const std::string src = (cfg.dir / "config.json").string();
     if (cfg.head_dim % 4 != 0) fail_input(src, "head_dim " + std::to_string(cfg.head_dim) + " is not a multiple of 4");
     if (cfg.hidden_size % 2 != 0) fail_input(src, "hidden_size must be even");
+    if (opt.lm_head_q8 && cfg.hidden_size % 4 != 0)
+        fail_usage("--lm-head q8 needs hidden_size to be a multiple of 4 (it is " + std::to_string(cfg.hidden_size) + ")");
     if (opt_.ctx == 0) fail_usage("--ctx must be at least 1");
     if (cfg.max_position_embeddings > 0 && opt_.ctx > uint32_t(cfg.max_position_embeddings))
         fail_usage("--ctx " + std::to_string(opt_.ctx) + " exceeds the model's max_position_embeddings (" +
@@ -49,7 +51,7 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
 
     const KernelConfig& kc = ops.config();
     plan_ = plan_qwen2(cfg, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                        kc.topk_slice, 64});
+                                        kc.topk_slice, 64, opt_.lm_head_q8});
     const uint64_t budget = ctx.info().device_local_budget();
     const uint64_t in_use = ctx.ledger().device_memory();
     const uint64_t per_ctx = plan_.of(MemCategory::KvCache) + plan_.of(MemCategory::Scratch);
@@ -108,14 +110,16 @@ void Qwen2Model::load_checkpoint(const Qwen2Checkpoint& ck) {
         layers_.push_back(std::move(l));
     }
     final_norm_ = upload_vector(a, up, *ck.final_norm, MemCategory::NormsBiases);
-    lm_head_ = upload_dense(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead);
-    if (cfg_.tie_word_embeddings) {
+    lm_head_ = opt_.lm_head_q8 ? upload_dense_q8(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead)
+                               : upload_dense(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead);
+    if (cfg_.tie_word_embeddings && !opt_.lm_head_q8) {
         device_embed_ = true;  // gather from the head's table: no second copy
     } else if (opt_.embed_on_device) {
+        // Untied, or tied with an int8 head (which the fp16 gather cannot read): an fp16 table of its own.
         embed_ = upload_dense(*ctx_, a, up, *ck.embed, MemCategory::Embedding);
         device_embed_ = true;
     } else {
-        host_embed_ = ck.embed;
+        host_embed_ = ck.embed;  // tied + q8: the same tensor, read exactly from the mapped file
     }
     up.finish();
 }
@@ -125,7 +129,7 @@ void Qwen2Model::allocate_runtime() {
     Scratch& s = *s_;
     const KernelConfig& kc = ops_->config();
     s.n = scratch_layout(cfg_, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                           kc.topk_slice, 64});
+                                           kc.topk_slice, 64, opt_.lm_head_q8});
     Arena& a = *runtime_arena_;
     for (Layer& l : layers_) {
         const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * cfg_.head_dim * 2;

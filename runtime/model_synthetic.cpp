@@ -82,6 +82,24 @@ struct Filler {
         }
         return g;
     }
+
+    // --lm-head q8: random int8 quads, one scale per row, so values span about +-0.05 like f16()'s.
+    GpuLinear q8(uint32_t rows, uint32_t k, MemCategory cat) {
+        GpuLinear g;
+        g.type = WeightType::Q8;
+        g.n = rows;
+        g.k = k;
+        const uint32_t per = chunk_rows(k, ctx.info().max_buffer_bytes(), rows);
+        for (uint32_t c0 = 0; c0 < rows; c0 += per) {
+            GpuLinear::Chunk ch;
+            ch.row_begin = c0;
+            ch.rows = std::min(per, rows - c0);
+            ch.wq = random(uint64_t(ch.rows) * k, cat, 0);
+            ch.sc = constant(ch.rows, 0.05f / 127.0f, cat);
+            g.chunks.push_back(std::move(ch));
+        }
+        return g;
+    }
 };
 
 }  // namespace
@@ -107,10 +125,11 @@ void Qwen2Model::make_synthetic() {
         layers_.push_back(std::move(l));
     }
     final_norm_ = f.constant(H, 1.0f, MemCategory::NormsBiases);
-    lm_head_ = f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::LmHead);
-    if (cfg_.tie_word_embeddings) {
+    lm_head_ = opt_.lm_head_q8 ? f.q8(uint32_t(cfg_.vocab_size), H, MemCategory::LmHead)
+                               : f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::LmHead);
+    if (cfg_.tie_word_embeddings && !opt_.lm_head_q8) {
         device_embed_ = true;
-    } else if (opt_.embed_on_device) {
+    } else if (opt_.embed_on_device) {  // untied, or tied with an int8 head (the gather reads fp16)
         embed_ = f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::Embedding);
         device_embed_ = true;
     }

@@ -16,6 +16,13 @@ std::pair<uint32_t, uint32_t> grid_2d(uint32_t groups, uint32_t max_x) {
     return {max_x, ceil_div(groups, max_x)};
 }
 
+// The int8 kernels read whole words of 4 values and know no pairs, permutation or groups.
+void check_dense_type(const GpuLinear& w, const char* op) {
+    if (w.type != WeightType::Q8) return;
+    if (w.k % 4 != 0) fail_device(std::string(op) + ": int8 weights need k to be a multiple of 4");
+    if (w.silu_pairs || w.act_order()) fail_device(std::string(op) + ": int8 weights have no gate/up pairs or act-order");
+}
+
 }  // namespace
 
 const char* matvec_shape_name(MatvecShape s) {
@@ -29,24 +36,36 @@ const char* matvec_shape_name(MatvecShape s) {
 
 namespace kernel_desc {
 
-PipelineDesc matvec(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym) {
+namespace {
+// Type variants are named by suffix: GPTQ int4 is the plain name.
+std::string typed(const std::string& base, WeightType wt, const char* tail = "") {
+    switch (wt) {
+        case WeightType::Q4: return base + tail;
+        case WeightType::F16: return base + "_f16" + tail;
+        case WeightType::Q8: return base + "_q8" + tail;
+    }
+    return base;
+}
+}  // namespace
+
+PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym) {
     std::string name;
     switch (c.matvec) {
-        case MatvecShape::Rows: name = f16 ? "matvec_rows_f16" : "matvec_rows"; break;
-        case MatvecShape::Lanes: name = f16 ? "matvec_lanes_f16" : "matvec_lanes"; break;
-        case MatvecShape::LanesNoSubgroup: name = f16 ? "matvec_lanes_f16_nosg" : "matvec_lanes_nosg"; break;
+        case MatvecShape::Rows: name = typed("matvec_rows", wt); break;
+        case MatvecShape::Lanes: name = typed("matvec_lanes", wt); break;
+        case MatvecShape::LanesNoSubgroup: name = typed("matvec_lanes", wt, "_nosg"); break;
     }
     return {name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
             c.matvec != MatvecShape::Rows};
 }
 
-PipelineDesc matmul(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym) {
+PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym) {
     const uint32_t ls = (c.matmul_bt / c.matmul_tm) * (c.matmul_bn / c.matmul_tn);
     const uint32_t e = static_cast<uint32_t>(epi);
     if (c.matmul_rows)
-        return {f16 ? "matmul_rows_f16" : "matmul_rows", 7, sizeof(pc::MatmulPC),
+        return {typed("matmul_rows", wt), 7, sizeof(pc::MatmulPC),
                 {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym}};
-    return {f16 ? "matmul_f16" : "matmul", 7, sizeof(pc::MatmulPC),
+    return {typed("matmul", wt), 7, sizeof(pc::MatmulPC),
             {ls, c.matmul_bt, c.matmul_bn, c.matmul_tm, c.matmul_tn, e, bias, act_order, sym}};
 }
 
@@ -83,26 +102,28 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
     const uint32_t group = uint32_t(m.num_heads / std::max(1, m.num_kv_heads)), hd = uint32_t(m.head_dim);
     std::vector<KernelUse> v = {
         {"rmsnorm (every layer, twice, and the head)", true, kernel_desc::rmsnorm(c)},
-        {"q/k/v projection + bias", true, kernel_desc::matvec(c, false, Epilogue::Store, true, act, sym)},
+        {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym)},
         {"rope + KV-cache write", true, kernel_desc::rope_kv()},
         {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1)},
         {"attention combine", true, kernel_desc::attn_combine()},
-        {"o projection += residual", true, kernel_desc::matvec(c, false, Epilogue::Accumulate, false, act, sym)},
-        {"gate/up + silu*mul", true, kernel_desc::matvec(c, false, Epilogue::SiluMul, false, act, sym)},
-        {"down projection += residual", true, kernel_desc::matvec(c, false, Epilogue::Accumulate, false, act, sym)},
-        {"lm_head (fp16)", true, kernel_desc::matvec(c, true, Epilogue::Store, false, false, false)},
+        {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
+        {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym)},
+        {"down projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
+        {"lm_head (fp16)", true, kernel_desc::matvec(c, WeightType::F16, Epilogue::Store, false, false, false)},
+        {"lm_head (int8, --lm-head q8)", true, kernel_desc::matvec(c, WeightType::Q8, Epilogue::Store, false, false, false)},
         {"argmax (greedy head)", true, kernel_desc::argmax()},
         {"topk (sampling head)", true, kernel_desc::topk(c)},
         {"trace (--logprobs)", true, kernel_desc::trace(c)},
         {"penalty (repetition, banned ids)", true, kernel_desc::penalty()},
         {"embed (--embed-on-device)", true, kernel_desc::embed()},
-        {"q/k/v projection + bias", false, kernel_desc::matmul(c, false, Epilogue::Store, true, act, sym)},
-        {"o / down projection += residual", false, kernel_desc::matmul(c, false, Epilogue::Accumulate, false, act, sym)},
-        {"gate|up projection", false, kernel_desc::matmul(c, false, Epilogue::Store, false, act, sym)},
+        {"q/k/v projection + bias", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, true, act, sym)},
+        {"o / down projection += residual", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
+        {"gate|up projection", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, false, act, sym)},
         {"silu*mul", false, kernel_desc::silu_mul()},
         {"attention (query tiles)", false,
          kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd))},
-        {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, true, Epilogue::Store, false, false, false)},
+        {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, WeightType::F16, Epilogue::Store, false, false, false)},
+        {"logits of every row (int8 lm_head)", false, kernel_desc::matmul(c, WeightType::Q8, Epilogue::Store, false, false, false)},
         {"add", false, kernel_desc::add()},
         {"fill_random (synthetic weights)", false, kernel_desc::fill_random()},
         {"read_bw (bench's compute-read baseline)", false, kernel_desc::read_bw(c)},
@@ -138,8 +159,9 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     const bool f16 = w.type == WeightType::F16;
     const bool silu = epi == Epilogue::SiluMul;
     if (silu != w.silu_pairs) fail_device("matvec: the silu epilogue needs a gate/up pair matrix");
+    check_dense_type(w, "matvec");
     const bool has_bias = static_cast<bool>(w.bias) && !silu;
-    const Pipeline& p = pipes_.get(kernel_desc::matvec(cfg_, f16, epi, has_bias, w.act_order(), w.sym));
+    const Pipeline& p = pipes_.get(kernel_desc::matvec(cfg_, w.type, epi, has_bias, w.act_order(), w.sym));
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
         const uint32_t per_group = cfg_.matvec == MatvecShape::Rows ? cfg_.matvec_ls * cfg_.matvec_rows : cfg_.matvec_rows;
@@ -157,8 +179,9 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
     // A gate/up pair matrix writes its two halves side by side ([gate | up] per row) for silu_mul.
     if (epi == Epilogue::SiluMul) fail_device("matmul: the silu epilogue is a separate kernel (silu_mul) in prefill");
     const bool f16 = w.type == WeightType::F16;
+    check_dense_type(w, "matmul");
     const bool has_bias = static_cast<bool>(w.bias) && !w.silu_pairs;
-    const Pipeline& p = pipes_.get(kernel_desc::matmul(cfg_, f16, epi, has_bias, w.act_order(), w.sym));
+    const Pipeline& p = pipes_.get(kernel_desc::matmul(cfg_, w.type, epi, has_bias, w.act_order(), w.sym));
     for (const auto& ch : w.chunks) {
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {

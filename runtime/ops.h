@@ -43,8 +43,9 @@ enum class Epilogue : uint32_t { Store = 0, Accumulate = 1, SiluMul = 2 };
 // The pipeline (shader variant + specialization constants) each Ops wrapper asks for, built in one
 // place so that `r1vk info --kernels` compiles exactly what the forward pass runs.
 namespace kernel_desc {
-PipelineDesc matvec(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym);
-PipelineDesc matmul(const KernelConfig& c, bool f16, Epilogue epi, bool bias, bool act_order, bool sym);
+// The weight type picks the SPIR-V variant (Q4: "matvec_rows", F16: "matvec_rows_f16", Q8: "..._q8").
+PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym);
+PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym);
 PipelineDesc rmsnorm(const KernelConfig& c);
 PipelineDesc add();
 PipelineDesc silu_mul();

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "loader/safetensors.h"
+#include "runtime/weights.h"
 
 namespace r1vk::ref {
 
@@ -40,6 +41,23 @@ std::vector<float> dense_matmul(std::span<const uint16_t> w, uint32_t n, uint32_
             double acc = 0.0;
             for (uint32_t i = 0; i < k; ++i) acc += double(half_to_float(w[size_t(o) * k + i])) * x[size_t(t) * k + i];
             y[size_t(t) * n + o] = float(acc);
+        }
+    return y;
+}
+
+std::vector<float> q8_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows) {
+    std::vector<float> row(k), scale(n);
+    std::vector<int8_t> q(size_t(n) * k);
+    for (uint32_t o = 0; o < n; ++o) {
+        for (uint32_t i = 0; i < k; ++i) row[i] = half_to_float(w[size_t(o) * k + i]);
+        scale[o] = quantize_row_q8(row, &q[size_t(o) * k]);
+    }
+    std::vector<float> y(size_t(rows) * n);
+    for (uint32_t t = 0; t < rows; ++t)
+        for (uint32_t o = 0; o < n; ++o) {
+            double acc = 0.0;
+            for (uint32_t i = 0; i < k; ++i) acc += double(q[size_t(o) * k + i]) * x[size_t(t) * k + i];
+            y[size_t(t) * n + o] = float(acc * scale[o]);
         }
     return y;
 }

@@ -18,6 +18,9 @@ float round_half(float x);  // through fp16 and back (the KV cache stores fp16)
 std::vector<float> gptq_matmul(const GptqLinear& L, std::span<const float> x, uint32_t rows);
 // y[t][n] = sum_k x[t][k] * W[n][k] for an fp16 [n][k] matrix (lm_head)
 std::vector<float> dense_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows);
+// The same product with the --lm-head q8 head: each fp16 row quantized by quantize_row_q8 (the
+// function upload_dense_q8 uses, unit-tested on its own), y = scale[n] * sum_k q[n][k] x[t][k].
+std::vector<float> q8_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows);
 
 void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps);
 // NeoX RoPE of one head in place: pairs (i, i + d/2), angle pos * theta^(-2i/d) in double.

@@ -45,6 +45,11 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
     return s;
 }
 
+uint64_t lm_head_bytes(const ModelConfig& c, bool q8) {
+    const uint64_t H = uint64_t(c.hidden_size), V = uint64_t(c.vocab_size);
+    return q8 ? V * H + V * 4 : V * H * 2;
+}
+
 VramPlan plan_qwen2(const ModelConfig& c, const PlanOptions& o) {
     VramPlan p;
     auto add = [&](MemCategory cat, uint64_t b) { p.bytes[static_cast<size_t>(cat)] += b; };
@@ -66,8 +71,10 @@ VramPlan plan_qwen2(const ModelConfig& c, const PlanOptions& o) {
     }
     if (c.qkv_bias) add(MemCategory::NormsBiases, L * (nH + 2 * nKV) * hd * 4);
     add(MemCategory::NormsBiases, (2 * L + 1) * H * 4);
-    add(MemCategory::LmHead, V * H * 2);
-    if (!c.tie_word_embeddings) {
+    add(MemCategory::LmHead, lm_head_bytes(c, o.lm_head_q8));
+    // A tied model gathers its embedding from the fp16 head; an int8 head cannot serve as the table,
+    // so the embedding then lives where an untied model's does (host memory, or VRAM on request).
+    if (!c.tie_word_embeddings || o.lm_head_q8) {
         if (o.embed_on_device) add(MemCategory::Embedding, V * H * 2);
         else p.host_embedding = V * H * 2;
     }

@@ -19,7 +19,11 @@ struct PlanOptions {
     uint32_t attn_max_splits = 32;   // decode split-KV partial buffer
     uint32_t topk_slice = 1024;
     uint32_t topk_k = 64;
+    bool lm_head_q8 = false;         // int8 head: V*H bytes + fp32 scale per row, instead of V*H*2
 };
+
+// The head's bytes in VRAM: fp16 [V][H], or int8 [V][H] + fp32 scale [V] with --lm-head q8.
+uint64_t lm_head_bytes(const ModelConfig& cfg, bool q8);
 
 struct VramPlan {
     std::array<uint64_t, kMemCategoryCount> bytes{};

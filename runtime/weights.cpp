@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -110,6 +111,18 @@ bool gptq_is_symmetric(const GptqLinear& L) {
         for (int n = 0; n < L.out_features; ++n)
             if (L.zero(g, n) != 8) return false;
     return true;
+}
+
+float quantize_row_q8(std::span<const float> row, int8_t* out) {
+    float amax = 0.0f;
+    for (float v : row) amax = std::max(amax, std::fabs(v));
+    const float scale = amax / 127.0f;
+    for (size_t j = 0; j < row.size(); ++j) {
+        // In double, so q = round(v / scale) is the nearest integer to the exact quotient.
+        const double q = scale > 0.0f ? std::nearbyint(double(row[j]) / double(scale)) : 0.0;
+        out[j] = int8_t(std::clamp(q, -127.0, 127.0));
+    }
+    return scale;
 }
 
 uint32_t chunk_rows(uint64_t bytes_per_row, uint64_t max_range, uint32_t total_rows) {
@@ -338,6 +351,41 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
             }
             for (uint64_t i = 0; i < cnt * k; ++i) h[i] = to_half_bits(t, (uint64_t(c0) + r0) * k + i);
         });
+        g.chunks.push_back(std::move(ch));
+    }
+    return g;
+}
+
+GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
+                          uint64_t max_range) {
+    if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
+    if (t.shape.size() != 2 || t.shape[1] % 4 != 0)
+        fail_input(t.file ? t.file->string() : t.name,
+                   "tensor " + t.name + ": int8 upload expects a [rows, k] matrix with k a multiple of 4");
+    check_finite(t);
+    GpuLinear g;
+    g.type = WeightType::Q8;
+    g.n = uint32_t(t.shape[0]);
+    g.k = uint32_t(t.shape[1]);
+    const uint32_t k = g.k;
+    const uint32_t per_chunk = chunk_rows(k, max_range, g.n);
+    std::vector<float> row(k);
+    for (uint32_t c0 = 0; c0 < g.n; c0 += per_chunk) {
+        GpuLinear::Chunk ch;
+        ch.row_begin = c0;
+        ch.rows = std::min(per_chunk, g.n - c0);
+        ch.wq = arena.alloc(uint64_t(ch.rows) * k, cat);
+        ch.sc = arena.alloc(uint64_t(ch.rows) * 4, cat);
+        // The scales are known only once a row is quantized: collected here, written after the rows.
+        std::vector<float> scales(ch.rows);
+        up.write_rows(ch.wq, 0, k, ch.rows, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
+            for (uint64_t r = 0; r < cnt; ++r) {
+                const uint64_t src = (uint64_t(c0) + r0 + r) * k;
+                for (uint32_t j = 0; j < k; ++j) row[j] = to_f32(t, src + j);
+                scales[r0 + r] = quantize_row_q8(row, reinterpret_cast<int8_t*>(dst + r * k));
+            }
+        });
+        up.write(ch.sc, scales.data(), uint64_t(ch.rows) * 4);
         g.chunks.push_back(std::move(ch));
     }
     return g;

@@ -1,6 +1,7 @@
 // Weights as the kernels read them, and how they get there. GPTQ tensors are repacked on the host into
 // output-row-major words (8 nibbles = 8 consecutive k of one output row; act-order rows sorted so each
-// group is contiguous), scales and zeros per output row; fp16 matrices stay [rows][k]. Tensors larger
+// group is contiguous), scales and zeros per output row; fp16 matrices stay [rows][k]; int8 matrices
+// (--lm-head q8) are [rows][k/4] words, value j of a row at byte j, one fp32 scale per row. Tensors larger
 // than maxStorageBufferRange are split by output rows into chunks. Uploads stream through a staging
 // ring (or straight into mapped memory on UMA devices), so host memory stays small.
 #pragma once
@@ -17,7 +18,9 @@
 
 namespace r1vk {
 
-enum class WeightType { Q4, F16 };
+// Q4: GPTQ int4 words + fp16 group scales (+ zero nibbles). F16: fp16 pairs. Q8: int8 quads, value =
+// int8 * sc[row] (fp32 bits), symmetric per row: the opt-in half-size lm_head.
+enum class WeightType { Q4, F16, Q8 };
 
 struct GpuLinear {
     WeightType type = WeightType::Q4;
@@ -50,6 +53,11 @@ void repack_q4_words(const GptqLinear& L, std::span<const uint32_t> perm, uint32
 void repack_scales(const GptqLinear& L, uint32_t row0, uint32_t rows, uint16_t* out);
 void repack_zeros(const GptqLinear& L, uint32_t row0, uint32_t rows, uint32_t* out);
 bool gptq_is_symmetric(const GptqLinear& L);  // all zero points equal 8
+
+// Symmetric per-row int8 of one row: scale = absmax / 127, out[j] = round(row[j] / scale) clamped to
+// [-127, 127] (never -128, so the range is symmetric); an all-zero row gets scale 0 and zeros. Returns
+// the scale. |row[j] - out[j] * scale| <= scale / 2 for every j (in exact arithmetic).
+float quantize_row_q8(std::span<const float> row, int8_t* out);
 
 // Rows per chunk so that every buffer of a chunk stays under `max_range` bytes (a multiple of 64).
 uint32_t chunk_rows(uint64_t bytes_per_row, uint64_t max_range, uint32_t total_rows);
@@ -99,6 +107,10 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
 // fp16 [rows][k] matrix (lm_head, tied embedding) from an F16/BF16/F32 tensor.
 GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
                        uint64_t max_range = 0);
+// int8 [rows][k/4 words] + fp32 scale per row (the --lm-head q8 head) from an F16/BF16/F32 tensor,
+// quantized on the host row by row as it streams through the staging ring (k must be a multiple of 4).
+GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
+                          uint64_t max_range = 0);
 // fp32 vector (norm weights, biases) from an F16/BF16/F32 tensor.
 Buffer upload_vector(Arena& arena, Uploader& up, const TensorView& t, MemCategory cat);
 

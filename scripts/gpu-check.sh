@@ -4,16 +4,18 @@
 # .gl/ (see /work/.library/device/README.md for how they were downloaded), find the NVIDIA driver,
 # print `r1vk info`, run the gpu tests, then bench the 14B's shapes with the per-kernel profile and
 # compare decode's effective GB/s with the device's own copy and compute-read baselines (measured in the
-# same run) and with the nominal bandwidth. Everything under `timeout`, 8 minutes in all.
+# same run) and with the nominal bandwidth, then decode with --lm-head f16 vs q8 when time is left.
+# Everything under `timeout`, 8 minutes in all.
 #   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default 4800: the H200's nominal 4.8 TB/s)
 # Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
 # For a dry run on a small device: GPU_CHECK_MODEL=qwen2.5-0.5b GPU_CHECK_ARGS="--layers 2 -p 8 -n 2 -r 1"
-# GPU_CHECK_SKIP_TESTS=1 scripts/gpu-check.sh 50
+# GPU_CHECK_SKIP_TESTS=1 GPU_CHECK_Q8_ARGS="--layers 2 -p 8 -n 4 -r 1" scripts/gpu-check.sh 50
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BW=${1:-4800}
 MODEL=${GPU_CHECK_MODEL:-r1-distill-qwen-14b}
 ARGS=${GPU_CHECK_ARGS:--p 512 -n 128 -r 3}
+Q8_ARGS=${GPU_CHECK_Q8_ARGS:--p 8 -n 64 -r 3}
 LOG=${OUT:+$OUT/gpu-check.log}
 LOG=${LOG:-/dev/null}
 exec > >(tee -a "$LOG") 2>&1
@@ -76,3 +78,16 @@ for k, v in ks[:10]:
     gbs = v["bytes_bound"] / v["ns"] if v["ns"] else 0
     print(f'  {k:28s} {100*v["ns"]/tot:5.1f} %  {v["ns"]/1e6/max(1,dec.get("tokens",1)):.3f} ms/token  {gbs:.0f} GB/s bound')
 PY
+
+# --lm-head q8 (half the head's bytes: 0.78 of the 14B's 8.37 GB a token) against the fp16 head, same
+# shapes, interleaved in this run; short decode-only runs, only if the budget still allows them.
+if (( $(left) > 90 )); then
+  step "bench: --lm-head f16 vs q8, synthetic $MODEL, $Q8_ARGS"
+  for h in f16 q8 f16 q8; do
+    # shellcheck disable=SC2086
+    timeout $(( $(left) > 45 ? 40 : 5 )) build/r1vk bench --synthetic "$MODEL" $Q8_ARGS --lm-head $h --json \
+      > /tmp/gpu-check-$h.json 2>/dev/null &&
+      python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"lm_head {j['lm_head']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s, {j['weight_bytes_per_token']/1e9:.2f} GB/token, {j['decode_gb_s']:.0f} GB/s\")" \
+        /tmp/gpu-check-$h.json
+  done
+fi

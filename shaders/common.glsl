@@ -15,4 +15,11 @@ void unpack_q4(uint q, out vec4 lo, out vec4 hi) {
     hi = vec4(float((q >> 16u) & 15u), float((q >> 20u) & 15u), float((q >> 24u) & 15u), float(q >> 28u));
 }
 
+// The 4 int8 values of a Q8 word (value j at byte j) as floats, sign-extended with integer shifts,
+// so every value is exact (no float tricks with a bias).
+vec4 unpack_q8(uint q) {
+    const int s = int(q);
+    return vec4(float((s << 24) >> 24), float((s << 16) >> 24), float((s << 8) >> 24), float(s >> 24));
+}
+
 #endif

@@ -1,7 +1,7 @@
 #version 450
 // Tiled matrix-matrix product for prefill: y[t][n] (+)= sum_k x[t][k] * w[n][k] (+ bias[n]).
 // A workgroup owns a BT x BN tile of y; per K-chunk it stages x (fp32) and the dequantized weights
-// (GPTQ int4 -> fp32, or fp16 with WEIGHT_F16) in shared memory, and each invocation accumulates a
+// (GPTQ int4 -> fp32, fp16 with WEIGHT_F16, unscaled int8 with WEIGHT_Q8) in shared memory, and each invocation accumulates a
 // TM x TN micro-tile in registers (strided, so neighbouring lanes touch neighbouring shared words).
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
@@ -55,6 +55,16 @@ void main() {
             ws[nn * (BK + 1u) + 2u * wi] = v.x;
             ws[nn * (BK + 1u) + 2u * wi + 1u] = v.y;
         }
+#elif defined(WEIGHT_Q8)
+        // Unscaled int8 values are staged; each output column's row scale is applied once at the end.
+        const uint kq = p.k >> 2u;
+        for (uint e = lid; e < BN * (BK / 4u); e += LS) {
+            const uint nn = e / (BK / 4u), wi = e % (BK / 4u);
+            const uint n = n0 + nn, w = k0 / 4u + wi;
+            const vec4 v = (n < p.n && w < kq) ? unpack_q8(wq[(n + p.row_off) * kq + w]) : vec4(0.0);
+            const uint b = nn * (BK + 1u) + 4u * wi;
+            ws[b] = v.x; ws[b + 1u] = v.y; ws[b + 2u] = v.z; ws[b + 3u] = v.w;
+        }
 #else
         const uint kw = p.k >> 3u, wpg = p.group_size >> 3u;
         for (uint e = lid; e < BN * (BK / 8u); e += LS) {
@@ -92,7 +102,11 @@ void main() {
         for (uint j = 0u; j < TN; ++j) {
             const uint n = n0 + tx + j * TX;
             if (n >= p.n) continue;
+#ifdef WEIGHT_Q8
+            const float v = acc[i * TN + j] * uintBitsToFloat(sc[n + p.row_off]) + (HAS_BIAS ? bias[n] : 0.0);
+#else
             const float v = acc[i * TN + j] + (HAS_BIAS ? bias[n] : 0.0);
+#endif
             const uint o = t * p.y_stride + p.y_off + n;
             if (EPILOGUE == 1u) y[o] += v;
             else y[o] = v;

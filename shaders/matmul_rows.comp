@@ -3,7 +3,7 @@
 // tokens TB at a time, so a row (a few KB) is unpacked once per token block and stays in the core's
 // cache while it meets TB activation rows. On lavapipe this is several times faster than the tiled
 // shared-memory kernel (whose barriers split the shader into many small loops). Same push constants
-// and epilogues as matmul.comp; WEIGHT_F16 selects the fp16 type variant.
+// and epilogues as matmul.comp; WEIGHT_F16 / WEIGHT_Q8 select the fp16 and int8 type variants.
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
 #include "common.glsl"
@@ -48,6 +48,20 @@ void main() {
                     acc[r * TB + j] += dot(wv, vec2(xat(t, 2u * w), xat(t, 2u * w + 1u)));
                 }
             }
+#elif defined(WEIGHT_Q8)
+        const uint kw = p.k >> 2u;
+        for (uint w = 0u; w < kw; ++w)
+            for (uint r = 0u; r < ROWS; ++r) {
+                const vec4 wv = unpack_q8(wq[row[r] * kw + w]);
+                for (uint j = 0u; j < TB; ++j) {
+                    const uint t = min(t0 + j, p.t - 1u), k = 4u * w;
+                    acc[r * TB + j] += dot(wv, vec4(xat(t, k), xat(t, k + 1u), xat(t, k + 2u), xat(t, k + 3u)));
+                }
+            }
+        for (uint r = 0u; r < ROWS; ++r) {
+            const float s = uintBitsToFloat(sc[row[r]]);  // the row's one scale, once per token block
+            for (uint j = 0u; j < TB; ++j) acc[r * TB + j] *= s;
+        }
 #else
         const uint kw = p.k >> 3u, wpg = p.group_size >> 3u;
         for (uint g = 0u; g < p.n_groups; ++g) {

@@ -1,6 +1,7 @@
 // Bindings and epilogue shared by the two matrix-vector shapes (rows per invocation for CPU devices,
 // lanes across K for GPUs). Weights are [rows][k]: GPTQ words repacked output-row-major (8 nibbles =
-// 8 consecutive k of one row), or fp16 pairs. Defining WEIGHT_F16 selects the fp16 type variant.
+// 8 consecutive k of one row), fp16 pairs, or int8 quads. WEIGHT_F16 / WEIGHT_Q8 select the fp16 and
+// int8 type variants.
 #ifndef R1VK_MATVEC_GLSL
 #define R1VK_MATVEC_GLSL
 
@@ -9,9 +10,9 @@ layout(constant_id = 3) const bool HAS_BIAS = false;
 layout(constant_id = 4) const bool ACT_ORDER = false; // x is read through perm (act-order rows grouped)
 layout(constant_id = 5) const bool SYM = false;       // every zero point is 8: skip the zero loads
 
-layout(std430, binding = 0) readonly buffer Wq { uint wq[]; };     // Q4: [rows][k/8]; F16: [rows][k/2]
+layout(std430, binding = 0) readonly buffer Wq { uint wq[]; };     // Q4: [rows][k/8]; F16: [rows][k/2]; Q8: [rows][k/4]
 layout(std430, binding = 0) readonly buffer Wq4 { uvec4 wq4[]; };  // the same words, 4 at a time (k % 32 == 0)
-layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };     // fp16 scales [rows][n_groups]
+layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };     // Q4: fp16 scales [rows][n_groups]; Q8: fp32 bits [rows]
 layout(std430, binding = 2) readonly buffer Zr { uint zr[]; };     // zero nibbles [rows][zero_words]
 layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]
 layout(std430, binding = 4) buffer Yb { float y[]; };              // [n_out]

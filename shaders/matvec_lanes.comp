@@ -53,6 +53,28 @@ void main() {
         const vec2 xv = vec2(x[p.x_off + 2u * w], x[p.x_off + 2u * w + 1u]);
         for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[row[i] * kw + w]), xv);
     }
+#elif defined(WEIGHT_Q8)
+    const uint kw = p.k >> 2u;
+    uint w = lid;
+    if ((kw & 3u) == 0u) {
+        // 128-bit weight loads: lane l reads values 16l..16l+15 of a row; rows start 16-byte aligned.
+        const uint kw4 = kw >> 2u;
+        for (uint v = lid; v < kw4; v += LS) {
+            const vec4 x0 = x4(16u * v), x1 = x4(16u * v + 4u), x2 = x4(16u * v + 8u), x3 = x4(16u * v + 12u);
+            for (uint i = 0u; i < NR; ++i) {
+                const uvec4 q = wq4[row[i] * kw4 + v];
+                acc[i] += dot(unpack_q8(q.x), x0) + dot(unpack_q8(q.y), x1) + dot(unpack_q8(q.z), x2) +
+                          dot(unpack_q8(q.w), x3);
+            }
+        }
+        w = kw;
+    }
+    for (; w < kw; w += LS) {
+        const vec4 xv = x4(4u * w);
+        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpack_q8(wq[row[i] * kw + w]), xv);
+    }
+    // One scale per row: each lane's partial sum is scaled once, before the reduction.
+    for (uint i = 0u; i < NR; ++i) acc[i] *= uintBitsToFloat(sc[row[i]]);
 #else
     const uint kw = p.k >> 3u;
     const uint wpg = p.group_size >> 3u;

@@ -1,7 +1,7 @@
 #version 450
 // Matrix-vector product, CPU-device shape: each invocation walks whole contiguous weight rows (ROWS
 // logical outputs), so one core streams its rows front to back (shared/FORMATS.md §7: 4-6x faster on
-// lavapipe than lane-interleaved reads). Accumulation in fp32, per GPTQ group then scaled.
+// lavapipe than lane-interleaved reads). Accumulation in fp32, per GPTQ group (or int8 row) then scaled.
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
 #include "common.glsl"
@@ -29,6 +29,14 @@ void main() {
         const vec2 xv = vec2(x[p.x_off + 2u * w], x[p.x_off + 2u * w + 1u]);
         for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[row[i] * kw + w]), xv);
     }
+#elif defined(WEIGHT_Q8)
+    // int8 quads summed unscaled in fp32; the row's one scale is applied once at the end.
+    const uint kw = p.k >> 2u;
+    for (uint w = 0u; w < kw; ++w) {
+        const vec4 xv = x4(4u * w);
+        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpack_q8(wq[row[i] * kw + w]), xv);
+    }
+    for (uint i = 0u; i < NR; ++i) acc[i] *= uintBitsToFloat(sc[row[i]]);
 #else
     const uint kw = p.k >> 3u;
     const uint wpg = p.group_size >> 3u;

@@ -7,4 +7,9 @@ set(R1VK_SHADER_VARIANTS
   "matvec_lanes_f16_nosg|matvec_lanes.comp|WEIGHT_F16|NO_SUBGROUP"
   "matmul_f16|matmul.comp|WEIGHT_F16"
   "matmul_rows_f16|matmul_rows.comp|WEIGHT_F16"
+  "matvec_rows_q8|matvec_rows.comp|WEIGHT_Q8"
+  "matvec_lanes_q8|matvec_lanes.comp|WEIGHT_Q8"
+  "matvec_lanes_q8_nosg|matvec_lanes.comp|WEIGHT_Q8|NO_SUBGROUP"
+  "matmul_q8|matmul.comp|WEIGHT_Q8"
+  "matmul_rows_q8|matmul_rows.comp|WEIGHT_Q8"
 )

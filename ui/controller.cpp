@@ -228,13 +228,14 @@ std::vector<std::string> Controller::validation_messages() const {
     return e ? e->ctx().validation_messages() : std::vector<std::string>{};
 }
 
-FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets) {
+FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets, bool q8) {
     FitResult r;
     try {
         const ModelConfig cfg = ModelConfig::load(dir);
         r.max_positions = cfg.max_position_embeddings;
         PlanOptions po;
         po.ctx = ctx;
+        po.lm_head_q8 = q8;
         r.plan = plan_qwen2(cfg, po);
         const uint32_t hi_ctx = uint32_t(std::max(1, cfg.max_position_embeddings));
         for (uint64_t budget : budgets) {

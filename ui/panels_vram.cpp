@@ -218,6 +218,9 @@ void draw_fit(App& app) {
     if (e && ImGui::SmallButton("loaded model")) app.view.fit_dir = e->config().dir.string();
     ImGui::SetNextItemWidth(-(ImGui::CalcTextSize("context").x + ImGui::GetStyle().ItemInnerSpacing.x));
     ImGui::SliderInt("context", &app.view.fit_ctx, 256, 131072, "%d", ImGuiSliderFlags_Logarithmic);
+    ImGui::Checkbox("int8 lm_head (--lm-head q8)", &app.view.fit_q8);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("the head as per-row int8: half its bytes, logits not exact (r1vk run/chat/serve --lm-head q8)");
 
     // The plan is cheap but reads config.json: recompute only when the inputs change.
     static std::string key;
@@ -229,10 +232,11 @@ void draw_fit(App& app) {
     const uint64_t GB = 1000ull * 1000 * 1000;
     std::vector<uint64_t> budgets = {8 * GB, 12 * GB, 16 * GB, 24 * GB};
     if (dev_budget) budgets.insert(budgets.begin(), dev_budget);
-    const std::string k = app.view.fit_dir + "|" + std::to_string(app.view.fit_ctx) + "|" + std::to_string(dev_budget);
+    const std::string k = app.view.fit_dir + "|" + std::to_string(app.view.fit_ctx) + "|" + std::to_string(dev_budget) +
+                          (app.view.fit_q8 ? "|q8" : "");
     if (k != key) {
         key = k;
-        fit = fit_model(app.view.fit_dir, uint32_t(app.view.fit_ctx), budgets);
+        fit = fit_model(app.view.fit_dir, uint32_t(app.view.fit_ctx), budgets, app.view.fit_q8);
     }
     if (!fit.error.empty()) {
         ImGui::TextColored(kBad, "%s", fit.error.c_str());

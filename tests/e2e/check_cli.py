@@ -107,6 +107,21 @@ def main():
     check("14B plan: 9.99 GB of weights, 192 KiB of KV per token",
           rc == 0 and abs(plan["checkpoint_bytes"] / 1e9 - 9.99) < 0.01 and plan["kv_bytes_per_token"] == 196608,
           f"rc={rc} {err} {plan}")
+    # --lm-head q8: the head is V*H int8 bytes + a fp32 scale per row, and the 14B then fits 8 GB at 4096
+    cfg14 = os.path.join(ROOT, "assets", "configs", "deepseek-r1-distill-qwen-14b-gptq-int4")
+    rc, out, err = r1vk("info", "-m", cfg14, "--ctx", "4096", "--lm-head", "q8", "--json")
+    q8 = json.loads(out)["plan"] if rc == 0 else {}
+    V, H = 152064, 5120
+    check("14B plan with --lm-head q8: head V*H + 4V, 778 MB saved, fits an 8 GB card at 4096",
+          rc == 0 and q8["lm_head"] == "q8" and q8["lm_head_bytes"] == V * H + 4 * V
+          and plan.get("vram_bytes", 0) - q8["vram_bytes"] == V * H - 4 * V
+          and q8["lm_head_q8_saving_bytes"] == V * H - 4 * V
+          and q8["cards"][0]["fits_at_ctx"] and not plan["cards"][0]["fits_at_ctx"],
+          f"rc={rc} {err} {q8}")
+    rc, out, _ = r1vk("info", "-m", cfg14)
+    check("info says what --lm-head q8 would save", rc == 0 and "--lm-head q8 would save 778.0 MB" in out, out[-800:])
+    expect_error("--lm-head takes f16 or q8 -> exit 1", 1, "--lm-head", "info", "-m", cfg14, "--lm-head", "int4")
+    expect_error("--lm-head on run is checked too", 1, "--lm-head", "run", "-m", chat_model, "-p", "hi", "--lm-head", "q4")
 
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")

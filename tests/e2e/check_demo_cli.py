@@ -72,6 +72,19 @@ def main():
           and b.get("weight_bytes_per_token", 0) > 500_000 and b.get("copy_baseline_gb_s", 0) > 0,
           f"rc={p.returncode} {p.stderr} {b}")
 
+    # --lm-head q8: the same greedy reply through the int8 head; bench reads 47,616 fewer bytes a token
+    # (the 384 x 128 head: 98,304 fp16 bytes -> 49,152 int8 + 1,536 of scales).
+    p = run("run", "-p", "What is 77 + 5?", "--temp", "0", "--lm-head", "q8", "--json")
+    events = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
+    answer_q8 = "".join(e["text"] for e in events if e["type"] == "answer")
+    check("run --lm-head q8: the same answer, no validation messages",
+          answer_q8 == answer and "validation" not in p.stderr.lower(), f"rc={p.returncode} {answer_q8!r} {p.stderr}")
+    p = run("bench", "-p", "16", "-n", "16", "-r", "1", "--lm-head", "q8", "--json")
+    q = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("bench --lm-head q8: the head's bytes halved",
+          q.get("lm_head") == "q8" and b.get("weight_bytes_per_token", 0) - q.get("weight_bytes_per_token", 0) == 47616,
+          f"rc={p.returncode} {p.stderr} {q}")
+
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "loader/model_config.h"
+#include "runtime/engine.h"
 #include "runtime/vram_plan.h"
 
 namespace r1vk {
@@ -34,6 +35,40 @@ TEST(VramPlan, KvScalesWithContext) {
     const std::string t = b.table(uint64_t(8) << 30);
     EXPECT_NE(t.find("DOES NOT FIT"), std::string::npos) << t;
     EXPECT_NE(plan_qwen2(cfg, PlanOptions{1024}).table(uint64_t(24) << 30).find("fits"), std::string::npos);
+}
+
+// --lm-head q8: the head is V*H int8 bytes + a fp32 scale per row instead of V*H fp16 pairs, and with
+// it the 14B fits an 8 GiB card at a 4096-token context (the fp16 head does not).
+TEST(VramPlan, Int8HeadHalvesTheHead) {
+    const ModelConfig cfg = ModelConfig::load(k14b);
+    const uint64_t V = 152064, H = 5120;
+    PlanOptions o16{4096}, o8{4096};
+    o8.lm_head_q8 = true;
+    const VramPlan p16 = plan_qwen2(cfg, o16), p8 = plan_qwen2(cfg, o8);
+    EXPECT_EQ(p8.of(MemCategory::LmHead), V * H + 4 * V);
+    EXPECT_EQ(lm_head_bytes(cfg, true), V * H + 4 * V);
+    EXPECT_EQ(p16.total() - p8.total(), V * H - 4 * V);
+    EXPECT_EQ(p16.decode_read_bytes - p8.decode_read_bytes, V * H - 4 * V);
+    EXPECT_EQ(p8.host_embedding, p16.host_embedding);
+    EXPECT_GT(p16.total(), uint64_t(8) << 30);
+    EXPECT_LE(p8.total(), uint64_t(8) << 30);
+}
+
+// A tied model (Qwen2.5-0.5B's shapes) gathers its embedding from the fp16 head; with an int8 head
+// the embedding moves to host memory (or its own fp16 table with --embed-on-device).
+TEST(VramPlan, TiedInt8HeadMovesTheEmbeddingOut) {
+    const ModelConfig cfg = synthetic_config("qwen2.5-0.5b", 0);
+    ASSERT_TRUE(cfg.tie_word_embeddings);
+    const uint64_t V = uint64_t(cfg.vocab_size), H = uint64_t(cfg.hidden_size);
+    PlanOptions o16{4096}, o8{4096};
+    o8.lm_head_q8 = true;
+    const VramPlan p16 = plan_qwen2(cfg, o16), p8 = plan_qwen2(cfg, o8);
+    EXPECT_EQ(p16.host_embedding, 0u);
+    EXPECT_EQ(p8.host_embedding, V * H * 2);
+    EXPECT_EQ(p8.of(MemCategory::Embedding), 0u);
+    EXPECT_EQ(p16.total() - p8.total(), V * H - 4 * V);
+    o8.embed_on_device = true;
+    EXPECT_EQ(plan_qwen2(cfg, o8).of(MemCategory::Embedding), V * H * 2);
 }
 
 }  // namespace
