@@ -18,7 +18,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
 )
 # Only tools/train_demo.py needs torch; the tests never do. `R1VK_WITH_TORCH=1 scripts/setup-deps.sh`.
-if [[ "${R1VK_WITH_TORCH:-0}" == 1 ]]; then PACKAGES+=(python3-torch); fi
+if [[ "${R1VK_WITH_TORCH:-0}" == 1 ]]; then PACKAGES+=(python3-torch libopenblas0-pthread); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

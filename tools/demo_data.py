@@ -54,9 +54,20 @@ PHRASES = {
 }
 
 
-def is_heldout(a, op, b):
+def _hash_heldout(a, op, b):
     h = hashlib.sha256(f"{a} {op} {b}".encode()).digest()
     return int.from_bytes(h[:8], "little") % 50 == 0
+
+
+# The cases the issue named, answered wrong by the first model; kept out of training by the split.
+NAMED = [(1000, "-", 1), (20000, "-", 19999), (1, "-", 10000), (9999, "+", 1), (10000, "-", 1),
+         (99999, "+", 1), (100, "-", 99), (50000, "-", 49999), (0, "-", 99999), (99999, "-", 99999)]
+_NAMED_SET = set(NAMED)
+
+
+def is_heldout(a, op, b):
+    """The hash split plus the NAMED cases: never sampled for training."""
+    return _hash_heldout(a, op, b) or (a, op, b) in _NAMED_SET
 
 
 def answer_of(a, op, b):
@@ -131,6 +142,42 @@ def _number(rng, ndig):
     return rng.randrange(10 ** (ndig - 1), 10 ** ndig)
 
 
+def _chainy(rng, nd):
+    """A number of nd digits made mostly of 9s and 0s: long carry and borrow chains."""
+    ds = [rng.choice("90") if rng.random() < 0.7 else str(rng.randrange(10)) for _ in range(nd)]
+    if nd > 1 and ds[0] == "0":
+        ds[0] = str(rng.randrange(1, 10))
+    return int("".join(ds))
+
+
+def _edge_problem(rng, op):
+    """Problems whose result changes length: a borrow chain leaving leading zeros (20000 - 19999,
+    1 - 10000), a carry making a new top digit (9999 + 1), round numbers, equal operands. The first
+    model got the place digits of these right and then wrote the final number wrong, because they were
+    rare in training."""
+    n = rng.randint(1, MAX_DIGITS)
+    r = rng.random()
+    if r < 0.25:  # round numbers against small ones: 10000 - 1, 100 + 900, 1 - 1000
+        k = rng.randint(1, MAX_DIGITS - 1)
+        big = rng.choice([10 ** k, 10 ** k - 1, rng.randint(1, 9) * 10 ** k])
+        small = _number(rng, rng.randint(1, max(1, k)))
+        a, b = (big, small) if rng.random() < 0.6 else (small, big)
+    elif r < 0.35:  # equal operands
+        a = b = _number(rng, n)
+    elif op == "-":  # operands close together: the result has fewer places than the operands
+        a = _number(rng, n)
+        d = _number(rng, rng.randint(1, max(1, n - 1)))
+        b = max(0, a - d) if rng.random() < 0.5 else min(10 ** MAX_DIGITS - 1, a + d)
+        if rng.random() < 0.5:
+            a, b = b, a
+    else:  # a sum that carries into a new place: a + b >= 10^n
+        a = _number(rng, n)
+        b = min(10 ** MAX_DIGITS - 1, 10 ** n - a + rng.randrange(0, 10 ** rng.randint(0, n)))
+        if rng.random() < 0.5:
+            a, b = b, a
+    return a, op, b
+
+
 def sample_problem(rng):
     """One training-distribution problem (a, op, b); held-out triples are included (filter them)."""
     op = rng.choice("+-")
@@ -138,14 +185,10 @@ def sample_problem(rng):
     a, b = _number(rng, la), _number(rng, lb)
     r = rng.random()
     if r < 0.08:
-        # Long carry/borrow chains: digits mostly 9s or 0s.
-        def chainy(x, nd):
-            ds = [rng.choice("90") if rng.random() < 0.7 else str(rng.randrange(10)) for _ in range(nd)]
-            if nd > 1 and ds[0] == "0":
-                ds[0] = str(rng.randrange(1, 10))
-            return int("".join(ds))
-        a, b = chainy(a, la), chainy(b, lb)
-    elif op == "-" and r < 0.25:
+        a, b = _chainy(rng, la), _chainy(rng, lb)
+    elif r < 0.20:
+        return _edge_problem(rng, op)
+    elif op == "-" and r < 0.34:
         # Comparisons that run past the top place: same length, shared leading digits (or equal).
         sa = str(_number(rng, la))
         keep = rng.randint(1, la)
@@ -155,16 +198,135 @@ def sample_problem(rng):
 
 
 def phrase(rng, a, op, b):
+    """One of the fixed PHRASES (the phrasings tests/data/demo_heldout.json was made with)."""
     return rng.choice(PHRASES[op]).format(a=a, b=b)
 
 
-def training_problems(rng):
-    """Endless stream of (question, a, op, b) outside the held-out split."""
+# How people actually type a sum, built from parts so the model learns that only the two numbers and
+# the operation matter. Each part list has a "train" half and a "heldout" half: the held-out phrasing
+# set (tests/data/demo_phrasings.json) uses leads, tails and filler words training never saw, in
+# combinations training never saw, so it measures generalisation rather than recall.
+LEADS = {
+    "train": ["", "", "", "what is", "what's", "whats", "compute", "calculate", "evaluate", "how much is",
+              "tell me", "please compute", "can you compute", "what do you get for", "solve", "find",
+              "work out", "quick question: what is", "hey, what's", "i need", "answer:", "give me",
+              "so,", "ok what is", "and what is", "now do", "what about", "and", "then", "next:"],
+    "heldout": ["could you calculate", "please work out", "mind computing", "figure out", "so what's",
+                "tell me quickly,", "what would be", "can u do", "do the math:", "i'd like to know",
+                "hmm, what is", "yo what's", "ok, and"],
+}
+TAILS = {
+    "train": ["", "", "", "?", "?", ".", "!", " = ?", "=", " =", " please", "? thanks", " for me",
+              " please?", "??", " now", " quickly", "? just the number", " thanks", ", please"],
+    "heldout": [" thank you!", "? i need it for homework.", ", please and thanks", " (show your work)",
+                " asap", "... thx", "? cheers", " if you can"],
+}
+# Filler words sprinkled before or after a question.
+FILLER = {
+    "train": ["hey", "so", "um", "please", "quickly", "now", "then", "again", "for", "me", "the",
+              "answer", "result", "okay", "really", "just", "exactly", "friend", "math", "problem",
+              "number", "is", "it", "this", "one", "more", "here", "thanks", "hi", "hello"],
+    "heldout": ["homework", "buddy", "kindly", "urgent", "teacher", "seriously", "honestly", "tonight",
+                "mate", "again?"],
+}
+OP_WORDS = {"+": ["+", "+", "+", "plus", "plus"], "-": ["-", "-", "-", "minus", "minus", "take away"]}
+# Whole-sentence forms that name the operation in words; {a} {b} in problem order.
+SENTENCES = {
+    "+": ["add {a} and {b}", "the sum of {a} and {b}", "sum of {a} and {b}", "{a} and {b} added together",
+          "what do {a} and {b} add up to", "add {b} to {a}"],
+    "-": ["subtract {b} from {a}", "take {b} away from {a}", "the difference {a} minus {b}",
+          "{a} take away {b}", "take away {b} from {a}"],
+}
+
+
+# Training's stand-in for words it has never seen: the held-out phrasings showed that a model trained on
+# a few dozen filler words breaks on the first unknown one ("asap", "(show your work)"), so the last
+# training phase surrounds questions with random letter strings as well as words. No digits, no + or -,
+# no operation words: only the two numbers and the operation may matter.
+NOISE_WORDS = FILLER["train"] + ["ok", "pls", "yes", "no", "well", "like", "wow", "cool", "sure", "great",
+                                 "hmm", "uh", "right", "quick", "fast", "simple", "easy", "hard", "check",
+                                 "please help", "i think", "thank you", "my", "our", "your", "test"]
+
+
+def _noise(rng):
+    words = []
+    for _ in range(rng.randint(1, 4)):
+        if rng.random() < 0.5:
+            words.append(rng.choice(NOISE_WORDS))
+        else:
+            words.append("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 9))))
+    s = " ".join(words)
+    r = rng.random()
+    if r < 0.15:
+        s = "(" + s + ")"
+    elif r < 0.35:
+        s += rng.choice(["?", "!", ".", "...", ",", ":", "!!", "?!"])
+    return s
+
+
+def _num_text(rng, x, commas):
+    return f"{x:,}" if commas and x >= 1000 else str(x)
+
+
+def _spaces(rng):
+    return rng.choices(["", " ", "  ", "   ", "\t"], weights=[45, 40, 9, 4, 2])[0]
+
+
+def user_phrase(rng, a, op, b, split="train", noisy=False):
+    """A question about (a, op, b) as a person might type it: spacing, words for the operation,
+    leads like "what's", trailing words, capitalisation, thousands separators. noisy: also random
+    words and letter strings around it (training only)."""
+    commas = rng.random() < 0.05
+    ta, tb = _num_text(rng, a, commas), _num_text(rng, b, commas)
+    if rng.random() < 0.2:
+        core = rng.choice(SENTENCES[op]).format(a=ta, b=tb)
+    else:
+        w = rng.choice(OP_WORDS[op])
+        if w in "+-":
+            core = ta + _spaces(rng) + w + _spaces(rng) + tb
+        else:
+            core = ta + " " + w + " " + tb
+    lead, tail = rng.choice(LEADS[split]), rng.choice(TAILS[split])
+    if split == "heldout" and rng.random() < 0.5:  # one of the two parts is a trained one
+        if rng.random() < 0.5:
+            lead = rng.choice(LEADS["train"])
+        else:
+            tail = rng.choice(TAILS["train"])
+    q = (lead + " " if lead else "") + core + tail
+    if noisy and rng.random() < 0.6:
+        r = rng.random()
+        if r < 0.4:
+            q = q + " " + _noise(rng)
+        elif r < 0.7:
+            q = _noise(rng) + " " + q
+        elif r < 0.85:
+            q = _noise(rng) + " " + q + " " + _noise(rng)
+        else:  # between the lead and the sum
+            q = (lead + " " if lead else "") + _noise(rng) + " " + core + tail
+    if rng.random() < 0.15:
+        words = rng.sample(FILLER[split], rng.randint(1, 2))
+        q = " ".join(words) + " " + q if rng.random() < 0.5 else q + " " + " ".join(words)
+    r = rng.random()
+    if r < 0.55:
+        q = q[:1].upper() + q[1:]
+    elif r < 0.62:
+        q = q.upper()
+    if rng.random() < 0.1:
+        q = rng.choice([" ", "  ", "\n"]) + q
+    if rng.random() < 0.1:
+        q = q + rng.choice([" ", "  ", "\n"])
+    return q
+
+
+def training_problems(rng, noisy=False):
+    """Endless stream of (question, a, op, b) outside the held-out split; a quarter keep the fixed
+    PHRASES, the rest are built by user_phrase (with random words around them when noisy)."""
     while True:
         a, op, b = sample_problem(rng)
         if is_heldout(a, op, b):
             continue
-        yield phrase(rng, a, op, b), a, op, b
+        q = phrase(rng, a, op, b) if rng.random() < 0.25 else user_phrase(rng, a, op, b, noisy=noisy)
+        yield q, a, op, b
 
 
 def heldout_set(seed=20240917):
@@ -182,7 +344,7 @@ def heldout_set(seed=20240917):
                     if op == "-" and len(got) == 1 and la == lb and la > 1:
                         # one subtraction per same-length cell shares the leading digit
                         b = int(str(a)[0] + str(b)[1:])
-                    if (a, b) in got or not is_heldout(a, op, b):
+                    if (a, b) in got or not _hash_heldout(a, op, b):
                         continue
                     got.append((a, b))
                     items.append({"prompt": phrase(rng, a, op, b), "answer": str(answer_of(a, op, b)),
@@ -190,20 +352,54 @@ def heldout_set(seed=20240917):
     return items
 
 
+def phrasing_set(seed=20261202, n=300):
+    """Held-out phrasings of held-out problems (tests/data/demo_phrasings.json): the named cases, then
+    equal shares of ordinary problems and result-length edge cases (borrow chains leaving leading
+    zeros, carries into a new place, round numbers), each phrased by user_phrase(split="heldout")."""
+    rng = random.Random(seed)
+    items = []
+    seen = set()
+
+    def add(a, op, b, kind):
+        seen.add((a, op, b))
+        items.append({"prompt": user_phrase(rng, a, op, b, "heldout"), "answer": str(answer_of(a, op, b)),
+                      "a": a, "b": b, "op": op, "kind": kind})
+
+    for a, op, b in NAMED:
+        add(a, op, b, "named")
+    while len(items) < n:
+        op = rng.choice("+-")
+        if len(items) % 2:
+            a, _, b = _edge_problem(rng, op)
+            kind = "edge"
+        else:
+            a, b = _number(rng, rng.randint(1, MAX_DIGITS)), _number(rng, rng.randint(1, MAX_DIGITS))
+            kind = "ordinary"
+        if (a, op, b) in seen or not is_heldout(a, op, b):
+            continue
+        add(a, op, b, kind)
+    return items
+
+
+def _write(items, out):
+    # A plain list, one problem per line; how answers are parsed is in this module's doc.
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("[\n" + ",\n".join(json.dumps(it, ensure_ascii=False) for it in items) + "\n]\n")
+    print(f"wrote {len(items)} problems to {out}")
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] == "heldout":
-        out = argv[2] if len(argv) > 2 else "tests/data/demo_heldout.json"
-        items = heldout_set()
-        # A plain list, one problem per line; how answers are parsed is in this module's doc.
-        with open(out, "w", encoding="utf-8") as f:
-            f.write("[\n" + ",\n".join(json.dumps(it, ensure_ascii=False) for it in items) + "\n]\n")
-        print(f"wrote {len(items)} problems to {out}")
+        _write(heldout_set(), argv[2] if len(argv) > 2 else "tests/data/demo_heldout.json")
+        return 0
+    if len(argv) >= 2 and argv[1] == "phrasings":
+        _write(phrasing_set(), argv[2] if len(argv) > 2 else "tests/data/demo_phrasings.json")
         return 0
     rng = random.Random(int(argv[1]) if len(argv) > 1 else 0)
     gen = training_problems(rng)
     for _ in range(6):
         q, a, op, b = next(gen)
-        print(q)
+        print(repr(q))
         print(response(a, op, b))
         print("-" * 40)
     return 0

@@ -72,6 +72,7 @@ QUANT_SYM = False
 TEMPLATE_FILE = os.path.join(ROOT, "tests", "data", "templates", "r1_current.json")
 EXAMPLE = 199  # the held-out problem whose int4 output README.md shows
 HELDOUT_FILE = os.path.join(ROOT, "tests", "data", "demo_heldout.json")
+PHRASINGS_FILE = os.path.join(ROOT, "tests", "data", "demo_phrasings.json")
 
 # The published DeepSeek-R1-Distill chat template, verbatim (the project keeps a copy with its source
 # in tests/data/templates/r1_current.json; chat_template() checks the two agree when that file exists).
@@ -138,6 +139,31 @@ def earlier_turn(rng, q, a, op, b):
     return q, demo_data.response(a, op, b).replace(EOS, "")
 
 
+BUDGET_MESSAGE = "Okay, time is up. Let me give the answer now."  # r1vk's kDefaultBudgetMessage
+
+
+def earlier_turn_any(rng, q, a, op, b):
+    """earlier_turn, plus what a stopped reply leaves in a chat: nothing, or a reply cut anywhere."""
+    r = rng.random()
+    if r < 0.06:
+        return q, ""
+    if r < 0.12:
+        whole = demo_data.response(a, op, b).replace(EOS, "")
+        return q, whole[:rng.randrange(len(whole))]
+    return earlier_turn(rng, q, a, op, b)
+
+
+def budget_cut(rng, tok, reasoning):
+    """Token ids r1vk forces when a reasoning budget runs out after a prefix of `reasoning` (the
+    prefix's own ids, then the injected closing); the answer that follows is trained, these are not."""
+    ids = tok.encode(reasoning)
+    n = 0 if rng.random() < 0.15 else rng.randrange(1, len(ids) + 1)
+    if n == 0:
+        return tok.encode("</think>\n\n")
+    msg = BUDGET_MESSAGE if rng.random() < 0.7 else demo_data._noise(rng).capitalize()
+    return ids[:n] + tok.encode("\n" + msg + "\n</think>\n\n")
+
+
 def build_tokenizer(seed, n_problems=20000):
     rng = random.Random(seed)
     gen = demo_data.training_problems(rng)
@@ -156,10 +182,10 @@ class Batches:
     Problems are drawn in pools of B * pool_batches, sorted by length and cut into batches so padding
     stays small; batches of a pool are then shuffled."""
 
-    def __init__(self, tok, prompter, seed, batch, pool_batches=16, multiturn=0.0):
-        self.tok, self.prompter, self.multiturn = tok, prompter, multiturn
+    def __init__(self, tok, prompter, seed, batch, pool_batches=16, multiturn=0.0, noisy=False, cuts=0.0):
+        self.tok, self.prompter, self.multiturn, self.noisy, self.cuts = tok, prompter, multiturn, noisy, cuts
         self.rng = random.Random(seed)
-        self.gen = demo_data.training_problems(self.rng)
+        self.gen = demo_data.training_problems(self.rng, noisy=noisy)
         self.batch, self.pool_batches = batch, pool_batches
         self.eos = tok.token_id(EOS)
         self.queue = []
@@ -167,9 +193,15 @@ class Batches:
     def example(self):
         history = []
         if self.multiturn and self.rng.random() < self.multiturn:  # a later turn of a chat
-            history = [earlier_turn(self.rng, *next(self.gen)) for _ in range(self.rng.randint(1, 3))]
+            turn = earlier_turn_any if self.noisy else earlier_turn
+            history = [turn(self.rng, *next(self.gen)) for _ in range(self.rng.randint(1, 3))]
         q, a, op, b = next(self.gen)
         p = self.tok.encode(self.prompter(q, history))
+        if self.cuts and self.rng.random() < self.cuts:
+            # A reasoning budget ran out: the thinking so far and r1vk's forced closing are context,
+            # and the model learns to give its answer in the usual form right after it.
+            p += budget_cut(self.rng, self.tok, demo_data.reasoning(a, op, b))
+            return p, self.tok.encode(demo_data.final_answer(a, op, b) + EOS)
         r = self.tok.encode(demo_data.response(a, op, b))
         return p, r
 
@@ -296,6 +328,9 @@ def main():
     ap.add_argument("--chat-steps", type=int, default=600,
                     help="second phase: steps on a mix of first and later chat turns (0: none)")
     ap.add_argument("--chat-lr", type=float, default=5e-4)
+    ap.add_argument("--robust-steps", type=int, default=1200,
+                    help="third phase: steps with random words and letter strings around the questions (0: none)")
+    ap.add_argument("--robust-lr", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--reuse", action="store_true", help="skip training, reuse --work/fp32.pt")
     ap.add_argument("--eval-only", action="store_true", help="train/load and score fp32, write nothing")
@@ -369,21 +404,46 @@ def main():
         torch.save(model.state_dict(), chat_path)
         with open(chat_meta, "w") as f:
             json.dump({"train_s": chat_s, "steps": args.chat_steps, "lr": args.chat_lr}, f)
+    # Phase 3: the first two phases saw a few dozen filler words, and questions with words they had
+    # never seen (tests/data/demo_phrasings.json) went wrong 3 times in 10. Random words and letter
+    # strings around the question, first and later turns, teach it to read only numbers and operation.
+    # A tenth of the replies are cut by a reasoning budget (the answer must still come in its usual
+    # form), and some earlier turns are replies a user stopped (empty or cut anywhere): after either,
+    # the next question used to get garbage.
+    robust_s = 0.0
+    robust_path, robust_meta = os.path.join(args.work, "fp32_robust.pt"), os.path.join(args.work, "robust.json")
+    if args.robust_steps and args.reuse and os.path.exists(robust_path):
+        model.load_state_dict(torch.load(robust_path))
+        with open(robust_meta) as f:
+            meta = json.load(f)
+        robust_s, args.robust_steps, args.robust_lr = meta["train_s"], meta["steps"], meta["lr"]
+    elif args.robust_steps:
+        model.train()
+        batches = Batches(tok, prompter, args.seed + 5, args.batch, multiturn=0.3, noisy=True, cuts=0.1)
+        robust_s = train(model, batches, args.robust_steps, args.robust_lr, log, warmup=50)
+        log(f"robustness phase wall time {robust_s / 60:.1f} min")
+        torch.save(model.state_dict(), robust_path)
+        with open(robust_meta, "w") as f:
+            json.dump({"train_s": robust_s, "steps": args.robust_steps, "lr": args.robust_lr}, f)
     if train_s is not None:
-        train_s += chat_s
+        train_s += chat_s + robust_s
     heldout = load_heldout()
     t0 = time.time()
     r32 = evaluate(model, tok, prompter, heldout)
     log(f"fp32 greedy: {r32} ({time.time() - t0:.0f} s)")
     r32t = evaluate(model, tok, prompter, heldout, later_turn=True)
     log(f"fp32 greedy, as a later chat turn: {r32t}")
+    phrasings = load_heldout(PHRASINGS_FILE)
+    r32p = evaluate(model, tok, prompter, phrasings)
+    log(f"fp32 greedy, held-out phrasings: {r32p}")
     if args.eval_only:
         return 0
     fp32_state = {k: v.clone() for k, v in model.state_dict().items()}
     calib = calibration_batches(tok, prompter, args.seed + 2)
     report = {"seed": args.seed, "config": cfg, "train_minutes": None if train_s is None else train_s / 60,
               "steps": args.steps, "batch": args.batch, "lr": args.lr, "chat_steps": args.chat_steps,
-              "chat_lr": args.chat_lr, "fp32": r32, "fp32_later_turn": r32t, "params": param_count(model),
+              "chat_lr": args.chat_lr,
+              "robust_steps": args.robust_steps, "robust_lr": args.robust_lr, "fp32": r32, "fp32_later_turn": r32t, "fp32_phrasings": r32p, "params": param_count(model),
               "params_non_embedding": param_count(model, True), "quant": {}}
     if args.compare:
         for method, sym in (("rtn", False), ("rtn", True), ("gptq", True)):
@@ -406,6 +466,20 @@ def main():
     r4t = evaluate(model, tok, prompter, heldout, later_turn=True)
     log(f"int4 shipped, as a later chat turn: {r4t}")
     report["int4_later_turn"] = r4t
+    r4p = evaluate(model, tok, prompter, phrasings, want_texts=True)
+    ptexts = r4p.pop("texts")
+    log(f"int4 shipped, held-out phrasings: {r4p}")
+    for t, p in zip(ptexts, phrasings):
+        if demo_data.parse_answer(t) != int(p["answer"]):
+            log(f"  wrong: {p['prompt']!r} -> {t!r}")
+    report["int4_phrasings"] = r4p
+    report["int4_phrasings_kinds"] = {k: [sum(demo_data.parse_answer(t) == int(p["answer"])
+                                              for t, p in zip(ptexts, phrasings) if p["kind"] == k),
+                                          sum(p["kind"] == k for p in phrasings)]
+                                      for k in ("named", "ordinary", "edge")}
+    r4pt = evaluate(model, tok, prompter, phrasings, later_turn=True)
+    log(f"int4 shipped, held-out phrasings as a later chat turn: {r4pt}")
+    report["int4_phrasings_later_turn"] = r4pt
     gen = torch.Generator().manual_seed(args.seed + 3)
     rs = evaluate(model, tok, prompter, heldout, sample=sampler(0.6, 0.95, gen))
     log(f"int4 sampled (temperature 0.6, top_p 0.95): {rs}")
@@ -504,6 +578,7 @@ def write_readme(out, rep):
     rows = "\n".join(f"| int4 {k}, greedy | {_pct(v)} | {v['format_ok']}/{v['n']} | {v['exact_trace']}/{v['n']} |"
                      for k, v in q.items())
     s = rep["int4_sampled"]
+    pk = rep["int4_phrasings_kinds"]
     files = "\n".join(f"| {f} | {n:,} |" for f, n in rep["files"].items())
     oc = ", ".join(f"#{o['problem']} {'equal' if o['equal'] else 'DIFFERENT'} ({o['tokens']} tokens)"
                    for o in rep["oracle_check"])
@@ -547,11 +622,21 @@ tokens + merges, then `<｜end▁of▁sentence｜>` (eos), `<｜User｜>`, `<｜
 ## Training
 
 Problems and traces: tools/demo_data.py (a problem is held out, never trained on, when
-sha256("a op b") mod 50 == 0). {rep['steps']} AdamW steps of {rep['batch']} sequences (loss on the response
+sha256("a op b") mod 50 == 0, and so are the cases in `demo_data.NAMED`). A quarter of the questions
+use ten fixed phrasings per operation; the rest are typed the way people type them
+(`demo_data.user_phrase`): "what's", "plus"/"minus"/"take away", sentences like "subtract 7 from 12",
+spacing around the operator from none to three spaces or a tab, leading and trailing words,
+capitals, thousands separators, stray spaces or newlines. An eighth of the problems are result-length
+edge cases (borrow chains that leave leading zeros, carries into a new place, round numbers, equal
+operands), another 8 % long 9/0 chains. {rep['steps']} AdamW steps of {rep['batch']} sequences (loss on the response
 only), peak learning rate {rep['lr']:g}, warm-up then cosine, weight decay 0.1, fp32 on the CPU; then
 {rep['chat_steps']} steps at a peak rate of {rep['chat_lr']:g} on half first turns, half later turns of a chat (1–3 earlier
 questions with their answers before the question, the answers as r1vk chat sends them back or as
-whole responses the template cuts at `</think>`) so that a chat's next question gets a real answer
+whole responses the template cuts at `</think>`) so that a chat's next question gets a real answer;
+then {rep['robust_steps']} steps at a peak rate of {rep['robust_lr']:g} with random words and letter strings around a
+question (before, after, or between the lead and the sum), a tenth of the replies cut by a reasoning
+budget (the thinking so far and r1vk's forced closing as context, the answer in its usual form as
+the target) and some earlier turns left empty or cut anywhere, as a stopped reply leaves them
 ({mins} in all, 2 cores shared with other work). Then GPTQ (tools/gptq_quantize.py): Hessians from 256
 training-distribution sequences, damp 0.01, layers in order, each quantized on the activations of the
 already-quantized layers before it.
@@ -581,7 +666,21 @@ part, end of sentence; exact = the whole response equals the reference trace.
 | fp32, greedy, as a chat's 2nd or 3rd question | {_pct(rep['fp32_later_turn'])} | {rep['fp32_later_turn']['format_ok']}/200 | {rep['fp32_later_turn']['exact_trace']}/200 |
 | int4 (shipped), greedy, as a chat's 2nd or 3rd question | {_pct(rep['int4_later_turn'])} | {rep['int4_later_turn']['format_ok']}/200 | {rep['int4_later_turn']['exact_trace']}/200 |
 
-The shipped row is scored on the weights read back from this directory. tools/oracle.py's float64
+## Accuracy on tests/data/demo_phrasings.json (300 held-out phrasings)
+
+Held-out problems phrased with leads, tails and filler words that training never saw
+(`demo_data.phrasing_set`): the {pk['named'][1]} cases of `demo_data.NAMED` (1000 - 1, 20000 - 19999, 1 - 10000,
+9999 + 1, ...), {pk['ordinary'][1]} ordinary problems and {pk['edge'][1]} result-length edge cases.
+
+| weights, decoding | answer correct | format | exact trace |
+|---|---|---|---|
+| fp32, greedy | {_pct(rep['fp32_phrasings'])} | {rep['fp32_phrasings']['format_ok']}/{rep['fp32_phrasings']['n']} | {rep['fp32_phrasings']['exact_trace']}/{rep['fp32_phrasings']['n']} |
+| int4 (shipped), greedy | {_pct(rep['int4_phrasings'])} | {rep['int4_phrasings']['format_ok']}/{rep['int4_phrasings']['n']} | {rep['int4_phrasings']['exact_trace']}/{rep['int4_phrasings']['n']} |
+| int4 (shipped), greedy, as a chat's 2nd or 3rd question | {_pct(rep['int4_phrasings_later_turn'])} | {rep['int4_phrasings_later_turn']['format_ok']}/{rep['int4_phrasings_later_turn']['n']} | {rep['int4_phrasings_later_turn']['exact_trace']}/{rep['int4_phrasings_later_turn']['n']} |
+
+By kind (int4, greedy, first turn): named {pk['named'][0]}/{pk['named'][1]}, ordinary {pk['ordinary'][0]}/{pk['ordinary'][1]}, edge {pk['edge'][0]}/{pk['edge'][1]}.
+
+The shipped rows are scored on the weights read back from this directory. tools/oracle.py's float64
 greedy continuation of this checkpoint matches the torch int4 one token for token: {oc}.
 
 ## Files

@@ -107,6 +107,44 @@ class HeldoutFileTest(unittest.TestCase):
         self.assertTrue(any(int(it["answer"]) < 0 for it in items))
 
 
+class PhrasingsTest(unittest.TestCase):
+    """tests/data/demo_phrasings.json: held-out problems in phrasings training never produces."""
+
+    def test_parts_are_disjoint(self):
+        for parts in (demo_data.LEADS, demo_data.TAILS, demo_data.FILLER):
+            self.assertFalse(set(parts["train"]) & set(parts["heldout"]) - {""})
+
+    def test_user_phrase_keeps_both_numbers(self):
+        rng = random.Random(11)
+        for _ in range(5000):
+            a, op, b = demo_data.sample_problem(rng)
+            q = demo_data.user_phrase(rng, a, op, b).replace(",", "")
+            nums = [int(x) for x in re.findall(r"\d+", q)]
+            self.assertEqual(sorted(nums), sorted([a, b]), q)
+
+    def test_file(self):
+        with open(os.path.join(ROOT, "tests", "data", "demo_phrasings.json"), encoding="utf-8") as f:
+            items = json.load(f)
+        self.assertEqual(items, demo_data.phrasing_set())  # regenerated exactly by the tool
+        self.assertEqual(len(items), 300)
+        kinds = {}
+        for it in items:
+            a, b, op = it["a"], it["b"], it["op"]
+            self.assertTrue(demo_data.is_heldout(a, op, b))
+            self.assertEqual(int(it["answer"]), a + b if op == "+" else a - b)
+            kinds[it["kind"]] = kinds.get(it["kind"], 0) + 1
+        self.assertEqual(kinds["named"], len(demo_data.NAMED))
+        # the edge half really changes length: a result shorter than the longer operand, or longer
+        edge = [it for it in items if it["kind"] == "edge"]
+        changed = sum(len(str(abs(int(it["answer"])))) != max(len(str(it["a"])), len(str(it["b"]))) for it in edge)
+        self.assertGreater(changed, len(edge) // 2)
+        # no prompt of the set is one training would write
+        gen = demo_data.training_problems(random.Random(5))
+        prompts = {it["prompt"] for it in items}
+        for _ in range(20000):
+            self.assertNotIn(next(gen)[0], prompts)
+
+
 class BpeTest(unittest.TestCase):
     """Hand-worked expectations of HF byte-level BPE semantics on a toy vocabulary."""
 
