@@ -34,6 +34,8 @@ struct Q8Case {
     int n, k;
     uint64_t max_range;  // 0: one chunk
 };
+// Named in ctest's listing by its fields (gtest would print the struct's raw bytes, padding included).
+void PrintTo(const Q8Case& c, std::ostream* os) { *os << "n=" << c.n << " k=" << c.k << " max_range=" << c.max_range; }
 
 class MatvecQ8 : public GpuTest, public ::testing::WithParamInterface<Q8Case> {};
 
@@ -106,6 +108,9 @@ struct Q8MatmulCase {
     int n, k, rows;
     uint64_t max_range;
 };
+void PrintTo(const Q8MatmulCase& c, std::ostream* os) {
+    *os << "n=" << c.n << " k=" << c.k << " tokens=" << c.rows << " max_range=" << c.max_range;
+}
 
 class MatmulQ8 : public GpuTest, public ::testing::WithParamInterface<Q8MatmulCase> {};
 
