@@ -26,6 +26,16 @@ inline std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
     return v;
 }
 
+// Normalised mean squared error sum (got-ref)^2 / sum ref^2, in double.
+inline double nmse(const std::vector<float>& got, const std::vector<float>& ref) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        num += (double(got[i]) - ref[i]) * (double(got[i]) - ref[i]);
+        den += double(ref[i]) * ref[i];
+    }
+    return num / den;
+}
+
 // Passes when every |got - ref| <= atol + rtol * |ref| and NMSE = sum (got-ref)^2 / sum ref^2 <= nmse.
 inline ::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<float>& ref, double atol,
                                             double rtol, double nmse_bound) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "runtime/session.h"
 
@@ -42,6 +43,24 @@ inline GenerationParams greedy(uint32_t n) {
 // Every Khronos validation message the engine's context collected is a test failure.
 inline void expect_clean(Engine& e) {
     for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
+}
+
+// Logits of `ids` from a fresh engine: all rows of one prefill call, or one decode step per token
+// (so the two paths can be compared); no validation message allowed.
+inline std::vector<float> logits_of(const EngineOptions& o, const std::vector<int32_t>& ids, bool decode) {
+    Engine e(o);
+    std::vector<float> out;
+    if (!decode) {
+        out = e.model().forward(ids, HeadRequest{HeadMode::AllLogits}).logits;
+    } else {
+        for (int32_t id : ids) {
+            const int32_t one[] = {id};
+            auto r = e.model().forward(one, HeadRequest{HeadMode::LastLogits}).logits;
+            out.insert(out.end(), r.begin(), r.end());
+        }
+    }
+    expect_clean(e);
+    return out;
 }
 
 }  // namespace r1vk::test

@@ -25,32 +25,7 @@
 namespace r1vk::test {
 namespace {
 
-double nmse(const std::vector<float>& got, const std::vector<float>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        num += (double(got[i]) - ref[i]) * (double(got[i]) - ref[i]);
-        den += double(ref[i]) * ref[i];
-    }
-    return num / den;
-}
-
 // ---- the engine with --lm-head q8 ------------------------------------------------------------------
-
-std::vector<float> logits_of(const EngineOptions& o, const std::vector<int32_t>& ids, bool decode) {
-    Engine e(o);
-    std::vector<float> out;
-    if (!decode) {
-        out = e.model().forward(ids, HeadRequest{HeadMode::AllLogits}).logits;
-    } else {
-        for (int32_t id : ids) {
-            const int32_t one[] = {id};
-            auto r = e.model().forward(one, HeadRequest{HeadMode::LastLogits}).logits;
-            out.insert(out.end(), r.begin(), r.end());
-        }
-    }
-    expect_clean(e);
-    return out;
-}
 
 // A tied model (embedding == head, as Qwen2.5-0.5B): with the int8 head its embedding rows come from
 // the mapped checkpoint (or an fp16 table of their own with --embed-on-device), exactly, so the two

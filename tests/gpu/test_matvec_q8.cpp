@@ -16,15 +16,6 @@ namespace {
 
 constexpr double kAtol = 1e-4, kRtol = 1e-4, kNmse = 1e-9;
 
-double nmse(const std::vector<float>& got, const std::vector<float>& ref) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        num += (double(got[i]) - ref[i]) * (double(got[i]) - ref[i]);
-        den += double(ref[i]) * ref[i];
-    }
-    return num / den;
-}
-
 std::string cfg_name(const KernelConfig& c) {
     return matvec_shape_name(c.matvec) + std::string(" ls=") + std::to_string(c.matvec_ls) +
            " rows=" + std::to_string(c.matvec_rows);

@@ -25,10 +25,6 @@ EngineOptions options(uint32_t ctx = 256) {
     return o;
 }
 
-void expect_no_validation_messages(Engine& e) {
-    for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
-}
-
 TEST(Model, PlanMatchesLedger) {
     Engine e(options(300));
     const VramPlan& plan = e.model().plan();
@@ -40,23 +36,7 @@ TEST(Model, PlanMatchesLedger) {
         EXPECT_NEAR(got, want, 0.01 * want + 4096) << mem_category_name(c);
     }
     EXPECT_GT(led.bytes(MemCategory::KvCache), 0u);
-    expect_no_validation_messages(e);
-}
-
-std::vector<float> logits_of(EngineOptions o, const std::vector<int32_t>& ids, bool decode) {
-    Engine e(o);
-    std::vector<float> out;
-    if (!decode) {
-        out = e.model().forward(ids, HeadRequest{HeadMode::AllLogits}).logits;
-    } else {
-        for (int32_t id : ids) {
-            const int32_t one[] = {id};
-            auto r = e.model().forward(one, HeadRequest{HeadMode::LastLogits}).logits;
-            out.insert(out.end(), r.begin(), r.end());
-        }
-    }
-    expect_no_validation_messages(e);
-    return out;
+    expect_clean(e);
 }
 
 TEST(Model, UploadPathAndEmbeddingPlacementDoNotChangeLogits) {
@@ -95,7 +75,7 @@ TEST(Model, DeviceCandidatesSampleLikeFullLogits) {
         }
     }
     EXPECT_GT(compared, 0);
-    expect_no_validation_messages(e);
+    expect_clean(e);
 }
 
 TEST(Model, RefusesWhatDoesNotFit) {
