@@ -386,45 +386,40 @@ def main():
         with open(meta_path, "w") as f:
             json.dump({"train_s": train_s, "steps": args.steps, "batch": args.batch, "lr": args.lr,
                        "config": cfg, "seed": args.seed}, f)
+    def phase(name, steps, lr, make_batches):
+        """A fine-tuning phase after the first, kept in --work as fp32_NAME.pt (and reused with --reuse):
+        returns (seconds, steps, lr), the last two as recorded when the weights were trained."""
+        path, meta_file = os.path.join(args.work, f"fp32_{name}.pt"), os.path.join(args.work, f"{name}.json")
+        if steps and args.reuse and os.path.exists(path):
+            model.load_state_dict(torch.load(path))
+            with open(meta_file) as f:
+                meta = json.load(f)
+            return meta["train_s"], meta["steps"], meta["lr"]
+        if not steps:
+            return 0.0, steps, lr
+        model.train()
+        secs = train(model, make_batches(), steps, lr, log, warmup=50)
+        log(f"{name} phase wall time {secs / 60:.1f} min")
+        torch.save(model.state_dict(), path)
+        with open(meta_file, "w") as f:
+            json.dump({"train_s": secs, "steps": steps, "lr": lr}, f)
+        return secs, steps, lr
+
     # Phase 2: the first phase only ever saw a question as the first turn, and a chat's second question
     # then drew nonsense. A short run at a lower rate on half first turns, half later turns (1-3
     # earlier turns before the question) teaches it to answer the last question only.
-    chat_s = 0.0
-    chat_path, chat_meta = os.path.join(args.work, "fp32_chat.pt"), os.path.join(args.work, "chat.json")
-    if args.chat_steps and args.reuse and os.path.exists(chat_path):
-        model.load_state_dict(torch.load(chat_path))
-        with open(chat_meta) as f:
-            meta = json.load(f)
-        chat_s, args.chat_steps, args.chat_lr = meta["train_s"], meta["steps"], meta["lr"]
-    elif args.chat_steps:
-        model.train()
-        batches = Batches(tok, prompter, args.seed + 4, args.batch, multiturn=0.5)
-        chat_s = train(model, batches, args.chat_steps, args.chat_lr, log, warmup=50)
-        log(f"chat-turn phase wall time {chat_s / 60:.1f} min")
-        torch.save(model.state_dict(), chat_path)
-        with open(chat_meta, "w") as f:
-            json.dump({"train_s": chat_s, "steps": args.chat_steps, "lr": args.chat_lr}, f)
+    chat_s, args.chat_steps, args.chat_lr = phase(
+        "chat", args.chat_steps, args.chat_lr,
+        lambda: Batches(tok, prompter, args.seed + 4, args.batch, multiturn=0.5))
     # Phase 3: the first two phases saw a few dozen filler words, and questions with words they had
     # never seen (tests/data/demo_phrasings.json) went wrong 3 times in 10. Random words and letter
     # strings around the question, first and later turns, teach it to read only numbers and operation.
     # A tenth of the replies are cut by a reasoning budget (the answer must still come in its usual
     # form), and some earlier turns are replies a user stopped (empty or cut anywhere): after either,
     # the next question used to get garbage.
-    robust_s = 0.0
-    robust_path, robust_meta = os.path.join(args.work, "fp32_robust.pt"), os.path.join(args.work, "robust.json")
-    if args.robust_steps and args.reuse and os.path.exists(robust_path):
-        model.load_state_dict(torch.load(robust_path))
-        with open(robust_meta) as f:
-            meta = json.load(f)
-        robust_s, args.robust_steps, args.robust_lr = meta["train_s"], meta["steps"], meta["lr"]
-    elif args.robust_steps:
-        model.train()
-        batches = Batches(tok, prompter, args.seed + 5, args.batch, multiturn=0.3, noisy=True, cuts=0.1)
-        robust_s = train(model, batches, args.robust_steps, args.robust_lr, log, warmup=50)
-        log(f"robustness phase wall time {robust_s / 60:.1f} min")
-        torch.save(model.state_dict(), robust_path)
-        with open(robust_meta, "w") as f:
-            json.dump({"train_s": robust_s, "steps": args.robust_steps, "lr": args.robust_lr}, f)
+    robust_s, args.robust_steps, args.robust_lr = phase(
+        "robust", args.robust_steps, args.robust_lr,
+        lambda: Batches(tok, prompter, args.seed + 5, args.batch, multiturn=0.3, noisy=True, cuts=0.1))
     if train_s is not None:
         train_s += chat_s + robust_s
     heldout = load_heldout()
