@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "runtime/commands.h"
@@ -149,6 +150,13 @@ inline std::vector<KernelConfig> matmul_configs(const DeviceInfo& info) {
         v.push_back(c);
     }
     return v;
+}
+
+// The matmul_configs entry a failure happened in, for SCOPED_TRACE.
+inline std::string matmul_config_name(const KernelConfig& c) {
+    return c.matmul_rows ? "rows " + std::to_string(c.matmul_rows_ls) + "x" + std::to_string(c.matmul_rows_rows) +
+                               " tb " + std::to_string(c.matmul_rows_tb)
+                         : "tile " + std::to_string(c.matmul_bt) + "x" + std::to_string(c.matmul_bn);
 }
 
 }  // namespace r1vk::test

@@ -202,9 +202,7 @@ TEST_P(MatmulQ4, MatchesReference) {
     if (c.accumulate)
         for (size_t i = 0; i < want.size(); ++i) want[i] += resid[i];
     for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
-        SCOPED_TRACE(cfg.matmul_rows ? "rows " + std::to_string(cfg.matmul_rows_ls) + "x" + std::to_string(cfg.matmul_rows_rows) +
-                                           " tb " + std::to_string(cfg.matmul_rows_tb)
-                                     : "tile " + std::to_string(cfg.matmul_bt) + "x" + std::to_string(cfg.matmul_bn));
+        SCOPED_TRACE(matmul_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());

@@ -112,9 +112,7 @@ TEST_P(MatmulQ8, MatchesReference) {
     const auto x = randn(size_t(k) * rows, uint32_t(rows + 10));
     const auto ref = ref::q8_matmul(w16.data, uint32_t(n), uint32_t(k), x, uint32_t(rows));
     for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
-        SCOPED_TRACE(cfg.matmul_rows ? "rows " + std::to_string(cfg.matmul_rows_ls) + "x" + std::to_string(cfg.matmul_rows_rows) +
-                                           " tb " + std::to_string(cfg.matmul_rows_tb)
-                                     : "tile " + std::to_string(cfg.matmul_bt) + "x" + std::to_string(cfg.matmul_bn));
+        SCOPED_TRACE(matmul_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());
