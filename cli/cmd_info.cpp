@@ -82,24 +82,6 @@ void print_device(const DeviceInfo& d, bool chosen) {
     std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup\n", matvec_shape_name(kc.matvec), kc.matvec_ls);
 }
 
-// The largest context whose plan fits `bytes` (0 if none): the plan grows with the context (KV cache,
-// attention partials), so a binary search over [1, limit] finds it.
-uint32_t largest_ctx(const ModelConfig& cfg, PlanOptions po, uint64_t bytes, uint32_t limit) {
-    auto fits = [&](uint32_t c) {
-        po.ctx = c;
-        po.prefill_chunk = std::min<uint32_t>(256, c);
-        return plan_qwen2(cfg, po).total() <= bytes;
-    };
-    if (!fits(1)) return 0;
-    uint32_t lo = 1, hi = limit;
-    if (fits(hi)) return hi;
-    while (hi - lo > 1) {
-        const uint32_t mid = lo + (hi - lo) / 2;
-        (fits(mid) ? lo : hi) = mid;
-    }
-    return lo;
-}
-
 }  // namespace
 
 int cmd_info(const Tokens& t) {
@@ -179,7 +161,7 @@ int cmd_info(const Tokens& t) {
             uint64_t bytes;
         };
         std::vector<Card> cards;
-        for (uint64_t gib : {8, 12, 16, 24}) cards.push_back({std::to_string(gib) + " GB card", gib << 30});
+        for (uint64_t gib : kCardGiB) cards.push_back({std::to_string(gib) + " GB card", gib << 30});
         if (budget) cards.push_back({"this device (" + devs[chosen].name + ")", budget});
         if (json) {
             nlohmann::json cats;

@@ -138,4 +138,22 @@ std::string VramPlan::table(uint64_t budget) const {
     return s;
 }
 
+// The largest context whose plan fits `bytes` (0 if none): the plan grows with the context (KV cache,
+// attention partials), so a binary search over [1, limit] finds it.
+uint32_t largest_ctx(const ModelConfig& cfg, PlanOptions po, uint64_t bytes, uint32_t limit) {
+    auto fits = [&](uint32_t c) {
+        po.ctx = c;
+        po.prefill_chunk = std::min<uint32_t>(256, c);
+        return plan_qwen2(cfg, po).total() <= bytes;
+    };
+    if (!fits(1)) return 0;
+    uint32_t lo = 1, hi = limit;
+    if (fits(hi)) return hi;
+    while (hi - lo > 1) {
+        const uint32_t mid = lo + (hi - lo) / 2;
+        (fits(mid) ? lo : hi) = mid;
+    }
+    return lo;
+}
+
 }  // namespace r1vk

@@ -54,6 +54,12 @@ ScratchLayout scratch_layout(const ModelConfig& cfg, const PlanOptions& opt);
 
 VramPlan plan_qwen2(const ModelConfig& cfg, const PlanOptions& opt);
 
+// The largest context (<= limit) whose whole plan fits `bytes`, 0 if none: what `r1vk info` and the
+// app's Fit tab report for a card.
+uint32_t largest_ctx(const ModelConfig& cfg, PlanOptions po, uint64_t bytes, uint32_t limit);
+// The cards people have, in GiB as they are sold ("8 GB" holds 8 GiB).
+inline constexpr uint64_t kCardGiB[] = {8, 12, 16, 24};
+
 std::string format_bytes(uint64_t b);  // "9.99 GB (9.30 GiB)" style
 
 }  // namespace r1vk

@@ -237,23 +237,8 @@ FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::v
         po.ctx = ctx;
         po.lm_head_q8 = q8;
         r.plan = plan_qwen2(cfg, po);
-        const uint32_t hi_ctx = uint32_t(std::max(1, cfg.max_position_embeddings));
-        for (uint64_t budget : budgets) {
-            // The plan grows with the context (KV cache), so bisect for the largest that fits.
-            auto fits = [&](uint32_t c) {
-                PlanOptions p = po;
-                p.ctx = c;
-                return plan_qwen2(cfg, p).total() <= budget;
-            };
-            uint32_t lo = 0, hi = hi_ctx;
-            if (fits(hi)) lo = hi;
-            else
-                while (hi - lo > 1) {
-                    const uint32_t mid = lo + (hi - lo) / 2;
-                    (fits(mid) ? lo : hi) = mid;
-                }
-            r.max_ctx.push_back({budget, lo});
-        }
+        const uint32_t limit = uint32_t(std::max(1, cfg.max_position_embeddings));
+        for (uint64_t budget : budgets) r.max_ctx.push_back({budget, largest_ctx(cfg, po, budget, limit)});
     } catch (const std::exception& e) {
         r.error = std::string("error: ") + e.what();
     }

@@ -229,8 +229,8 @@ void draw_fit(App& app) {
     if (e)
         for (const auto& h : e->ctx().heaps())
             if (h.device_local) dev_budget += h.budget ? h.budget : h.size;
-    const uint64_t GB = 1000ull * 1000 * 1000;
-    std::vector<uint64_t> budgets = {8 * GB, 12 * GB, 16 * GB, 24 * GB};
+    std::vector<uint64_t> budgets;
+    for (uint64_t gib : kCardGiB) budgets.push_back(gib << 30);
     if (dev_budget) budgets.insert(budgets.begin(), dev_budget);
     const std::string k = app.view.fit_dir + "|" + std::to_string(app.view.fit_ctx) + "|" + std::to_string(dev_budget) +
                           (app.view.fit_q8 ? "|q8" : "");
@@ -267,7 +267,7 @@ void draw_fit(App& app) {
                 ImGui::TextUnformatted("this device");
                 if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s budget", fmt_bytes(budget).c_str());
             }
-            else ImGui::Text("%llu GB", (unsigned long long)(budget / GB));
+            else ImGui::Text("%llu GB", (unsigned long long)(budget >> 30));
             ImGui::TableNextColumn();
             const bool fits = total <= budget;
             ImGui::TextColored(fits ? kOk : kBad, fits ? "✓ %s free" : "✗ short %s",
