@@ -133,6 +133,7 @@ int cmd_bench(const Tokens& t) {
                     "runs each: -d 0,4096,16384 (default 0)"});
     spec.push_back({"bandwidth", 0, true, "the device's memory bandwidth in GB/s, to print % of roofline"});
     spec.push_back({"logprobs", 0, true, "also time decode with the per-token trace of K alternatives (0-20), interleaved"});
+    spec.push_back({"matvec", 0, true, "the matrix kernels' shape: auto (the device's), rows, texel, lanes, lanes-nosg (all but texel: prefill without texel loads too)"});
     spec.push_back({"profile", 0, false, "per-kernel GPU time of prefill and decode (timestamp queries), after the timing runs"});
     spec.push_back({"json", 0, false, "one JSON object"});
     Args a("bench", t, spec);
@@ -169,6 +170,15 @@ int cmd_bench(const Tokens& t) {
         eo.synthetic_layers = int(a.integer("layers", 0, 1, 1024));
     } else {
         eo.model_dir = model_dir(a, false);
+    }
+    if (const std::string mv = a.str("matvec", "auto"); mv != "auto") {
+        static const std::pair<const char*, MatvecShape> kShapes[] = {{"rows", MatvecShape::Rows},
+                                                                      {"texel", MatvecShape::Texel},
+                                                                      {"lanes", MatvecShape::Lanes},
+                                                                      {"lanes-nosg", MatvecShape::LanesNoSubgroup}};
+        for (const auto& [n, s] : kShapes)
+            if (mv == n) eo.matvec = s;
+        if (!eo.matvec) fail_usage("r1vk bench: --matvec expects auto, rows, texel, lanes or lanes-nosg, got '" + mv + "'");
     }
     if (!a.has("ctx")) {
         // Sized to the test; so a limit hit here is the model's, not a --ctx the user gave.

@@ -184,6 +184,14 @@ DeviceInfo probe(VkPhysicalDevice pd, uint32_t index) {
     d.timestamp_period_ns = p.limits.timestampPeriod;
     d.max_storage_buffer_range = p.limits.maxStorageBufferRange;
     d.min_storage_buffer_offset_alignment = p.limits.minStorageBufferOffsetAlignment;
+    d.min_texel_buffer_offset_alignment = p.limits.minTexelBufferOffsetAlignment;
+    d.max_texel_buffer_elements = p.limits.maxTexelBufferElements;
+    d.texel_rgba32 = true;
+    for (VkFormat f : {VK_FORMAT_R32G32B32A32_UINT, VK_FORMAT_R32G32B32A32_SFLOAT}) {
+        VkFormatProperties fp{};
+        vkGetPhysicalDeviceFormatProperties(pd, f, &fp);
+        d.texel_rgba32 = d.texel_rgba32 && (fp.bufferFeatures & VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT);
+    }
     d.max_compute_shared_memory = p.limits.maxComputeSharedMemorySize;
     d.max_workgroup_invocations = p.limits.maxComputeWorkGroupInvocations;
     d.max_workgroup_count_x = p.limits.maxComputeWorkGroupCount[0];

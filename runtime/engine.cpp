@@ -47,7 +47,12 @@ Engine::Engine(const EngineOptions& opt) {
     }
     ctx_ = std::make_unique<Context>(ContextOptions{opt.device, opt.validation, opt.fault});
     ctx_->set_phase(Phase::Load);
-    ops_ = std::make_unique<Ops>(*ctx_);
+    KernelConfig kc = KernelConfig::for_device(ctx_->info());
+    if (opt.matvec) {
+        kc.matvec = *opt.matvec;
+        kc.matmul_texel = kc.matmul_texel && kc.matvec == MatvecShape::Texel;  // rows: no texel loads at all
+    }
+    ops_ = std::make_unique<Ops>(*ctx_, kc);
     ModelOptions mo = opt.model;
     if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));
     model_ = std::make_unique<Qwen2Model>(*ctx_, *ops_, cfg_, ckpt_.get(), mo);

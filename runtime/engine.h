@@ -25,6 +25,9 @@ struct EngineOptions {
     bool validation = false;
     bool need_tokenizer = true;      // false: ids-only work (logits, bench)
     std::optional<std::string> fault;  // fault injection spec (ContextOptions::fault); nullopt: R1VK_FAULT
+    // matvec's shape instead of the device's (bench --matvec); any but Texel also takes prefill's
+    // matmul off texel loads, so `--matvec rows` is the CPU shape as it was before them.
+    std::optional<MatvecShape> matvec;
     ModelOptions model;
 };
 

@@ -28,6 +28,7 @@ void check_dense_type(const GpuLinear& w, const char* op) {
 const char* matvec_shape_name(MatvecShape s) {
     switch (s) {
         case MatvecShape::Rows: return "rows per invocation (CPU-shaped)";
+        case MatvecShape::Texel: return "rows per invocation, texel loads, persistent workgroups (CPU-shaped)";
         case MatvecShape::Lanes: return "lanes across K + subgroup reduce (GPU-shaped)";
         case MatvecShape::LanesNoSubgroup: return "lanes across K + shared-memory reduce";
     }
@@ -52,19 +53,34 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     std::string name;
     switch (c.matvec) {
         case MatvecShape::Rows: name = typed("matvec_rows", wt); break;
+        case MatvecShape::Texel: name = typed("matvec_texel", wt); break;
         case MatvecShape::Lanes: name = typed("matvec_lanes", wt); break;
         case MatvecShape::LanesNoSubgroup: name = typed("matvec_lanes", wt, "_nosg"); break;
     }
-    return {name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
-            c.matvec != MatvecShape::Rows};
+    const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
+    PipelineDesc d{name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
+                   !cpu};
+    if (c.matvec == MatvecShape::Texel) {
+        d.texel.assign(7, VK_FORMAT_UNDEFINED);
+        d.texel[0] = VK_FORMAT_R32G32B32A32_UINT;   // weights
+        d.texel[3] = VK_FORMAT_R32G32B32A32_SFLOAT; // x
+    }
+    return d;
 }
 
 PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym) {
     const uint32_t ls = (c.matmul_bt / c.matmul_tm) * (c.matmul_bn / c.matmul_tn);
     const uint32_t e = static_cast<uint32_t>(epi);
-    if (c.matmul_rows)
-        return {typed("matmul_rows", wt), 7, sizeof(pc::MatmulPC),
-                {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym}};
+    if (c.matmul_rows) {
+        PipelineDesc d{typed(c.matmul_texel ? "matmul_texel" : "matmul_rows", wt), 7, sizeof(pc::MatmulPC),
+                       {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym}};
+        if (c.matmul_texel) {
+            d.texel.assign(7, VK_FORMAT_UNDEFINED);
+            d.texel[0] = VK_FORMAT_R32G32B32A32_UINT;   // weights
+            d.texel[3] = VK_FORMAT_R32G32B32A32_SFLOAT; // x
+        }
+        return d;
+    }
     return {typed("matmul", wt), 7, sizeof(pc::MatmulPC),
             {ls, c.matmul_bt, c.matmul_bn, c.matmul_tm, c.matmul_tn, e, bias, act_order, sym}};
 }
@@ -136,12 +152,15 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
     if (info.is_cpu()) {
         // shared/FORMATS.md §7: whole rows per invocation, 16-32 invocations per workgroup; few, long
         // KV splits since every workgroup costs a thread hand-off.
-        c.matvec = MatvecShape::Rows;
+        // Texel loads where the device has rgba32 storage texel buffers (lavapipe does): see
+        // shaders/matvec_texel.comp for why, and the figures.
+        c.matvec = info.texel_rgba32 ? MatvecShape::Texel : MatvecShape::Rows;
         c.matvec_ls = 16;
         c.matvec_rows = 4;
         c.attn_target_splits = 4;
         c.attn_min_split = 512;
         c.matmul_rows = true;
+        c.matmul_texel = info.texel_rgba32;
         c.read_ls = 16;
         c.read_contig = true;
     } else {
@@ -155,17 +174,39 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
 Ops::Ops(Context& ctx, const KernelConfig& cfg)
     : ctx_(&ctx), cfg_(cfg), pipes_(ctx), sets_(ctx), dummy_(ctx, 256, MemoryKind::Device, MemCategory::Other) {}
 
+// Whether matvec_texel.comp can run this product: whole texels per row and in x, no act-order, and
+// views the device accepts (offset alignment, element count). Else matvec_rows does.
+bool Ops::texel_fits(const GpuLinear& w, BufferView x, uint64_t x_floats) const {
+    const DeviceInfo& info = ctx_->info();
+    if (!info.texel_rgba32 || w.act_order()) return false;
+    const uint32_t per_texel = w.type == WeightType::F16 ? 8 : w.type == WeightType::Q8 ? 16 : 32;
+    if (w.k % per_texel != 0 || (w.type == WeightType::Q4 && w.group_size % 32 != 0)) return false;
+    const uint64_t align = std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1);
+    auto fits = [&](VkDeviceSize offset, VkDeviceSize range, uint64_t need) {
+        return range != VK_WHOLE_SIZE && offset % align == 0 && range >= need && range / 16 <= info.max_texel_buffer_elements;
+    };
+    if (!fits(x.offset, x.range, x_floats * 4)) return false;
+    for (const auto& ch : w.chunks)
+        if (!fits(0, ch.wq.size(), uint64_t(ch.rows) * (w.silu_pairs ? 2 : 1) * w.k * 16 / per_texel)) return false;
+    return true;
+}
+
 void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi) {
     const bool f16 = w.type == WeightType::F16;
     const bool silu = epi == Epilogue::SiluMul;
     if (silu != w.silu_pairs) fail_device("matvec: the silu epilogue needs a gate/up pair matrix");
     check_dense_type(w, "matvec");
     const bool has_bias = static_cast<bool>(w.bias) && !silu;
-    const Pipeline& p = pipes_.get(kernel_desc::matvec(cfg_, w.type, epi, has_bias, w.act_order(), w.sym));
+    KernelConfig c = cfg_;
+    if (c.matvec == MatvecShape::Texel && (x_off % 4 != 0 || !texel_fits(w, x, uint64_t(x_off) + w.k)))
+        c.matvec = MatvecShape::Rows;
+    const Pipeline& p = pipes_.get(kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym));
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
-        const uint32_t per_group = cfg_.matvec == MatvecShape::Rows ? cfg_.matvec_ls * cfg_.matvec_rows : cfg_.matvec_rows;
+        const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
+        const uint32_t per_group = cpu ? c.matvec_ls * c.matvec_rows : c.matvec_rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
+        if (c.matvec == MatvecShape::Texel) gx = std::min(ceil_div(ch.rows, per_group), c.matvec_groups), gy = 1;
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         rec.dispatch(p,
                      {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
@@ -181,7 +222,11 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
     const bool f16 = w.type == WeightType::F16;
     check_dense_type(w, "matmul");
     const bool has_bias = static_cast<bool>(w.bias) && !w.silu_pairs;
-    const Pipeline& p = pipes_.get(kernel_desc::matmul(cfg_, w.type, epi, has_bias, w.act_order(), w.sym));
+    KernelConfig c = cfg_;
+    c.matmul_texel = c.matmul_texel && c.matmul_rows;
+    if (c.matmul_texel && (x_stride % 4 != 0 || rows == 0 || !texel_fits(w, x, uint64_t(rows - 1) * x_stride + w.k)))
+        c.matmul_texel = false;
+    const Pipeline& p = pipes_.get(kernel_desc::matmul(c, w.type, epi, has_bias, w.act_order(), w.sym));
     for (const auto& ch : w.chunks) {
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
@@ -191,6 +236,7 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
             if (cfg_.matmul_rows)
                 std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, cfg_.matmul_rows_ls * cfg_.matmul_rows_rows),
                                            ctx_->info().max_workgroup_count_x);
+            if (c.matmul_texel) gx = std::min(ceil_div(ch.rows, c.matmul_rows_ls * c.matmul_rows_rows), c.matvec_groups), gy = 1;
             rec.dispatch(p,
                          {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
                           x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},

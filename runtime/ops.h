@@ -16,18 +16,20 @@ namespace r1vk {
 
 // Kernel shapes follow the device (shared/DESIGN.md §4): whole contiguous rows per invocation on a
 // CPU device, lanes interleaved across K with a subgroup reduction on a GPU.
-enum class MatvecShape { Rows, Lanes, LanesNoSubgroup };
+enum class MatvecShape { Rows, Texel, Lanes, LanesNoSubgroup };
 const char* matvec_shape_name(MatvecShape s);
 
 struct KernelConfig {
     MatvecShape matvec = MatvecShape::Lanes;
     uint32_t matvec_ls = 64;     // invocations per workgroup
-    uint32_t matvec_rows = 2;    // Rows: outputs per invocation; Lanes: outputs per workgroup
+    uint32_t matvec_rows = 2;    // Rows, Texel: outputs per invocation; Lanes: outputs per workgroup
+    uint32_t matvec_groups = 64; // Texel: persistent workgroups striding over the row blocks
     uint32_t norm_ls = 128;
     uint32_t attn_ls = 64;
     uint32_t attn_target_splits = 32;   // decode: aim for this many KV splits per kv head at long context
     uint32_t attn_min_split = 256;      // never split finer than this many positions
     bool matmul_rows = false;            // CPU shape: whole rows per invocation, tokens in blocks
+    bool matmul_texel = false;           // ... read through texels by matvec_groups persistent workgroups
     uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
     uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;  // GPU shape: shared-memory tiles
     uint32_t topk_slice = 1024;
@@ -109,6 +111,8 @@ public:
                  uint32_t capacity);
     void fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi);
     // The bandwidth probe: out[g] = wrapping sum of the words of chunk g (chunk_vec4 uvec4s) of `data`.
+    // Whether the texel kernels can read `w` and the first x_floats floats of `x` (shapes, view limits).
+    bool texel_fits(const GpuLinear& w, BufferView x, uint64_t x_floats) const;
     void read_bw(Recorder& rec, BufferView data, uint32_t n_vec4, uint32_t chunk_vec4, BufferView out);
 
     // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.

@@ -1,11 +1,15 @@
 #include "runtime/pipeline.h"
 
+#include <algorithm>
 #include <cstring>
 #include <tuple>
 
 #include "runtime/shader_registry.h"
 
 namespace r1vk {
+namespace {
+bool is_texel(const PipelineDesc& d, size_t i) { return i < d.texel.size() && d.texel[i] != VK_FORMAT_UNDEFINED; }
+}  // namespace
 
 Pipeline::Pipeline(Context& ctx, const PipelineDesc& desc) : ctx_(&ctx), desc_(desc) {
     VkDevice dev = ctx.device();
@@ -18,7 +22,8 @@ Pipeline::Pipeline(Context& ctx, const PipelineDesc& desc) : ctx_(&ctx), desc_(d
 
         std::vector<VkDescriptorSetLayoutBinding> b(desc.bindings);
         for (uint32_t i = 0; i < desc.bindings; ++i)
-            b[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+            b[i] = {i, is_texel(desc, i) ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1,
+                    VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
         VkDescriptorSetLayoutCreateInfo li{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
         li.bindingCount = desc.bindings;
         li.pBindings = b.data();
@@ -129,6 +134,7 @@ bool DescriptorCache::Key::operator<(const Key& o) const {
 }
 
 DescriptorCache::~DescriptorCache() {
+    for (auto& [k, v] : texel_views_) vkDestroyBufferView(ctx_->device(), v, nullptr);
     for (VkDescriptorPool p : pools_) vkDestroyDescriptorPool(ctx_->device(), p, nullptr);
 }
 
@@ -145,16 +151,35 @@ VkDescriptorSet DescriptorCache::allocate(VkDescriptorSetLayout layout) {
             if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL)
                 fail_vk(r, "vkAllocateDescriptorSets");
         }
-        VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4096};
+        const VkDescriptorPoolSize sizes[] = {{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 4096},
+                                              {VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER, 1024}};
         VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
         pi.maxSets = 512;
-        pi.poolSizeCount = 1;
-        pi.pPoolSizes = &size;
+        pi.poolSizeCount = 2;
+        pi.pPoolSizes = sizes;
         VkDescriptorPool pool = VK_NULL_HANDLE;
         R1VK_VK(vkCreateDescriptorPool(ctx_->device(), &pi, nullptr, &pool));
         pools_.push_back(pool);
     }
     fail_device("descriptor set allocation failed in a fresh pool");
+}
+
+// A view of whole 16-byte texels (the formats used are 16 bytes a texel): a tail shorter than a texel
+// is left out, and the kernel never reads it (Ops checks the shapes before it picks a texel kernel).
+VkBufferView DescriptorCache::texel_view(const BufferView& v, VkFormat format) {
+    const auto key = std::make_tuple(v.buffer, v.offset, v.range, format);
+    if (auto it = texel_views_.find(key); it != texel_views_.end()) return it->second;
+    const uint64_t texels = std::min<uint64_t>(v.range / 16, ctx_->info().max_texel_buffer_elements);
+    if (texels == 0 || v.range == VK_WHOLE_SIZE) fail_device("a texel buffer view needs an explicit range of at least 16 bytes");
+    VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+    ci.buffer = v.buffer;
+    ci.format = format;
+    ci.offset = v.offset;
+    ci.range = texels * 16;
+    VkBufferView view = VK_NULL_HANDLE;
+    R1VK_VK(vkCreateBufferView(ctx_->device(), &ci, nullptr, &view));
+    texel_views_.emplace(key, view);
+    return view;
 }
 
 VkDescriptorSet DescriptorCache::get(const Pipeline& pipeline, std::span<const BufferView> views) {
@@ -166,15 +191,22 @@ VkDescriptorSet DescriptorCache::get(const Pipeline& pipeline, std::span<const B
     if (it != sets_.end()) return it->second;
     VkDescriptorSet set = allocate(pipeline.set_layout());
     std::vector<VkDescriptorBufferInfo> infos(views.size());
+    std::vector<VkBufferView> texels(views.size());
     std::vector<VkWriteDescriptorSet> writes(views.size());
     for (size_t i = 0; i < views.size(); ++i) {
-        infos[i] = {views[i].buffer, views[i].offset, views[i].range};
         writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
         writes[i].dstSet = set;
         writes[i].dstBinding = static_cast<uint32_t>(i);
         writes[i].descriptorCount = 1;
-        writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-        writes[i].pBufferInfo = &infos[i];
+        if (is_texel(pipeline.desc(), i)) {
+            texels[i] = texel_view(views[i], pipeline.desc().texel[i]);
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
+            writes[i].pTexelBufferView = &texels[i];
+        } else {
+            infos[i] = {views[i].buffer, views[i].offset, views[i].range};
+            writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            writes[i].pBufferInfo = &infos[i];
+        }
     }
     vkUpdateDescriptorSets(ctx_->device(), static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
     sets_.emplace(std::move(key), set);

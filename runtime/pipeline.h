@@ -21,7 +21,10 @@ struct PipelineDesc {
     uint32_t push_size = 0;      // bytes of push constants
     std::vector<uint32_t> spec;  // constant_id i gets spec[i] (uint, int, bool as 0/1, or float bits)
     bool full_subgroups = false; // ask for full subgroups when spec[0] (the local size) allows it
-    auto key() const { return std::tie(shader, bindings, push_size, spec, full_subgroups); }
+    // Empty: every binding is a storage buffer. Else one format per binding: a storage texel buffer of
+    // that format, or VK_FORMAT_UNDEFINED for a storage buffer. DescriptorCache makes the views.
+    std::vector<VkFormat> texel;
+    auto key() const { return std::tie(shader, bindings, push_size, spec, full_subgroups, texel); }
     bool operator<(const PipelineDesc& o) const { return key() < o.key(); }
 };
 
@@ -93,9 +96,11 @@ private:
         bool operator<(const Key& o) const;
     };
     VkDescriptorSet allocate(VkDescriptorSetLayout layout);
+    VkBufferView texel_view(const BufferView& v, VkFormat format);
     Context* ctx_;
     std::vector<VkDescriptorPool> pools_;
     std::map<Key, VkDescriptorSet> sets_;
+    std::map<std::tuple<VkBuffer, VkDeviceSize, VkDeviceSize, VkFormat>, VkBufferView> texel_views_;
 };
 
 }  // namespace r1vk

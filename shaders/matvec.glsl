@@ -10,11 +10,20 @@ layout(constant_id = 3) const bool HAS_BIAS = false;
 layout(constant_id = 4) const bool ACT_ORDER = false; // x is read through perm (act-order rows grouped)
 layout(constant_id = 5) const bool SYM = false;       // every zero point is 8: skip the zero loads
 
+#ifdef MATVEC_TEXEL
+// The texel shape reads the same words as rgba32ui texels (4 words a texel) and x as rgba32f texels.
+layout(binding = 0, rgba32ui) readonly uniform uimageBuffer wt;
+#else
 layout(std430, binding = 0) readonly buffer Wq { uint wq[]; };     // Q4: [rows][k/8]; F16: [rows][k/2]; Q8: [rows][k/4]
 layout(std430, binding = 0) readonly buffer Wq4 { uvec4 wq4[]; };  // the same words, 4 at a time (k % 32 == 0)
+#endif
 layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };     // Q4: fp16 scales [rows][n_groups]; Q8: fp32 bits [rows]
 layout(std430, binding = 2) readonly buffer Zr { uint zr[]; };     // zero nibbles [rows][zero_words]
+#ifdef MATVEC_TEXEL
+layout(binding = 3, rgba32f) readonly uniform imageBuffer xt;     // [k/4] (x_off % 4 == 0)
+#else
 layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]
+#endif
 layout(std430, binding = 4) buffer Yb { float y[]; };              // [n_out]
 layout(std430, binding = 5) readonly buffer Bb { float bias[]; };  // [rows]
 layout(std430, binding = 6) readonly buffer Pb { uint perm[]; };   // [k]
@@ -34,8 +43,12 @@ float zero_of(uint row, uint g) {
 }
 
 vec4 x4(uint k) {
+#ifdef MATVEC_TEXEL
+    return imageLoad(xt, int((p.x_off + k) >> 2u));  // k % 4 == 0; act-order never takes this shape
+#else
     if (ACT_ORDER) return vec4(x[p.x_off + perm[k]], x[p.x_off + perm[k + 1u]], x[p.x_off + perm[k + 2u]], x[p.x_off + perm[k + 3u]]);
     return vec4(x[p.x_off + k], x[p.x_off + k + 1u], x[p.x_off + k + 2u], x[p.x_off + k + 3u]);
+#endif
 }
 
 void store_output(uint o, float a, float b, uint row) {

@@ -122,6 +122,12 @@ inline std::vector<KernelConfig> matvec_configs(const DeviceInfo& info) {
     add(MatvecShape::Rows, 16, 4);
     add(MatvecShape::Rows, 32, 1);
     add(MatvecShape::Rows, 8, 3);
+    if (info.texel_rgba32) {
+        add(MatvecShape::Texel, 16, 4);
+        add(MatvecShape::Texel, 8, 3);
+        add(MatvecShape::Texel, 32, 1);
+        v.back().matvec_groups = 3;  // fewer workgroups than row blocks: the stride loop runs
+    }
     if (info.subgroup_arithmetic) {
         add(MatvecShape::Lanes, 64, 2);
         add(MatvecShape::Lanes, 32, 1);
@@ -146,15 +152,21 @@ inline std::vector<KernelConfig> matmul_configs(const DeviceInfo& info) {
     for (auto r : {std::array<uint32_t, 3>{16, 2, 8}, std::array<uint32_t, 3>{8, 1, 3}, std::array<uint32_t, 3>{32, 4, 16}}) {
         KernelConfig c = KernelConfig::for_device(info);
         c.matmul_rows = true;
+        c.matmul_texel = false;
         c.matmul_rows_ls = r[0], c.matmul_rows_rows = r[1], c.matmul_rows_tb = r[2];
         v.push_back(c);
+        if (info.texel_rgba32) {
+            c.matmul_texel = true;
+            c.matvec_groups = r[1] == 1 ? 3 : 64;  // 3: fewer workgroups than row blocks, the stride loop runs
+            v.push_back(c);
+        }
     }
     return v;
 }
 
 // The matmul_configs entry a failure happened in, for SCOPED_TRACE.
 inline std::string matmul_config_name(const KernelConfig& c) {
-    return c.matmul_rows ? "rows " + std::to_string(c.matmul_rows_ls) + "x" + std::to_string(c.matmul_rows_rows) +
+    return c.matmul_rows ? std::string(c.matmul_texel ? "texel " : "") + "rows " + std::to_string(c.matmul_rows_ls) + "x" + std::to_string(c.matmul_rows_rows) +
                                " tb " + std::to_string(c.matmul_rows_tb)
                          : "tile " + std::to_string(c.matmul_bt) + "x" + std::to_string(c.matmul_bn);
 }

@@ -50,6 +50,10 @@ TEST_P(MatvecQ4, MatchesReferenceInEveryShape) {
         }
         EXPECT_EQ(w.sym, c.sym);
         EXPECT_EQ(w.act_order(), c.act_order);
+        // The texel shape must really run where its shapes allow (else matvec_rows would pass for it).
+        if (cfg.matvec == MatvecShape::Texel) {
+            EXPECT_EQ(ops.texel_fits(w, xb, 0), c.k % 32 == 0 && c.group_size % 32 == 0 && !c.act_order);
+        }
         Buffer yb = zeros(size_t(c.n) * 4);
         run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
         EXPECT_TRUE(all_close(download<float>(yb, c.n), ref, kAtol, kRtol, kNmse));
@@ -156,6 +160,9 @@ TEST_P(MatvecF16, DenseMatchesReference) {
         Uploader up(ctx(), true);
         GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range);
         up.finish();
+        if (cfg.matvec == MatvecShape::Texel) {
+            EXPECT_EQ(ops.texel_fits(w, xb, 0), k % 8 == 0);
+        }
         Buffer yb = zeros(size_t(n) * 4);
         run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
         EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
@@ -211,6 +218,11 @@ TEST_P(MatmulQ4, MatchesReference) {
         up.finish();
         Buffer xb = upload(x);
         Buffer yb = c.accumulate ? upload(resid) : zeros(want.size() * 4);
+        // The texel shape must really run where its shapes allow (k % 32, group % 32, no act-order).
+        if (cfg.matmul_rows && cfg.matmul_texel) {
+            EXPECT_EQ(ops.texel_fits(w, xb, uint64_t(c.rows - 1) * c.k + c.k),
+                      c.k % 32 == 0 && c.group_size % 32 == 0 && !c.act_order);
+        }
         run([&](Recorder& r) {
             ops.matmul(r, w, xb, c.k, yb, c.n, c.rows, c.accumulate ? Epilogue::Accumulate : Epilogue::Store);
         }, ops);

@@ -77,8 +77,9 @@ TEST_F(GpuTest, MatvecQ8ManyRowsUses2DGrid) {
     const auto x = randn(k, 4);
     const auto ref = ref::q8_matmul(w16.data, n, k, x, 1);
     Buffer xb = upload(x);
-    for (MatvecShape s : {MatvecShape::Rows, MatvecShape::LanesNoSubgroup, MatvecShape::Lanes}) {
+    for (MatvecShape s : {MatvecShape::Rows, MatvecShape::Texel, MatvecShape::LanesNoSubgroup, MatvecShape::Lanes}) {
         if (s == MatvecShape::Lanes && !ctx().info().subgroup_arithmetic) continue;
+        if (s == MatvecShape::Texel && !ctx().info().texel_rgba32) continue;
         KernelConfig cfg = KernelConfig::for_device(ctx().info());
         cfg.matvec = s;
         cfg.matvec_ls = 16;
