@@ -396,9 +396,10 @@ int cmd_bench(const Tokens& t) {
                     many ? (" at depth " + std::to_string(depth)).c_str() : "", prof->table().c_str());
     std::printf("baseline: vkCmdCopyBuffer moves %.2f GB/s (read + write) in this run; decode reads weights at %.0f %% of that\n",
                 copy_gbs, 100.0 * gbs / copy_gbs);
-    std::printf("baseline: a compute shader reads %.2f GB/s (uvec4 loads over %s) in this run; decode reads weights at "
+    std::printf("baseline: a compute shader reads %.2f GB/s (%s loads over %s) in this run; decode reads weights at "
                 "%.0f %% of that%s\n",
-                rb.gbs, format_bytes(rb.bytes).c_str(), 100.0 * gbs / rb.gbs,
+                rb.gbs, engine.ops().config().read_texel ? "rgba32ui texel" : "uvec4", format_bytes(rb.bytes).c_str(),
+                100.0 * gbs / rb.gbs,
                 bw > 0 ? (" (the compute read is " + std::to_string(int(100.0 * rb.gbs / bw + 0.5)) + " % of --bandwidth)").c_str() : "");
     return 0;
 }

@@ -95,7 +95,11 @@ PipelineDesc topk(const KernelConfig& c) { return {"topk", 2, sizeof(pc::TopkPC)
 PipelineDesc trace(const KernelConfig& c) { return {"trace", 2, sizeof(pc::TopkPC), {c.trace_ls, c.trace_slice}}; }
 PipelineDesc penalty() { return {"penalty", 4, sizeof(pc::PenaltyPC), {64}}; }
 PipelineDesc fill_random() { return {"fill_random", 1, sizeof(pc::FillPC), {256}}; }
-PipelineDesc read_bw(const KernelConfig& c) { return {"read_bw", 2, sizeof(pc::ReadBwPC), {c.read_ls, c.read_contig}}; }
+PipelineDesc read_bw(const KernelConfig& c) {
+    PipelineDesc d{c.read_texel ? "read_bw_texel" : "read_bw", 2, sizeof(pc::ReadBwPC), {c.read_ls, c.read_contig}};
+    if (c.read_texel) d.texel = {VK_FORMAT_R32G32B32A32_UINT, VK_FORMAT_UNDEFINED};
+    return d;
+}
 PipelineDesc attn_combine() { return {"attn_combine", 3, sizeof(pc::AttnCombinePC), {64}}; }
 
 PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt) {
@@ -162,7 +166,10 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         c.matmul_rows = true;
         c.matmul_texel = info.texel_rgba32;
         c.read_ls = 16;
-        c.read_contig = true;
+        // With texels, lanes interleaved read fastest (a gather of 8 neighbouring texels); without,
+        // contiguous runs per invocation do.
+        c.read_texel = info.texel_rgba32;
+        c.read_contig = !c.read_texel;
     } else {
         c.matvec = info.subgroup_arithmetic ? MatvecShape::Lanes : MatvecShape::LanesNoSubgroup;
         c.matvec_ls = 64;

@@ -36,6 +36,7 @@ struct KernelConfig {
     uint32_t trace_ls = 64, trace_slice = 4096;  // trace.comp: invocations, logits per workgroup
     uint32_t read_ls = 256;     // read_bw.comp (bench's baseline): invocations per workgroup
     bool read_contig = false;   // read_bw.comp: contiguous runs per invocation (CPU shape)
+    bool read_texel = false;    // read_bw.comp: through an rgba32ui texel buffer (read_bw_texel)
 
     static KernelConfig for_device(const DeviceInfo& info);
 };

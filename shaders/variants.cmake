@@ -2,6 +2,7 @@
 # shapes push constants; only the weight type and the reduction style become separate SPIR-V here.
 set(R1VK_SHADER_VARIANTS
   "matvec_rows_f16|matvec_rows.comp|WEIGHT_F16"
+  "read_bw_texel|read_bw.comp|TEXEL"
   "matvec_lanes_f16|matvec_lanes.comp|WEIGHT_F16"
   "matvec_texel_f16|matvec_texel.comp|WEIGHT_F16"
   "matvec_texel_q8|matvec_texel.comp|WEIGHT_Q8"

@@ -287,11 +287,14 @@ TEST_F(GpuTest, FillRandomIsDeterministicAndInRange) {
 // The bandwidth probe's sums equal the host's: every word was read once (odd sizes, a short last
 // chunk, one chunk larger than the buffer, and words with the top bit set so wrap-around is exercised).
 TEST_F(GpuTest, ReadBwChunkSumsMatchReference) {
-    for (bool contig : {false, true})
+    for (int shape = 0; shape < 4; ++shape)
         for (uint32_t ls : {16u, 256u}) {
+            const bool contig = shape & 1, texel = shape & 2;
+            if (texel && !ctx().info().texel_rgba32) continue;
             KernelConfig cfg = KernelConfig::for_device(ctx().info());
             cfg.read_ls = ls;
             cfg.read_contig = contig;
+            cfg.read_texel = texel;
             Ops ops(ctx(), cfg);
             for (auto [n_vec4, chunk] : {std::pair<uint32_t, uint32_t>{12345, 1000}, {4096, 4096}, {7, 64}, {300001, 4096}}) {
                 std::vector<uint32_t> words(size_t(n_vec4) * 4);
@@ -301,7 +304,7 @@ TEST_F(GpuTest, ReadBwChunkSumsMatchReference) {
                 Buffer d = upload(words), o = zeros(want.size() * 4);
                 run([&](Recorder& r) { ops.read_bw(r, d, n_vec4, chunk, o); }, ops);
                 EXPECT_EQ(download<uint32_t>(o, want.size()), want)
-                    << n_vec4 << " uvec4 in chunks of " << chunk << ", " << ls << " invocations, contig " << contig;
+                    << n_vec4 << " uvec4 in chunks of " << chunk << ", " << ls << " invocations, contig " << contig << ", texel " << texel;
             }
         }
 }
