@@ -6,7 +6,9 @@
 #   scripts/fuzz.sh --campaign SECONDS [TARGET...]  a long run, all targets in parallel at nice 19,
 #                                                   growing build-fuzz/corpus/TARGET; prints execs
 #                                                   (R1VK_FUZZ_RUNS=N: a target stops after N
-#                                                   executions if that comes before SECONDS)
+#                                                   executions if that comes before SECONDS;
+#                                                   R1VK_FUZZ_MAX_LEN=N: inputs up to N bytes, 65536
+#                                                   by default, for a campaign on a tight clock)
 #
 # Targets: safetensors safetensors_index config tokenizer_json tokenize chat_template reasoning_splitter
 # (all when none named). A crash leaves build-fuzz/artifacts/TARGET-crash-*; copy it into
@@ -33,7 +35,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # -timeout: one input taking more than 10 s is a hang (reported like a crash; R1VK_FUZZ_TIMEOUT=120 for
 # campaigns on a loaded machine, where a starved process trips 10 s of wall time); -rss_limit_mb: a
 # blow-up (e.g. an exponential template) too.
-FLAGS=(-timeout=${R1VK_FUZZ_TIMEOUT:-10} -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+FLAGS=(-timeout=${R1VK_FUZZ_TIMEOUT:-10} -rss_limit_mb=2048 -max_len=${R1VK_FUZZ_MAX_LEN:-65536} -print_final_stats=1)
 if [[ -n "${R1VK_FUZZ_RUNS:-}" ]]; then FLAGS+=(-runs="$R1VK_FUZZ_RUNS"); fi
 
 run_one() {
