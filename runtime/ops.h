@@ -15,7 +15,9 @@
 namespace r1vk {
 
 // Kernel shapes follow the device (shared/DESIGN.md §4): whole contiguous rows per invocation on a
-// CPU device, lanes interleaved across K with a subgroup reduction on a GPU.
+// CPU device (Texel: read through storage texel buffers by a few persistent workgroups, where the
+// device has them; see shaders/matvec_texel.comp), lanes interleaved across K with a subgroup
+// reduction on a GPU.
 enum class MatvecShape { Rows, Texel, Lanes, LanesNoSubgroup };
 const char* matvec_shape_name(MatvecShape s);
 
@@ -111,9 +113,9 @@ public:
     void penalty(Recorder& rec, BufferView logits, BufferView seen, BufferView step, BufferView banned, float penalty,
                  uint32_t capacity);
     void fill_random(Recorder& rec, BufferView out, uint32_t n_words, uint32_t seed, uint32_t mode, float lo, float hi);
-    // The bandwidth probe: out[g] = wrapping sum of the words of chunk g (chunk_vec4 uvec4s) of `data`.
     // Whether the texel kernels can read `w` and the first x_floats floats of `x` (shapes, view limits).
     bool texel_fits(const GpuLinear& w, BufferView x, uint64_t x_floats) const;
+    // The bandwidth probe: out[g] = wrapping sum of the words of chunk g (chunk_vec4 uvec4s) of `data`.
     void read_bw(Recorder& rec, BufferView data, uint32_t n_vec4, uint32_t chunk_vec4, BufferView out);
 
     // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.
