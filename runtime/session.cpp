@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "runtime/profiler.h"
 #include "runtime/reasoning_splitter.h"
 #include "shaders/push_constants.h"
 
@@ -249,6 +250,20 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
     return res;
 }
 
+namespace {
+// GpuProfiler's totals as plain per-phase data, kernels by time.
+std::vector<PhaseProfile> profile_of(const GpuProfiler& prof) {
+    std::vector<PhaseProfile> out;
+    for (const auto& [name, ph] : prof.phases()) {
+        PhaseProfile p{name, ph.tokens, ph.submits, ph.ns, {}};
+        for (const auto& [k, s] : ph.kernels) p.kernels.push_back({k, s.calls, s.ns, s.bytes});
+        std::sort(p.kernels.begin(), p.kernels.end(), [](const KernelTime& a, const KernelTime& b) { return a.ns > b.ns; });
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+}  // namespace
+
 Session::Session(Engine& engine) : engine_(&engine) {
     if (!engine.tokenizer() || !engine.chat_template())
         fail_usage("a chat session needs the model's tokenizer.json and tokenizer_config.json");
@@ -469,6 +484,20 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     try {
         const Tokenizer& tok = *engine_->tokenizer();
         Qwen2Model& model = engine_->model();
+        // The profiler stays attached for this reply only (the model re-records its decode commands
+        // with the timestamps and again without them), whatever way the reply ends.
+        const bool profiling = params.profile && engine_->ctx().info().timestamps;
+        if (profiling) {
+            if (!profiler_) profiler_ = std::make_unique<GpuProfiler>(engine_->ctx());
+            profiler_->clear();
+            model.set_profiler(profiler_.get());
+        }
+        struct Detach {
+            Qwen2Model* m;
+            ~Detach() {
+                if (m) m->set_profiler(nullptr);
+            }
+        } detach{profiling ? &model : nullptr};
         const std::string prompt = engine_->chat_template()->render(conversation, true);
         std::vector<int32_t> ids = tok.encode(prompt);
         const size_t template_tokens = ids.size();
@@ -596,6 +625,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         lr.stats.reasoning_tokens = stats.reasoning_tokens;
         lr.stats.answer_tokens = stats.answer_tokens;
         lr.stats.ended_in_reasoning = split.in_reasoning() || (!split.closed() && stats.reasoning_tokens > 0);
+        if (profiling) lr.stats.profile = profile_of(*profiler_);
         stats = lr.stats;
         emit(Event{Event::Type::Stats, {}, stats, reason, {}});
     } catch (const Error& e) {

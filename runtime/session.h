@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -18,9 +19,12 @@
 
 #include "loader/chat_template.h"
 #include "runtime/engine.h"
+#include "runtime/profile_data.h"
 #include "runtime/sampler.h"
 
 namespace r1vk {
+
+class GpuProfiler;
 
 // What a reply-long budget on thinking means: after `reasoning_budget` reasoning tokens without a
 // closing </think>, the Session forces "\n" + message + "\n</think>\n\n" (as the template spells the
@@ -37,6 +41,9 @@ struct GenerationParams {
     std::string reasoning_budget_message = kDefaultBudgetMessage;
     // The answer ends where one of these appears (it is not emitted); the reply ends with DoneReason::Stop.
     std::vector<std::string> stop;
+    // Per-kernel GPU time of this reply (timestamp queries after every dispatch, which cost a little
+    // time), into GenerationStats::profile; a device without compute timestamps leaves it empty.
+    bool profile = false;
 };
 
 inline constexpr int kMaxTraceTopK = 20;
@@ -88,6 +95,7 @@ struct GenerationStats {
     uint32_t injected_tokens = 0;    // of the generated tokens, forced ones (budget, branch)
     uint64_t seed = 0;               // the sampler's seed
     bool ended_in_reasoning = false; // the reply stopped before its thinking closed: no answer
+    std::vector<PhaseProfile> profile;  // when GenerationParams::profile
 };
 
 struct Event {
@@ -184,6 +192,7 @@ private:
     std::condition_variable cv_;
     std::deque<Event> queue_;
     std::vector<int32_t> cached_;  // what the KV cache holds, token by token
+    std::unique_ptr<GpuProfiler> profiler_;  // made on the first reply that asks for a profile
     std::string last_answer_, last_reasoning_, last_text_;
 };
 

@@ -106,6 +106,7 @@ GenerationParams App::params() const {
     gp.max_new_tokens = uint32_t(std::max(1, settings.max_tokens));
     gp.trace_top_k = 5;
     gp.reasoning_budget = settings.reasoning_budget;
+    gp.profile = settings.profile;
     return gp;
 }
 
@@ -249,6 +250,7 @@ void App::apply(Event& e) {
             b.decode_tok_s = s.decode_tok_s;
             b.prefill_tok_s = s.prefill_tok_s;
             b.seed = s.seed;
+            if (!s.profile.empty()) b.profile = s.profile;
             if (e.type == Event::Type::Done) {
                 b.done = done_reason_name(e.reason);
                 if (!e.reply_ids.empty()) b.reply_ids = e.reply_ids;

@@ -80,8 +80,8 @@ void usage() {
         "                 [--prompt TEXT ...] [--branch-at N --branch-token ID|alt] [--quit-when-done]\n"
         "                 [--screenshot FILE.png] [--transcript FILE.json] [--state FILE.json]\n"
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
-        "                 [--tab Trace|VRAM|Fit|Settings] [--pin-token N] [--search TEXT]\n"
-        "                 [--reasoning-budget N] [--export] [--scale S] [--stop-after TOKENS]\n"
+        "                 [--tab Trace|VRAM|Fit|Profile|Settings] [--pin-token N] [--search TEXT]\n"
+        "                 [--reasoning-budget N] [--export] [--profile] [--scale S] [--stop-after TOKENS]\n"
         "                 [--resize WxH]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }

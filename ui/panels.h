@@ -28,6 +28,8 @@ void draw_status_bar(App& app);
 void draw_token_flow(App& app, int msg, Branch& b, bool reasoning);
 void draw_trace_tools(App& app);  // legend, forks list, search, exports
 void draw_color_legend(App& app);
+// The reply the side panels describe: the selected message's current branch, else the last reply's.
+Branch* shown_branch(App& app, int* msg_out = nullptr);
 std::string export_reply(App& app, const Branch& b, const std::string& stem);  // json + md, returns a note
 
 // panels_vram.cpp
@@ -35,6 +37,9 @@ void draw_vram(App& app);
 void draw_fit(App& app);
 std::string export_vram(App& app);
 std::string shipped_14b_config();
+
+// panels_profile.cpp
+void draw_profile(App& app);  // GPU time of the shown reply per phase and kernel (Settings::profile)
 
 // Colours shared by the panels.
 unsigned token_color(const App& app, const TokRec& t, float alpha);

@@ -430,6 +430,10 @@ void draw_app(App& app) {
                 draw_fit(app);
                 ImGui::EndTabItem();
             }
+            if (ImGui::BeginTabItem("Profile", nullptr, tab_flags("Profile"))) {
+                draw_profile(app);
+                ImGui::EndTabItem();
+            }
             if (ImGui::BeginTabItem("Settings", nullptr, tab_flags("Settings"))) {
                 draw_settings(app);
                 ImGui::EndTabItem();

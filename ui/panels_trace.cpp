@@ -56,19 +56,6 @@ std::string pct(float p) {
     return b;
 }
 
-Branch* shown_branch(App& app, int* msg_out) {
-    Conversation* c = app.current();
-    if (!c) return nullptr;
-    int msg = app.view.sel_msg;
-    if (msg < 0 || msg >= int(c->messages.size()) || c->messages[size_t(msg)].role != "assistant") {
-        msg = -1;
-        for (int i = int(c->messages.size()) - 1; i >= 0 && msg < 0; --i)
-            if (c->messages[size_t(i)].role == "assistant") msg = i;
-    }
-    if (msg < 0) return nullptr;
-    if (msg_out) *msg_out = msg;
-    return c->messages[size_t(msg)].cur();
-}
 
 void token_tooltip(const TokRec& t, int index) {
     ImGui::BeginTooltip();
@@ -91,6 +78,20 @@ void token_tooltip(const TokRec& t, int index) {
 }
 
 }  // namespace
+
+Branch* shown_branch(App& app, int* msg_out) {
+    Conversation* c = app.current();
+    if (!c) return nullptr;
+    int msg = app.view.sel_msg;
+    if (msg < 0 || msg >= int(c->messages.size()) || c->messages[size_t(msg)].role != "assistant") {
+        msg = -1;
+        for (int i = int(c->messages.size()) - 1; i >= 0 && msg < 0; --i)
+            if (c->messages[size_t(i)].role == "assistant") msg = i;
+    }
+    if (msg < 0) return nullptr;
+    if (msg_out) *msg_out = msg;
+    return c->messages[size_t(msg)].cur();
+}
 
 unsigned token_color(const App& app, const TokRec& t, float alpha) {
     if (!t.has_trace || app.settings.color == ColorMode::Off) return 0;

@@ -185,7 +185,8 @@ json to_json(const Settings& s) {
             {"max_tokens", s.max_tokens},     {"seed", s.seed},
             {"system_prompt", s.system_prompt}, {"reasoning_budget", s.reasoning_budget},
             {"stacked", s.stacked},           {"show_reasoning", s.show_reasoning},
-            {"color", int(s.color)},          {"show_vram", s.show_vram}};
+            {"color", int(s.color)},          {"show_vram", s.show_vram},
+            {"profile", s.profile}};
 }
 
 Settings settings_from_json(const json& j) {
@@ -206,6 +207,7 @@ Settings settings_from_json(const json& j) {
     s.show_reasoning = j.value("show_reasoning", d.show_reasoning);
     s.color = ColorMode(std::clamp(j.value("color", int(d.color)), 0, 2));
     s.show_vram = j.value("show_vram", d.show_vram);
+    s.profile = j.value("profile", d.profile);
     return s;
 }
 

@@ -46,6 +46,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--tab" && take()) o.tab = v;
         else if (a == "--reasoning-budget" && take()) o.reasoning_budget = std::atoi(v);
         else if (a == "--export") o.export_all = true;
+        else if (a == "--profile") o.profile = true;
         else if (a == "--stop-after" && take()) o.stop_after = std::atoi(v);
         else if (a == "--search" && take()) o.search = v;
         else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
@@ -74,7 +75,8 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
 void apply_overrides(App& app, const ScriptOptions& o) {
     Settings& s = app.settings;
     app.keep_settings = o.ctx > 0 || o.max_tokens > 0 || o.seed >= 0 || o.temp >= 0 || !o.color.empty() ||
-                        !o.layout.empty() || o.reasoning_budget >= -1;
+                        !o.layout.empty() || o.reasoning_budget >= -1 || o.profile;
+    if (o.profile) s.profile = true;
     if (o.ctx > 0) s.ctx = o.ctx;
     if (o.max_tokens > 0) s.max_tokens = o.max_tokens;
     if (o.seed >= 0) s.seed = o.seed;
@@ -297,7 +299,15 @@ int Script::finish(App& app, const VkWindow& win) {
         const auto& r = app.view.reasoning_rect;
         const auto& a = app.view.answer_rect;
         const LoadStatus st = app.ctl().status();
+        json prof = json::array();  // the shown reply's GPU profile, as the Profile tab has it
+        if (const Branch* b = shown_branch(app))
+            for (const PhaseProfile& p : b->profile) {
+                json ks = json::array();
+                for (const KernelTime& k : p.kernels) ks.push_back({{"kernel", k.kernel}, {"calls", k.calls}, {"ns", k.ns}});
+                prof.push_back({{"phase", p.phase}, {"tokens", p.tokens}, {"ns", p.ns}, {"kernels", ks}});
+            }
         json state = {
+            {"profile", prof},
             {"vram", {{"budget", budget}, {"device", device}, {"ledger", ledger}, {"timeline", tl}, {"phases", ph},
                       {"peak", app.ctl().peak()}}},
             {"frames", frame_stats(app.frames.streaming_ms)},

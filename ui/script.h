@@ -21,6 +21,7 @@ struct ScriptOptions {
     int ctx = 0, max_tokens = 0, seed = -1;
     float temp = -1;
     std::string color, layout, tab, search;
+    bool profile = false;  // --profile: time every kernel of each reply (the Profile tab)
     int pin_token = -1;
     int reasoning_budget = -2;  // -2: the saved setting
     bool export_all = false;

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/profile_data.h"
+
 namespace r1vk::ui {
 
 struct Alt {
@@ -39,6 +41,7 @@ struct Branch {
     uint32_t prompt_tokens = 0, reused_tokens = 0, generated_tokens = 0, reasoning_tokens = 0, answer_tokens = 0;
     double ttft_s = 0, decode_tok_s = 0, prefill_tok_s = 0, thinking_s = 0;
     uint64_t seed = 0;
+    std::vector<PhaseProfile> profile;  // GPU time per phase and kernel, when it was asked for (not saved)
     std::string done;   // "" while streaming, else the done reason ("eos", "stopped", ...)
     std::string error;  // one-line error
 };
@@ -76,6 +79,7 @@ struct Settings {
     bool show_reasoning = true;
     ColorMode color = ColorMode::Probability;
     bool show_vram = true;
+    bool profile = false;  // time every kernel of each reply (GPU timestamps; the Profile tab shows it)
 };
 
 struct VramPoint {

@@ -1,5 +1,7 @@
 // Session: the event stream, cancellation, context limits, errors as events, and multi-turn prefix
 // reuse (which must not change what the model says).
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "model_fixture.h"
@@ -130,6 +132,47 @@ TEST(Session, SecondTurnReusesTheCacheAndSaysWhatAFreshSessionSays) {
     EXPECT_EQ(turn2.reasoning + "|" + turn2.answer, once.reasoning + "|" + once.answer);
     expect_clean(*e1);
     expect_clean(*e2);
+}
+
+// GenerationParams::profile: the reply's GPU time per phase and kernel, consistent with itself; the
+// same text as without it (timestamps only observe); off again for the next reply.
+TEST(Session, ProfileTimesEveryKernelOfTheReplyAndChangesNothing) {
+    auto e = engine(512);
+    ASSERT_TRUE(e->ctx().info().timestamps) << "lavapipe has compute timestamps";
+    Session s(*e);
+    Collected plain = collect(s, {{"user", "What is 7 + 5?"}}, greedy(10));
+    EXPECT_TRUE(plain.stats.profile.empty());
+    GenerationParams gp = greedy(10);
+    gp.profile = true;
+    Session s2(*e);
+    Collected prof = collect(s2, {{"user", "What is 7 + 5?"}}, gp);
+    EXPECT_EQ(prof.ids, plain.ids);
+    ASSERT_EQ(prof.stats.profile.size(), 2u);
+    std::map<std::string, const PhaseProfile*> by;
+    for (const PhaseProfile& p : prof.stats.profile) by[p.phase] = &p;
+    ASSERT_TRUE(by.count("prefill") && by.count("decode"));
+    EXPECT_EQ(by["prefill"]->tokens, prof.stats.prompt_tokens);
+    EXPECT_EQ(by["decode"]->tokens, prof.stats.generated_tokens - 1);  // the last token is never fed back
+    for (const PhaseProfile& p : prof.stats.profile) {
+        SCOPED_TRACE(p.phase);
+        ASSERT_FALSE(p.kernels.empty());
+        double sum = 0;
+        bool matvec = false;
+        for (size_t i = 0; i < p.kernels.size(); ++i) {
+            const KernelTime& k = p.kernels[i];
+            EXPECT_GT(k.calls, 0u) << k.kernel;
+            EXPECT_GE(k.ns, 0.0) << k.kernel;
+            if (i) EXPECT_LE(k.ns, p.kernels[i - 1].ns) << "kernels most time first";
+            sum += k.ns;
+            matvec |= k.kernel.rfind("matvec", 0) == 0 || k.kernel.rfind("matmul", 0) == 0;
+        }
+        EXPECT_TRUE(matvec);
+        EXPECT_NEAR(sum, p.ns, 1e-6 * p.ns + 1.0);
+        EXPECT_GT(p.ns, 0.0);
+    }
+    Collected after = collect(s2, {{"user", "What is 1 + 1?"}}, greedy(4));
+    EXPECT_TRUE(after.stats.profile.empty());
+    expect_clean(*e);
 }
 
 }  // namespace

@@ -269,6 +269,30 @@ def check_badmodel():
         fail("no screenshot of the error")
 
 
+def check_profile():
+    """--profile (the Profile tab's switch): the reply's GPU time per phase and kernel reaches the app,
+    prefill and decode, each kernel timed, the phase's time their sum; the tab drawn with it."""
+    shot, st = os.path.join(OUT, "profile.png"), os.path.join(OUT, "profile-state.json")
+    run(["--data-dir", fresh("data-profile"), "--prompt", QUESTION, "--temp", "0", "--profile", "--tab", "Profile",
+         "--quit-when-done", "--screenshot", shot, "--state", st])
+    s = json.load(open(st))
+    phases = {p["phase"]: p for p in s["profile"]}
+    if set(phases) != {"prefill", "decode"}:
+        fail(f"profile phases {sorted(phases)}, want prefill and decode")
+    for name, p in phases.items():
+        ks = p["kernels"]
+        if p["tokens"] < 1 or p["ns"] <= 0 or not ks:
+            fail(f"{name}: an empty profile {p}")
+        if not any(k["kernel"].startswith(("matvec", "matmul")) for k in ks) or any(k["calls"] < 1 for k in ks):
+            fail(f"{name}: kernels {ks}")
+        if abs(sum(k["ns"] for k in ks) - p["ns"]) > 1e-6 * p["ns"] + 1:
+            fail(f"{name}: the kernels' times do not add up to the phase's")
+    if s["validation_messages"]:
+        fail("validation messages")
+    if not os.path.exists(shot):
+        fail("no screenshot of the Profile tab")
+
+
 {"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "persist": check_persist, "nodisplay": check_nodisplay,
- "badmodel": check_badmodel}[MODE]()
+ "badmodel": check_badmodel, "profile": check_profile}[MODE]()
 print("ok")

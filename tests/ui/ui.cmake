@@ -20,7 +20,7 @@ if(NOT XVFB_RUN)
   message(WARNING "xvfb-run not found: the r1vk-chat window tests are skipped (apt-get install xvfb)")
   return()
 endif()
-foreach(mode answer budget stop branch persist nodisplay badmodel)
+foreach(mode answer budget stop branch persist nodisplay badmodel profile)
   add_test(NAME ui.app.${mode}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ui/check_ui.py $<TARGET_FILE:r1vk-chat> ${mode} ${R1VK_UI_OUT})
   set_tests_properties(ui.app.${mode} PROPERTIES LABELS ui TIMEOUT 300 RESOURCE_LOCK xvfb)
