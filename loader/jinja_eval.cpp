@@ -390,9 +390,11 @@ private:
     Value unary(const Node& n) { return unary(n, eval(*n.kids[0])); }
 
     static Value repeat(const Value& seq, int64_t times, const Node& n) {
-        if (times <= 0) return seq.type == Type::String ? Value::string("") : Value::make_list({}, seq.is_tuple);
-        size_t unit = seq.type == Type::String ? seq.s.size() : seq.list->size();
-        if (unit != 0 && static_cast<uint64_t>(times) > kMaxOutput / unit) at(n).fail("repetition result too large");
+        const size_t unit = seq.type == Type::String ? seq.s.size() : seq.list->size();
+        // An empty sequence repeated stays empty, however many times: no loop (the fuzzer found
+        // '"" * 33333333333333' spinning for hours, since an empty unit never trips the size limit).
+        if (times <= 0 || unit == 0) return seq.type == Type::String ? Value::string("") : Value::make_list({}, seq.is_tuple);
+        if (static_cast<uint64_t>(times) > kMaxOutput / unit) at(n).fail("repetition result too large");
         if (seq.type == Type::String) {
             std::string out;
             for (int64_t k = 0; k < times; ++k) out += seq.s;

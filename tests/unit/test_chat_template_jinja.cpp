@@ -254,6 +254,10 @@ TEST(Jinja, HostileTemplatesFailCleanly) {
         EXPECT_EQ(e.line(), 2);
     }
     EXPECT_THROW(render("{{ 'x' * 1000000000000 }}"), jinja::RenderError);
+    // An empty sequence times a huge count is empty at once (the fuzzer's chat_template campaign
+    // found it looping 3e13 times: an empty unit never reached the size limit).
+    EXPECT_EQ(render("[{{ '' * 33333333333333 }}|{{ ([] * 9223372036854775807)|length }}|{{ (() * 33333333333333)|length }}]"),
+              "[|0|0]");
     EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), jinja::RenderError);
     // Bytes that are not UTF-8 pass through untouched.
     EXPECT_EQ(jinja::Template::parse("{{ s }}|{{ s|length }}").render(*jinja::Value::make_dict().dict), "|0");
