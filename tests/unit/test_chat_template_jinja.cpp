@@ -258,6 +258,11 @@ TEST(Jinja, HostileTemplatesFailCleanly) {
     // found it looping 3e13 times: an empty unit never reached the size limit).
     EXPECT_EQ(render("[{{ '' * 33333333333333 }}|{{ ([] * 9223372036854775807)|length }}|{{ (() * 33333333333333)|length }}]"),
               "[|0|0]");
+    // Lists are bounded by elements, not bytes: 8.5 M values took 2 GB (the fuzzer's '(ns, x) * 4266116').
+    EXPECT_THROW(render("{{ ((1, 2) * 4266116)|length }}"), jinja::RenderError);
+    EXPECT_THROW(render("{% set ns = namespace(l=[1]) %}{% for i in range(25) %}{% set ns.l = ns.l + ns.l %}{% endfor %}"),
+                 jinja::RenderError);
+    EXPECT_EQ(render("{{ ([0] * 1000)|length }}"), "1000");
     EXPECT_THROW(render("{{ 9223372036854775807 + 1 }}"), jinja::RenderError);
     // Bytes that are not UTF-8 pass through untouched.
     EXPECT_EQ(jinja::Template::parse("{{ s }}|{{ s|length }}").render(*jinja::Value::make_dict().dict), "|0");
