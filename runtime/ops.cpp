@@ -47,6 +47,13 @@ std::string typed(const std::string& base, WeightType wt, const char* tail = "")
     }
     return base;
 }
+// The texel kernels' 7 bindings (matvec_texel / matmul_texel): weights as rgba32ui texels (binding
+// 0), x as rgba32f texels (binding 3), the rest storage buffers.
+void texel_weights_and_x(PipelineDesc& d) {
+    d.texel.assign(7, VK_FORMAT_UNDEFINED);
+    d.texel[0] = VK_FORMAT_R32G32B32A32_UINT;
+    d.texel[3] = VK_FORMAT_R32G32B32A32_SFLOAT;
+}
 }  // namespace
 
 PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym) {
@@ -60,11 +67,7 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
     PipelineDesc d{name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
                    !cpu};
-    if (c.matvec == MatvecShape::Texel) {
-        d.texel.assign(7, VK_FORMAT_UNDEFINED);
-        d.texel[0] = VK_FORMAT_R32G32B32A32_UINT;   // weights
-        d.texel[3] = VK_FORMAT_R32G32B32A32_SFLOAT; // x
-    }
+    if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
     return d;
 }
 
@@ -74,11 +77,7 @@ PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     if (c.matmul_rows) {
         PipelineDesc d{typed(c.matmul_texel ? "matmul_texel" : "matmul_rows", wt), 7, sizeof(pc::MatmulPC),
                        {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym}};
-        if (c.matmul_texel) {
-            d.texel.assign(7, VK_FORMAT_UNDEFINED);
-            d.texel[0] = VK_FORMAT_R32G32B32A32_UINT;   // weights
-            d.texel[3] = VK_FORMAT_R32G32B32A32_SFLOAT; // x
-        }
+        if (c.matmul_texel) texel_weights_and_x(d);
         return d;
     }
     return {typed("matmul", wt), 7, sizeof(pc::MatmulPC),
