@@ -90,6 +90,7 @@ int cmd_info(const Tokens& t) {
                              {"device", 0, true, "the device to plan for"},
                              {"embed-on-device", 0, false, "plan with the embedding table in VRAM"},
                              lm_head_opt(),
+                             kv_cache_opt(),
                              {"kernels", 0, false,
                               "build every kernel variant for --device (default: the highest-ranked, a compile-only "
                               "one such as RADV_FORCE_FAMILY=navi21's included) and print the driver's register, spill "
@@ -102,6 +103,7 @@ int cmd_info(const Tokens& t) {
     }
     const bool json = a.has("json");
     const bool q8 = lm_head_q8(a);  // checked before any output: a bad value is a usage error alone
+    const bool kv8 = kv_cache_q8(a);
     const int requested = int(a.integer("device", -1, 0, 64));
     if (a.has("kernels")) {
         const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
@@ -138,7 +140,7 @@ int cmd_info(const Tokens& t) {
         const int max_pos = cfg.max_position_embeddings;
         const uint32_t def_ctx = max_pos > 0 ? uint32_t(std::min(4096, max_pos)) : 4096;
         PlanOptions po{uint32_t(a.integer("ctx", def_ctx, 1, 1 << 24)), 256, a.has("embed-on-device"), kc.attn_target_splits,
-                       kc.topk_slice, 64, q8};
+                       kc.topk_slice, 64, q8, kv8};
         po.prefill_chunk = std::min<uint32_t>(256, po.ctx);
         const VramPlan plan = plan_qwen2(cfg, po);
         // The same plan with the fp16 head and with the int8 one: what --lm-head q8 saves (the head's
@@ -148,6 +150,12 @@ int cmd_info(const Tokens& t) {
         po8.lm_head_q8 = true;
         const VramPlan plan16 = plan_qwen2(cfg, po16), plan8 = plan_qwen2(cfg, po8);
         const uint64_t q8_saving = plan16.total() > plan8.total() ? plan16.total() - plan8.total() : 0;
+        // And the cache: what --kv-cache q8 saves at this --ctx (always a saving: head_dim + 4 < 2 head_dim).
+        PlanOptions pkv16 = po, pkv8 = po;
+        pkv16.kv_q8 = false;
+        pkv8.kv_q8 = true;
+        const VramPlan kvplan16 = plan_qwen2(cfg, pkv16), kvplan8 = plan_qwen2(cfg, pkv8);
+        const uint64_t kv_saving = kvplan16.total() - kvplan8.total();
         const uint64_t budget = chosen >= 0 ? devs[chosen].device_local_budget() : 0;
         const bool beyond = max_pos > 0 && po.ctx > uint32_t(max_pos);
         const std::string beyond_msg = beyond ? "--ctx " + std::to_string(po.ctx) + " is beyond the model's " +
@@ -178,6 +186,9 @@ int cmd_info(const Tokens& t) {
                            {"lm_head", q8 ? "q8" : "f16"},
                            {"lm_head_bytes", plan.of(MemCategory::LmHead)},
                            {"lm_head_q8_saving_bytes", q8_saving},
+                           {"kv_cache", kv8 ? "q8" : "f16"},
+                           {"kv_cache_bytes", plan.of(MemCategory::KvCache)},
+                           {"kv_cache_q8_saving_bytes", kv_saving},
                            {"categories", cats},
                            {"device_budget", budget},
                            {"fits", !beyond && (budget == 0 || plan.total() <= budget)}};
@@ -192,8 +203,12 @@ int cmd_info(const Tokens& t) {
                         a.str("model").c_str(), cfg.architecture.c_str(), cfg.num_layers, cfg.hidden_size, cfg.num_heads,
                         cfg.num_kv_heads, cfg.vocab_size, cfg.quant.bits, cfg.quant.group_size, cfg.quant.desc_act ? " act-order" : "");
             std::printf("  checkpoint weights: %s\n", format_bytes(plan.checkpoint_bytes).c_str());
-            std::printf("  KV cache: %s per token (%u tokens: %s)\n", format_bytes(plan.kv_bytes_per_token).c_str(), po.ctx,
+            std::printf("  KV cache: %s per token (%u tokens: %s)", format_bytes(plan.kv_bytes_per_token).c_str(), po.ctx,
                         format_bytes(plan.kv_bytes_per_token * po.ctx).c_str());
+            if (kv8)
+                std::printf(", int8 (--kv-cache q8): %s less than fp16, logits not exact\n", format_bytes(kv_saving).c_str());
+            else
+                std::printf(", fp16 (exact); --kv-cache q8 would save %s\n", format_bytes(kv_saving).c_str());
             std::printf("  decode reads %s of weights per token\n", format_bytes(plan.decode_read_bytes).c_str());
             // A tied model's embedding is gathered from the fp16 head; with an int8 head it moves out.
             const char* tied = !cfg.tie_word_embeddings ? ""

@@ -48,7 +48,8 @@ std::vector<Opt> engine_opts() {
             {"ctx", 'c', true, "context length in tokens (default 4096, at most the model's)", "ctx-size"},
             {"device", 0, true, "Vulkan device index (see r1vk info)"},
             {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"},
-            lm_head_opt()};
+            lm_head_opt(),
+            kv_cache_opt()};
 }
 
 Opt lm_head_opt() {
@@ -61,6 +62,18 @@ bool lm_head_q8(const Args& a) {
     return v == "q8";
 }
 
+Opt kv_cache_opt() {
+    return {"kv-cache", 0, true,
+            "K/V cache: f16 (exact, the default) or q8 (int8 rows with a scale per head and position: about half the "
+            "cache's VRAM, not exact)"};
+}
+
+bool kv_cache_q8(const Args& a) {
+    const std::string v = a.str("kv-cache", "f16");
+    if (v != "f16" && v != "q8") fail_usage("r1vk " + a.command() + ": --kv-cache expects f16 or q8, got '" + v + "'");
+    return v == "q8";
+}
+
 EngineOptions engine_options(const Args& a, bool need_tokenizer) {
     EngineOptions o;
     o.device = int(a.integer("device", -1, 0, 64));
@@ -69,6 +82,7 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer) {
     o.model.ctx = uint32_t(a.integer("ctx", 0, 1, 1 << 24));  // 0: 4096, or less if the model says so
     o.model.embed_on_device = a.has("embed-on-device");
     o.model.lm_head_q8 = lm_head_q8(a);
+    o.model.kv_q8 = kv_cache_q8(a);
     return o;
 }
 

@@ -24,6 +24,9 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer);
 // --lm-head f16|q8 (default f16): true for the per-row int8 head. A usage error for anything else.
 bool lm_head_q8(const Args& a);
 Opt lm_head_opt();
+// --kv-cache f16|q8 (default f16): true for the int8 K/V cache. A usage error for anything else.
+bool kv_cache_q8(const Args& a);
+Opt kv_cache_opt();
 
 // Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
 ProgressFn progress_printer(const std::string& what);

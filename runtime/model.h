@@ -26,6 +26,9 @@ struct ModelOptions {
     // --lm-head q8: the head as per-row int8 (half the bytes, not exact; defaults stay fp16). A tied
     // model then reads its embedding rows from the mapped checkpoint, as an untied one does.
     bool lm_head_q8 = false;
+    // --kv-cache q8: K and V rows as int8 with a fp32 scale per (kv head, position): head_dim + 4 bytes
+    // instead of 2 * head_dim (about half), not exact; defaults stay fp16.
+    bool kv_q8 = false;
     bool force_staging = false;      // upload through the staging ring even on UMA devices (tests)
     uint32_t synthetic_seed = 0;     // synthetic weights only
     ProgressFn progress;             // bytes uploaded / total

@@ -42,7 +42,7 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
     if (cfg.max_position_embeddings > 0 && opt_.ctx > uint32_t(cfg.max_position_embeddings))
         fail_usage("--ctx " + std::to_string(opt_.ctx) + " exceeds the model's max_position_embeddings (" +
                    std::to_string(cfg.max_position_embeddings) + ")");
-    const uint64_t kv_layer = uint64_t(cfg.num_kv_heads) * opt_.ctx * cfg.head_dim * 2;
+    const uint64_t kv_layer = uint64_t(cfg.num_kv_heads) * opt_.ctx * kv_row_bytes(uint64_t(cfg.head_dim), opt.kv_q8);
     if (kv_layer > ctx.info().max_buffer_bytes())
         fail_device("--ctx " + std::to_string(opt_.ctx) + " needs " + format_bytes(kv_layer) +
                     " per layer and K/V buffer, over this device's largest buffer of " +
@@ -51,7 +51,7 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
 
     const KernelConfig& kc = ops.config();
     plan_ = plan_qwen2(cfg, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                        kc.topk_slice, 64, opt_.lm_head_q8});
+                                        kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8});
     const uint64_t budget = ctx.info().device_local_budget();
     const uint64_t in_use = ctx.ledger().device_memory();
     const uint64_t per_ctx = plan_.of(MemCategory::KvCache) + plan_.of(MemCategory::Scratch);
@@ -129,10 +129,10 @@ void Qwen2Model::allocate_runtime() {
     Scratch& s = *s_;
     const KernelConfig& kc = ops_->config();
     s.n = scratch_layout(cfg_, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                           kc.topk_slice, 64, opt_.lm_head_q8});
+                                           kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8});
     Arena& a = *runtime_arena_;
     for (Layer& l : layers_) {
-        const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * cfg_.head_dim * 2;
+        const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * kv_row_bytes(uint64_t(cfg_.head_dim), opt_.kv_q8);
         l.k_cache = a.alloc(kv, MemCategory::KvCache);
         l.v_cache = a.alloc(kv, MemCategory::KvCache);
     }
@@ -268,14 +268,14 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
             else ops.matmul(rec, w, s.xn, H, s.qkv, W, rows, Epilogue::Store);
         }
         rec.barrier();
-        // rotate q and k (NeoX halves); k, v -> cache[pos0 .. pos0 + T)  // fp16 [nKV, ctx, hd]
+        // rotate q and k (NeoX halves); k, v -> cache[pos0 .. pos0 + T)  // fp16 [nKV, ctx, hd] (q8: int8 + scale)
         ops.rope_kv(rec, s.qkv, s.rope, l.k_cache, l.v_cache, s.step,
-                    pc::RopeKvPC{nH, nKV, hd, rows, W, nH * hd, (nH + nKV) * hd, opt_.ctx, 0, 1});
+                    pc::RopeKvPC{nH, nKV, hd, rows, W, nH * hd, (nH + nKV) * hd, opt_.ctx, 0, 1}, opt_.kv_q8);
         rec.barrier();
         // attn = softmax(q k^T / sqrt(hd), causal) v, split over the KV axis, then merged  // [T, nH hd]
         const pc::AttentionPC apc{nH, nKV, hd, opt_.ctx, rows, W, float(1.0 / std::sqrt(double(hd))), s.n.max_splits};
-        if (decode) ops.attention_indirect(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, s.args, 0);
-        else ops.attention(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, st->n_splits);
+        if (decode) ops.attention_indirect(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, s.args, 0, opt_.kv_q8);
+        else ops.attention(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, st->n_splits, opt_.kv_q8);
         rec.barrier();
         ops.attn_combine(rec, s.partials, s.attn, s.step, pc::AttnCombinePC{nH, hd, rows, nH * hd, s.n.max_splits});
         rec.barrier();

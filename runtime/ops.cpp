@@ -87,7 +87,7 @@ PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
 PipelineDesc rmsnorm(const KernelConfig& c) { return {"rmsnorm", 3, sizeof(pc::RmsNormPC), {c.norm_ls}}; }
 PipelineDesc add() { return {"add", 3, sizeof(pc::AddPC), {64}}; }
 PipelineDesc silu_mul() { return {"silu_mul", 3, sizeof(pc::SiluMulPC), {64}}; }
-PipelineDesc rope_kv() { return {"rope_kv", 5, sizeof(pc::RopeKvPC), {64}}; }
+PipelineDesc rope_kv(bool kv_q8) { return {kv_q8 ? "rope_kv_q8" : "rope_kv", 5, sizeof(pc::RopeKvPC), {64}}; }
 PipelineDesc embed() { return {"embed", 3, sizeof(pc::EmbedPC), {64}}; }
 PipelineDesc argmax() { return {"argmax", 2, sizeof(pc::ArgmaxPC), {256}}; }
 PipelineDesc topk(const KernelConfig& c) { return {"topk", 2, sizeof(pc::TopkPC), {256, c.topk_slice}}; }
@@ -101,9 +101,11 @@ PipelineDesc read_bw(const KernelConfig& c) {
 }
 PipelineDesc attn_combine() { return {"attn_combine", 3, sizeof(pc::AttnCombinePC), {64}}; }
 
-PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt) {
+// The int8-cache variant (--kv-cache q8) has the same lanes, registers and shared memory as the fp16
+// one (attention.comp), so it shares the specialization and the row-tile size.
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8) {
     const uint32_t wpl = ceil_div(head_dim / 2, c.attn_ls);
-    return {"attention", 5, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
+    return {kv_q8 ? "attention_q8" : "attention", 5, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
 }
 
 uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, uint32_t group, uint32_t head_dim) {
@@ -124,6 +126,8 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym)},
         {"rope + KV-cache write", true, kernel_desc::rope_kv()},
         {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1)},
+        {"rope + KV-cache write (int8, --kv-cache q8)", true, kernel_desc::rope_kv(true)},
+        {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true)},
         {"attention combine", true, kernel_desc::attn_combine()},
         {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
         {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym)},
@@ -141,6 +145,9 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"silu*mul", false, kernel_desc::silu_mul()},
         {"attention (query tiles)", false,
          kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd))},
+        {"attention (query tiles, int8 cache)", false,
+         kernel_desc::attention(c, group, hd,
+                                kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd), true)},
         {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, WeightType::F16, Epilogue::Store, false, false, false)},
         {"logits of every row (int8 lm_head)", false, kernel_desc::matmul(c, WeightType::Q8, Epilogue::Store, false, false, false)},
         {"add", false, kernel_desc::add()},
@@ -268,9 +275,9 @@ void Ops::silu_mul(Recorder& rec, BufferView a, BufferView b, BufferView out, co
 }
 
 void Ops::rope_kv(Recorder& rec, BufferView qkv, BufferView table, BufferView k_cache, BufferView v_cache,
-                  BufferView step, const pc::RopeKvPC& pc) {
+                  BufferView step, const pc::RopeKvPC& pc, bool kv_q8) {
     if (pc.head_dim % 4 != 0) fail_device("rope: head_dim must be a multiple of 4");
-    const Pipeline& p = pipes_.get(kernel_desc::rope_kv());
+    const Pipeline& p = pipes_.get(kernel_desc::rope_kv(kv_q8));
     rec.dispatch(p, {qkv, table, k_cache, v_cache, step}, pc, pc.rows);
 }
 
@@ -320,27 +327,28 @@ uint32_t Ops::attention_rows_per_group(uint32_t group, uint32_t head_dim) const 
     return kernel_desc::attention_rows_per_group(cfg_, ctx_->info().max_compute_shared_memory, group, head_dim);
 }
 
-const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt) {
+const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8) {
     const uint32_t wpl = ceil_div(head_dim / 2, cfg_.attn_ls);
     const uint32_t bytes = qt * group * (2 * wpl * cfg_.attn_ls + 2 * cfg_.attn_ls) * 4;
     if (bytes > ctx_->info().max_compute_shared_memory)
         fail_device("attention: " + std::to_string(group) + " q heads per kv head of dim " + std::to_string(head_dim) +
                     " need " + std::to_string(bytes) + " bytes of shared memory; the device has " +
                     std::to_string(ctx_->info().max_compute_shared_memory));
-    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt));
+    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt, kv_q8));
 }
 
 void Ops::attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
-                    BufferView step, const pc::AttentionPC& pc, uint32_t n_splits) {
+                    BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8) {
     const uint32_t group = pc.n_heads / pc.n_kv_heads;
     const uint32_t qt = pc.rows == 1 ? 1 : attention_rows_per_group(group, pc.head_dim);
-    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt);
+    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt, kv_q8);
     rec.dispatch(p, {q, k_cache, v_cache, partials, step}, pc, pc.n_kv_heads, n_splits, ceil_div(pc.rows, qt));
 }
 
 void Ops::attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
-                             BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off) {
-    const Pipeline& p = attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1);
+                             BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off,
+                             bool kv_q8) {
+    const Pipeline& p = attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1, kv_q8);
     rec.dispatch_indirect(p, {q, k_cache, v_cache, partials, step}, pc, args, args_off);
 }
 

@@ -54,14 +54,15 @@ PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
 PipelineDesc rmsnorm(const KernelConfig& c);
 PipelineDesc add();
 PipelineDesc silu_mul();
-PipelineDesc rope_kv();
+PipelineDesc rope_kv(bool kv_q8 = false);
 PipelineDesc embed();
 PipelineDesc argmax();
 PipelineDesc topk(const KernelConfig& c);
 PipelineDesc trace(const KernelConfig& c);
 PipelineDesc penalty();
 PipelineDesc fill_random();
-PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt);
+// kv_q8: the --kv-cache q8 variant (int8 rows + scale, shaders/rope_kv.comp).
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false);
 PipelineDesc attn_combine();
 PipelineDesc read_bw(const KernelConfig& c);
 // Query rows per attention workgroup that fit `shared_bytes` of shared memory (prefill; decode uses 1).
@@ -98,8 +99,9 @@ public:
                  uint32_t in_stride, uint32_t out_stride);
     void add(Recorder& rec, BufferView a, BufferView b, BufferView out, uint32_t n);
     void silu_mul(Recorder& rec, BufferView a, BufferView b, BufferView out, const pc::SiluMulPC& pc);
+    // kv_q8: the caches hold int8 rows with a scale (--kv-cache q8) instead of fp16 rows.
     void rope_kv(Recorder& rec, BufferView qkv, BufferView table, BufferView k_cache, BufferView v_cache,
-                 BufferView step, const pc::RopeKvPC& pc);
+                 BufferView step, const pc::RopeKvPC& pc, bool kv_q8 = false);
     void embed(Recorder& rec, BufferView ids, const GpuLinear& table, BufferView out, uint32_t rows);
     void argmax(Recorder& rec, BufferView x, uint32_t x_off, uint32_t n, BufferView out);
     // Per-slice top-k candidates; out holds n_slices * TOPK_STRIDE(k) floats.
@@ -121,11 +123,12 @@ public:
     // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.
     // QT: query rows per workgroup that fit the shared-memory budget for this head shape.
     uint32_t attention_rows_per_group(uint32_t group, uint32_t head_dim) const;
-    const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt);
+    const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false);
     void attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
-                   BufferView step, const pc::AttentionPC& pc, uint32_t n_splits);
+                   BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8 = false);
     void attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
-                            BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off);
+                            BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off,
+                            bool kv_q8 = false);
     void attn_combine(Recorder& rec, BufferView partials, BufferView out, BufferView step, const pc::AttnCombinePC& pc);
 
 private:

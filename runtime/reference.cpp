@@ -10,6 +10,12 @@ namespace r1vk::ref {
 
 float round_half(float x) { return half_to_float(float_to_half(x)); }
 
+void round_kv_q8(float* row, uint32_t n) {
+    std::vector<int8_t> q(n);
+    const float scale = quantize_row_q8(std::span<const float>(row, n), q.data());
+    for (uint32_t i = 0; i < n; ++i) row[i] = float(q[i]) * scale;
+}
+
 std::vector<float> gptq_matmul(const GptqLinear& L, std::span<const float> x, uint32_t rows) {
     const int K = L.in_features, N = L.out_features;
     // Dequantize once, in the checkpoint's [k][n] order.

@@ -13,6 +13,9 @@
 namespace r1vk::ref {
 
 float round_half(float x);  // through fp16 and back (the KV cache stores fp16)
+// One --kv-cache q8 row (a kv head at one position) through int8 and back in place: quantize_row_q8
+// (scale = absmax / 127, nearest integer), then q * scale, as attention.comp reads it.
+void round_kv_q8(float* row, uint32_t n);
 
 // y[t][n] = sum_k x[t][k] * W[k][n] (+ bias[n]), W[k][n] = scale[g][n] * (q[k][n] - zero[g][n]), g = g_idx[k]
 std::vector<float> gptq_matmul(const GptqLinear& L, std::span<const float> x, uint32_t rows);
@@ -51,9 +54,11 @@ RawTrace raw_trace(std::span<const float> x, uint32_t k);
 namespace r1vk::ref {
 
 // The whole Qwen2 forward pass from the reference ops above: fp32 activations, double accumulation,
-// keys and values rounded to fp16 as the engine's cache stores them. Returns logits [ids][vocab].
+// keys and values rounded to fp16 as the engine's cache stores them (kv_q8: through int8 rows, as
+// --kv-cache q8 stores them). Returns logits [ids][vocab].
 // Slow and simple on purpose: the twin the engine is compared with, itself checked against the
 // float64 numpy oracle (tools/oracle.py) end to end.
-std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids);
+std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids,
+                           bool kv_q8 = false);
 
 }  // namespace r1vk::ref

@@ -15,7 +15,7 @@ std::vector<float> floats(const TensorView& t) {
 
 }  // namespace
 
-std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids) {
+std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids, bool kv_q8) {
     const uint32_t n = uint32_t(ids.size()), H = uint32_t(cfg.hidden_size), V = uint32_t(cfg.vocab_size);
     const uint32_t nH = uint32_t(cfg.num_heads), nKV = uint32_t(cfg.num_kv_heads), hd = uint32_t(cfg.head_dim);
     const float eps = float(cfg.rms_norm_eps);
@@ -37,8 +37,15 @@ std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, st
             for (uint32_t h = 0; h < nH; ++h) rope_neox(&q[(size_t(t) * nH + h) * hd], hd, t, cfg.rope_theta);
             for (uint32_t h = 0; h < nKV; ++h) rope_neox(&k[(size_t(t) * nKV + h) * hd], hd, t, cfg.rope_theta);
         }
-        for (auto& e : k) e = round_half(e);  // the cache is fp16
-        for (auto& e : v) e = round_half(e);
+        if (kv_q8) {
+            for (size_t r = 0; r < size_t(n) * nKV; ++r) {  // one row per (position, kv head)
+                round_kv_q8(&k[r * hd], hd);
+                round_kv_q8(&v[r * hd], hd);
+            }
+        } else {
+            for (auto& e : k) e = round_half(e);  // the cache is fp16
+            for (auto& e : v) e = round_half(e);
+        }
         const std::vector<float> attn = attention(q, k, v, n, 0, nH, nKV, hd);  // [n, nH hd]
         const std::vector<float> o = gptq_matmul(L.o, attn, n);
         for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];

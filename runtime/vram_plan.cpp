@@ -50,6 +50,8 @@ uint64_t lm_head_bytes(const ModelConfig& c, bool q8) {
     return q8 ? V * H + V * 4 : V * H * 2;
 }
 
+uint64_t kv_row_bytes(uint64_t head_dim, bool q8) { return q8 ? head_dim + 4 : head_dim * 2; }
+
 VramPlan plan_qwen2(const ModelConfig& c, const PlanOptions& o) {
     VramPlan p;
     auto add = [&](MemCategory cat, uint64_t b) { p.bytes[static_cast<size_t>(cat)] += b; };
@@ -78,7 +80,7 @@ VramPlan plan_qwen2(const ModelConfig& c, const PlanOptions& o) {
         if (o.embed_on_device) add(MemCategory::Embedding, V * H * 2);
         else p.host_embedding = V * H * 2;
     }
-    p.kv_bytes_per_token = L * 2 * nKV * hd * 2;
+    p.kv_bytes_per_token = L * 2 * nKV * kv_row_bytes(hd, o.kv_q8);
     add(MemCategory::KvCache, p.kv_bytes_per_token * o.ctx);
 
     const ScratchLayout s = scratch_layout(c, o);

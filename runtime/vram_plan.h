@@ -20,7 +20,12 @@ struct PlanOptions {
     uint32_t topk_slice = 1024;
     uint32_t topk_k = 64;
     bool lm_head_q8 = false;         // int8 head: V*H bytes + fp32 scale per row, instead of V*H*2
+    bool kv_q8 = false;              // int8 K/V cache: head_dim bytes + fp32 scale per row, instead of head_dim*2
 };
+
+// Bytes of one K or V cache row (one kv head at one position): head_dim fp16 values, or with
+// --kv-cache q8 head_dim int8 values and the row's fp32 scale (rope_kv.comp).
+uint64_t kv_row_bytes(uint64_t head_dim, bool q8);
 
 // The head's bytes in VRAM: fp16 [V][H], or int8 [V][H] + fp32 scale [V] with --lm-head q8.
 uint64_t lm_head_bytes(const ModelConfig& cfg, bool q8);

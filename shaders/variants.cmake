@@ -17,4 +17,6 @@ set(R1VK_SHADER_VARIANTS
   "matvec_lanes_q8_nosg|matvec_lanes.comp|WEIGHT_Q8|NO_SUBGROUP"
   "matmul_q8|matmul.comp|WEIGHT_Q8"
   "matmul_rows_q8|matmul_rows.comp|WEIGHT_Q8"
+  "rope_kv_q8|rope_kv.comp|KV_Q8"
+  "attention_q8|attention.comp|KV_Q8"
 )

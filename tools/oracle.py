@@ -72,6 +72,14 @@ def attention(q, k, v, q_pos, k_pos):
     return np.einsum("hts,hsd->htd", p, v[kv_of])
 
 
+def round_rows_q8(x):
+    """--kv-cache q8 in float64: each row (one head at one position, the last axis) through int8 and
+    back, q = nearest integer to x / s clamped to [-127, 127], s = absmax / 127, value q * s."""
+    s = np.abs(x).max(axis=-1, keepdims=True) / 127.0
+    q = np.clip(np.rint(np.divide(x, s, out=np.zeros_like(x), where=s > 0)), -127, 127)
+    return q * s
+
+
 class KVCache:
     """Per layer: keys (after RoPE) and values [Hkv, S, d]."""
 
@@ -99,6 +107,7 @@ class Model:
         self.head_dim = r1vk_ckpt.head_dim_of(cfg)
         self.vocab = int(cfg["vocab_size"])
         self.kv_fp16 = False
+        self.kv_q8 = False
         self.eps = float(cfg["rms_norm_eps"])
         self.inv_freq = rope_inv_freq(self.head_dim, cfg.get("rope_theta", 10000.0))
         self.weights = weights
@@ -140,6 +149,8 @@ class Model:
         if self.kv_fp16:  # the numerics contract stores K and V as fp16; the math stays float64
             k = k.astype(np.float16).astype(np.float64)
             v = v.astype(np.float16).astype(np.float64)
+        if self.kv_q8:  # --kv-cache q8: int8 rows with a scale per head and position
+            k, v = round_rows_q8(k), round_rows_q8(v)
         if cache is not None and cache.k[li] is not None:
             k = np.concatenate([cache.k[li], k], axis=1)
             v = np.concatenate([cache.v[li], v], axis=1)

@@ -41,6 +41,7 @@ struct View {
     std::string fit_dir;
     int fit_ctx = 4096;
     bool fit_q8 = false;        // plan with the int8 head (--lm-head q8)
+    bool fit_kv_q8 = false;     // plan with the int8 K/V cache (--kv-cache q8)
     std::string force_tab;      // select this right-hand tab next frame ("Trace", "VRAM", ...)
     int pin_token = -1;         // show this token's details as if hovered (screenshots)
     int sel_msg = -1;           // the assistant message shown in the panes (-1: the latest)

@@ -228,7 +228,8 @@ std::vector<std::string> Controller::validation_messages() const {
     return e ? e->ctx().validation_messages() : std::vector<std::string>{};
 }
 
-FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets, bool q8) {
+FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets, bool q8,
+                    bool kv_q8) {
     FitResult r;
     try {
         const ModelConfig cfg = ModelConfig::load(dir);
@@ -236,6 +237,7 @@ FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::v
         PlanOptions po;
         po.ctx = ctx;
         po.lm_head_q8 = q8;
+        po.kv_q8 = kv_q8;
         r.plan = plan_qwen2(cfg, po);
         const uint32_t limit = uint32_t(std::max(1, cfg.max_position_embeddings));
         for (uint64_t budget : budgets) r.max_ctx.push_back({budget, largest_ctx(cfg, po, budget, limit)});

@@ -78,13 +78,15 @@ private:
 };
 
 // Fit calculator: the plan for `dir` at `ctx` tokens against a budget, and the largest context that
-// fits each budget (0 when even one token does not); q8: with the int8 head (--lm-head q8).
+// fits each budget (0 when even one token does not); q8: with the int8 head (--lm-head q8); kv_q8:
+// with the int8 K/V cache (--kv-cache q8).
 struct FitResult {
     std::string error;
     VramPlan plan;
     int max_positions = 0;
     std::vector<std::pair<uint64_t, uint32_t>> max_ctx;  // budget -> largest context that fits
 };
-FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets, bool q8 = false);
+FitResult fit_model(const std::filesystem::path& dir, uint32_t ctx, const std::vector<uint64_t>& budgets, bool q8 = false,
+                    bool kv_q8 = false);
 
 }  // namespace r1vk::ui

@@ -221,6 +221,11 @@ void draw_fit(App& app) {
     ImGui::Checkbox("int8 lm_head (--lm-head q8)", &app.view.fit_q8);
     if (ImGui::IsItemHovered())
         ImGui::SetTooltip("the head as per-row int8: half its bytes, logits not exact (r1vk run/chat/serve --lm-head q8)");
+    ImGui::SameLine();
+    ImGui::Checkbox("int8 K/V cache (--kv-cache q8)", &app.view.fit_kv_q8);
+    if (ImGui::IsItemHovered())
+        ImGui::SetTooltip("K and V rows as int8 with a scale per head and position: about half the cache, logits not "
+                          "exact (r1vk run/chat/serve --kv-cache q8)");
 
     // The plan is cheap but reads config.json: recompute only when the inputs change.
     static std::string key;
@@ -233,10 +238,10 @@ void draw_fit(App& app) {
     for (uint64_t gib : kCardGiB) budgets.push_back(gib << 30);
     if (dev_budget) budgets.insert(budgets.begin(), dev_budget);
     const std::string k = app.view.fit_dir + "|" + std::to_string(app.view.fit_ctx) + "|" + std::to_string(dev_budget) +
-                          (app.view.fit_q8 ? "|q8" : "");
+                          (app.view.fit_q8 ? "|q8" : "") + (app.view.fit_kv_q8 ? "|kv8" : "");
     if (k != key) {
         key = k;
-        fit = fit_model(app.view.fit_dir, uint32_t(app.view.fit_ctx), budgets, app.view.fit_q8);
+        fit = fit_model(app.view.fit_dir, uint32_t(app.view.fit_ctx), budgets, app.view.fit_q8, app.view.fit_kv_q8);
     }
     if (!fit.error.empty()) {
         ImGui::TextColored(kBad, "%s", fit.error.c_str());

@@ -122,6 +122,20 @@ def main():
     check("info says what --lm-head q8 would save", rc == 0 and "--lm-head q8 would save 778.0 MB" in out, out[-800:])
     expect_error("--lm-head takes f16 or q8 -> exit 1", 1, "--lm-head", "info", "-m", cfg14, "--lm-head", "int4")
     expect_error("--lm-head on run is checked too", 1, "--lm-head", "run", "-m", chat_model, "-p", "hi", "--lm-head", "q4")
+    # --kv-cache q8: a cache row is head_dim int8 bytes + a fp32 scale (132 B for the 14B, not 256):
+    # 101,376 B a token, 390 MB less at 4096; with the int8 head too, an 8 GB card holds 8848 tokens.
+    rc, out, err = r1vk("info", "-m", cfg14, "--ctx", "4096", "--kv-cache", "q8", "--lm-head", "q8", "--json")
+    kv = json.loads(out)["plan"] if rc == 0 else {}
+    check("14B plan with --kv-cache q8: 101,376 B a token, 390 MB saved, 8 GB card to 8848 with --lm-head q8",
+          rc == 0 and kv["kv_cache"] == "q8" and kv["kv_bytes_per_token"] == 48 * 2 * 8 * 132
+          and kv["kv_cache_bytes"] == 101376 * 4096 and kv["kv_cache_q8_saving_bytes"] == (196608 - 101376) * 4096
+          and plan.get("vram_bytes", 0) - kv["vram_bytes"] == (V * H - 4 * V) + (196608 - 101376) * 4096
+          and kv["cards"][0]["largest_ctx"] == 8848,
+          f"rc={rc} {err} {kv}")
+    rc, out, _ = r1vk("info", "-m", cfg14)
+    check("info says what --kv-cache q8 would save", rc == 0 and "--kv-cache q8 would save 390.1 MB" in out, out[-800:])
+    expect_error("--kv-cache takes f16 or q8 -> exit 1", 1, "--kv-cache", "info", "-m", cfg14, "--kv-cache", "int4")
+    expect_error("--kv-cache on chat is checked too", 1, "--kv-cache", "chat", "-m", chat_model, "--kv-cache", "fp8")
 
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")

@@ -86,6 +86,17 @@ def main():
           q.get("lm_head") == "q8" and b.get("weight_bytes_per_token", 0) - q.get("weight_bytes_per_token", 0) == head_saving(),
           f"rc={p.returncode} {p.stderr} {q}")
 
+    # --kv-cache q8: the same greedy reply through the int8 cache, and bench says which cache it ran.
+    p = run("run", "-p", "What is 77 + 5?", "--temp", "0", "--kv-cache", "q8", "--json")
+    events = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
+    answer_kv = "".join(e["text"] for e in events if e["type"] == "answer")
+    check("run --kv-cache q8: the same answer, no validation messages",
+          answer_kv == answer and "validation" not in p.stderr.lower(), f"rc={p.returncode} {answer_kv!r} {p.stderr}")
+    p = run("bench", "-p", "16", "-n", "16", "-r", "1", "--kv-cache", "q8", "--json")
+    q = json.loads(p.stdout) if p.returncode == 0 else {}
+    check("bench --kv-cache q8 runs and says so", q.get("kv_cache") == "q8" and q.get("decode_tok_s", {}).get("mean", 0) > 0,
+          f"rc={p.returncode} {p.stderr} {q}")
+
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")
 

@@ -15,6 +15,9 @@ Writes a random GPTQ Qwen2 checkpoint with tools/make_checkpoint.py (the options
     here stores K/V in fp16 as the numerics contract does (float64 math otherwise): the cache's
     rounding alone moves logits of these random checkpoints (range ~30) by up to 7e-3, more than
     the bound, so the pure float64 deviation is printed beside it for information.
+With --kv-q8, also `--kv-cache q8`: gpu prefill and decode logits and the C++ reference's, against
+the oracle with the same int8 rows (oracle.round_rows_q8) to the same bounds, and the int8 cache's
+cost, the NMSE of the q8 oracle against the float64 one, printed.
 r1vk runs with the Khronos validation layer; any validation message fails the check.
 """
 import argparse
@@ -63,6 +66,7 @@ def main():
     ap.add_argument("--prefill-chunk", type=int, default=256)
     ap.add_argument("--greedy", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kv-q8", action="store_true", help="also check --kv-cache q8 against the oracle's int8 rows")
     ap.add_argument("ckpt_args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     ckpt_args = a.ckpt_args[1:] if a.ckpt_args[:1] == ["--"] else a.ckpt_args
@@ -100,6 +104,9 @@ def main():
     good, _ = compare("C++ reference vs oracle", np.load(out), ref)
     ok &= good
 
+    if a.kv_q8:
+        ok &= check_kv_q8(a, m, model, ids, ref, env)
+
     if a.greedy:
         prompt = ids[:8]
         want, margins = m.greedy(prompt, a.greedy)
@@ -121,6 +128,28 @@ def main():
         ok &= check_trace(a, m, model, ids, env)
     if not ok:
         sys.exit(1)
+
+
+def check_kv_q8(a, m, model, ids, ref, env):
+    """--kv-cache q8: the engine (both paths) and the C++ reference against the oracle's int8 rows."""
+    m.kv_q8 = True
+    ref8 = m.logits(ids)
+    m.kv_q8 = False
+    d = ref8 - ref
+    print(f"{'kv q8 oracle vs float64':28s} NMSE {float((d ** 2).sum() / (ref ** 2).sum()):.3e}  "
+          f"max|d| {float(np.abs(d).max()):.3e}  (the int8 cache's cost; not bounded)")
+    ok = True
+    id_arg = ",".join(map(str, ids))
+    for mode in ("prefill", "decode"):
+        out = os.path.join(a.work, f"{mode}_kvq8.npy")
+        run([a.r1vk, "logits", "-m", model, "--ids", id_arg, "--out", out, "--mode", mode,
+             "--prefill-chunk", str(a.prefill_chunk), "--kv-cache", "q8"], env)
+        good, _ = compare(f"gpu {mode} kv q8 vs oracle", np.load(out), ref8)
+        ok &= good
+    out = os.path.join(a.work, "reference_kvq8.npy")
+    run([a.r1vk, "logits", "-m", model, "--ids", id_arg, "--out", out, "--backend", "reference", "--kv-cache", "q8"])
+    good, _ = compare("C++ ref kv q8 vs oracle", np.load(out), ref8)
+    return ok & good
 
 
 TRACE_TOL = 2e-3

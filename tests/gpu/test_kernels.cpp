@@ -1,14 +1,17 @@
-// RMSNorm, RoPE + KV store, residual add, SwiGLU, embedding gather, argmax, top-k, repetition
+// RMSNorm, RoPE + KV store (fp16, and int8 rows for --kv-cache q8), residual add, SwiGLU, embedding gather, argmax, top-k, repetition
 // penalty and the synthetic-weight filler, each against its C++ reference on odd shapes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <span>
 #include <limits>
 
 #include "gpu_fixture.h"
 #include "runtime/reference.h"
 #include "runtime/session.h"
+#include "runtime/weights.h"
 #include "../common/test_util.h"
 
 namespace r1vk::test {
@@ -39,7 +42,27 @@ INSTANTIATE_TEST_SUITE_P(Shapes, RmsNorm,
 struct RopeCase {
     uint32_t n_heads, n_kv, head_dim, rows, pos0;
     double theta;
+    bool q8 = false;  // --kv-cache q8: int8 rows + scale, against quantize_row_q8 of the reference rotation
 };
+
+// One int8 cache row (quads, then the fp32 scale) against quantize_row_q8 of `want`: the scale within
+// rtol, every value within one step, and at most max_moved values a step away (a rounding tie the
+// kernel's fp32 and the reference's double break differently). Returns the values that moved.
+int expect_q8_row(const uint32_t* row, std::span<const float> want, double scale_rtol, const std::string& what) {
+    const uint32_t n = uint32_t(want.size());
+    std::vector<int8_t> q(n);
+    const float scale = quantize_row_q8(want, q.data());
+    float got_scale;
+    std::memcpy(&got_scale, row + n / 4, 4);
+    EXPECT_NEAR(got_scale, scale, scale_rtol * scale + 1e-30) << what << ": scale";
+    int moved = 0;
+    for (uint32_t d = 0; d < n; ++d) {
+        const int got = int8_t(row[d / 4] >> (8 * (d % 4)));
+        EXPECT_LE(std::abs(got - q[d]), 1) << what << " value " << d;
+        moved += got != q[d];
+    }
+    return moved;
+}
 
 class Rope : public GpuTest, public ::testing::WithParamInterface<RopeCase> {};
 
@@ -61,12 +84,43 @@ TEST_P(Rope, RotatesQKAndStoresCache) {
     Ops ops(ctx());
     Buffer qb = upload(qkv), tb = upload(table), sb = upload(&step, sizeof step);
     // Only the positions written are compared; the cache is sized for all of them but starts at pos0.
-    const size_t cache_words = size_t(c.n_kv) * cap * hd / 2;
+    const uint32_t row_words = c.q8 ? hd / 4 + 1 : hd / 2;
+    const size_t cache_words = size_t(c.n_kv) * cap * row_words;
     Buffer kc = zeros(cache_words * 4), vc = zeros(cache_words * 4);
     pc::RopeKvPC p{c.n_heads, c.n_kv, hd, c.rows, stride, k_off, v_off, cap, c.pos0, 1};
-    run([&](Recorder& r) { ops.rope_kv(r, qb, tb, kc, vc, sb, p); }, ops);
+    run([&](Recorder& r) { ops.rope_kv(r, qb, tb, kc, vc, sb, p, c.q8); }, ops);
 
     auto got_q = download<float>(qb, qkv.size());
+    if (c.q8) {
+        const auto kq = download<uint32_t>(kc, cache_words), vq = download<uint32_t>(vc, cache_words);
+        int moved_k = 0, moved_v = 0;
+        std::vector<float> want_q, got_qv;
+        for (uint32_t t = 0; t < c.rows; ++t) {
+            for (uint32_t h = 0; h < c.n_heads; ++h) {
+                std::vector<float> head(&qkv[t * stride + h * hd], &qkv[t * stride + h * hd] + hd);
+                ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
+                want_q.insert(want_q.end(), head.begin(), head.end());
+                got_qv.insert(got_qv.end(), &got_q[t * stride + h * hd], &got_q[t * stride + h * hd] + hd);
+            }
+            for (uint32_t h = 0; h < c.n_kv; ++h) {
+                std::vector<float> head(&qkv[t * stride + k_off + h * hd], &qkv[t * stride + k_off + h * hd] + hd);
+                ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
+                const size_t cb = (size_t(h) * cap + c.pos0 + t) * row_words;
+                const std::string at = "row " + std::to_string(t) + " kv head " + std::to_string(h);
+                // k: the kernel's fp32 rotation and the double reference differ by ~1e-7 relative.
+                moved_k += expect_q8_row(&kq[cb], head, 1e-5, "k " + at);
+                // v: the same fp32 inputs, so the same scale; only a quotient at a tie may round apart.
+                moved_v += expect_q8_row(&vq[cb], std::span<const float>(&qkv[t * stride + v_off + h * hd], hd), 1e-7,
+                                         "v " + at);
+            }
+        }
+        const int n_vals = int(c.rows * c.n_kv * hd);
+        std::printf("[rope q8] %d of %d k values and %d v values a step from the reference's\n", moved_k, n_vals, moved_v);
+        EXPECT_LE(moved_k, std::max(1, n_vals / 100));
+        EXPECT_LE(moved_v, std::max(1, n_vals / 1000));
+        EXPECT_TRUE(all_close(got_qv, want_q, 1e-5, 1e-5, 1e-11)) << "q";
+        return;
+    }
     auto got_k = download<uint16_t>(kc, cache_words * 2);
     auto got_v = download<uint16_t>(vc, cache_words * 2);
     std::vector<float> want_q, got_qv, want_k, got_kv, want_v, got_vv;
@@ -97,7 +151,15 @@ TEST_P(Rope, RotatesQKAndStoresCache) {
 INSTANTIATE_TEST_SUITE_P(Positions, Rope,
                          ::testing::Values(RopeCase{4, 2, 64, 1, 0, 1e6}, RopeCase{4, 2, 64, 1, 1, 1e4},
                                            RopeCase{5, 1, 128, 3, 4095, 1e6}, RopeCase{2, 2, 128, 2, 100000, 1e6},
-                                           RopeCase{7, 1, 64, 4, 100000, 1e4}, RopeCase{3, 3, 32, 5, 0, 1e4}));
+                                           RopeCase{7, 1, 64, 4, 100000, 1e4}, RopeCase{3, 3, 32, 5, 0, 1e4},
+                                           RopeCase{4, 2, 64, 1, 1, 1e4, true}, RopeCase{5, 1, 128, 3, 4095, 1e6, true},
+                                           RopeCase{40, 8, 128, 2, 100000, 1e6, true}, RopeCase{3, 3, 12, 5, 0, 1e4, true}),
+                         [](const auto& info) {
+                             const RopeCase& c = info.param;
+                             return "h" + std::to_string(c.n_heads) + "_kv" + std::to_string(c.n_kv) + "_d" +
+                                    std::to_string(c.head_dim) + "_rows" + std::to_string(c.rows) + "_pos" +
+                                    std::to_string(c.pos0) + (c.q8 ? "_q8" : "");
+                         });
 
 TEST_F(GpuTest, AddAndSiluMul) {
     const uint32_t n = 1001, rows = 3;

@@ -4,7 +4,7 @@
 // not a multiple of 16 (the scalar word loop), split tensors, both upload paths and 1-33 tokens.
 // Bounds are the fp16 kernels' (test_matvec.cpp): the int8 values and scales are exact in fp32, so
 // only fp32 accumulation against double remains. Then how far the int8 head moves logits at the real
-// models' widths (the bound's reasoning: test_lm_head_q8.cpp).
+// models' widths (the bound's reasoning: test_int8_options.cpp).
 #include <gtest/gtest.h>
 
 #include "gpu_fixture.h"
@@ -137,7 +137,7 @@ INSTANTIATE_TEST_SUITE_P(Tokens, MatmulQ8,
                          });
 
 // How far the int8 head moves the logits at the real models' widths (Qwen2.5-0.5B 896, R1-Distill
-// 1.5B 1536, 14B 5120) for Gaussian rows and activations: the prediction (test_lm_head_q8.cpp) is
+// 1.5B 1536, 14B 5120) for Gaussian rows and activations: the prediction (test_int8_options.cpp) is
 // 1/(12 * 127^2) * (absmax/rms)^2, so 3.3e-5 to 1e-4 here. 4096 rows stand for the vocabulary (the
 // NMSE is a mean over rows). The int8 kernel itself is also held to the tight kernel bound.
 TEST_F(GpuTest, LmHeadQ8NmseAtRealWidths) {

@@ -152,6 +152,21 @@ class BuildingBlocksTest(unittest.TestCase):
         np.testing.assert_allclose(out[:, 0], np.broadcast_to(v[0, 0], (2, 4)))
 
 
+    def test_round_rows_q8(self):
+        """--kv-cache q8 rows, one at a time by hand: s = absmax / 127, q = nearest integer of x / s."""
+        rng = np.random.default_rng(4)
+        x = rng.normal(size=(3, 5, 16)) * rng.uniform(0.1, 10, size=(3, 5, 1))
+        x[1, 2] = 0.0  # an all-zero row stays zero (no division by zero)
+        got = oracle.round_rows_q8(x)
+        for h in range(3):
+            for t in range(5):
+                row = x[h, t]
+                s = max(abs(v) for v in row) / 127.0
+                want = [0.0 if s == 0 else max(-127, min(127, round(v / s))) * s for v in row]
+                np.testing.assert_allclose(got[h, t], want, rtol=0, atol=1e-12)
+        self.assertEqual(np.abs(np.rint(got[0] / (np.abs(x[0]).max(-1, keepdims=True) / 127))).max(), 127)
+
+
 class ModelTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
