@@ -4,12 +4,14 @@
 # .gl/ (see /work/.library/device/README.md for how they were downloaded), find the NVIDIA driver,
 # print `r1vk info`, run the gpu tests, then bench the 14B's shapes with the per-kernel profile and
 # compare decode's effective GB/s with the device's own copy and compute-read baselines (measured in the
-# same run) and with the nominal bandwidth, then decode with --lm-head f16 vs q8 when time is left.
+# same run) and with the nominal bandwidth, then decode with --lm-head f16 vs q8 and, at depth 16384,
+# --kv-cache f16 vs q8, when time is left.
 # Everything under `timeout`, 8 minutes in all.
 #   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default 4800: the H200's nominal 4.8 TB/s)
 # Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
 # For a dry run on a small device: GPU_CHECK_MODEL=qwen2.5-0.5b GPU_CHECK_ARGS="--layers 2 -p 8 -n 2 -r 1"
-# GPU_CHECK_SKIP_TESTS=1 GPU_CHECK_Q8_ARGS="--layers 2 -p 8 -n 4 -r 1" scripts/gpu-check.sh 50
+# GPU_CHECK_SKIP_TESTS=1 GPU_CHECK_Q8_ARGS="--layers 2 -p 8 -n 4 -r 1" \
+# GPU_CHECK_KV_ARGS="--layers 2 -p 8 -n 4 -r 1 -d 512 -c 600" scripts/gpu-check.sh 50
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BW=${1:-4800}
@@ -89,5 +91,18 @@ if (( $(left) > 90 )); then
       > /tmp/gpu-check-$h.json 2>/dev/null &&
       python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"lm_head {j['lm_head']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s, {j['weight_bytes_per_token']/1e9:.2f} GB/token, {j['decode_gb_s']:.0f} GB/s\")" \
         /tmp/gpu-check-$h.json
+  done
+fi
+# --kv-cache q8 (132 B a cache row instead of 256) against fp16 at a depth where decode streams the
+# cache (16384 positions: 3.2 GB of fp16 K/V for the 14B beside its 8.4 GB of weights), interleaved.
+KV_ARGS=${GPU_CHECK_KV_ARGS:--p 8 -n 32 -r 2 -d 16384 -c 16448}
+if (( $(left) > 60 )); then
+  step "bench: --kv-cache f16 vs q8, synthetic $MODEL, $KV_ARGS"
+  for kv in f16 q8 f16 q8; do
+    # shellcheck disable=SC2086
+    timeout $(( $(left) > 35 ? 30 : 5 )) build/r1vk bench --synthetic "$MODEL" $KV_ARGS --kv-cache $kv --json \
+      > /tmp/gpu-check-kv-$kv.json 2>/dev/null &&
+      python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"kv_cache {j['kv_cache']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s at depth\")" \
+        /tmp/gpu-check-kv-$kv.json
   done
 fi

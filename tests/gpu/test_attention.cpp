@@ -20,6 +20,11 @@ struct AttnCase {
     bool indirect;
     bool q8 = false;  // --kv-cache q8: int8 rows + scale
 };
+// Printed by value, not as raw bytes (whose padding would differ from run to run in ctest's names).
+void PrintTo(const AttnCase& c, std::ostream* os) {
+    *os << c.n_heads << "/" << c.n_kv << " heads, d " << c.head_dim << ", " << c.rows << " rows at " << c.pos0
+        << ", split " << c.split_len << (c.indirect ? ", indirect" : "") << (c.q8 ? ", q8" : "");
+}
 
 std::string name_of(const AttnCase& c) {
     return "h" + std::to_string(c.n_heads) + "_kv" + std::to_string(c.n_kv) + "_d" + std::to_string(c.head_dim) + "_rows" +

@@ -44,6 +44,11 @@ struct RopeCase {
     double theta;
     bool q8 = false;  // --kv-cache q8: int8 rows + scale, against quantize_row_q8 of the reference rotation
 };
+// Printed by value, not as raw bytes (whose padding would differ from run to run in ctest's names).
+void PrintTo(const RopeCase& c, std::ostream* os) {
+    *os << c.n_heads << "/" << c.n_kv << " heads, d " << c.head_dim << ", " << c.rows << " rows at " << c.pos0
+        << ", theta " << c.theta << (c.q8 ? ", q8" : "");
+}
 
 // One int8 cache row (quads, then the fp32 scale) against quantize_row_q8 of `want`: the scale within
 // rtol, every value within one step, and at most max_moved values a step away (a rounding tie the
