@@ -73,13 +73,17 @@ def main():
           and b.get("weight_bytes_per_token", 0) > 500_000 and b.get("copy_baseline_gb_s", 0) > 0,
           f"rc={p.returncode} {p.stderr} {b}")
 
+    def same_answer_with(option):
+        """The greedy reply to the first question with an int8 option (--lm-head q8, --kv-cache q8)."""
+        p = run("run", "-p", "What is 77 + 5?", "--temp", "0", option, "q8", "--json")
+        events = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
+        got = "".join(e["text"] for e in events if e["type"] == "answer")
+        check(f"run {option} q8: the same answer, no validation messages",
+              got == answer and "validation" not in p.stderr.lower(), f"rc={p.returncode} {got!r} {p.stderr}")
+
     # --lm-head q8: the same greedy reply through the int8 head; bench reads V*H*2 - (V*H + 4V) fewer
     # bytes a token (the [V, H] head: fp16 -> int8 plus one fp32 scale per row).
-    p = run("run", "-p", "What is 77 + 5?", "--temp", "0", "--lm-head", "q8", "--json")
-    events = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
-    answer_q8 = "".join(e["text"] for e in events if e["type"] == "answer")
-    check("run --lm-head q8: the same answer, no validation messages",
-          answer_q8 == answer and "validation" not in p.stderr.lower(), f"rc={p.returncode} {answer_q8!r} {p.stderr}")
+    same_answer_with("--lm-head")
     p = run("bench", "-p", "16", "-n", "16", "-r", "1", "--lm-head", "q8", "--json")
     q = json.loads(p.stdout) if p.returncode == 0 else {}
     check("bench --lm-head q8: the head's bytes halved",
@@ -87,11 +91,7 @@ def main():
           f"rc={p.returncode} {p.stderr} {q}")
 
     # --kv-cache q8: the same greedy reply through the int8 cache, and bench says which cache it ran.
-    p = run("run", "-p", "What is 77 + 5?", "--temp", "0", "--kv-cache", "q8", "--json")
-    events = [json.loads(l) for l in p.stdout.splitlines()] if p.returncode == 0 else []
-    answer_kv = "".join(e["text"] for e in events if e["type"] == "answer")
-    check("run --kv-cache q8: the same answer, no validation messages",
-          answer_kv == answer and "validation" not in p.stderr.lower(), f"rc={p.returncode} {answer_kv!r} {p.stderr}")
+    same_answer_with("--kv-cache")
     p = run("bench", "-p", "16", "-n", "16", "-r", "1", "--kv-cache", "q8", "--json")
     q = json.loads(p.stdout) if p.returncode == 0 else {}
     check("bench --kv-cache q8 runs and says so", q.get("kv_cache") == "q8" and q.get("decode_tok_s", {}).get("mean", 0) > 0,

@@ -25,6 +25,16 @@
 namespace r1vk::test {
 namespace {
 
+// A random chat model (tests/e2e/make_chat_model.py args) with the validation layer on.
+EngineOptions random_model(const std::string& name, const std::string& args, uint32_t ctx, uint32_t chunk) {
+    EngineOptions o;
+    o.model_dir = chat_model(name, args);
+    o.validation = true;
+    o.model.ctx = ctx;
+    o.model.prefill_chunk = chunk;
+    return o;
+}
+
 // ---- the engine with --lm-head q8 ------------------------------------------------------------------
 
 // A tied model (embedding == head, as Qwen2.5-0.5B): with the int8 head its embedding rows come from
@@ -32,12 +42,8 @@ namespace {
 // placements agree bit for bit; the ledger holds the int8 head's bytes; prefill (the int8 matmul)
 // and decode (the int8 matvec) agree; and the logits stay within the int8 bound of the fp16 head's.
 TEST(LmHeadQ8, TiedModelEmbedsExactlyAndStaysClose) {
-    EngineOptions o;
-    o.model_dir = chat_model("tied_q8", "--hidden 128 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
-                                        "--group-size 32 --tied --max-pos 1024 --seed 21");
-    o.validation = true;
-    o.model.ctx = 256;
-    o.model.prefill_chunk = 32;
+    const EngineOptions o = random_model("tied_q8", "--hidden 128 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
+                                                    "--group-size 32 --tied --max-pos 1024 --seed 21", 256, 32);
     const std::vector<int32_t> ids = {256, 258, 72, 101, 108, 108, 111, 259, 260, 10, 33, 300, 5, 77, 78};
     const auto f16 = logits_of(o, ids, false);
     EngineOptions q8 = o;
@@ -172,12 +178,8 @@ TEST(LmHeadQ8, DemoModelGreedyAnswersUnchanged) { demo_answers_unchanged(Q8::LmH
 // positions and softmax damps K's, so the logits' NMSE is of that order or below: measured 2.0e-5
 // here and 5e-6 to 7.5e-6 on the demo model. Bounds 2e-4 and 1e-4: 10x and 13x the measured.
 TEST(KvCacheQ8, HalvesTheCacheAndStaysClose) {
-    EngineOptions o;
-    o.model_dir = chat_model("kv_q8", "--hidden 256 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
-                                      "--group-size 64 --max-pos 1024 --seed 23");
-    o.validation = true;
-    o.model.ctx = 200;
-    o.model.prefill_chunk = 16;
+    const EngineOptions o = random_model("kv_q8", "--hidden 256 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
+                                                  "--group-size 64 --max-pos 1024 --seed 23", 200, 16);
     std::vector<int32_t> ids;
     for (int i = 0; i < 40; ++i) ids.push_back(100 + (i * 37) % 200);
     const auto f16 = logits_of(o, ids, false);

@@ -96,39 +96,9 @@ TEST_P(Rope, RotatesQKAndStoresCache) {
     run([&](Recorder& r) { ops.rope_kv(r, qb, tb, kc, vc, sb, p, c.q8); }, ops);
 
     auto got_q = download<float>(qb, qkv.size());
-    if (c.q8) {
-        const auto kq = download<uint32_t>(kc, cache_words), vq = download<uint32_t>(vc, cache_words);
-        int moved_k = 0, moved_v = 0;
-        std::vector<float> want_q, got_qv;
-        for (uint32_t t = 0; t < c.rows; ++t) {
-            for (uint32_t h = 0; h < c.n_heads; ++h) {
-                std::vector<float> head(&qkv[t * stride + h * hd], &qkv[t * stride + h * hd] + hd);
-                ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
-                want_q.insert(want_q.end(), head.begin(), head.end());
-                got_qv.insert(got_qv.end(), &got_q[t * stride + h * hd], &got_q[t * stride + h * hd] + hd);
-            }
-            for (uint32_t h = 0; h < c.n_kv; ++h) {
-                std::vector<float> head(&qkv[t * stride + k_off + h * hd], &qkv[t * stride + k_off + h * hd] + hd);
-                ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
-                const size_t cb = (size_t(h) * cap + c.pos0 + t) * row_words;
-                const std::string at = "row " + std::to_string(t) + " kv head " + std::to_string(h);
-                // k: the kernel's fp32 rotation and the double reference differ by ~1e-7 relative.
-                moved_k += expect_q8_row(&kq[cb], head, 1e-5, "k " + at);
-                // v: the same fp32 inputs, so the same scale; only a quotient at a tie may round apart.
-                moved_v += expect_q8_row(&vq[cb], std::span<const float>(&qkv[t * stride + v_off + h * hd], hd), 1e-7,
-                                         "v " + at);
-            }
-        }
-        const int n_vals = int(c.rows * c.n_kv * hd);
-        std::printf("[rope q8] %d of %d k values and %d v values a step from the reference's\n", moved_k, n_vals, moved_v);
-        EXPECT_LE(moved_k, std::max(1, n_vals / 100));
-        EXPECT_LE(moved_v, std::max(1, n_vals / 1000));
-        EXPECT_TRUE(all_close(got_qv, want_q, 1e-5, 1e-5, 1e-11)) << "q";
-        return;
-    }
-    auto got_k = download<uint16_t>(kc, cache_words * 2);
-    auto got_v = download<uint16_t>(vc, cache_words * 2);
+    const auto kw = download<uint32_t>(kc, cache_words), vw = download<uint32_t>(vc, cache_words);
     std::vector<float> want_q, got_qv, want_k, got_kv, want_v, got_vv;
+    int moved_k = 0, moved_v = 0;  // q8: values a step from the reference's
     for (uint32_t t = 0; t < c.rows; ++t) {
         for (uint32_t h = 0; h < c.n_heads; ++h) {
             std::vector<float> head(&qkv[t * stride + h * hd], &qkv[t * stride + h * hd] + hd);
@@ -139,16 +109,34 @@ TEST_P(Rope, RotatesQKAndStoresCache) {
         for (uint32_t h = 0; h < c.n_kv; ++h) {
             std::vector<float> head(&qkv[t * stride + k_off + h * hd], &qkv[t * stride + k_off + h * hd] + hd);
             ref::rope_neox(head.data(), hd, c.pos0 + t, c.theta);
-            const size_t cb = (size_t(h) * cap + c.pos0 + t) * hd;
+            const std::span<const float> v(&qkv[t * stride + v_off + h * hd], hd);
+            const size_t cb = (size_t(h) * cap + c.pos0 + t) * row_words;
+            if (c.q8) {
+                const std::string at = "row " + std::to_string(t) + " kv head " + std::to_string(h);
+                // k: the kernel's fp32 rotation and the double reference differ by ~1e-7 relative.
+                moved_k += expect_q8_row(&kw[cb], head, 1e-5, "k " + at);
+                // v: the same fp32 inputs, so the same scale; only a quotient at a tie may round apart.
+                moved_v += expect_q8_row(&vw[cb], v, 1e-7, "v " + at);
+                continue;
+            }
+            const auto* kh = reinterpret_cast<const uint16_t*>(&kw[cb]);
+            const auto* vh = reinterpret_cast<const uint16_t*>(&vw[cb]);
             for (uint32_t d = 0; d < hd; ++d) {
                 want_k.push_back(ref::round_half(head[d]));
-                got_kv.push_back(half_to_float(got_k[cb + d]));
-                want_v.push_back(ref::round_half(qkv[t * stride + v_off + h * hd + d]));
-                got_vv.push_back(half_to_float(got_v[cb + d]));
+                got_kv.push_back(half_to_float(kh[d]));
+                want_v.push_back(ref::round_half(v[d]));
+                got_vv.push_back(half_to_float(vh[d]));
             }
         }
     }
     EXPECT_TRUE(all_close(got_qv, want_q, 1e-5, 1e-5, 1e-11)) << "q";
+    if (c.q8) {
+        const int n_vals = int(c.rows * c.n_kv * hd);
+        std::printf("[rope q8] %d of %d k values and %d v values a step from the reference's\n", moved_k, n_vals, moved_v);
+        EXPECT_LE(moved_k, std::max(1, n_vals / 100));
+        EXPECT_LE(moved_v, std::max(1, n_vals / 1000));
+        return;
+    }
     // fp16 storage: the kernel's fp32 rotation and the double reference may round to neighbouring halves.
     EXPECT_TRUE(all_close(got_kv, want_k, 1e-3, 1e-3, 1e-7)) << "k cache";
     EXPECT_TRUE(all_close(got_vv, want_v, 0, 0, 0)) << "v cache (exact fp16 copy)";
