@@ -55,7 +55,8 @@ nlohmann::json device_json(const DeviceInfo& d, int chosen) {
               {"max_memory_allocation_size", d.max_memory_allocation_size},
               {"max_compute_shared_memory", d.max_compute_shared_memory},
               {"max_workgroup_invocations", d.max_workgroup_invocations}}},
-            {"kernels", {{"matvec", matvec_shape_name(kc.matvec)}, {"matvec_workgroup", kc.matvec_ls}}}};
+            {"kernels", {{"matvec", matvec_shape_name(kc.matvec)}, {"matvec_workgroup", kc.matvec_ls},
+                         {"attention", kc.attn_cpu ? "cpu" : "gpu"}}}};
 }
 
 void print_device(const DeviceInfo& d, bool chosen) {
@@ -79,7 +80,8 @@ void print_device(const DeviceInfo& d, bool chosen) {
     std::printf("    limits: storage buffer range %s, allocation %s, shared memory %u B, workgroup %u\n",
                 format_bytes(d.max_storage_buffer_range).c_str(), format_bytes(d.max_memory_allocation_size).c_str(),
                 d.max_compute_shared_memory, d.max_workgroup_invocations);
-    std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup\n", matvec_shape_name(kc.matvec), kc.matvec_ls);
+    std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup; attention %s\n", matvec_shape_name(kc.matvec),
+                kc.matvec_ls, kc.attn_cpu ? "a position a lane, texel loads (CPU-shaped)" : "query tiles, shared memory");
 }
 
 }  // namespace
@@ -140,7 +142,7 @@ int cmd_info(const Tokens& t) {
         const int max_pos = cfg.max_position_embeddings;
         const uint32_t def_ctx = max_pos > 0 ? uint32_t(std::min(4096, max_pos)) : 4096;
         PlanOptions po{uint32_t(a.integer("ctx", def_ctx, 1, 1 << 24)), 256, a.has("embed-on-device"), kc.attn_target_splits,
-                       kc.topk_slice, 64, q8, kv8};
+                       kc.topk_slice, 64, q8, kv8, kc.attn_max_split};
         po.prefill_chunk = std::min<uint32_t>(256, po.ctx);
         const VramPlan plan = plan_qwen2(cfg, po);
         // The same plan with the fp16 head and with the int8 one: what --lm-head q8 saves (the head's

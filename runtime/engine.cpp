@@ -52,6 +52,7 @@ Engine::Engine(const EngineOptions& opt) {
         kc.matvec = *opt.matvec;
         kc.matmul_texel = kc.matmul_texel && kc.matvec == MatvecShape::Texel;  // rows: no texel loads at all
     }
+    if (opt.attn_cpu) kc.attn_cpu = *opt.attn_cpu;
     ops_ = std::make_unique<Ops>(*ctx_, kc);
     ModelOptions mo = opt.model;
     if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));

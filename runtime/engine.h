@@ -28,6 +28,8 @@ struct EngineOptions {
     // matvec's shape instead of the device's (bench --matvec); any but Texel also takes prefill's
     // matmul off texel loads, so `--matvec rows` is the CPU shape as it was before them.
     std::optional<MatvecShape> matvec;
+    // attention's shape instead of the device's (bench --attention): attention_cpu.comp or attention.comp
+    std::optional<bool> attn_cpu;
     ModelOptions model;
 };
 

@@ -51,7 +51,7 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
 
     const KernelConfig& kc = ops.config();
     plan_ = plan_qwen2(cfg, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                        kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8});
+                                        kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8, kc.attn_max_split});
     const uint64_t budget = ctx.info().device_local_budget();
     const uint64_t in_use = ctx.ledger().device_memory();
     const uint64_t per_ctx = plan_.of(MemCategory::KvCache) + plan_.of(MemCategory::Scratch);
@@ -129,7 +129,7 @@ void Qwen2Model::allocate_runtime() {
     Scratch& s = *s_;
     const KernelConfig& kc = ops_->config();
     s.n = scratch_layout(cfg_, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                           kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8});
+                                           kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8, kc.attn_max_split});
     Arena& a = *runtime_arena_;
     for (Layer& l : layers_) {
         const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * kv_row_bytes(uint64_t(cfg_.head_dim), opt_.kv_q8);
@@ -235,6 +235,7 @@ void Qwen2Model::write_step(uint32_t pos0, uint32_t n) {
     const uint32_t target = n == 1 ? kc.attn_target_splits : 4;
     uint32_t split = std::max(kc.attn_min_split, ceil_div(kv_len, target));
     split = ceil_div(split, kc.attn_ls) * kc.attn_ls;
+    if (kc.attn_max_split) split = std::min(split, kc.attn_max_split);  // the CPU device's loop budget
     auto* st = s_->step.as<pc::StepParams>();
     *st = pc::StepParams{pos0, n, kv_len, split, ceil_div(kv_len, split), n_seen_, n_banned_, 0};
     auto* args = s_->args.as<uint32_t>();

@@ -8,6 +8,7 @@ namespace r1vk {
 namespace {
 
 uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+uint64_t ceil_div64(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 // Splits a 1-D workgroup count into x * y within the device's per-dimension limit.
 std::pair<uint32_t, uint32_t> grid_2d(uint32_t groups, uint32_t max_x) {
@@ -103,9 +104,26 @@ PipelineDesc attn_combine() { return {"attn_combine", 3, sizeof(pc::AttnCombineP
 
 // The int8-cache variant (--kv-cache q8) has the same lanes, registers and shared memory as the fp16
 // one (attention.comp), so it shares the specialization and the row-tile size.
-PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8) {
+// attention_cpu.comp (the CPU shape) reads the same cache words through r32ui views (bindings 1 and 2),
+// one query row a workgroup (qt is 1), with the head size as a constant for its private arrays.
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu) {
+    if (cpu) {
+        PipelineDesc d{kv_q8 ? "attention_cpu_q8" : "attention_cpu", 5, sizeof(pc::AttentionPC),
+                       {c.attn_cpu_ls, group, head_dim, c.attn_cpu_block}};
+        d.texel = {VK_FORMAT_UNDEFINED, VK_FORMAT_R32_UINT, VK_FORMAT_R32_UINT, VK_FORMAT_UNDEFINED, VK_FORMAT_UNDEFINED};
+        return d;
+    }
     const uint32_t wpl = ceil_div(head_dim / 2, c.attn_ls);
     return {kv_q8 ? "attention_q8" : "attention", 5, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
+}
+
+uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split) {
+    const uint64_t ls = c.attn_cpu_ls, b = c.attn_cpu_block, hd = head_dim, g = group;
+    const uint64_t nw = hd / (kv_q8 ? 4 : 2), row = nw / 4 + nw % 4;  // a row: 4 words a trip, then the rest
+    const uint64_t blocks = ceil_div64(split, ls * b);
+    const uint64_t per_block = 1 + b * (1 + row) + hd / 4 + b * (1 + row);  // scores, rescale, values
+    const uint64_t merge = g * (ls + hd + ceil_div64(hd + 1, ls) * (ls + 1));
+    return g * hd / 4 + blocks * per_block + merge;
 }
 
 uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, uint32_t group, uint32_t head_dim) {
@@ -125,9 +143,9 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"rmsnorm (every layer, twice, and the head)", true, kernel_desc::rmsnorm(c)},
         {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym)},
         {"rope + KV-cache write", true, kernel_desc::rope_kv()},
-        {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1)},
+        {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1, false, c.attn_cpu)},
         {"rope + KV-cache write (int8, --kv-cache q8)", true, kernel_desc::rope_kv(true)},
-        {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true)},
+        {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true, c.attn_cpu)},
         {"attention combine", true, kernel_desc::attn_combine()},
         {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
         {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym)},
@@ -144,10 +162,12 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"gate|up projection", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, false, act, sym)},
         {"silu*mul", false, kernel_desc::silu_mul()},
         {"attention (query tiles)", false,
-         kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd))},
+         kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd),
+                                false, c.attn_cpu)},
         {"attention (query tiles, int8 cache)", false,
          kernel_desc::attention(c, group, hd,
-                                kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd), true)},
+                                kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd), true,
+                                c.attn_cpu)},
         {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, WeightType::F16, Epilogue::Store, false, false, false)},
         {"logits of every row (int8 lm_head)", false, kernel_desc::matmul(c, WeightType::Q8, Epilogue::Store, false, false, false)},
         {"add", false, kernel_desc::add()},
@@ -169,6 +189,13 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         c.matvec_rows = 4;
         c.attn_target_splits = 4;
         c.attn_min_split = 512;
+        // attention_cpu.comp: see there for why. (r32ui storage texel buffers are mandatory in Vulkan.)
+        c.attn_cpu = true;
+        // llvmpipe ends every loop of an invocation once they have made 65535 trips together, silently
+        // (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS): a workgroup sees at most this many positions.
+        // attention_cpu makes ~20k trips over 4096 positions of a head of 128 (attention_cpu_trips).
+        c.attn_max_split = 4096;
+        c.loop_budget = 60000;  // of 65535, with room for the trips the estimates leave out
         c.matmul_rows = true;
         c.matmul_texel = info.texel_rgba32;
         c.read_ls = 16;
@@ -204,6 +231,24 @@ bool Ops::texel_fits(const GpuLinear& w, BufferView x, uint64_t x_floats) const 
     return true;
 }
 
+// Loop trips of the CPU-shaped matrix kernels (matvec_texel/rows, matmul_texel/rows) for one weight row
+// against one token block: the data-dependent loops only (those over k, or groups and their texels);
+// the loops over ROWS, TB and the 4 words of a texel have constant trips and are unrolled (a matvec
+// over the 14B's 152064 x 5120 head, 23.7k trips counted so, is exact on llvmpipe; 4x that would not be).
+uint64_t row_trips(const GpuLinear& w) {
+    if (w.type == WeightType::F16) return w.k / 8 + 1;
+    if (w.type == WeightType::Q8) return w.k / 16 + 1;
+    return uint64_t(w.n_groups) * (1 + ceil_div64(w.group_size, 32)) + 1;
+}
+
+// Workgroups for `blocks` row blocks of `trips` each: at least `want`, and enough that none strides
+// over more blocks than the loop budget allows.
+uint32_t groups_for(uint32_t blocks, uint32_t want, uint64_t trips, uint32_t budget) {
+    uint32_t gx = std::min(blocks, want);
+    if (budget) gx = std::max<uint32_t>(gx, uint32_t(ceil_div64(blocks, std::max<uint64_t>(1, budget / (trips + 1)))));
+    return gx;
+}
+
 void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi) {
     const bool f16 = w.type == WeightType::F16;
     const bool silu = epi == Epilogue::SiluMul;
@@ -219,7 +264,8 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
         const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
         const uint32_t per_group = cpu ? c.matvec_ls * c.matvec_rows : c.matvec_rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
-        if (c.matvec == MatvecShape::Texel) gx = std::min(ceil_div(ch.rows, per_group), c.matvec_groups), gy = 1;
+        if (c.matvec == MatvecShape::Texel)
+            gx = groups_for(ceil_div(ch.rows, per_group), c.matvec_groups, row_trips(w), c.loop_budget), gy = 1;
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         rec.dispatch(p,
                      {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
@@ -244,16 +290,29 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
             pc::MatmulPC pc{w.k, ch.rows, rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, x_stride, y_stride,
-                            w.out_base + ch.row_begin + half * w.n, half * ch.rows};
-            uint32_t gx = ceil_div(ch.rows, cfg_.matmul_bn), gy = ceil_div(rows, cfg_.matmul_bt);
-            if (cfg_.matmul_rows)
-                std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, cfg_.matmul_rows_ls * cfg_.matmul_rows_rows),
-                                           ctx_->info().max_workgroup_count_x);
-            if (c.matmul_texel) gx = std::min(ceil_div(ch.rows, c.matmul_rows_ls * c.matmul_rows_rows), c.matvec_groups), gy = 1;
-            rec.dispatch(p,
-                         {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
-                          x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
-                         pc, gx, gy);
+                            w.out_base + ch.row_begin + half * w.n, half * ch.rows, 0};
+            // The CPU shapes walk every token in blocks of TB per weight row: under a loop budget, as
+            // many tokens a dispatch as one row block may take (at least one token block).
+            const uint32_t tb = c.matmul_rows_tb;
+            uint32_t t_step = rows;
+            if (cfg_.matmul_rows && c.loop_budget)
+                t_step = uint32_t(std::clamp<uint64_t>(c.loop_budget / (row_trips(w) + 1), 1, ceil_div(rows, tb)) * tb);
+            for (uint32_t t_begin = 0; t_begin < rows; t_begin += t_step) {
+                pc.t_begin = t_begin;
+                pc.t = std::min(rows, t_begin + t_step);
+                const uint64_t block_trips = uint64_t(ceil_div(pc.t - t_begin, tb)) * row_trips(w);
+                uint32_t gx = ceil_div(ch.rows, cfg_.matmul_bn), gy = ceil_div(rows, cfg_.matmul_bt);
+                if (cfg_.matmul_rows)
+                    std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, cfg_.matmul_rows_ls * cfg_.matmul_rows_rows),
+                                               ctx_->info().max_workgroup_count_x);
+                if (c.matmul_texel)
+                    gx = groups_for(ceil_div(ch.rows, c.matmul_rows_ls * c.matmul_rows_rows), c.matvec_groups, block_trips,
+                                    c.loop_budget), gy = 1;
+                rec.dispatch(p,
+                             {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
+                              x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
+                             pc, gx, gy);
+            }
         }
     }
 }
@@ -327,28 +386,44 @@ uint32_t Ops::attention_rows_per_group(uint32_t group, uint32_t head_dim) const 
     return kernel_desc::attention_rows_per_group(cfg_, ctx_->info().max_compute_shared_memory, group, head_dim);
 }
 
-const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8) {
+const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu) {
+    if (cpu) return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, 1, kv_q8, true));
     const uint32_t wpl = ceil_div(head_dim / 2, cfg_.attn_ls);
     const uint32_t bytes = qt * group * (2 * wpl * cfg_.attn_ls + 2 * cfg_.attn_ls) * 4;
     if (bytes > ctx_->info().max_compute_shared_memory)
         fail_device("attention: " + std::to_string(group) + " q heads per kv head of dim " + std::to_string(head_dim) +
                     " need " + std::to_string(bytes) + " bytes of shared memory; the device has " +
                     std::to_string(ctx_->info().max_compute_shared_memory));
-    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt, kv_q8));
+    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt, kv_q8, false));
+}
+
+bool Ops::attention_cpu_fits(const pc::AttentionPC& pc, BufferView k_cache, BufferView v_cache, bool kv_q8) const {
+    if (!cfg_.attn_cpu || cfg_.attn_max_split == 0 || pc.head_dim % 4 != 0 || pc.n_kv_heads == 0) return false;
+    if (cfg_.loop_budget &&
+        kernel_desc::attention_cpu_trips(cfg_, pc.n_heads / pc.n_kv_heads, pc.head_dim, kv_q8, cfg_.attn_max_split) > cfg_.loop_budget)
+        return false;
+    const DeviceInfo& info = ctx_->info();
+    const uint64_t align = std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1);
+    auto fits = [&](const BufferView& v) {
+        return v.range != VK_WHOLE_SIZE && v.range >= 4 && v.offset % align == 0 && v.range / 4 <= info.max_texel_buffer_elements;
+    };
+    return fits(k_cache) && fits(v_cache);
 }
 
 void Ops::attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
                     BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8) {
     const uint32_t group = pc.n_heads / pc.n_kv_heads;
-    const uint32_t qt = pc.rows == 1 ? 1 : attention_rows_per_group(group, pc.head_dim);
-    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt, kv_q8);
+    const bool cpu = attention_cpu_fits(pc, k_cache, v_cache, kv_q8);
+    const uint32_t qt = pc.rows == 1 || cpu ? 1 : attention_rows_per_group(group, pc.head_dim);
+    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt, kv_q8, cpu);
     rec.dispatch(p, {q, k_cache, v_cache, partials, step}, pc, pc.n_kv_heads, n_splits, ceil_div(pc.rows, qt));
 }
 
 void Ops::attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
                              BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off,
                              bool kv_q8) {
-    const Pipeline& p = attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1, kv_q8);
+    const Pipeline& p =
+        attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1, kv_q8, attention_cpu_fits(pc, k_cache, v_cache, kv_q8));
     rec.dispatch_indirect(p, {q, k_cache, v_cache, partials, step}, pc, args, args_off);
 }
 

@@ -26,10 +26,17 @@ struct KernelConfig {
     uint32_t matvec_ls = 64;     // invocations per workgroup
     uint32_t matvec_rows = 2;    // Rows, Texel: outputs per invocation; Lanes: outputs per workgroup
     uint32_t matvec_groups = 64; // Texel: persistent workgroups striding over the row blocks
+    // Loop trips one invocation may make (0: no limit). llvmpipe ends every loop of an invocation,
+    // silently, once all its loops together have run 65535 trips (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS):
+    // Ops adds workgroups, slices tokens and caps attention splits to stay under this.
+    uint32_t loop_budget = 0;
     uint32_t norm_ls = 128;
     uint32_t attn_ls = 64;
     uint32_t attn_target_splits = 32;   // decode: aim for this many KV splits per kv head at long context
     uint32_t attn_min_split = 256;      // never split finer than this many positions
+    uint32_t attn_max_split = 0;        // KV positions per workgroup at most (0: none), a multiple of attn_ls
+    bool attn_cpu = false;              // attention_cpu.comp (lane = position, private accumulators, texel loads)
+    uint32_t attn_cpu_ls = 8, attn_cpu_block = 8;  // its invocations per workgroup, positions a lane scores per block
     bool matmul_rows = false;            // CPU shape: whole rows per invocation, tokens in blocks
     bool matmul_texel = false;           // ... read through texels by matvec_groups persistent workgroups
     uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
@@ -62,8 +69,12 @@ PipelineDesc trace(const KernelConfig& c);
 PipelineDesc penalty();
 PipelineDesc fill_random();
 // kv_q8: the --kv-cache q8 variant (int8 rows + scale, shaders/rope_kv.comp).
-PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false);
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false,
+                       bool cpu = false);
 PipelineDesc attn_combine();
+// Loop trips one invocation of attention_cpu.comp makes over `split` positions, counted as llvmpipe
+// counts them (every trip of every loop that is not unrolled), for a split of `split` positions.
+uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split);
 PipelineDesc read_bw(const KernelConfig& c);
 // Query rows per attention workgroup that fit `shared_bytes` of shared memory (prefill; decode uses 1).
 uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, uint32_t group, uint32_t head_dim);
@@ -123,7 +134,12 @@ public:
     // Attention. rows = query rows (1 for decode); split count comes from the step buffer at run time.
     // QT: query rows per workgroup that fit the shared-memory budget for this head shape.
     uint32_t attention_rows_per_group(uint32_t group, uint32_t head_dim) const;
-    const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false);
+    const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false,
+                                       bool cpu = false);
+    // Whether attention_cpu.comp runs this head shape on this K and V cache: configured, a head of whole
+    // quads, a capped split within llvmpipe's loop budget, texel views of the cache that fit (alignment,
+    // view size); else attention.comp does, through storage buffers.
+    bool attention_cpu_fits(const pc::AttentionPC& pc, BufferView k_cache, BufferView v_cache, bool kv_q8) const;
     void attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
                    BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8 = false);
     void attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,

@@ -164,18 +164,19 @@ VkDescriptorSet DescriptorCache::allocate(VkDescriptorSetLayout layout) {
     fail_device("descriptor set allocation failed in a fresh pool");
 }
 
-// A view of whole 16-byte texels (the formats used are 16 bytes a texel): a tail shorter than a texel
+// A view of whole texels (16 bytes for the rgba32 formats, 4 for r32ui): a tail shorter than a texel
 // is left out, and the kernel never reads it (Ops checks the shapes before it picks a texel kernel).
 VkBufferView DescriptorCache::texel_view(const BufferView& v, VkFormat format) {
     const auto key = std::make_tuple(v.buffer, v.offset, v.range, format);
     if (auto it = texel_views_.find(key); it != texel_views_.end()) return it->second;
-    const uint64_t texels = std::min<uint64_t>(v.range / 16, ctx_->info().max_texel_buffer_elements);
-    if (texels == 0 || v.range == VK_WHOLE_SIZE) fail_device("a texel buffer view needs an explicit range of at least 16 bytes");
+    const uint64_t bytes = format == VK_FORMAT_R32_UINT ? 4 : 16;
+    const uint64_t texels = std::min<uint64_t>(v.range / bytes, ctx_->info().max_texel_buffer_elements);
+    if (texels == 0 || v.range == VK_WHOLE_SIZE) fail_device("a texel buffer view needs an explicit range of at least one texel");
     VkBufferViewCreateInfo ci{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
     ci.buffer = v.buffer;
     ci.format = format;
     ci.offset = v.offset;
-    ci.range = texels * 16;
+    ci.range = texels * bytes;
     VkBufferView view = VK_NULL_HANDLE;
     R1VK_VK(vkCreateBufferView(ctx_->device(), &ci, nullptr, &view));
     texel_views_.emplace(key, view);

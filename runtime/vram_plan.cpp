@@ -22,7 +22,9 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
     const uint64_t H = uint64_t(c.hidden_size), I = uint64_t(c.intermediate_size), V = uint64_t(c.vocab_size);
     const uint64_t hd = uint64_t(c.head_dim), nH = uint64_t(c.num_heads), nKV = uint64_t(c.num_kv_heads);
     s.rows = std::max<uint32_t>(1, std::min(o.prefill_chunk, o.ctx));
-    s.max_splits = std::max<uint32_t>(o.attn_max_splits, 4);
+    // Capped splits (the CPU device, KernelConfig::attn_max_split) can outnumber the target at length.
+    const uint32_t capped = o.attn_max_split ? uint32_t(ceil_div(o.ctx, o.attn_max_split)) : 0;
+    s.max_splits = std::max({o.attn_max_splits, 4u, capped});
     s.qkv_width = uint32_t((nH + 2 * nKV) * hd);
     s.topk_slices = uint32_t(ceil_div(V, o.topk_slice));
     const uint64_t T = s.rows;
@@ -32,8 +34,8 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
     s.attn = T * nH * hd * 4;
     s.gu = T * 2 * I * 4;
     s.act = T * I * 4;
-    // Decode uses max_splits splits of one row; prefill at most 4 splits of every row.
-    s.partials = std::max<uint64_t>(uint64_t(s.max_splits), T * 4) * nH * (hd + 2) * 4;
+    // Decode uses max_splits splits of one row; prefill at most 4 splits of every row (or the capped count).
+    s.partials = std::max<uint64_t>(uint64_t(s.max_splits), T * std::max(4u, capped)) * nH * (hd + 2) * 4;
     s.logits = V * 4;
     s.rope = uint64_t(o.ctx) * (hd / 2) * 8;
     s.embed_in = T * H * 4;

@@ -21,6 +21,7 @@ struct PlanOptions {
     uint32_t topk_k = 64;
     bool lm_head_q8 = false;         // int8 head: V*H bytes + fp32 scale per row, instead of V*H*2
     bool kv_q8 = false;              // int8 K/V cache: head_dim bytes + fp32 scale per row, instead of head_dim*2
+    uint32_t attn_max_split = 0;     // KV positions per attention workgroup at most (0: no cap): more splits
 };
 
 // Bytes of one K or V cache row (one kv head at one position): head_dim fp16 values, or with

@@ -33,7 +33,7 @@ void main() {
     if (n0 >= p.n) return;
     uint row[ROWS];
     for (uint r = 0u; r < ROWS; ++r) row[r] = min(n0 + r, p.n - 1u) + p.row_off;
-    for (uint t0 = 0u; t0 < p.t; t0 += TB) {
+    for (uint t0 = p.t_begin; t0 < p.t; t0 += TB) {
         // Loops run to the constant TB (clamping the token index) so the accumulators stay in
         // registers: a data-dependent trip count makes LLVM keep them in memory.
         float acc[ROWS * TB];

@@ -86,6 +86,7 @@ struct MatmulPC {
     uint y_stride;
     uint y_off;
     uint row_off;      // first weight row of the chunk this dispatch reads (gate/up halves)
+    uint t_begin;      // CPU shapes: first token of this dispatch (tokens t_begin..t-1), for llvmpipe's loop budget
 };
 
 // Causal GQA attention over the fp16 cache, split along the KV axis (flash-decoding), query rows
@@ -162,7 +163,7 @@ static_assert(sizeof(SiluMulPC) == 24);
 static_assert(sizeof(RmsNormPC) == 20);
 static_assert(sizeof(RopeKvPC) == 40);
 static_assert(sizeof(MatvecPC) == 32);
-static_assert(sizeof(MatmulPC) == 44);
+static_assert(sizeof(MatmulPC) == 48);
 static_assert(sizeof(AttentionPC) == 32);
 static_assert(sizeof(AttnCombinePC) == 20);
 static_assert(sizeof(EmbedPC) == 16);

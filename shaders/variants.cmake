@@ -19,4 +19,5 @@ set(R1VK_SHADER_VARIANTS
   "matmul_rows_q8|matmul_rows.comp|WEIGHT_Q8"
   "rope_kv_q8|rope_kv.comp|KV_Q8"
   "attention_q8|attention.comp|KV_Q8"
+  "attention_cpu_q8|attention_cpu.comp|KV_Q8"
 )

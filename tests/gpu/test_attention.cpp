@@ -2,7 +2,9 @@
 // (one row, direct and indirect dispatch) and prefill (many rows at an offset), GQA ratios 1/2/5/7,
 // head sizes 64/128, and split lengths from one split to many; and the --kv-cache q8 variant over int8
 // rows (quantize_row_q8, the twin of rope_kv.comp's store, tested in test_kernels.cpp), the reference
-// seeing the same dequantized values.
+// seeing the same dequantized values. Every case runs both shapes: attention.comp (GPUs) and
+// attention_cpu.comp (the CPU device's default), the latter over several workgroup and block sizes
+// (each within llvmpipe's loop budget at the CPU device's longest split: attention_cpu_trips).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -78,20 +80,29 @@ TEST_P(Attention, MatchesReference) {
     const uint32_t n_splits = (kv_len + c.split_len - 1) / c.split_len;
     const uint32_t max_splits = n_splits + 1;
     pc::StepParams step{c.pos0, c.rows, kv_len, c.split_len, n_splits, 0, 0, 0};
-    Ops ops(ctx());
     Buffer qb = upload(qkv), kb = upload(kw), vb = upload(vw), sb = upload(&step, sizeof step);
-    Buffer part = zeros(size_t(c.rows) * max_splits * c.n_heads * (hd + 2) * 4);
-    Buffer out = zeros(size_t(c.rows) * c.n_heads * hd * 4);
     const uint32_t args[3] = {c.n_kv, n_splits, 1};
     Buffer argb = upload(args, sizeof args);
     pc::AttentionPC ap{c.n_heads, c.n_kv, hd, cap, c.rows, q_stride, float(1.0 / std::sqrt(double(hd))), max_splits};
-    run([&](Recorder& r) {
-        if (c.indirect) ops.attention_indirect(r, qb, kb, vb, part, sb, ap, argb, 0, c.q8);
-        else ops.attention(r, qb, kb, vb, part, sb, ap, n_splits, c.q8);
-        r.barrier();
-        ops.attn_combine(r, part, out, sb, pc::AttnCombinePC{c.n_heads, hd, c.rows, c.n_heads * hd, max_splits});
-    }, ops);
-    EXPECT_TRUE(all_close(download<float>(out, want.size()), want, 2e-5, 1e-4, 1e-9));
+    struct Shape { bool cpu; uint32_t ls, block; };
+    for (const Shape sh : {Shape{false, 0, 0}, Shape{true, 8, 8}, Shape{true, 16, 3}, Shape{true, 4, 2}, Shape{true, 32, 16}}) {
+        SCOPED_TRACE(sh.cpu ? "attention_cpu, " + std::to_string(sh.ls) + " lanes, blocks of " + std::to_string(sh.block)
+                            : std::string("attention (GPU shape)"));
+        KernelConfig kc = KernelConfig::for_device(ctx().info());
+        kc.attn_cpu = sh.cpu;
+        if (sh.cpu) kc.attn_cpu_ls = sh.ls, kc.attn_cpu_block = sh.block;
+        Ops ops(ctx(), kc);
+        ASSERT_EQ(ops.attention_cpu_fits(ap, kb, vb, c.q8), sh.cpu);
+        Buffer part = zeros(size_t(c.rows) * max_splits * c.n_heads * (hd + 2) * 4);
+        Buffer out = zeros(size_t(c.rows) * c.n_heads * hd * 4);
+        run([&](Recorder& r) {
+            if (c.indirect) ops.attention_indirect(r, qb, kb, vb, part, sb, ap, argb, 0, c.q8);
+            else ops.attention(r, qb, kb, vb, part, sb, ap, n_splits, c.q8);
+            r.barrier();
+            ops.attn_combine(r, part, out, sb, pc::AttnCombinePC{c.n_heads, hd, c.rows, c.n_heads * hd, max_splits});
+        }, ops);
+        EXPECT_TRUE(all_close(download<float>(out, want.size()), want, 2e-5, 1e-4, 1e-9));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -114,7 +125,13 @@ INSTANTIATE_TEST_SUITE_P(
                       AttnCase{7, 1, 64, 17, 700, 128, false, true}, // long prefill continuation
                       AttnCase{10, 2, 128, 6, 37, 16, false, true},  // prefill at an offset, tiny splits
                       AttnCase{4, 2, 20, 1, 150, 64, false, true},   // head_dim 20: 5 quads + scale a row
-                      AttnCase{6, 3, 12, 5, 40, 32, false, true}),   // head_dim 12, prefill
+                      AttnCase{6, 3, 12, 5, 40, 32, false, true},    // head_dim 12, prefill
+                      // One split as long as the CPU device allows (KernelConfig::attn_max_split, 4096),
+                      // for the widest group and head: llvmpipe silently ends a kernel's loops after
+                      // 65535 trips, so a kernel over its budget would fail here.
+                      AttnCase{16, 2, 128, 1, 4095, 4096, false},
+                      AttnCase{16, 2, 128, 1, 4095, 4096, false, true},
+                      AttnCase{14, 2, 64, 3, 4093, 4096, false}),
     [](const auto& info) { return name_of(info.param); });
 
 }  // namespace

@@ -192,6 +192,68 @@ TEST_F(GpuTest, MatvecF16ManyRowsUses2DGrid) {
     EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
 }
 
+// llvmpipe ends every loop of an invocation, silently, after 65535 trips of all its loops together
+// (KernelConfig::loop_budget). These shapes make one persistent workgroup stride over ~140k trips of
+// row blocks (unguarded, the rows past the budget kept whatever y held: measured before the guard), so
+// Ops must add workgroups; and a long prefill against a small budget must come out of token slices
+// (MatmulPC::t_begin) exactly. On a GPU (no budget) the same products simply run as one dispatch.
+TEST_F(GpuTest, CpuShapesStayWithinTheLoopBudget) {
+    if (!ctx().info().texel_rgba32) GTEST_SKIP() << "the CPU shapes' texel kernels need rgba32 texel buffers";
+    KernelConfig cfg = KernelConfig::for_device(ctx().info());
+    cfg.matvec = MatvecShape::Texel;
+    cfg.matmul_rows = cfg.matmul_texel = true;
+    cfg.loop_budget = 60000;
+    cfg.matvec_groups = 1;  // one workgroup for every row block: the most trips an invocation can make
+    Arena arena(ctx(), MemoryKind::Device, 8 << 20);
+    {   // matvec: 70000 blocks of 16 x 4 rows, 2 trips each
+        const int n = 70000 * 64, k = 8;
+        DenseF16 w16(n, k, 41);
+        const auto x = randn(k, 42);
+        const auto ref = ref::dense_matmul(w16.data, n, k, x, 1);
+        Ops ops(ctx(), cfg);
+        Uploader up(ctx());
+        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
+        up.finish();
+        Buffer xb = upload(x), yb = zeros(size_t(n) * 4);
+        run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
+    }
+    {   // matmul: 512 blocks of 16 x 8 rows, 32 token blocks of 9 trips each
+        const int n = 65536, k = 64, t = 128;
+        DenseF16 w16(n, k, 43);
+        const auto x = randn(size_t(k) * t, 44);
+        const auto ref = ref::dense_matmul(w16.data, n, k, x, t);
+        Ops ops(ctx(), cfg);
+        Uploader up(ctx());
+        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
+        up.finish();
+        Buffer xb = upload(x), yb = zeros(ref.size() * 4);
+        run([&](Recorder& r) { ops.matmul(r, w, xb, k, yb, n, t, Epilogue::Store); }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, ref.size()), ref, kAtol, kRtol, kNmse));
+    }
+    {   // token slices: a budget of 3000 gives 284 tokens a dispatch for this int4 matrix (41 trips a row)
+        GptqLayer layer({1024, 333, 128, false, false, false, true, 45});
+        const int t = 301;
+        const auto x = randn(size_t(1024) * t, 46);
+        auto want = ref::gptq_matmul(layer.L, x, t);
+        const auto resid = randn(want.size(), 47);
+        for (size_t i = 0; i < want.size(); ++i) want[i] += resid[i];
+        for (const bool texel : {true, false}) {
+            KernelConfig small = cfg;
+            small.loop_budget = 3000;
+            small.matmul_texel = texel;
+            Ops ops(ctx(), small);
+            Uploader up(ctx());
+            const GptqLinear* parts[] = {&layer.L};
+            GpuLinear w = upload_gptq(ctx(), arena, up, parts, false);
+            up.finish();
+            Buffer xb = upload(x), yb = upload(resid);
+            run([&](Recorder& r) { ops.matmul(r, w, xb, 1024, yb, 333, t, Epilogue::Accumulate); }, ops);
+            EXPECT_TRUE(all_close(download<float>(yb, want.size()), want, kAtol, kRtol, kNmse)) << (texel ? "texel" : "rows");
+        }
+    }
+}
+
 struct MatmulCase {
     int k, n, rows, group_size;
     bool act_order, bias, accumulate;
