@@ -169,10 +169,14 @@ int cmd_info(const Tokens& t) {
         struct Card {
             std::string name;
             uint64_t bytes;
+            PlanOptions po;  // the cards are GPUs: their kernels' splits, not this device's
         };
+        PlanOptions po_gpu = po;
+        po_gpu.attn_max_splits = KernelConfig{}.attn_target_splits;
+        po_gpu.attn_max_split = KernelConfig{}.attn_max_split;
         std::vector<Card> cards;
-        for (uint64_t gib : kCardGiB) cards.push_back({std::to_string(gib) + " GB card", gib << 30});
-        if (budget) cards.push_back({"this device (" + devs[chosen].name + ")", budget});
+        for (uint64_t gib : kCardGiB) cards.push_back({std::to_string(gib) + " GB card", gib << 30, po_gpu});
+        if (budget) cards.push_back({"this device (" + devs[chosen].name + ")", budget, po});
         if (json) {
             nlohmann::json cats;
             for (size_t i = 0; i < kMemCategoryCount; ++i)
@@ -198,7 +202,7 @@ int cmd_info(const Tokens& t) {
             nlohmann::json cj = nlohmann::json::array();
             for (const Card& c : cards)
                 cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && plan.total() <= c.bytes},
-                              {"largest_ctx", largest_ctx(cfg, po, c.bytes, limit)}});
+                              {"largest_ctx", largest_ctx(cfg, c.po, c.bytes, limit)}});
             out["plan"]["cards"] = cj;
         } else {
             std::printf("\nmodel %s: %s, %d layers, hidden %d, %d/%d heads, vocab %d, GPTQ int%d group %d%s\n",
@@ -231,7 +235,7 @@ int cmd_info(const Tokens& t) {
                         plan.table(budget).c_str());
             std::printf("Where it fits (the whole plan above, the context as large as the memory allows, up to %u):\n", limit);
             for (const Card& c : cards) {
-                const uint32_t lc = largest_ctx(cfg, po, c.bytes, limit);
+                const uint32_t lc = largest_ctx(cfg, c.po, c.bytes, limit);
                 std::printf("  %-28s %s\n", c.name.c_str(),
                             lc == 0 ? "does not fit, even with a 1-token context"
                                     : ((plan.total() <= c.bytes && !beyond ? "fits at --ctx " + std::to_string(po.ctx) + "; "
