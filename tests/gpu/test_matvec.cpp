@@ -172,24 +172,35 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatvecF16,
                          ::testing::Values(std::make_tuple(301, 64, 0), std::make_tuple(1000, 96, 0),
                                            std::make_tuple(777, 128, 32768), std::make_tuple(5, 30, 0)));
 
+// Large dense products under one kernel configuration, against the double reference.
+class DenseLarge : public GpuTest {
+protected:
+    // y = W x, or Y = W X for t tokens through matmul, for a random fp16 W [n][k].
+    void expect_exact(const KernelConfig& cfg, int n, int k, int t, uint32_t seed) {
+        DenseF16 w16(n, k, seed);
+        const auto x = randn(size_t(k) * t, seed + 1);
+        const auto ref = ref::dense_matmul(w16.data, n, k, x, t);
+        Ops ops(ctx(), cfg);
+        Arena arena(ctx(), MemoryKind::Device, 8 << 20);
+        Uploader up(ctx());
+        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
+        up.finish();
+        Buffer xb = upload(x), yb = zeros(ref.size() * 4);
+        run([&](Recorder& r) {
+            if (t == 1) ops.matvec(r, w, xb, 0, yb, Epilogue::Store);
+            else ops.matmul(r, w, xb, k, yb, n, t, Epilogue::Store);
+        }, ops);
+        EXPECT_TRUE(all_close(download<float>(yb, ref.size()), ref, kAtol, kRtol, kNmse)) << n << " x " << k << ", " << t << " tokens";
+    }
+};
+
 // The 2D dispatch for outputs beyond 65535 workgroups along x.
-TEST_F(GpuTest, MatvecF16ManyRowsUses2DGrid) {
-    const int n = 140000, k = 16;
-    DenseF16 w16(n, k, 3);
-    const auto x = randn(k, 4);
-    const auto ref = ref::dense_matmul(w16.data, n, k, x, 1);
+TEST_F(DenseLarge, MatvecF16ManyRowsUses2DGrid) {
     KernelConfig cfg = KernelConfig::for_device(ctx().info());
     cfg.matvec = MatvecShape::LanesNoSubgroup;
     cfg.matvec_ls = 16;
     cfg.matvec_rows = 1;
-    Ops ops(ctx(), cfg);
-    Arena arena(ctx(), MemoryKind::Device, 8 << 20);
-    Uploader up(ctx());
-    GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
-    up.finish();
-    Buffer xb = upload(x), yb = zeros(size_t(n) * 4);
-    run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
-    EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
+    expect_exact(cfg, 140000, 16, 1, 3);
 }
 
 // llvmpipe ends every loop of an invocation, silently, after 65535 trips of all its loops together
@@ -197,40 +208,15 @@ TEST_F(GpuTest, MatvecF16ManyRowsUses2DGrid) {
 // row blocks (unguarded, the rows past the budget kept whatever y held: measured before the guard), so
 // Ops must add workgroups; and a long prefill against a small budget must come out of token slices
 // (MatmulPC::t_begin) exactly. On a GPU (no budget) the same products simply run as one dispatch.
-TEST_F(GpuTest, CpuShapesStayWithinTheLoopBudget) {
+TEST_F(DenseLarge, CpuShapesStayWithinTheLoopBudget) {
     if (!ctx().info().texel_rgba32) GTEST_SKIP() << "the CPU shapes' texel kernels need rgba32 texel buffers";
     KernelConfig cfg = KernelConfig::for_device(ctx().info());
     cfg.matvec = MatvecShape::Texel;
     cfg.matmul_rows = cfg.matmul_texel = true;
     cfg.loop_budget = 60000;
     cfg.matvec_groups = 1;  // one workgroup for every row block: the most trips an invocation can make
-    Arena arena(ctx(), MemoryKind::Device, 8 << 20);
-    {   // matvec: 70000 blocks of 16 x 4 rows, 2 trips each
-        const int n = 70000 * 64, k = 8;
-        DenseF16 w16(n, k, 41);
-        const auto x = randn(k, 42);
-        const auto ref = ref::dense_matmul(w16.data, n, k, x, 1);
-        Ops ops(ctx(), cfg);
-        Uploader up(ctx());
-        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
-        up.finish();
-        Buffer xb = upload(x), yb = zeros(size_t(n) * 4);
-        run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::Store); }, ops);
-        EXPECT_TRUE(all_close(download<float>(yb, n), ref, kAtol, kRtol, kNmse));
-    }
-    {   // matmul: 512 blocks of 16 x 8 rows, 32 token blocks of 9 trips each
-        const int n = 65536, k = 64, t = 128;
-        DenseF16 w16(n, k, 43);
-        const auto x = randn(size_t(k) * t, 44);
-        const auto ref = ref::dense_matmul(w16.data, n, k, x, t);
-        Ops ops(ctx(), cfg);
-        Uploader up(ctx());
-        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead);
-        up.finish();
-        Buffer xb = upload(x), yb = zeros(ref.size() * 4);
-        run([&](Recorder& r) { ops.matmul(r, w, xb, k, yb, n, t, Epilogue::Store); }, ops);
-        EXPECT_TRUE(all_close(download<float>(yb, ref.size()), ref, kAtol, kRtol, kNmse));
-    }
+    expect_exact(cfg, 70000 * 64, 8, 1, 41);   // matvec: 70000 blocks of 16 x 4 rows, 2 trips each
+    expect_exact(cfg, 65536, 64, 128, 43);    // matmul: 512 blocks of 16 x 8 rows, 32 token blocks of 9 trips
     {   // token slices: a budget of 3000 gives 284 tokens a dispatch for this int4 matrix (41 trips a row)
         GptqLayer layer({1024, 328, 128, false, false, false, true, 45});  // n a multiple of 8 (packed zeros)
         const int t = 301;
@@ -243,6 +229,7 @@ TEST_F(GpuTest, CpuShapesStayWithinTheLoopBudget) {
             small.loop_budget = 3000;
             small.matmul_texel = texel;
             Ops ops(ctx(), small);
+            Arena arena(ctx(), MemoryKind::Device, 1 << 20);
             Uploader up(ctx());
             const GptqLinear* parts[] = {&layer.L};
             GpuLinear w = upload_gptq(ctx(), arena, up, parts, false);
