@@ -162,7 +162,9 @@ TEST(Session, ProfileTimesEveryKernelOfTheReplyAndChangesNothing) {
             const KernelTime& k = p.kernels[i];
             EXPECT_GT(k.calls, 0u) << k.kernel;
             EXPECT_GE(k.ns, 0.0) << k.kernel;
-            if (i) EXPECT_LE(k.ns, p.kernels[i - 1].ns) << "kernels most time first";
+            if (i) {
+                EXPECT_LE(k.ns, p.kernels[i - 1].ns) << "kernels most time first";
+            }
             sum += k.ns;
             matvec |= k.kernel.rfind("matvec", 0) == 0 || k.kernel.rfind("matmul", 0) == 0;
         }

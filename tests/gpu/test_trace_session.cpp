@@ -150,7 +150,9 @@ TEST(TraceSession, ReasoningBudgetClosesTheThinkingAndTheModelAnswers) {
         ASSERT_EQ(next.reason, DoneReason::Eos) << next.error;
         EXPECT_FALSE(next.reasoning.empty());
         EXPECT_EQ(next.answer.find("think>"), std::string::npos) << next.answer;
-        if (budget >= 30) EXPECT_NE(next.answer.find("155"), std::string::npos) << next.answer;
+        if (budget >= 30) {
+            EXPECT_NE(next.answer.find("155"), std::string::npos) << next.answer;
+        }
     }
     expect_clean(*e);
 }
@@ -200,7 +202,9 @@ TEST(TraceSession, ContinuingFromAForkEqualsAFreshRunAndReusesTheCache) {
                     EXPECT_FALSE(t.injected);
                 }
             }
-        if (!fork_in_reasoning) EXPECT_TRUE(branch.reasoning.empty()) << branch.reasoning;
+        if (!fork_in_reasoning) {
+            EXPECT_TRUE(branch.reasoning.empty()) << branch.reasoning;
+        }
 
         Session fresh(*e);
         fresh.start_continue(kSum, prefix, j, greedy());

@@ -17,7 +17,9 @@ Split feed(bool starts_in_reasoning, const std::vector<std::string>& pieces) {
     std::string input;  // everything pushed: each piece must name the run of it that was emitted
     size_t last_end = 0;
     auto take = [&](const ReasoningSplitter::Out& o, bool was_closed) {
-        if (was_closed) EXPECT_EQ(o.reasoning, "") << "reasoning after </think>";
+        if (was_closed) {
+            EXPECT_EQ(o.reasoning, "") << "reasoning after </think>";
+        }
         std::string r, a;
         for (const auto& p : o.pieces) {
             EXPECT_LE(last_end, p.begin) << "pieces out of order";
