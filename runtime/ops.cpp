@@ -291,23 +291,22 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
             pc::MatmulPC pc{w.k, ch.rows, rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, x_stride, y_stride,
                             w.out_base + ch.row_begin + half * w.n, half * ch.rows, 0};
+            uint32_t gx = ceil_div(ch.rows, c.matmul_bn), gy = ceil_div(rows, c.matmul_bt);
+            if (c.matmul_rows)
+                std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, c.matmul_rows_ls * c.matmul_rows_rows), ctx_->info().max_workgroup_count_x);
             // The CPU shapes walk every token in blocks of TB per weight row: under a loop budget, as
             // many tokens a dispatch as one row block may take (at least one token block).
             const uint32_t tb = c.matmul_rows_tb;
+            const uint64_t trips = row_trips(w);
             uint32_t t_step = rows;
-            if (cfg_.matmul_rows && c.loop_budget)
-                t_step = uint32_t(std::clamp<uint64_t>(c.loop_budget / (row_trips(w) + 1), 1, ceil_div(rows, tb)) * tb);
+            if (c.matmul_rows && c.loop_budget)
+                t_step = uint32_t(std::clamp<uint64_t>(c.loop_budget / (trips + 1), 1, ceil_div(rows, tb)) * tb);
             for (uint32_t t_begin = 0; t_begin < rows; t_begin += t_step) {
                 pc.t_begin = t_begin;
                 pc.t = std::min(rows, t_begin + t_step);
-                const uint64_t block_trips = uint64_t(ceil_div(pc.t - t_begin, tb)) * row_trips(w);
-                uint32_t gx = ceil_div(ch.rows, cfg_.matmul_bn), gy = ceil_div(rows, cfg_.matmul_bt);
-                if (cfg_.matmul_rows)
-                    std::tie(gx, gy) = grid_2d(ceil_div(ch.rows, cfg_.matmul_rows_ls * cfg_.matmul_rows_rows),
-                                               ctx_->info().max_workgroup_count_x);
-                if (c.matmul_texel)
-                    gx = groups_for(ceil_div(ch.rows, c.matmul_rows_ls * c.matmul_rows_rows), c.matvec_groups, block_trips,
-                                    c.loop_budget), gy = 1;
+                if (c.matmul_texel)  // persistent workgroups, as many as the budget needs
+                    gx = groups_for(ceil_div(ch.rows, c.matmul_rows_ls * c.matmul_rows_rows), c.matvec_groups,
+                                    uint64_t(ceil_div(pc.t - t_begin, tb)) * trips, c.loop_budget), gy = 1;
                 rec.dispatch(p,
                              {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
                               x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},

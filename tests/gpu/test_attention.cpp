@@ -90,7 +90,8 @@ TEST_P(Attention, MatchesReference) {
                             : std::string("attention (GPU shape)"));
         KernelConfig kc = KernelConfig::for_device(ctx().info());
         kc.attn_cpu = sh.cpu;
-        if (sh.cpu) kc.attn_cpu_ls = sh.ls, kc.attn_cpu_block = sh.block;
+        // The CPU shape's split cap is the CPU device's (a GPU's config has none): set it on any device.
+        if (sh.cpu) kc.attn_cpu_ls = sh.ls, kc.attn_cpu_block = sh.block, kc.attn_max_split = 4096, kc.loop_budget = 60000;
         Ops ops(ctx(), kc);
         ASSERT_EQ(ops.attention_cpu_fits(ap, kb, vb, c.q8), sh.cpu);
         Buffer part = zeros(size_t(c.rows) * max_splits * c.n_heads * (hd + 2) * 4);
