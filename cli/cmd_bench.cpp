@@ -296,6 +296,7 @@ int cmd_bench(const Tokens& t) {
                             {"layers", cfg.num_layers},
                             {"lm_head", eo.model.lm_head_q8 ? "q8" : "f16"},
                             {"kv_cache", eo.model.kv_q8 ? "q8" : "f16"},
+                            {"activations", eo.model.act_q8 ? "q8" : "f32"},
                             {"device", engine.ctx().info().name},
                             {"n_prompt", np},
                             {"n_gen", ng},
@@ -339,9 +340,10 @@ int cmd_bench(const Tokens& t) {
         std::printf("%s\n", j.dump(2).c_str());
         return 0;
     }
-    std::printf("model   %s (%d layers, hidden %d, vocab %d, lm_head %s, KV cache %s)\n", name.c_str(), cfg.num_layers,
+    std::printf("model   %s (%d layers, hidden %d, vocab %d, lm_head %s, KV cache %s%s)\n", name.c_str(), cfg.num_layers,
                 cfg.hidden_size, cfg.vocab_size, eo.model.lm_head_q8 ? "int8 (--lm-head q8)" : "fp16",
-                eo.model.kv_q8 ? "int8 (--kv-cache q8)" : "fp16");
+                eo.model.kv_q8 ? "int8 (--kv-cache q8)" : "fp16",
+                eo.model.act_q8 ? ", int8 activations with integer dot products (--activations q8)" : "");
     std::printf("device  %s (%s), load %.2f s\n", engine.ctx().info().name.c_str(), engine.ctx().info().type_name(),
                 engine.load_seconds());
     // One table, every column as wide as its widest cell.

@@ -57,8 +57,10 @@ int cmd_logits(const Tokens& t) {
         for (int32_t id : ids)
             if (id >= cfg.vocab_size)
                 fail_usage("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
-        // --kv-cache q8 is emulated exactly (ref::round_kv_q8), so the int8 cache can be measured here too.
-        write_npy(a.str("out"), ref::forward(cfg, ck, ids, kv_cache_q8(a)), ids.size(), size_t(cfg.vocab_size));
+        // --kv-cache q8 (ref::round_kv_q8) and --activations q8 (ref::quantize_x_q8) are emulated exactly, so
+        // the int8 options can be measured here too.
+        write_npy(a.str("out"), ref::forward(cfg, ck, ids, kv_cache_q8(a), activations_q8(a)), ids.size(),
+                  size_t(cfg.vocab_size));
         return 0;
     }
     if (backend != "gpu") fail_usage("r1vk logits: --backend is gpu or reference, got '" + backend + "'");

@@ -49,7 +49,16 @@ std::vector<Opt> engine_opts() {
             {"device", 0, true, "Vulkan device index (see r1vk info)"},
             {"embed-on-device", 0, false, "keep the embedding table in VRAM instead of host memory"},
             lm_head_opt(),
-            kv_cache_opt()};
+            kv_cache_opt(),
+            {"activations", 0, true,
+             "decode's matvec inputs: f32 (exact, the default) or q8 (int8 blocks of 32 and integer dot products for "
+             "the int4 layers and an int8 head; for GPUs with fast dot products, not exact)"}};
+}
+
+bool activations_q8(const Args& a) {
+    const std::string v = a.str("activations", "f32");
+    if (v != "f32" && v != "q8") fail_usage("r1vk " + a.command() + ": --activations expects f32 or q8, got '" + v + "'");
+    return v == "q8";
 }
 
 Opt lm_head_opt() {
@@ -83,6 +92,7 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer) {
     o.model.embed_on_device = a.has("embed-on-device");
     o.model.lm_head_q8 = lm_head_q8(a);
     o.model.kv_q8 = kv_cache_q8(a);
+    o.model.act_q8 = activations_q8(a);
     return o;
 }
 

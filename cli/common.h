@@ -26,6 +26,8 @@ bool lm_head_q8(const Args& a);
 Opt lm_head_opt();
 // --kv-cache f16|q8 (default f16): true for the int8 K/V cache. A usage error for anything else.
 bool kv_cache_q8(const Args& a);
+// --activations f32|q8 (default f32): true for int8 matvec inputs with integer dot products.
+bool activations_q8(const Args& a);
 Opt kv_cache_opt();
 
 // Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.

@@ -458,6 +458,20 @@ Context::Context(const ContextOptions& opt)
             f13.computeFullSubgroups = VK_TRUE;
             f2.pNext = &f13;
         }
+        // --activations q8 (matvec_dot.comp) uses OpSDot. The feature goes in Vulkan13Features when that is
+        // chained (the spec forbids chaining both), else in the extension's own struct.
+        VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR idf{
+            VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+        if (info_.integer_dot_product) {
+            enable.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+            if (f2.pNext == &f13) {
+                f13.shaderIntegerDotProduct = VK_TRUE;
+            } else {
+                idf.shaderIntegerDotProduct = VK_TRUE;
+                idf.pNext = f2.pNext;
+                f2.pNext = &idf;
+            }
+        }
         if (pipeline_stats_) {
             pexec.pNext = f2.pNext;
             f2.pNext = &pexec;

@@ -29,6 +29,9 @@ struct ModelOptions {
     // --kv-cache q8: K and V rows as int8 with a fp32 scale per (kv head, position): head_dim + 4 bytes
     // instead of 2 * head_dim (about half), not exact; defaults stay fp16.
     bool kv_q8 = false;
+    // --activations q8: decode's GPTQ (and int8-head) matvecs take their input as int8 blocks of 32 and
+    // use integer dot products (matvec_dot.comp), where the device and the weights allow; not exact.
+    bool act_q8 = false;
     bool force_staging = false;      // upload through the staging ring even on UMA devices (tests)
     uint32_t synthetic_seed = 0;     // synthetic weights only
     ProgressFn progress;             // bytes uploaded / total

@@ -27,6 +27,7 @@ struct Qwen2Model::Scratch {
     Buffer partials;  // [T, splits, nH, hd + 2]
     Buffer logits;    // [V]
     Buffer rope;      // [ctx, hd/2] (cos, sin), computed in double on the host
+    Buffer xq, xd;    // --activations q8: a matvec input as int8 [k] and (d, d*sum) [k/32]; else empty
     // host-visible
     Buffer embed_in;  // [T, H]  embeddings gathered on the host
     Buffer ids;       // [T]     token ids for the device gather

@@ -51,7 +51,7 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
 
     const KernelConfig& kc = ops.config();
     plan_ = plan_qwen2(cfg, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                        kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8, kc.attn_max_split});
+                                        kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8, kc.attn_max_split, opt_.act_q8});
     const uint64_t budget = ctx.info().device_local_budget();
     const uint64_t in_use = ctx.ledger().device_memory();
     const uint64_t per_ctx = plan_.of(MemCategory::KvCache) + plan_.of(MemCategory::Scratch);
@@ -129,7 +129,7 @@ void Qwen2Model::allocate_runtime() {
     Scratch& s = *s_;
     const KernelConfig& kc = ops_->config();
     s.n = scratch_layout(cfg_, PlanOptions{opt_.ctx, opt_.prefill_chunk, opt_.embed_on_device, kc.attn_target_splits,
-                                           kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8, kc.attn_max_split});
+                                           kc.topk_slice, 64, opt_.lm_head_q8, opt_.kv_q8, kc.attn_max_split, opt_.act_q8});
     Arena& a = *runtime_arena_;
     for (Layer& l : layers_) {
         const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * kv_row_bytes(uint64_t(cfg_.head_dim), opt_.kv_q8);
@@ -145,6 +145,10 @@ void Qwen2Model::allocate_runtime() {
     s.partials = a.alloc(s.n.partials, MemCategory::Scratch);
     s.logits = a.alloc(s.n.logits, MemCategory::Scratch);
     s.rope = a.alloc(s.n.rope, MemCategory::Scratch);
+    if (s.n.xq) {
+        s.xq = a.alloc(s.n.xq, MemCategory::Scratch);
+        s.xd = a.alloc(s.n.xd, MemCategory::Scratch);
+    }
     auto host = [&](uint64_t bytes, MemoryKind kind) { return Buffer(*ctx_, bytes, kind, MemCategory::Staging); };
     s.embed_in = host(s.n.embed_in, MemoryKind::HostToDevice);
     s.ids = host(s.n.ids, MemoryKind::HostToDevice);
@@ -253,6 +257,16 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
     const float eps = float(cfg_.rms_norm_eps);
     const bool decode = rows == 1;
     const auto* st = s.step.as<pc::StepParams>();
+    // --activations q8: a decode input x [k] -> int8 blocks in xq/xd, when every matrix reading it takes
+    // the integer-dot product (else they all run the fp32 matvec on x).
+    auto quantized = [&](BufferView x, uint32_t k, std::span<const GpuLinear> ws) {
+        if (!decode || !s.xq) return false;
+        for (const GpuLinear& w : ws)
+            if (!ops.dot_fits(w)) return false;
+        ops.quantize_x(rec, x, 0, k, s.xq, s.xd, true);
+        rec.barrier();
+        return true;
+    };
 
     // x = embed(ids)                                                   // [T, H]
     if (device_embed_) ops.embed(rec, s.ids, embed_ ? *embed_ : lm_head_, s.x, rows);
@@ -264,8 +278,10 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
         ops.rmsnorm(rec, s.x, l.in_norm, s.xn, H, rows, eps, H, H);
         rec.barrier();
         // qkv = xn @ [Wq | Wk | Wv] + b                                 // [T, (nH + 2 nKV) hd]
+        const bool qkv_dot = quantized(s.xn, H, l.qkv);
         for (const GpuLinear& w : l.qkv) {
-            if (decode) ops.matvec(rec, w, s.xn, 0, s.qkv, Epilogue::Store);
+            if (qkv_dot) ops.matvec_dot(rec, w, s.xq, s.xd, s.qkv, Epilogue::Store);
+            else if (decode) ops.matvec(rec, w, s.xn, 0, s.qkv, Epilogue::Store);
             else ops.matmul(rec, w, s.xn, H, s.qkv, W, rows, Epilogue::Store);
         }
         rec.barrier();
@@ -281,18 +297,22 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
         ops.attn_combine(rec, s.partials, s.attn, s.step, pc::AttnCombinePC{nH, hd, rows, nH * hd, s.n.max_splits});
         rec.barrier();
         // x += attn @ Wo                                                // [T, H]
-        if (decode) ops.matvec(rec, l.o, s.attn, 0, s.x, Epilogue::Accumulate);
+        if (quantized(s.attn, nH * hd, {&l.o, 1})) ops.matvec_dot(rec, l.o, s.xq, s.xd, s.x, Epilogue::Accumulate);
+        else if (decode) ops.matvec(rec, l.o, s.attn, 0, s.x, Epilogue::Accumulate);
         else ops.matmul(rec, l.o, s.attn, nH * hd, s.x, H, rows, Epilogue::Accumulate);
         rec.barrier();
         // xn = rmsnorm(x) * w_post                                      // [T, H]
         ops.rmsnorm(rec, s.x, l.post_norm, s.xn, H, rows, eps, H, H);
         rec.barrier();
         // act = silu(xn @ Wgate) * (xn @ Wup)                           // [T, I]
+        const bool gu_dot = quantized(s.xn, H, l.gate_up);
         if (decode && l.gate_up.size() == 1) {
-            ops.matvec(rec, l.gate_up[0], s.xn, 0, s.act, Epilogue::SiluMul);
+            if (gu_dot) ops.matvec_dot(rec, l.gate_up[0], s.xq, s.xd, s.act, Epilogue::SiluMul);
+            else ops.matvec(rec, l.gate_up[0], s.xn, 0, s.act, Epilogue::SiluMul);
         } else {
             for (const GpuLinear& w : l.gate_up) {
-                if (decode) ops.matvec(rec, w, s.xn, 0, s.gu, Epilogue::Store);
+                if (gu_dot) ops.matvec_dot(rec, w, s.xq, s.xd, s.gu, Epilogue::Store);
+                else if (decode) ops.matvec(rec, w, s.xn, 0, s.gu, Epilogue::Store);
                 else ops.matmul(rec, w, s.xn, H, s.gu, 2 * I, rows, Epilogue::Store);
             }
             rec.barrier();
@@ -300,7 +320,8 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
         }
         rec.barrier();
         // x += act @ Wdown                                              // [T, H]
-        if (decode) ops.matvec(rec, l.down, s.act, 0, s.x, Epilogue::Accumulate);
+        if (quantized(s.act, I, {&l.down, 1})) ops.matvec_dot(rec, l.down, s.xq, s.xd, s.x, Epilogue::Accumulate);
+        else if (decode) ops.matvec(rec, l.down, s.act, 0, s.x, Epilogue::Accumulate);
         else ops.matmul(rec, l.down, s.act, I, s.x, H, rows, Epilogue::Accumulate);
         rec.barrier();
     }
@@ -322,7 +343,14 @@ void Qwen2Model::record_head(Recorder& rec, uint32_t rows, const HeadRequest& he
         return;
     }
     // logits = xn[T-1] @ W_head^T                                       // [V]
-    ops.matvec(rec, lm_head_, s.xn, (rows - 1) * H, s.logits, Epilogue::Store);
+    if (s.xq && lm_head_.type == WeightType::Q8 && ops.dot_fits(lm_head_)) {
+        // --activations q8 with --lm-head q8: int8 x int8 (the fp16 head keeps the fp32 x)
+        ops.quantize_x(rec, s.xn, (rows - 1) * H, H, s.xq, s.xd, false);
+        rec.barrier();
+        ops.matvec_dot(rec, lm_head_, s.xq, s.xd, s.logits, Epilogue::Store);
+    } else {
+        ops.matvec(rec, lm_head_, s.xn, (rows - 1) * H, s.logits, Epilogue::Store);
+    }
     rec.barrier();
     if (head.trace_k >= 0 && (head.mode == HeadMode::Argmax || head.mode == HeadMode::TopK)) {
         // The trace reads the raw logits, so it runs before the penalty rewrites them.

@@ -85,6 +85,11 @@ PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
             {ls, c.matmul_bt, c.matmul_bn, c.matmul_tm, c.matmul_tn, e, bias, act_order, sym}};
 }
 
+PipelineDesc quantize_x() { return {"quantize_x", 3, sizeof(pc::QuantizeXPC), {64}}; }
+PipelineDesc matvec_dot(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool sym) {
+    return {wt == WeightType::Q8 ? "matvec_dot_q8" : "matvec_dot", 7, sizeof(pc::MatvecPC),
+            {c.dot_ls, c.dot_rows, static_cast<uint32_t>(epi), bias, false, sym}, true};
+}
 PipelineDesc rmsnorm(const KernelConfig& c) { return {"rmsnorm", 3, sizeof(pc::RmsNormPC), {c.norm_ls}}; }
 PipelineDesc add() { return {"add", 3, sizeof(pc::AddPC), {64}}; }
 PipelineDesc silu_mul() { return {"silu_mul", 3, sizeof(pc::SiluMulPC), {64}}; }
@@ -174,6 +179,20 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"fill_random (synthetic weights)", false, kernel_desc::fill_random()},
         {"read_bw (bench's compute-read baseline)", false, kernel_desc::read_bw(c)},
     };
+    // --activations q8 needs the device's integer dot products (and subgroup arithmetic) to build at all.
+    if (info.integer_dot_product && info.subgroup_arithmetic && !act) {
+        const std::vector<KernelUse> dot = {
+            {"x to int8 blocks (--activations q8)", true, kernel_desc::quantize_x()},
+            {"q/k/v projection + bias (int8 dot, --activations q8)", true,
+             kernel_desc::matvec_dot(c, WeightType::Q4, Epilogue::Store, true, sym)},
+            {"o / down projection += residual (int8 dot)", true,
+             kernel_desc::matvec_dot(c, WeightType::Q4, Epilogue::Accumulate, false, sym)},
+            {"gate/up + silu*mul (int8 dot)", true, kernel_desc::matvec_dot(c, WeightType::Q4, Epilogue::SiluMul, false, sym)},
+            {"lm_head (int8 x int8 dot, --lm-head q8 --activations q8)", true,
+             kernel_desc::matvec_dot(c, WeightType::Q8, Epilogue::Store, false, false)},
+        };
+        v.insert(v.begin() + 12, dot.begin(), dot.end());
+    }
     return v;
 }
 
@@ -271,6 +290,34 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
                      {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
                       x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
                      pc, gx, gy);
+    }
+}
+
+void Ops::quantize_x(Recorder& rec, BufferView x, uint32_t x_off, uint32_t k, BufferView q, BufferView d,
+                     bool nibble_order) {
+    if (k % 32 != 0) fail_device("quantize_x: k must be a multiple of 32");
+    const Pipeline& p = pipes_.get(kernel_desc::quantize_x());
+    rec.dispatch(p, {x, q, d}, pc::QuantizeXPC{k, x_off, nibble_order ? 1u : 0u}, ceil_div(k / 32, 64));
+}
+
+bool Ops::dot_fits(const GpuLinear& w) const {
+    const DeviceInfo& info = ctx_->info();
+    if (!info.integer_dot_product || !info.subgroup_arithmetic || w.k % 32 != 0) return false;
+    if (w.type == WeightType::Q8) return true;
+    return w.type == WeightType::Q4 && !w.act_order() && w.group_size % 32 == 0;
+}
+
+void Ops::matvec_dot(Recorder& rec, const GpuLinear& w, BufferView q, BufferView d, BufferView y, Epilogue epi) {
+    const bool silu = epi == Epilogue::SiluMul;
+    if (silu != w.silu_pairs) fail_device("matvec_dot: the silu epilogue needs a gate/up pair matrix");
+    if (!dot_fits(w)) fail_device("matvec_dot: these weights or this device do not take the integer-dot product");
+    const bool has_bias = static_cast<bool>(w.bias) && !silu;
+    const Pipeline& p = pipes_.get(kernel_desc::matvec_dot(cfg_, w.type, epi, has_bias, w.sym));
+    for (const auto& ch : w.chunks) {
+        pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, 0};
+        auto [gx, gy] = grid_2d(ceil_div(ch.rows, cfg_.dot_rows), ctx_->info().max_workgroup_count_x);
+        BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
+        rec.dispatch(p, {ch.wq, ch.sc, ch.zr ? BufferView(ch.zr) : BufferView(dummy_), q, y, bias, d}, pc, gx, gy);
     }
 }
 

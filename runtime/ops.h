@@ -41,6 +41,8 @@ struct KernelConfig {
     bool matmul_texel = false;           // ... read through texels by matvec_groups persistent workgroups
     uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
     uint32_t matmul_bt = 16, matmul_bn = 64, matmul_tm = 4, matmul_tn = 4;  // GPU shape: shared-memory tiles
+    // matvec_dot.comp (--activations q8): the lanes shape with integer dot products, on every device.
+    uint32_t dot_ls = 64, dot_rows = 2;
     uint32_t topk_slice = 1024;
     uint32_t trace_ls = 64, trace_slice = 4096;  // trace.comp: invocations, logits per workgroup
     uint32_t read_ls = 256;     // read_bw.comp (bench's baseline): invocations per workgroup
@@ -58,6 +60,9 @@ namespace kernel_desc {
 // The weight type picks the SPIR-V variant (Q4: "matvec_rows", F16: "matvec_rows_f16", Q8: "..._q8").
 PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym);
 PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym);
+// --activations q8: x to int8 blocks, and the integer-dot product of Q4 or Q8 weights with them.
+PipelineDesc quantize_x();
+PipelineDesc matvec_dot(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool sym);
 PipelineDesc rmsnorm(const KernelConfig& c);
 PipelineDesc add();
 PipelineDesc silu_mul();
@@ -102,6 +107,14 @@ public:
 
     // y[y_off + o] (+)= W x[x_off..] (+ bias); silu pairs: y[o] = silu(gate_o . x) * (up_o . x)
     void matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi);
+    // --activations q8. quantize_x: x[x_off..x_off+k) -> q (k int8, as k/4 words) and d (k/32 vec2 of
+    // (scale, scale * sum)), k % 32 == 0; nibble_order for GPTQ weights, k order for int8 ones
+    // (shaders/push_constants.h, QuantizeXPC). dot_fits: whether matvec_dot can take `w` on this device
+    // (Q4 without act-order and with group_size % 32 == 0, or Q8; k % 32 == 0; integer dot products and
+    // subgroup arithmetic). matvec_dot: matvec's product and epilogues from the quantized x.
+    void quantize_x(Recorder& rec, BufferView x, uint32_t x_off, uint32_t k, BufferView q, BufferView d, bool nibble_order);
+    bool dot_fits(const GpuLinear& w) const;
+    void matvec_dot(Recorder& rec, const GpuLinear& w, BufferView q, BufferView d, BufferView y, Epilogue epi);
     // y[t][n] (+)= sum_k x[t][k] w[n][k] (+ bias) for t < rows; a gate/up pair matrix writes
     // [gate | up] per row (2n wide) and silu_mul follows
     void matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_stride, BufferView y, uint32_t y_stride,

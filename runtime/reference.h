@@ -25,6 +25,20 @@ std::vector<float> dense_matmul(std::span<const uint16_t> w, uint32_t n, uint32_
 // function upload_dense_q8 uses, unit-tested on its own), y = scale[n] * sum_k q[n][k] x[t][k].
 std::vector<float> q8_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows);
 
+// --activations q8 (quantize_x.comp, matvec_dot.comp): x as int8 per block of 32 values, q in k order,
+// d = absmax / 127, q = x / d rounded to nearest even (x * (127 / absmax)), ds = d * sum(q) a block.
+struct QuantizedX {
+    std::vector<int8_t> q;
+    std::vector<float> d, ds;
+};
+QuantizedX quantize_x_q8(std::span<const float> x);  // x.size() % 32 == 0
+// y[n] = sum_b scale[g_b][n] * (d_b * sum_{k in b} q[k][n] xq[k] - zero[g_b][n] * ds_b) (+ bias[n]), in
+// double: the integer-dot product of a GPTQ layer (no act-order, group_size % 32 == 0).
+std::vector<float> gptq_matvec_dot(const GptqLinear& L, const QuantizedX& x);
+// y[n] = scale[n] * sum_b d_b * sum_{k in b} q[n][k] xq[k]: the --lm-head q8 head (rows quantized by
+// quantize_row_q8) times int8 x.
+std::vector<float> q8_matvec_dot(std::span<const uint16_t> w, uint32_t n, uint32_t k, const QuantizedX& x);
+
 void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps);
 // NeoX RoPE of one head in place: pairs (i, i + d/2), angle pos * theta^(-2i/d) in double.
 void rope_neox(float* head, uint32_t head_dim, uint64_t pos, double theta);
@@ -55,10 +69,11 @@ namespace r1vk::ref {
 
 // The whole Qwen2 forward pass from the reference ops above: fp32 activations, double accumulation,
 // keys and values rounded to fp16 as the engine's cache stores them (kv_q8: through int8 rows, as
-// --kv-cache q8 stores them). Returns logits [ids][vocab].
+// --kv-cache q8 stores them; act_q8: the GPTQ products' inputs through int8 blocks of 32, as
+// --activations q8 computes them in decode). Returns logits [ids][vocab].
 // Slow and simple on purpose: the twin the engine is compared with, itself checked against the
 // float64 numpy oracle (tools/oracle.py) end to end.
 std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, std::span<const int32_t> ids,
-                           bool kv_q8 = false);
+                           bool kv_q8 = false, bool act_q8 = false);
 
 }  // namespace r1vk::ref

@@ -38,6 +38,11 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
     s.partials = std::max<uint64_t>(uint64_t(s.max_splits), T * std::max(4u, capped)) * nH * (hd + 2) * 4;
     s.logits = V * 4;
     s.rope = uint64_t(o.ctx) * (hd / 2) * 8;
+    if (o.act_q8) {
+        const uint64_t widest = std::max({H, I, nH * hd});
+        s.xq = widest;
+        s.xd = widest / 32 * 8;
+    }
     s.embed_in = T * H * 4;
     s.ids = T * 4;
     s.step = 32;

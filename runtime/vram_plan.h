@@ -22,6 +22,7 @@ struct PlanOptions {
     bool lm_head_q8 = false;         // int8 head: V*H bytes + fp32 scale per row, instead of V*H*2
     bool kv_q8 = false;              // int8 K/V cache: head_dim bytes + fp32 scale per row, instead of head_dim*2
     uint32_t attn_max_split = 0;     // KV positions per attention workgroup at most (0: no cap): more splits
+    bool act_q8 = false;             // --activations q8: int8 copies of the matvecs' inputs (xq, xd)
 };
 
 // Bytes of one K or V cache row (one kv head at one position): head_dim fp16 values, or with
@@ -51,9 +52,10 @@ struct ScratchLayout {
     uint32_t topk_slices = 0;
     // device-local scratch
     uint64_t x = 0, xn = 0, qkv = 0, attn = 0, gu = 0, act = 0, partials = 0, logits = 0, rope = 0;
+    uint64_t xq = 0, xd = 0;   // --activations q8: the widest matvec input as int8, and (d, d*sum) a block of 32
     // host-visible (staging category)
     uint64_t embed_in = 0, ids = 0, step = 0, args = 0, seen = 0, readback = 0;
-    uint64_t device_total() const { return x + xn + qkv + attn + gu + act + partials + logits + rope; }
+    uint64_t device_total() const { return x + xn + qkv + attn + gu + act + partials + logits + rope + xq + xd; }
     uint64_t host_total() const { return embed_in + ids + step + args + seen + readback; }
 };
 ScratchLayout scratch_layout(const ModelConfig& cfg, const PlanOptions& opt);

@@ -19,14 +19,20 @@ layout(std430, binding = 0) readonly buffer Wq4 { uvec4 wq4[]; };  // the same w
 #endif
 layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };     // Q4: fp16 scales [rows][n_groups]; Q8: fp32 bits [rows]
 layout(std430, binding = 2) readonly buffer Zr { uint zr[]; };     // zero nibbles [rows][zero_words]
-#ifdef MATVEC_TEXEL
+#if defined(MATVEC_TEXEL)
 layout(binding = 3, rgba32f) readonly uniform imageBuffer xt;     // [k/4] (x_off % 4 == 0)
+#elif defined(MATVEC_DOT)
+layout(std430, binding = 3) readonly buffer Xq { uvec4 xq4[]; };   // [k/16]: x as int8 (quantize_x.comp)
 #else
 layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]
 #endif
 layout(std430, binding = 4) buffer Yb { float y[]; };              // [n_out]
 layout(std430, binding = 5) readonly buffer Bb { float bias[]; };  // [rows]
+#ifdef MATVEC_DOT
+layout(std430, binding = 6) readonly buffer Xd { vec2 xd[]; };     // [k/32]: (d, d * sum(q)) a block of x
+#else
 layout(std430, binding = 6) readonly buffer Pb { uint perm[]; };   // [k]
+#endif
 layout(push_constant) uniform Push { MatvecPC p; };
 
 // Physical weight row of the i-th accumulator of an invocation whose first logical output is o0.
@@ -42,6 +48,7 @@ float zero_of(uint row, uint g) {
     return float(((zr[row * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
 }
 
+#ifndef MATVEC_DOT
 vec4 x4(uint k) {
 #ifdef MATVEC_TEXEL
     return imageLoad(xt, int((p.x_off + k) >> 2u));  // k % 4 == 0; act-order never takes this shape
@@ -50,6 +57,7 @@ vec4 x4(uint k) {
     return vec4(x[p.x_off + k], x[p.x_off + k + 1u], x[p.x_off + k + 2u], x[p.x_off + k + 3u]);
 #endif
 }
+#endif
 
 void store_output(uint o, float a, float b, uint row) {
     if (o >= p.n_out) return;

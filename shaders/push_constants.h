@@ -73,6 +73,16 @@ struct MatvecPC {
     uint x_off;
 };
 
+// x quantized for the integer-dot matvec (--activations q8), per block of 32 values: 8 words of int8
+// (q = round(x / d), d = absmax / 127) and (d, d * sum(q)). nibble_order 1 lays a block's words out for
+// GPTQ words (A_j = x[8j + 0, 2, 4, 6], B_j = x[8j + 1, 3, 5, 7], words A_0 B_0 A_1 B_1 ...: what the
+// masks q & 0x0F0F0F0F and (q >> 4) & 0x0F0F0F0F of weight word j line up with); 0 keeps k order (int8 weights).
+struct QuantizeXPC {
+    uint k;            // values (a multiple of 32)
+    uint x_off;        // first value of x
+    uint nibble_order;
+};
+
 // Tiled matrix-matrix product: y[t][n] (+)= sum_k x[t][k] w[n][k] (+ bias[n])
 struct MatmulPC {
     uint k;

@@ -15,6 +15,7 @@ set(R1VK_SHADER_VARIANTS
   "matvec_rows_q8|matvec_rows.comp|WEIGHT_Q8"
   "matvec_lanes_q8|matvec_lanes.comp|WEIGHT_Q8"
   "matvec_lanes_q8_nosg|matvec_lanes.comp|WEIGHT_Q8|NO_SUBGROUP"
+  "matvec_dot_q8|matvec_dot.comp|WEIGHT_Q8"
   "matmul_q8|matmul.comp|WEIGHT_Q8"
   "matmul_rows_q8|matmul_rows.comp|WEIGHT_Q8"
   "rope_kv_q8|rope_kv.comp|KV_Q8"

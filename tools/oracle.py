@@ -80,6 +80,13 @@ def round_rows_q8(x):
     return q * s
 
 
+def round_blocks_q8(x):
+    """--activations q8 in float64: a matvec input through int8 blocks of 32 along the last axis, each
+    with its own scale (round_rows_q8 per block): what quantize_x.comp gives matvec_dot.comp."""
+    shape = x.shape
+    return round_rows_q8(x.reshape(shape[:-1] + (shape[-1] // 32, 32))).reshape(shape)
+
+
 class KVCache:
     """Per layer: keys (after RoPE) and values [Hkv, S, d]."""
 
@@ -108,6 +115,7 @@ class Model:
         self.vocab = int(cfg["vocab_size"])
         self.kv_fp16 = False
         self.kv_q8 = False
+        self.act_q8 = False   # --activations q8: the inputs of the GPTQ products through int8 blocks of 32
         self.eps = float(cfg["rms_norm_eps"])
         self.inv_freq = rope_inv_freq(self.head_dim, cfg.get("rope_theta", 10000.0))
         self.weights = weights
@@ -140,7 +148,8 @@ class Model:
     def _block(self, x, lay, li, positions, cos, sin, cache):
         T = x.shape[0]
         Hq, Hkv, d = self.n_heads, self.n_kv, self.head_dim
-        h = rms_norm(x, lay["ln1"], self.eps)
+        aq = round_blocks_q8 if self.act_q8 else (lambda t: t)
+        h = aq(rms_norm(x, lay["ln1"], self.eps))
         q = (h @ lay["q_proj"] + lay["q_proj_bias"]).reshape(T, Hq, d).transpose(1, 0, 2)
         k = (h @ lay["k_proj"] + lay["k_proj_bias"]).reshape(T, Hkv, d).transpose(1, 0, 2)
         v = (h @ lay["v_proj"] + lay["v_proj_bias"]).reshape(T, Hkv, d).transpose(1, 0, 2)
@@ -158,9 +167,9 @@ class Model:
             cache.k[li], cache.v[li] = k, v
         k_pos = np.arange(k.shape[1])
         a = attention(q, k, v, positions, k_pos)
-        x = x + a.transpose(1, 0, 2).reshape(T, Hq * d) @ lay["o_proj"]
-        h = rms_norm(x, lay["ln2"], self.eps)
-        return x + (silu(h @ lay["gate_proj"]) * (h @ lay["up_proj"])) @ lay["down_proj"]
+        x = x + aq(a.transpose(1, 0, 2).reshape(T, Hq * d)) @ lay["o_proj"]
+        h = aq(rms_norm(x, lay["ln2"], self.eps))
+        return x + aq(silu(h @ lay["gate_proj"]) * (h @ lay["up_proj"])) @ lay["down_proj"]
 
     def hidden(self, ids, cache=None):
         """Final-normed hidden states [T, hidden] of `ids`, appended after what `cache` holds."""

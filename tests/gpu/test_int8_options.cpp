@@ -78,8 +78,9 @@ nlohmann::json heldout() {
     return nlohmann::json::parse(f);
 }
 
-// Which int8 option a demo-model test turns on: the head (--lm-head q8) or the cache (--kv-cache q8).
-enum class Q8 { None, LmHead, KvCache };
+// Which int8 option a demo-model test turns on: the head (--lm-head q8), the cache (--kv-cache q8) or
+// decode's matvec inputs (--activations q8).
+enum class Q8 { None, LmHead, KvCache, Activations };
 
 EngineOptions demo_options(Q8 q8) {
     EngineOptions o;
@@ -88,13 +89,15 @@ EngineOptions demo_options(Q8 q8) {
     o.model.ctx = 512;
     o.model.lm_head_q8 = q8 == Q8::LmHead;
     o.model.kv_q8 = q8 == Q8::KvCache;
+    o.model.act_q8 = q8 == Q8::Activations;
     return o;
 }
 
 // The demo model's logits with an int8 option against the exact ones, over four held-out prompts and
 // the fp16 path's own greedy reasoning; `bound` is the per-prompt NMSE limit.
 void demo_logits_nmse(Q8 q8, double bound) {
-    const char* tag = q8 == Q8::LmHead ? "[q8]" : "[kv q8]";
+    const char* tag = q8 == Q8::LmHead ? "[q8]" : q8 == Q8::KvCache ? "[kv q8]" : "[act q8]";
+    const bool decode = q8 == Q8::Activations;  // int8 activations are a decode path: compare decode with decode
     const auto problems = heldout();
     double worst = 0, num = 0, den = 0;
     for (size_t p : {size_t(0), size_t(77), size_t(150), size_t(199)}) {
@@ -112,8 +115,8 @@ void demo_logits_nmse(Q8 q8, double bound) {
             }
             expect_clean(e);
         }
-        const auto a = logits_of(demo_options(Q8::None), ids, false);
-        const auto b = logits_of(demo_options(q8), ids, false);
+        const auto a = logits_of(demo_options(Q8::None), ids, decode);
+        const auto b = logits_of(demo_options(q8), ids, decode);
         ASSERT_EQ(a.size(), b.size());
         const double e = nmse(b, a);
         worst = std::max(worst, e);
@@ -162,7 +165,8 @@ void demo_answers_unchanged(Q8 q8) {
         EXPECT_EQ(int8[i], f16[i]) << problems[180 + i]["prompt"].get<std::string>();
     }
     std::printf("%s demo model: %d / %zu held-out answers identical with the int8 %s\n",
-                q8 == Q8::LmHead ? "[q8]" : "[kv q8]", same, f16.size(), q8 == Q8::LmHead ? "head" : "cache");
+                q8 == Q8::LmHead ? "[q8]" : q8 == Q8::KvCache ? "[kv q8]" : "[act q8]", same, f16.size(),
+                q8 == Q8::LmHead ? "head" : q8 == Q8::KvCache ? "cache" : "activations");
 }
 
 TEST(LmHeadQ8, DemoModelGreedyAnswersUnchanged) { demo_answers_unchanged(Q8::LmHead); }
@@ -204,6 +208,54 @@ TEST(KvCacheQ8, HalvesTheCacheAndStaysClose) {
 
 TEST(KvCacheQ8, DemoModelLogitsNmse) { demo_logits_nmse(Q8::KvCache, 1e-4); }
 TEST(KvCacheQ8, DemoModelGreedyAnswersUnchanged) { demo_answers_unchanged(Q8::KvCache); }
+
+// ---- the engine with --activations q8 ---------------------------------------------------------------
+// (Kernels: test_matvec_dot.cpp.) Decode's int4 matvecs (and an int8 head's) read their input as int8
+// blocks of 32: each input value moves by at most half a step d/2 = absmax/254 of its block, so a
+// product's relative noise is about (absmax/rms)^2 / (12 * 127^2), 2.5e-5 for Gaussian blocks of 32
+// (absmax ~ 2.2 rms). Five such inputs a layer compound through the residual stream: measured 1.1e-4
+// (1.35e-4 with the int8 head on both sides) on the random model, 1.7e-5 to 2.7e-5 on the demo model;
+// bounds 1e-3 and 2e-4, about 7x.
+TEST(ActivationsQ8, RandomModelDecodeStaysClose) {
+    const EngineOptions o = random_model("act_q8", "--hidden 128 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
+                                                   "--group-size 32 --max-pos 1024 --seed 25", 128, 16);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 24; ++i) ids.push_back(50 + (i * 41) % 250);
+    const auto f32 = logits_of(o, ids, true);
+    const auto prefill = logits_of(o, ids, false);
+    for (bool head_q8 : {false, true}) {
+        EngineOptions q8 = o;
+        q8.model.act_q8 = true;
+        q8.model.lm_head_q8 = head_q8;
+        {
+            Engine e(q8);
+            const ModelConfig& c = e.config();
+            // The scratch for the int8 copy: the widest input (the intermediate size) and (d, d*sum) a block.
+            const uint64_t widest = uint64_t(std::max({c.hidden_size, c.intermediate_size, c.num_heads * c.head_dim}));
+            EngineOptions plain = q8;
+            plain.model.act_q8 = false;
+            Engine p(plain);
+            EXPECT_EQ(e.ctx().ledger().bytes(MemCategory::Scratch), p.ctx().ledger().bytes(MemCategory::Scratch) + widest + widest / 4);
+            EXPECT_EQ(e.model().plan().of(MemCategory::Scratch), e.ctx().ledger().bytes(MemCategory::Scratch));
+            expect_clean(e);
+        }
+        // Prefill (the matmuls) is untouched; with the fp16 head its logits are the exact path's, bit for bit.
+        if (!head_q8) {
+            EXPECT_EQ(logits_of(q8, ids, false), prefill);
+        }
+        const auto decode = logits_of(q8, ids, true);
+        EngineOptions ref_head = o;
+        ref_head.model.lm_head_q8 = head_q8;
+        const double e = nmse(decode, head_q8 ? logits_of(ref_head, ids, true) : f32);
+        std::printf("[act q8] random model%s: decode logits NMSE int8 vs fp32 activations %.3g\n",
+                    head_q8 ? " (int8 head both)" : "", e);
+        EXPECT_LT(e, 1e-3);
+        EXPECT_GT(e, 0.0);
+    }
+}
+
+TEST(ActivationsQ8, DemoModelLogitsNmse) { demo_logits_nmse(Q8::Activations, 2e-4); }
+TEST(ActivationsQ8, DemoModelGreedyAnswersUnchanged) { demo_answers_unchanged(Q8::Activations); }
 
 }  // namespace
 }  // namespace r1vk::test
