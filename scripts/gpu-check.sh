@@ -4,8 +4,8 @@
 # .gl/ (see /work/.library/device/README.md for how they were downloaded), find the NVIDIA driver,
 # print `r1vk info`, run the gpu tests, then bench the 14B's shapes with the per-kernel profile and
 # compare decode's effective GB/s with the device's own copy and compute-read baselines (measured in the
-# same run) and with the nominal bandwidth, then decode with --lm-head f16 vs q8 and, at depth 16384,
-# --kv-cache f16 vs q8, when time is left.
+# same run) and with the nominal bandwidth, then decode with --lm-head f16 vs q8, --activations f32 vs
+# q8 and, at depth 16384, --kv-cache f16 vs q8, when time is left.
 # Everything under `timeout`, 8 minutes in all.
 #   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default 4800: the H200's nominal 4.8 TB/s)
 # Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
@@ -91,6 +91,18 @@ if (( $(left) > 90 )); then
       > /tmp/gpu-check-$h.json 2>/dev/null &&
       python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"lm_head {j['lm_head']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s, {j['weight_bytes_per_token']/1e9:.2f} GB/token, {j['decode_gb_s']:.0f} GB/s\")" \
         /tmp/gpu-check-$h.json
+  done
+fi
+# --activations q8 (int8 x blocks and integer dot products in the int4 matvecs: v_dot4 / dp4a) against
+# fp32 x, same shapes, interleaved: whether the int4 layers were ALU-bound on this GPU.
+if (( $(left) > 90 )); then
+  step "bench: --activations f32 vs q8, synthetic $MODEL, $Q8_ARGS"
+  for x in f32 q8 f32 q8; do
+    # shellcheck disable=SC2086
+    timeout $(( $(left) > 45 ? 40 : 5 )) build/r1vk bench --synthetic "$MODEL" $Q8_ARGS --activations $x --json \
+      > /tmp/gpu-check-act-$x.json 2>/dev/null &&
+      python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"activations {j['activations']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s, {j['decode_gb_s']:.0f} GB/s\")" \
+        /tmp/gpu-check-act-$x.json
   done
 fi
 # --kv-cache q8 (132 B a cache row instead of 256) against fp16 at a depth where decode streams the
