@@ -174,7 +174,12 @@ DeviceInfo probe(VkPhysicalDevice pd, uint32_t index) {
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES_EXT, &sg};
     VkPhysicalDeviceShaderIntegerDotProductPropertiesKHR idp{
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES_KHR, &sgc};
-    const bool has_idot = has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    // Integer dot products: the extension, or core Vulkan 1.3 (a 1.3 driver need not list the promoted
+    // extension; the same property and feature structs apply).
+    VkPhysicalDeviceProperties basic{};
+    vkGetPhysicalDeviceProperties(pd, &basic);
+    const bool has_idot = has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME) ||
+                          basic.apiVersion >= VK_API_VERSION_1_3;
     VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, has_idot ? (void*)&idp : (void*)&sgc};
     vkGetPhysicalDeviceProperties2(pd, &props);
     const auto& p = props.properties;
@@ -463,7 +468,8 @@ Context::Context(const ContextOptions& opt)
         VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR idf{
             VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
         if (info_.integer_dot_product) {
-            enable.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+            if (has_extension(exts, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME))
+                enable.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
             if (f2.pNext == &f13) {
                 f13.shaderIntegerDotProduct = VK_TRUE;
             } else {

@@ -38,6 +38,9 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
     if (cfg.hidden_size % 2 != 0) fail_input(src, "hidden_size must be even");
     if (opt.lm_head_q8 && cfg.hidden_size % 4 != 0)
         fail_usage("--lm-head q8 needs hidden_size to be a multiple of 4 (it is " + std::to_string(cfg.hidden_size) + ")");
+    if (opt.act_q8 && !(ctx.info().integer_dot_product && ctx.info().subgroup_arithmetic))
+        fail_usage("--activations q8 needs integer dot products and subgroup arithmetic, which " + ctx.info().name +
+                   " does not offer; use --activations f32");
     if (opt_.ctx == 0) fail_usage("--ctx must be at least 1");
     if (cfg.max_position_embeddings > 0 && opt_.ctx > uint32_t(cfg.max_position_embeddings))
         fail_usage("--ctx " + std::to_string(opt_.ctx) + " exceeds the model's max_position_embeddings (" +
@@ -68,6 +71,16 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
     runtime_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device, uint64_t(64) << 20);
     if (ckpt) load_checkpoint(*ckpt);
     else make_synthetic();
+    // Every layer has the same quantization, so the first one's projections say whether the int8 path
+    // can take any of them (act-order, or groups and widths not in whole blocks of 32, keep fp32).
+    if (opt_.act_q8 && !layers_.empty()) {
+        bool any = false;
+        for (const GpuLinear& w : layers_[0].qkv) any = any || ops.dot_fits(w);
+        any = any || ops.dot_fits(layers_[0].o) || ops.dot_fits(layers_[0].down);
+        if (!any)
+            fail_usage("--activations q8 cannot take this model's layers (act-order, or groups or widths not a "
+                       "multiple of 32); use --activations f32");
+    }
     allocate_runtime();
 }
 
@@ -343,8 +356,9 @@ void Qwen2Model::record_head(Recorder& rec, uint32_t rows, const HeadRequest& he
         return;
     }
     // logits = xn[T-1] @ W_head^T                                       // [V]
-    if (s.xq && lm_head_.type == WeightType::Q8 && ops.dot_fits(lm_head_)) {
-        // --activations q8 with --lm-head q8: int8 x int8 (the fp16 head keeps the fp32 x)
+    if (s.xq && rows == 1 && lm_head_.type == WeightType::Q8 && ops.dot_fits(lm_head_)) {
+        // --activations q8 with --lm-head q8, on a one-token step as the layers: int8 x int8 (the fp16
+        // head keeps the fp32 x)
         ops.quantize_x(rec, s.xn, (rows - 1) * H, H, s.xq, s.xd, false);
         rec.barrier();
         ops.matvec_dot(rec, lm_head_, s.xq, s.xd, s.logits, Epilogue::Store);

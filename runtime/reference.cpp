@@ -80,7 +80,10 @@ QuantizedX quantize_x_q8(std::span<const float> x) {
         const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
         int sum = 0;
         for (size_t j = 0; j < 32; ++j) {
-            const int q = std::clamp(int(std::nearbyint(x[32 * b + j] * id)), -127, 127);
+            // Clamped as a float, so no value converts out of int's range; NaN (0 * inf: a block whose
+            // absmax's reciprocal overflows) is 0. A non-finite x gives a non-finite d, which carries on.
+            const float v = x[32 * b + j] * id;
+            const int q = std::isnan(v) ? 0 : int(std::clamp(std::nearbyint(v), -127.0f, 127.0f));
             r.q[32 * b + j] = int8_t(q);
             sum += q;
         }

@@ -31,10 +31,13 @@ std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, st
     };
     // --activations q8: each row of a GPTQ product's input through int8 blocks of 32 and back (q * d),
     // which is what matvec_dot computes: sum_b s (d sum(w q) - z d sum(q)) = sum_k s (w - z) (q d); only
-    // for the products it takes (Ops::dot_fits: no act-order, whole blocks of 32), as the engine does.
-    auto through_q8 = [&](const std::vector<float>& in, uint32_t width, const GptqLinear& w) {
+    // where every product reading the input takes it (Ops::dot_fits: no act-order, whole blocks of 32),
+    // as the engine does.
+    auto through_q8 = [&](const std::vector<float>& in, uint32_t width, std::initializer_list<const GptqLinear*> ws) {
         std::vector<float> out = in;
-        if (!act_q8 || w.act_order() || w.group_size % 32 != 0 || width % 32 != 0) return out;
+        if (!act_q8 || width % 32 != 0) return out;
+        for (const GptqLinear* w : ws)
+            if (w->act_order() || w->group_size % 32 != 0) return out;
         for (uint32_t t = 0; t < n; ++t) {
             const QuantizedX qx = quantize_x_q8(std::span<const float>(&in[size_t(t) * width], width));
             for (uint32_t i = 0; i < width; ++i) out[size_t(t) * width + i] = float(qx.q[i]) * qx.d[i / 32];
@@ -44,7 +47,7 @@ std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, st
     const uint32_t I = uint32_t(cfg.intermediate_size);
     for (const Qwen2Layer& L : ck.layers) {
         norm_rows(*L.input_norm);
-        xn = through_q8(xn, H, L.q);
+        xn = through_q8(xn, H, {&L.q, &L.k, &L.v});
         std::vector<float> q = gptq_matmul(L.q, xn, n);  // [n, nH hd]
         std::vector<float> k = gptq_matmul(L.k, xn, n);  // [n, nKV hd]
         std::vector<float> v = gptq_matmul(L.v, xn, n);
@@ -62,14 +65,14 @@ std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, st
             for (auto& e : v) e = round_half(e);
         }
         const std::vector<float> attn = attention(q, k, v, n, 0, nH, nKV, hd);  // [n, nH hd]
-        const std::vector<float> o = gptq_matmul(L.o, through_q8(attn, nH * hd, L.o), n);
+        const std::vector<float> o = gptq_matmul(L.o, through_q8(attn, nH * hd, {&L.o}), n);
         for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
         norm_rows(*L.post_attn_norm);
-        xn = through_q8(xn, H, L.gate);
+        xn = through_q8(xn, H, {&L.gate, &L.up});
         const std::vector<float> g = gptq_matmul(L.gate, xn, n), u = gptq_matmul(L.up, xn, n);  // [n, I]
         std::vector<float> act(g.size());
         for (size_t i = 0; i < g.size(); ++i) act[i] = silu(g[i]) * u[i];
-        const std::vector<float> d = gptq_matmul(L.down, through_q8(act, I, L.down), n);
+        const std::vector<float> d = gptq_matmul(L.down, through_q8(act, I, {&L.down}), n);
         for (size_t i = 0; i < x.size(); ++i) x[i] += d[i];
     }
     norm_rows(*ck.final_norm);

@@ -28,7 +28,10 @@ void main() {
         uint word = 0u;
         for (uint e = 0u; e < 4u; ++e) {
             const uint idx = p.nibble_order != 0u ? 8u * (w >> 1u) + 2u * e + (w & 1u) : 4u * w + e;
-            const int q = clamp(int(roundEven(v[idx] * id)), -127, 127);
+            // Clamped as a float (int() of a value out of range is undefined); NaN (0 * inf, a block
+            // whose absmax's reciprocal overflows) is 0. A non-finite x gives a non-finite d, which carries on.
+            const float r = v[idx] * id;
+            const int q = isnan(r) ? 0 : int(clamp(roundEven(r), -127.0, 127.0));
             sum += q;
             word |= (uint(q) & 255u) << (8u * e);
         }

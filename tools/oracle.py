@@ -115,6 +115,7 @@ class Model:
         self.vocab = int(cfg["vocab_size"])
         self.kv_fp16 = False
         self.kv_q8 = False
+        self.quant = None     # the checkpoint's quantization config (load() sets it)
         self.act_q8 = False   # --activations q8: the inputs of the GPTQ products through int8 blocks of 32
         self.eps = float(cfg["rms_norm_eps"])
         self.inv_freq = rope_inv_freq(self.head_dim, cfg.get("rope_theta", 10000.0))
@@ -145,9 +146,21 @@ class Model:
     def new_cache(self):
         return KVCache(self.n_layers)
 
+    def _check_act_q8(self):
+        """--activations q8 applies to products without act-order whose groups and widths are whole
+        blocks of 32 (the engine keeps fp32 for others); the oracle emulates only that case."""
+        q = self.quant or {}
+        gs = int(q.get("group_size", 0) or 0)
+        widths = (self.cfg["hidden_size"], self.cfg["intermediate_size"], self.n_heads * self.head_dim)
+        if q.get("desc_act") or gs <= 0 or gs % 32 or any(w % 32 for w in widths):
+            raise ValueError("act_q8: the oracle emulates --activations q8 only without act-order, with groups "
+                             "and widths in whole blocks of 32")
+
     def _block(self, x, lay, li, positions, cos, sin, cache):
         T = x.shape[0]
         Hq, Hkv, d = self.n_heads, self.n_kv, self.head_dim
+        if self.act_q8:
+            self._check_act_q8()
         aq = round_blocks_q8 if self.act_q8 else (lambda t: t)
         h = aq(rms_norm(x, lay["ln1"], self.eps))
         q = (h @ lay["q_proj"] + lay["q_proj_bias"]).reshape(T, Hq, d).transpose(1, 0, 2)
@@ -220,13 +233,15 @@ class Model:
 
 
 def load(dirpath):
-    cfg, _quant, weights = r1vk_ckpt.load_qwen2(dirpath)
+    cfg, quant, weights = r1vk_ckpt.load_qwen2(dirpath)
     gen = None
     gpath = os.path.join(dirpath, "generation_config.json")
     if os.path.exists(gpath):
         with open(gpath) as f:
             gen = json.load(f)
-    return Model(cfg, weights, gen)
+    m = Model(cfg, weights, gen)
+    m.quant = quant
+    return m
 
 
 # ----------------------------------------------------------------------------------------------

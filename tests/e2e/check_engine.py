@@ -166,8 +166,9 @@ def check_act_q8(a, m, model, ids, ref, env):
     Even so, rounding to int8 is discontinuous: a value that fp32 and float64 put on either side of a half
     step becomes a whole step apart, and through the cache it moves every later position (measured: the
     C++ reference equal to the oracle to 1e-13 up to such a flip at position 10 of 24, then 2e-5 apart).
-    So the bound is relative to what the int8 inputs cost: within a quarter of the q8 oracle's NMSE
-    against the float64 one (or 1e-5, the usual bound, when that is larger), and max|d| as usual."""
+    So the bound is relative to what the int8 inputs cost: within half the q8 oracle's NMSE against the
+    float64 one (or 1e-5, the usual bound, when that is larger; measured 2e-13 and 0.12 of the cost on
+    the two checked models), and max|d| as usual."""
     m.act_q8, m.kv_fp16 = True, True
     refq = m.logits(ids)
     m.act_q8, m.kv_fp16 = False, False
@@ -175,7 +176,7 @@ def check_act_q8(a, m, model, ids, ref, env):
     cost = float((d ** 2).sum() / (ref ** 2).sum())
     print(f"{'act q8 oracle vs float64':28s} NMSE {cost:.3e}  "
           f"max|d| {float(np.abs(d).max()):.3e}  (the int8 activations' cost; not bounded)")
-    bound = max(NMSE_BOUND, 0.25 * cost)
+    bound = max(NMSE_BOUND, 0.5 * cost)
     out = os.path.join(a.work, "decode_actq8.npy")
     run([a.r1vk, "logits", "-m", model, "--ids", ",".join(map(str, ids)), "--out", out, "--mode", "decode",
          "--activations", "q8"], env)
