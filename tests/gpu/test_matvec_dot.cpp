@@ -10,6 +10,9 @@
 // How far the int8 activations move the product from the exact one is bounded too (not exact, by design).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "gpu_fixture.h"
 #include "runtime/reference.h"
 #include "../common/test_util.h"
@@ -102,6 +105,29 @@ INSTANTIATE_TEST_SUITE_P(Sizes, QuantizeX,
                          [](const auto& i) {
                              return "k" + std::to_string(std::get<0>(i.param)) + (std::get<1>(i.param) ? "_nibbles" : "_korder");
                          });
+
+// The quantizer's edges, in the twin (run under UBSan in CI): a block of subnormals, whose absmax's
+// reciprocal overflows (x * inf, and 0 * inf = NaN, must not reach an int conversion), and a block with
+// an inf, which must stay non-finite (d = inf) so that the engine's NaN/Inf check sees it downstream
+// rather than a quietly zeroed block.
+TEST(QuantizeXRef, TinyAndNonFiniteBlocksStayDefined) {
+    std::vector<float> x(96, 0.0f);
+    for (int j = 1; j < 32; ++j) x[size_t(j)] = 1e-39f * float(j % 3 == 0 ? -1 : 1);  // block 0: subnormals and a 0
+    x[32] = std::numeric_limits<float>::infinity();                                 // block 1: an inf
+    x[33] = 1.0f;
+    for (int j = 64; j < 96; ++j) x[size_t(j)] = float(j - 80);                     // block 2: ordinary
+    const ref::QuantizedX q = ref::quantize_x_q8(x);
+    EXPECT_EQ(q.q[0], 0);
+    for (int j = 1; j < 32; ++j) {
+        EXPECT_EQ(std::abs(int(q.q[size_t(j)])), 127) << j;  // x * inf saturates: same sign as x
+    }
+    EXPECT_TRUE(std::isfinite(q.d[0]));
+    EXPECT_FALSE(std::isfinite(q.d[1])) << "an inf in x must not vanish";
+    for (int j = 32; j < 64; ++j) EXPECT_EQ(q.q[size_t(j)], 0);
+    EXPECT_EQ(q.q[64], -127);            // -16 / (16 / 127): the absmax
+    EXPECT_EQ(q.q[95], 119);             // 15 * 127 / 16 = 119.06
+    EXPECT_FLOAT_EQ(q.d[2], 16.0f / 127.0f);
+}
 
 struct DotCase {
     int k, n, group_size;
