@@ -75,58 +75,26 @@ QuantizedX quantize_x_q8(std::span<const float> x) {
     r.d.resize(nb);
     r.ds.resize(nb);
     for (size_t b = 0; b < nb; ++b) {
-        float amax = 0.0f;
-        for (size_t j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[32 * b + j]));
-        const float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        // Each block is a row for the project's symmetric int8 quantizer (as the int8 head and cache).
+        r.d[b] = quantize_row_q8(x.subspan(32 * b, 32), &r.q[32 * b]);
         int sum = 0;
-        for (size_t j = 0; j < 32; ++j) {
-            // Clamped as a float, so no value converts out of int's range; NaN (0 * inf: a block whose
-            // absmax's reciprocal overflows) is 0. A non-finite x gives a non-finite d, which carries on.
-            const float v = x[32 * b + j] * id;
-            const int q = std::isnan(v) ? 0 : int(std::clamp(std::nearbyint(v), -127.0f, 127.0f));
-            r.q[32 * b + j] = int8_t(q);
-            sum += q;
-        }
-        r.d[b] = d;
-        r.ds[b] = d * float(sum);
+        for (size_t j = 0; j < 32; ++j) sum += r.q[32 * b + j];
+        r.ds[b] = r.d[b] * float(sum);
     }
     return r;
 }
 
-std::vector<float> gptq_matvec_dot(const GptqLinear& L, const QuantizedX& x) {
-    const int K = L.in_features, N = L.out_features;
-    std::vector<float> bias(N, 0.0f);
-    if (L.bias) to_float(*L.bias, bias);
-    std::vector<float> y(N);
-    for (int n = 0; n < N; ++n) {
-        double acc = 0.0;
-        for (int b = 0; b < K / 32; ++b) {
-            const int g = L.group(32 * b);
-            int64_t s = 0;
-            for (int k = 32 * b; k < 32 * b + 32; ++k) s += int64_t(L.q(k, n)) * x.q[k];
-            acc += double(L.scale(g, n)) * (double(x.d[b]) * double(s) - double(L.zero(g, n)) * double(x.ds[b]));
-        }
-        y[n] = float(acc + bias[n]);
-    }
-    return y;
+std::vector<float> dequantize(const QuantizedX& x) {
+    std::vector<float> v(x.q.size());
+    for (size_t i = 0; i < v.size(); ++i) v[i] = float(x.q[i]) * x.d[i / 32];
+    return v;
 }
 
+// sum_b s (d sum(w q) - z d sum(q)) = sum_k s (w - z) (q d): the exact product of the dequantized x.
+std::vector<float> gptq_matvec_dot(const GptqLinear& L, const QuantizedX& x) { return gptq_matmul(L, dequantize(x), 1); }
+
 std::vector<float> q8_matvec_dot(std::span<const uint16_t> w, uint32_t n, uint32_t k, const QuantizedX& x) {
-    std::vector<float> row(k);
-    std::vector<int8_t> q(k);
-    std::vector<float> y(n);
-    for (uint32_t o = 0; o < n; ++o) {
-        for (uint32_t i = 0; i < k; ++i) row[i] = half_to_float(w[size_t(o) * k + i]);
-        const float scale = quantize_row_q8(row, q.data());
-        double acc = 0.0;
-        for (uint32_t b = 0; b < k / 32; ++b) {
-            int64_t s = 0;
-            for (uint32_t i = 32 * b; i < 32 * b + 32; ++i) s += int64_t(q[i]) * x.q[i];
-            acc += double(x.d[b]) * double(s);
-        }
-        y[o] = float(acc * scale);
-    }
-    return y;
+    return q8_matmul(w, n, k, dequantize(x), 1);
 }
 
 void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps) {

@@ -26,17 +26,20 @@ std::vector<float> dense_matmul(std::span<const uint16_t> w, uint32_t n, uint32_
 std::vector<float> q8_matmul(std::span<const uint16_t> w, uint32_t n, uint32_t k, std::span<const float> x, uint32_t rows);
 
 // --activations q8 (quantize_x.comp, matvec_dot.comp): x as int8 per block of 32 values, q in k order,
-// d = absmax / 127, q = x / d rounded to nearest even (x * (127 / absmax)), ds = d * sum(q) a block.
+// each block through quantize_row_q8 (d = absmax / 127, q = x / d to the nearest even integer), and
+// ds = d * sum(q) a block.
 struct QuantizedX {
     std::vector<int8_t> q;
     std::vector<float> d, ds;
 };
 QuantizedX quantize_x_q8(std::span<const float> x);  // x.size() % 32 == 0
-// y[n] = sum_b scale[g_b][n] * (d_b * sum_{k in b} q[k][n] xq[k] - zero[g_b][n] * ds_b) (+ bias[n]), in
-// double: the integer-dot product of a GPTQ layer (no act-order, group_size % 32 == 0).
+std::vector<float> dequantize(const QuantizedX& x);   // q * d, in k order
+// The integer-dot product of a GPTQ layer (no act-order, group_size % 32 == 0), which the kernel computes
+// as sum_b scale[g_b][n] * (d_b * sum_{k in b} q[k][n] xq[k] - zero[g_b][n] * ds_b) (+ bias[n]): by
+// definition gptq_matmul of the dequantized x.
 std::vector<float> gptq_matvec_dot(const GptqLinear& L, const QuantizedX& x);
-// y[n] = scale[n] * sum_b d_b * sum_{k in b} q[n][k] xq[k]: the --lm-head q8 head (rows quantized by
-// quantize_row_q8) times int8 x.
+// The --lm-head q8 head times int8 x, scale[n] * sum_b d_b * sum_{k in b} q[n][k] xq[k]: q8_matmul of
+// the dequantized x.
 std::vector<float> q8_matvec_dot(std::span<const uint16_t> w, uint32_t n, uint32_t k, const QuantizedX& x);
 
 void rmsnorm(const float* x, const float* w, float* y, uint32_t n, float eps);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "loader/safetensors.h"
@@ -39,8 +40,8 @@ std::vector<float> forward(const ModelConfig& cfg, const Qwen2Checkpoint& ck, st
         for (const GptqLinear* w : ws)
             if (w->act_order() || w->group_size % 32 != 0) return out;
         for (uint32_t t = 0; t < n; ++t) {
-            const QuantizedX qx = quantize_x_q8(std::span<const float>(&in[size_t(t) * width], width));
-            for (uint32_t i = 0; i < width; ++i) out[size_t(t) * width + i] = float(qx.q[i]) * qx.d[i / 32];
+            const std::vector<float> row = dequantize(quantize_x_q8(std::span<const float>(&in[size_t(t) * width], width)));
+            std::copy(row.begin(), row.end(), out.begin() + ptrdiff_t(t) * width);
         }
         return out;
     };

@@ -118,9 +118,10 @@ float quantize_row_q8(std::span<const float> row, int8_t* out) {
     for (float v : row) amax = std::max(amax, std::fabs(v));
     const float scale = amax / 127.0f;
     for (size_t j = 0; j < row.size(); ++j) {
-        // In double, so q = round(v / scale) is the nearest integer to the exact quotient.
+        // In double, so q = round(v / scale) is the nearest integer to the exact quotient. NaN (inf / inf:
+        // a row holding an inf, whose scale is inf) becomes 0 before the conversion, which it would make UB.
         const double q = scale > 0.0f ? std::nearbyint(double(row[j]) / double(scale)) : 0.0;
-        out[j] = int8_t(std::clamp(q, -127.0, 127.0));
+        out[j] = std::isnan(q) ? int8_t(0) : int8_t(std::clamp(q, -127.0, 127.0));
     }
     return scale;
 }

@@ -35,6 +35,13 @@ EngineOptions random_model(const std::string& name, const std::string& args, uin
     return o;
 }
 
+// count ids first, first + step, ... wrapping within [first, first + span): a prompt that revisits ids.
+std::vector<int32_t> spread_ids(int count, int first, int step, int span) {
+    std::vector<int32_t> ids;
+    for (int i = 0; i < count; ++i) ids.push_back(first + (i * step) % span);
+    return ids;
+}
+
 // ---- the engine with --lm-head q8 ------------------------------------------------------------------
 
 // A tied model (embedding == head, as Qwen2.5-0.5B): with the int8 head its embedding rows come from
@@ -185,8 +192,7 @@ TEST(LmHeadQ8, DemoModelGreedyAnswersUnchanged) { demo_answers_unchanged(Q8::LmH
 TEST(KvCacheQ8, HalvesTheCacheAndStaysClose) {
     const EngineOptions o = random_model("kv_q8", "--hidden 256 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
                                                   "--group-size 64 --max-pos 1024 --seed 23", 200, 16);
-    std::vector<int32_t> ids;
-    for (int i = 0; i < 40; ++i) ids.push_back(100 + (i * 37) % 200);
+    const std::vector<int32_t> ids = spread_ids(40, 100, 37, 200);
     const auto f16 = logits_of(o, ids, false);
     EngineOptions q8 = o;
     q8.model.kv_q8 = true;
@@ -220,8 +226,7 @@ TEST(KvCacheQ8, DemoModelGreedyAnswersUnchanged) { demo_answers_unchanged(Q8::Kv
 TEST(ActivationsQ8, RandomModelDecodeStaysClose) {
     const EngineOptions o = random_model("act_q8", "--hidden 128 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
                                                    "--group-size 32 --max-pos 1024 --seed 25", 128, 16);
-    std::vector<int32_t> ids;
-    for (int i = 0; i < 24; ++i) ids.push_back(50 + (i * 41) % 250);
+    const std::vector<int32_t> ids = spread_ids(24, 50, 41, 250);
     const auto f32 = logits_of(o, ids, true);
     const auto prefill = logits_of(o, ids, false);
     for (bool head_q8 : {false, true}) {
