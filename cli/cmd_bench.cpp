@@ -134,6 +134,7 @@ int cmd_bench(const Tokens& t) {
     spec.push_back({"bandwidth", 0, true, "the device's memory bandwidth in GB/s, to print % of roofline"});
     spec.push_back({"logprobs", 0, true, "also time decode with the per-token trace of K alternatives (0-20), interleaved"});
     spec.push_back({"matvec", 0, true, "the matrix kernels' shape: auto (the device's), rows, texel, lanes, lanes-nosg (all but texel: prefill without texel loads too)"});
+    spec.push_back({"weight-layout", 0, true, "CPU shapes: auto (the device's), x8 (blocks of 32 rows texel-interleaved for the subgroup's gathers) or rows (row-major)"});
     spec.push_back({"attention", 0, true, "attention's shape: auto (the device's), cpu (a position a lane, texel loads) or gpu (query tiles, shared memory)"});
     spec.push_back({"profile", 0, false, "per-kernel GPU time of prefill and decode (timestamp queries), after the timing runs"});
     spec.push_back({"json", 0, false, "one JSON object"});
@@ -180,6 +181,10 @@ int cmd_bench(const Tokens& t) {
         for (const auto& [n, s] : kShapes)
             if (mv == n) eo.matvec = s;
         if (!eo.matvec) fail_usage("r1vk bench: --matvec expects auto, rows, texel, lanes or lanes-nosg, got '" + mv + "'");
+    }
+    if (const std::string wl = a.str("weight-layout", "auto"); wl != "auto") {
+        if (wl != "x8" && wl != "rows") fail_usage("r1vk bench: --weight-layout expects auto, x8 or rows, got '" + wl + "'");
+        eo.x8 = wl == "x8";
     }
     if (const std::string at = a.str("attention", "auto"); at != "auto") {
         if (at != "cpu" && at != "gpu") fail_usage("r1vk bench: --attention expects auto, cpu or gpu, got '" + at + "'");

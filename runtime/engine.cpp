@@ -51,6 +51,13 @@ Engine::Engine(const EngineOptions& opt) {
     if (opt.matvec) {
         kc.matvec = *opt.matvec;
         kc.matmul_texel = kc.matmul_texel && kc.matvec == MatvecShape::Texel;  // rows: no texel loads at all
+        kc.x8 = kc.x8 && kc.matvec == MatvecShape::Texel;
+    }
+    if (opt.x8) {
+        if (*opt.x8 && kc.matvec != MatvecShape::Texel)
+            fail_usage("the x8 weight layout goes with the texel matvec shape (a CPU device's), not " +
+                       std::string(matvec_shape_name(kc.matvec)));
+        kc.x8 = *opt.x8;
     }
     if (opt.attn_cpu) kc.attn_cpu = *opt.attn_cpu;
     ops_ = std::make_unique<Ops>(*ctx_, kc);

@@ -28,6 +28,9 @@ struct EngineOptions {
     // matvec's shape instead of the device's (bench --matvec); any but Texel also takes prefill's
     // matmul off texel loads, so `--matvec rows` is the CPU shape as it was before them.
     std::optional<MatvecShape> matvec;
+    // Weights in the x8 layout or row-major, instead of the device's choice (bench --weight-layout).
+    // The x8 layout goes with the texel shape only: any other --matvec turns it off.
+    std::optional<bool> x8;
     // attention's shape instead of the device's (bench --attention): attention_cpu.comp or attention.comp
     std::optional<bool> attn_cpu;
     ModelOptions model;

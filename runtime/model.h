@@ -122,6 +122,9 @@ private:
     ModelOptions opt_;
     VramPlan plan_;
     const TensorView* host_embed_ = nullptr;  // untied, host-resident embedding (mmap)
+    // Weights in the x8 layout (KernelConfig::x8: the CPU shapes), except with --activations q8, whose
+    // integer-dot kernel reads row-major weights on every device.
+    bool x8_ = false;
     bool device_embed_ = false;               // gather on the device from `embed_` (or lm_head when tied)
 
     std::unique_ptr<Arena> weights_arena_, runtime_arena_;

@@ -18,6 +18,7 @@ struct Filler {
     Uploader& up;
     Recorder& rec;
     uint32_t seed;
+    bool x8;  // random bytes read the same in any layout; the flag picks the kernels a checkpoint would get
 
     Buffer random(uint64_t bytes, MemCategory cat, uint32_t mode, float lo = 0, float hi = 0) {
         Buffer b = arena.alloc((bytes + 3) / 4 * 4, cat);
@@ -43,6 +44,7 @@ struct Filler {
         g.zero_words = (g.n_groups + 7) / 8;
         g.zero_offset = q.v2_zeros ? 0 : 1;
         g.sym = q.sym;
+        g.x8 = x8 && x8_eligible(WeightType::Q4, k, g.group_size, q.desc_act);
         const uint32_t mult = pairs ? 2 : 1;
         const uint64_t row_bytes = std::max<uint64_t>(uint64_t(k) / 2, uint64_t(g.n_groups) * 2);
         const uint32_t per = chunk_rows(row_bytes * mult, ctx.info().max_buffer_bytes(), n);
@@ -72,6 +74,7 @@ struct Filler {
         g.type = WeightType::F16;
         g.n = rows;
         g.k = k;
+        g.x8 = x8 && x8_eligible(WeightType::F16, k, 0, false);
         const uint32_t per = chunk_rows(uint64_t(k) * 2, ctx.info().max_buffer_bytes(), rows);
         for (uint32_t c0 = 0; c0 < rows; c0 += per) {
             GpuLinear::Chunk ch;
@@ -89,6 +92,7 @@ struct Filler {
         g.type = WeightType::Q8;
         g.n = rows;
         g.k = k;
+        g.x8 = x8 && x8_eligible(WeightType::Q8, k, 0, false);
         const uint32_t per = chunk_rows(k, ctx.info().max_buffer_bytes(), rows);
         for (uint32_t c0 = 0; c0 < rows; c0 += per) {
             GpuLinear::Chunk ch;
@@ -113,7 +117,7 @@ void Qwen2Model::make_synthetic() {
     cb.begin(true);
     Recorder rec(cb.handle(), ops_->sets());
     Uploader up(*ctx_);
-    Filler f{*ctx_, *ops_, *weights_arena_, up, rec, opt_.synthetic_seed * 7919u + 1};
+    Filler f{*ctx_, *ops_, *weights_arena_, up, rec, opt_.synthetic_seed * 7919u + 1, x8_};
     for (int i = 0; i < cfg_.num_layers; ++i) {
         Layer l;
         l.in_norm = f.constant(H, 1.0f, MemCategory::NormsBiases);

@@ -57,7 +57,7 @@ void texel_weights_and_x(PipelineDesc& d) {
 }
 }  // namespace
 
-PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym) {
+PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8) {
     std::string name;
     switch (c.matvec) {
         case MatvecShape::Rows: name = typed("matvec_rows", wt); break;
@@ -66,18 +66,21 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
         case MatvecShape::LanesNoSubgroup: name = typed("matvec_lanes", wt, "_nosg"); break;
     }
     const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
+    if (x8 && !cpu) fail_device("matvec: weights in the x8 layout need a CPU shape (rows or texel)");
     PipelineDesc d{name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
                    !cpu};
+    if (cpu) d.spec.push_back(x8);
     if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
     return d;
 }
 
-PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym) {
+PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8) {
     const uint32_t ls = (c.matmul_bt / c.matmul_tm) * (c.matmul_bn / c.matmul_tn);
     const uint32_t e = static_cast<uint32_t>(epi);
+    if (x8 && !c.matmul_rows) fail_device("matmul: weights in the x8 layout need the CPU shape (rows)");
     if (c.matmul_rows) {
         PipelineDesc d{typed(c.matmul_texel ? "matmul_texel" : "matmul_rows", wt), 7, sizeof(pc::MatmulPC),
-                       {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym}};
+                       {c.matmul_rows_ls, c.matmul_rows_rows, c.matmul_rows_tb, e, bias, act_order, sym, x8}};
         if (c.matmul_texel) texel_weights_and_x(d);
         return d;
     }
@@ -94,7 +97,7 @@ PipelineDesc rmsnorm(const KernelConfig& c) { return {"rmsnorm", 3, sizeof(pc::R
 PipelineDesc add() { return {"add", 3, sizeof(pc::AddPC), {64}}; }
 PipelineDesc silu_mul() { return {"silu_mul", 3, sizeof(pc::SiluMulPC), {64}}; }
 PipelineDesc rope_kv(bool kv_q8) { return {kv_q8 ? "rope_kv_q8" : "rope_kv", 5, sizeof(pc::RopeKvPC), {64}}; }
-PipelineDesc embed() { return {"embed", 3, sizeof(pc::EmbedPC), {64}}; }
+PipelineDesc embed(bool x8) { return {"embed", 3, sizeof(pc::EmbedPC), {64, x8}}; }
 PipelineDesc argmax() { return {"argmax", 2, sizeof(pc::ArgmaxPC), {256}}; }
 PipelineDesc topk(const KernelConfig& c) { return {"topk", 2, sizeof(pc::TopkPC), {256, c.topk_slice}}; }
 PipelineDesc trace(const KernelConfig& c) { return {"trace", 2, sizeof(pc::TopkPC), {c.trace_ls, c.trace_slice}}; }
@@ -143,28 +146,32 @@ uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, 
 
 std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info, const ModelConfig& m) {
     const bool sym = m.quant.sym, act = m.quant.desc_act;
+    // The layouts the model would upload (Qwen2Model: x8 where the config says and the shapes allow).
+    const bool x8q = c.x8 && x8_eligible(WeightType::Q4, uint32_t(m.hidden_size), uint32_t(m.quant.group_size), act);
+    const bool x8h = c.x8 && x8_eligible(WeightType::F16, uint32_t(m.hidden_size), 0, false);
+    const bool x8h8 = c.x8 && x8_eligible(WeightType::Q8, uint32_t(m.hidden_size), 0, false);
     const uint32_t group = uint32_t(m.num_heads / std::max(1, m.num_kv_heads)), hd = uint32_t(m.head_dim);
     std::vector<KernelUse> v = {
         {"rmsnorm (every layer, twice, and the head)", true, kernel_desc::rmsnorm(c)},
-        {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym)},
+        {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q)},
         {"rope + KV-cache write", true, kernel_desc::rope_kv()},
         {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1, false, c.attn_cpu)},
         {"rope + KV-cache write (int8, --kv-cache q8)", true, kernel_desc::rope_kv(true)},
         {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true, c.attn_cpu)},
         {"attention combine", true, kernel_desc::attn_combine()},
-        {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
-        {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym)},
-        {"down projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
-        {"lm_head (fp16)", true, kernel_desc::matvec(c, WeightType::F16, Epilogue::Store, false, false, false)},
-        {"lm_head (int8, --lm-head q8)", true, kernel_desc::matvec(c, WeightType::Q8, Epilogue::Store, false, false, false)},
+        {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q)},
+        {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym, x8q)},
+        {"down projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q)},
+        {"lm_head (fp16)", true, kernel_desc::matvec(c, WeightType::F16, Epilogue::Store, false, false, false, x8h)},
+        {"lm_head (int8, --lm-head q8)", true, kernel_desc::matvec(c, WeightType::Q8, Epilogue::Store, false, false, false, x8h8)},
         {"argmax (greedy head)", true, kernel_desc::argmax()},
         {"topk (sampling head)", true, kernel_desc::topk(c)},
         {"trace (--logprobs)", true, kernel_desc::trace(c)},
         {"penalty (repetition, banned ids)", true, kernel_desc::penalty()},
-        {"embed (--embed-on-device)", true, kernel_desc::embed()},
-        {"q/k/v projection + bias", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, true, act, sym)},
-        {"o / down projection += residual", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym)},
-        {"gate|up projection", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, false, act, sym)},
+        {"embed (--embed-on-device)", true, kernel_desc::embed(x8h)},
+        {"q/k/v projection + bias", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q)},
+        {"o / down projection += residual", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q)},
+        {"gate|up projection", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, false, act, sym, x8q)},
         {"silu*mul", false, kernel_desc::silu_mul()},
         {"attention (query tiles)", false,
          kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd),
@@ -173,8 +180,8 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
          kernel_desc::attention(c, group, hd,
                                 kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd), true,
                                 c.attn_cpu)},
-        {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, WeightType::F16, Epilogue::Store, false, false, false)},
-        {"logits of every row (int8 lm_head)", false, kernel_desc::matmul(c, WeightType::Q8, Epilogue::Store, false, false, false)},
+        {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, WeightType::F16, Epilogue::Store, false, false, false, x8h)},
+        {"logits of every row (int8 lm_head)", false, kernel_desc::matmul(c, WeightType::Q8, Epilogue::Store, false, false, false, x8h8)},
         {"add", false, kernel_desc::add()},
         {"fill_random (synthetic weights)", false, kernel_desc::fill_random()},
         {"read_bw (bench's compute-read baseline)", false, kernel_desc::read_bw(c)},
@@ -204,6 +211,7 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         // Texel loads where the device has rgba32 storage texel buffers (lavapipe does): see
         // shaders/matvec_texel.comp for why, and the figures.
         c.matvec = info.texel_rgba32 ? MatvecShape::Texel : MatvecShape::Rows;
+        c.x8 = info.texel_rgba32;  // the x8 layout pays where gathers do (texel loads)
         c.matvec_ls = 16;
         c.matvec_rows = 4;
         c.attn_target_splits = 4;
@@ -277,7 +285,7 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     KernelConfig c = cfg_;
     if (c.matvec == MatvecShape::Texel && (x_off % 4 != 0 || !texel_fits(w, x, uint64_t(x_off) + w.k)))
         c.matvec = MatvecShape::Rows;
-    const Pipeline& p = pipes_.get(kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym));
+    const Pipeline& p = pipes_.get(kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
         const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
@@ -302,7 +310,7 @@ void Ops::quantize_x(Recorder& rec, BufferView x, uint32_t x_off, uint32_t k, Bu
 
 bool Ops::dot_fits(const GpuLinear& w) const {
     const DeviceInfo& info = ctx_->info();
-    if (!info.integer_dot_product || !info.subgroup_arithmetic || w.k % 32 != 0) return false;
+    if (!info.integer_dot_product || !info.subgroup_arithmetic || w.k % 32 != 0 || w.x8) return false;
     if (w.type == WeightType::Q8) return true;
     return w.type == WeightType::Q4 && !w.act_order() && w.group_size % 32 == 0;
 }
@@ -332,7 +340,7 @@ void Ops::matmul(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_str
     c.matmul_texel = c.matmul_texel && c.matmul_rows;
     if (c.matmul_texel && (x_stride % 4 != 0 || rows == 0 || !texel_fits(w, x, uint64_t(rows - 1) * x_stride + w.k)))
         c.matmul_texel = false;
-    const Pipeline& p = pipes_.get(kernel_desc::matmul(c, w.type, epi, has_bias, w.act_order(), w.sym));
+    const Pipeline& p = pipes_.get(kernel_desc::matmul(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
     for (const auto& ch : w.chunks) {
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         for (uint32_t half = 0; half < (w.silu_pairs ? 2u : 1u); ++half) {
@@ -388,7 +396,7 @@ void Ops::rope_kv(Recorder& rec, BufferView qkv, BufferView table, BufferView k_
 
 void Ops::embed(Recorder& rec, BufferView ids, const GpuLinear& table, BufferView out, uint32_t rows) {
     if (table.type != WeightType::F16) fail_device("embed: the table must be fp16");
-    const Pipeline& p = pipes_.get(kernel_desc::embed());
+    const Pipeline& p = pipes_.get(kernel_desc::embed(table.x8));
     for (const auto& ch : table.chunks)
         rec.dispatch(p, {ids, ch.wq, out}, pc::EmbedPC{table.k, rows, ch.row_begin, ch.rows}, rows);
 }

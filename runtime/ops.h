@@ -26,6 +26,9 @@ struct KernelConfig {
     uint32_t matvec_ls = 64;     // invocations per workgroup
     uint32_t matvec_rows = 2;    // Rows, Texel: outputs per invocation; Lanes: outputs per workgroup
     uint32_t matvec_groups = 64; // Texel: persistent workgroups striding over the row blocks
+    // Upload weights in the x8 layout (shaders/common.glsl): lines a subgroup's gathers up on
+    // neighbouring texels for Texel's 4 rows an invocation. Only the CPU shapes read it.
+    bool x8 = false;
     // Loop trips one invocation may make (0: no limit). llvmpipe ends every loop of an invocation,
     // silently, once all its loops together have run 65535 trips (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS):
     // Ops adds workgroups, slices tokens and caps attention splits to stay under this.
@@ -58,8 +61,9 @@ enum class Epilogue : uint32_t { Store = 0, Accumulate = 1, SiluMul = 2 };
 // place so that `r1vk info --kernels` compiles exactly what the forward pass runs.
 namespace kernel_desc {
 // The weight type picks the SPIR-V variant (Q4: "matvec_rows", F16: "matvec_rows_f16", Q8: "..._q8").
-PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym);
-PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym);
+// x8: the weights are in the x8 layout (GpuLinear::x8; the CPU shapes only).
+PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
+PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
 // --activations q8: x to int8 blocks, and the integer-dot product of Q4 or Q8 weights with them.
 PipelineDesc quantize_x();
 PipelineDesc matvec_dot(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool sym);
@@ -67,7 +71,7 @@ PipelineDesc rmsnorm(const KernelConfig& c);
 PipelineDesc add();
 PipelineDesc silu_mul();
 PipelineDesc rope_kv(bool kv_q8 = false);
-PipelineDesc embed();
+PipelineDesc embed(bool x8);
 PipelineDesc argmax();
 PipelineDesc topk(const KernelConfig& c);
 PipelineDesc trace(const KernelConfig& c);

@@ -134,6 +134,53 @@ uint32_t chunk_rows(uint64_t bytes_per_row, uint64_t max_range, uint32_t total_r
     return static_cast<uint32_t>(std::min<uint64_t>(r, total_rows));
 }
 
+// ---- the x8 layout -----------------------------------------------------------------------------------
+
+uint64_t x8_texel(uint64_t n, uint64_t r, uint64_t t, uint64_t kt) {
+    if (r >= n / 32 * 32) return r * kt + t;  // the region's tail: row-major
+    return r / 32 * 32 * kt + t * 32 + (r % 4) * 8 + (r % 32) / 4;
+}
+
+bool x8_eligible(WeightType type, uint32_t k, uint32_t group_size, bool act_order) {
+    switch (type) {
+        case WeightType::Q4: return k % 32 == 0 && group_size % 32 == 0 && !act_order;
+        case WeightType::F16: return k % 8 == 0;
+        case WeightType::Q8: return k % 16 == 0;
+    }
+    return false;
+}
+
+void x8_interleave(const std::byte* src, std::byte* dst, uint64_t r_begin, uint64_t rows, uint64_t n, uint64_t kt) {
+    if (r_begin % 32 != 0) fail_device("x8_interleave: rows must start at a block of 32");
+    const uint64_t base = r_begin * kt;
+    for (uint64_t r = r_begin; r < r_begin + rows; ++r)
+        for (uint64_t t = 0; t < kt; ++t)
+            std::memcpy(dst + (x8_texel(n, r, t, kt) - base) * 16, src + ((r - r_begin) * kt + t) * 16, 16);
+}
+
+namespace {
+// Writes a chunk's n_rows rows (regions of region_rows each: the chunk, or the two halves of a pair
+// chunk) through `up`, row-major or in the x8 layout; fill(ptr, row, count) writes rows row-major.
+void write_matrix(Uploader& up, const Buffer& dst, uint64_t row_bytes, uint64_t n_rows, uint64_t region_rows, bool x8,
+                  const std::function<void(std::byte*, uint64_t, uint64_t)>& fill) {
+    if (!x8) {
+        up.write_rows(dst, 0, row_bytes, n_rows, fill);
+        return;
+    }
+    if (row_bytes % 16 != 0 || n_rows % region_rows != 0) fail_device("x8 layout: rows of whole texels and whole regions");
+    std::vector<std::byte> rowmajor;
+    for (uint64_t r0 = 0; r0 < n_rows; r0 += region_rows)
+        up.write_rows(
+            dst, r0 * row_bytes, row_bytes, region_rows,
+            [&](std::byte* p, uint64_t b, uint64_t cnt) {
+                rowmajor.resize(cnt * row_bytes);
+                fill(rowmajor.data(), r0 + b, cnt);
+                x8_interleave(rowmajor.data(), p, b, cnt, region_rows, row_bytes / 16);
+            },
+            32);
+}
+}  // namespace
+
 // ---- Uploader --------------------------------------------------------------------------------------
 
 struct Uploader::Slot {
@@ -175,11 +222,12 @@ void Uploader::report(uint64_t bytes) {
 }
 
 void Uploader::write_rows(const Buffer& dst, VkDeviceSize offset, uint64_t row_bytes, uint64_t n_rows,
-                          const std::function<void(std::byte*, uint64_t, uint64_t)>& fill) {
+                          const std::function<void(std::byte*, uint64_t, uint64_t)>& fill, uint64_t row_align) {
+    row_align = std::max<uint64_t>(row_align, 1);
     if (!force_staging_ && dst.mapped()) {
         // UMA: the device-local memory is mapped; repack straight into it, in slot-sized steps so
         // progress moves.
-        const uint64_t step = std::max<uint64_t>(1, slot_bytes_ / std::max<uint64_t>(row_bytes, 1));
+        const uint64_t step = std::max<uint64_t>(1, slot_bytes_ / std::max<uint64_t>(row_bytes, 1) / row_align) * row_align;
         for (uint64_t r0 = 0; r0 < n_rows; r0 += step) {
             const uint64_t cnt = std::min(step, n_rows - r0);
             fill(dst.mapped() + offset + r0 * row_bytes, r0, cnt);
@@ -187,8 +235,9 @@ void Uploader::write_rows(const Buffer& dst, VkDeviceSize offset, uint64_t row_b
         }
         return;
     }
-    const uint64_t per_slot = slot_bytes_ / std::max<uint64_t>(row_bytes, 1);
-    if (per_slot == 0) fail_device("a row of " + std::to_string(row_bytes) + " bytes does not fit the staging slot");
+    const uint64_t per_slot = slot_bytes_ / std::max<uint64_t>(row_bytes, 1) / row_align * row_align;
+    if (per_slot == 0)
+        fail_device(std::to_string(row_align) + " rows of " + std::to_string(row_bytes) + " bytes do not fit the staging slot");
     for (uint64_t r0 = 0; r0 < n_rows; r0 += per_slot) {
         const uint64_t cnt = std::min(per_slot, n_rows - r0);
         Slot& s = acquire();
@@ -226,7 +275,7 @@ void Uploader::finish() {
 // ---- building GpuLinear -------------------------------------------------------------------------------
 
 GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const GptqLinear* const> parts,
-                      bool silu_pairs, uint64_t max_range) {
+                      bool silu_pairs, uint64_t max_range, bool x8) {
     if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
     const GptqLinear& L0 = *parts[0];
     GpuLinear g;
@@ -258,6 +307,7 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
     uint32_t total = 0;
     for (const GptqLinear* L : parts) total += uint32_t(L->out_features);
     g.n = silu_pairs ? total / 2 : total;
+    g.x8 = x8 && x8_eligible(WeightType::Q4, g.k, g.group_size, !perm.empty());
     const uint32_t kw = g.k / 8;
     const uint64_t row_bytes = std::max<uint64_t>({uint64_t(kw) * 4, uint64_t(g.n_groups) * 2, uint64_t(g.zero_words) * 4});
     const uint32_t per_chunk = chunk_rows(row_bytes * (silu_pairs ? 2 : 1), max_range, g.n);
@@ -290,7 +340,7 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
         const uint32_t prows = ch.rows * (silu_pairs ? 2 : 1);
         ch.wq = arena.alloc(uint64_t(prows) * kw * 4, MemCategory::QuantWeights);
         ch.sc = arena.alloc((uint64_t(prows) * g.n_groups * 2 + 3) / 4 * 4, MemCategory::ScalesZeros);
-        up.write_rows(ch.wq, 0, uint64_t(kw) * 4, prows, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
+        write_matrix(up, ch.wq, uint64_t(kw) * 4, prows, ch.rows, g.x8, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
             for_rows(c0, ch.rows, r0, cnt, [&](const GptqLinear& L, uint32_t prow, uint32_t n, uint64_t d) {
                 repack_q4_words(L, perm, prow, n, reinterpret_cast<uint32_t*>(dst) + d * kw);
             });
@@ -327,7 +377,7 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
 }
 
 GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
-                       uint64_t max_range) {
+                       uint64_t max_range, bool x8) {
     if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
     if (t.shape.size() != 2 || t.shape[1] % 2 != 0)
         fail_input(t.file ? t.file->string() : t.name, "tensor " + t.name + ": expected a [rows, even k] matrix");
@@ -336,6 +386,7 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
     g.type = WeightType::F16;
     g.n = uint32_t(t.shape[0]);
     g.k = uint32_t(t.shape[1]);
+    g.x8 = x8 && x8_eligible(WeightType::F16, g.k, 0, false);
     const uint64_t row_bytes = uint64_t(g.k) * 2;
     const uint32_t per_chunk = chunk_rows(row_bytes, max_range, g.n);
     for (uint32_t c0 = 0; c0 < g.n; c0 += per_chunk) {
@@ -344,7 +395,7 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
         ch.rows = std::min(per_chunk, g.n - c0);
         ch.wq = arena.alloc(uint64_t(ch.rows) * row_bytes, cat);
         const uint32_t k = g.k;
-        up.write_rows(ch.wq, 0, row_bytes, ch.rows, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
+        write_matrix(up, ch.wq, row_bytes, ch.rows, ch.rows, g.x8, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
             auto* h = reinterpret_cast<uint16_t*>(dst);
             if (t.dtype == DType::F16) {
                 std::memcpy(dst, t.data.data() + (uint64_t(c0) + r0) * row_bytes, cnt * row_bytes);
@@ -358,7 +409,7 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
 }
 
 GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
-                          uint64_t max_range) {
+                          uint64_t max_range, bool x8) {
     if (max_range == 0) max_range = ctx.info().max_buffer_bytes();
     if (t.shape.size() != 2 || t.shape[1] % 4 != 0)
         fail_input(t.file ? t.file->string() : t.name,
@@ -368,6 +419,7 @@ GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const Tensor
     g.type = WeightType::Q8;
     g.n = uint32_t(t.shape[0]);
     g.k = uint32_t(t.shape[1]);
+    g.x8 = x8 && x8_eligible(WeightType::Q8, g.k, 0, false);
     const uint32_t k = g.k;
     const uint32_t per_chunk = chunk_rows(k, max_range, g.n);
     std::vector<float> row(k);
@@ -379,7 +431,7 @@ GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const Tensor
         ch.sc = arena.alloc(uint64_t(ch.rows) * 4, cat);
         // The scales are known only once a row is quantized: collected here, written after the rows.
         std::vector<float> scales(ch.rows);
-        up.write_rows(ch.wq, 0, k, ch.rows, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
+        write_matrix(up, ch.wq, k, ch.rows, ch.rows, g.x8, [&](std::byte* dst, uint64_t r0, uint64_t cnt) {
             for (uint64_t r = 0; r < cnt; ++r) {
                 const uint64_t src = (uint64_t(c0) + r0 + r) * k;
                 for (uint32_t j = 0; j < k; ++j) row[j] = to_f32(t, src + j);

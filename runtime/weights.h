@@ -30,6 +30,9 @@ struct GpuLinear {
     uint32_t out_base = 0;     // first output element written (a part of an unfused q|k|v)
     uint32_t group_size = 0, n_groups = 0, zero_words = 0, zero_offset = 1;
     bool sym = false;          // every zero is 8: no zeros buffer
+    // Rows stored in the x8 layout (shaders/common.glsl, x8_texel below) for the CPU shapes' gathers;
+    // only the rows/texel kernels and embed read it. Regions: each chunk, or each half of a pair chunk.
+    bool x8 = false;
     struct Chunk {
         uint32_t row_begin = 0, rows = 0;  // logical outputs covered
         Buffer wq, sc, zr;
@@ -59,6 +62,19 @@ bool gptq_is_symmetric(const GptqLinear& L);  // all zero points equal 8
 // the scale. |row[j] - out[j] * scale| <= scale / 2 for every j (in exact arithmetic).
 float quantize_row_q8(std::span<const float> row, int8_t* out);
 
+// ---- the x8 layout (CPU devices) --------------------------------------------------------------------
+// In a region of n rows of kt 16-byte texels, each whole block of 32 rows is texel-interleaved (texel t
+// of the block's row 4l + i at t * 32 + i * 8 + l) and the last n % 32 rows stay row-major: the index
+// of texel t of row r, from the region's first texel. The C++ twin of shaders/common.glsl x8_base/step.
+uint64_t x8_texel(uint64_t n, uint64_t r, uint64_t t, uint64_t kt);
+// Whether a matrix of this type and shape may be stored so: whole texels a row, and Q4 groups in whole
+// texels without act-order (what the texel kernels need of the weights).
+bool x8_eligible(WeightType type, uint32_t k, uint32_t group_size, bool act_order);
+// Rows [r_begin, r_begin + rows) of a region of n rows (r_begin a multiple of 32, the rows whole
+// blocks or the region's tail), row-major in src, to their x8 places in dst, which holds the region's
+// texels from row r_begin's first on.
+void x8_interleave(const std::byte* src, std::byte* dst, uint64_t r_begin, uint64_t rows, uint64_t n, uint64_t kt);
+
 // Rows per chunk so that every buffer of a chunk stays under `max_range` bytes (a multiple of 64).
 uint32_t chunk_rows(uint64_t bytes_per_row, uint64_t max_range, uint32_t total_rows);
 
@@ -75,9 +91,9 @@ public:
     Uploader& operator=(const Uploader&) = delete;
 
     // Writes rows [0, n_rows) of `row_bytes` each at dst + offset; fill(ptr, row_begin, row_count) must
-    // write exactly row_count * row_bytes bytes.
+    // write exactly row_count * row_bytes bytes. Every call but the last gets a multiple of row_align rows.
     void write_rows(const Buffer& dst, VkDeviceSize offset, uint64_t row_bytes, uint64_t n_rows,
-                    const std::function<void(std::byte*, uint64_t, uint64_t)>& fill);
+                    const std::function<void(std::byte*, uint64_t, uint64_t)>& fill, uint64_t row_align = 1);
     void write(const Buffer& dst, const void* data, uint64_t bytes, VkDeviceSize offset = 0);
     void finish();  // waits for every copy in flight
 
@@ -102,15 +118,16 @@ private:
 // Builds GpuLinear for a set of GPTQ layers fused along the output axis (q|k|v, or gate|up with
 // silu_pairs); the layers must share K, group size and act-order permutation.
 // max_range: bytes per chunk buffer (0 = the device's maxStorageBufferRange; tests pass less to split).
+// x8: store the weights in the x8 layout where x8_eligible (GpuLinear::x8 says whether they were).
 GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const GptqLinear* const> parts,
-                      bool silu_pairs, uint64_t max_range = 0);
+                      bool silu_pairs, uint64_t max_range = 0, bool x8 = false);
 // fp16 [rows][k] matrix (lm_head, tied embedding) from an F16/BF16/F32 tensor.
 GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
-                       uint64_t max_range = 0);
+                       uint64_t max_range = 0, bool x8 = false);
 // int8 [rows][k/4 words] + fp32 scale per row (the --lm-head q8 head) from an F16/BF16/F32 tensor,
 // quantized on the host row by row as it streams through the staging ring (k must be a multiple of 4).
 GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const TensorView& t, MemCategory cat,
-                          uint64_t max_range = 0);
+                          uint64_t max_range = 0, bool x8 = false);
 // fp32 vector (norm weights, biases) from an F16/BF16/F32 tensor.
 Buffer upload_vector(Arena& arena, Uploader& up, const TensorView& t, MemCategory cat);
 

@@ -7,6 +7,24 @@
 // One load and a select: the ?: form made compilers (RADV/ACO) branch around two separate loads.
 #define HALF_AT(arr, i) (unpackHalf2x16(arr[(i) >> 1u])[(i) & 1u])
 
+// The x8 weight layout (CPU devices; runtime/weights.h x8_texel is the C++ twin). A matrix's rows fall
+// into regions (a chunk, or each half of a gate/up pair chunk), and every whole block of 32 rows of a
+// region is stored texel-interleaved: texel t of the block's row 4l + i (l < 8, i < 4) sits at
+// t * 32 + i * 8 + l. llvmpipe runs 8 invocations on one core's SIMD lanes, and matvec_texel gives
+// invocation l of a subgroup rows 4l..4l+3, so its gather for (t, i) reads 8 neighbouring texels (128
+// bytes) where row-major rows are a row apart each. A region's last n % 32 rows stay row-major. A
+// texel is 16 bytes: 32 nibbles, 8 halves or 16 int8.
+// Texel t of row r (of a region of n rows, kt texels a row) is at x8_base(n, r, kt) + t * x8_step(n, r),
+// counted from the region's first texel.
+uint x8_base(uint n, uint r, uint kt) {
+    return (r < (n & ~31u)) ? (r & ~31u) * kt + (r & 3u) * 8u + ((r >> 2u) & 7u) : r * kt;
+}
+uint x8_step(uint n, uint r) { return (r < (n & ~31u)) ? 32u : 1u; }
+// (first texel, stride along k in texels) of row r of the region of n rows that starts at row r0.
+uvec2 x8_row(uint r0, uint n, uint r, uint kt) { return uvec2(r0 * kt + x8_base(n, r, kt), x8_step(n, r)); }
+// Word w of a row whose x8_row is wr: 4 words a texel.
+uint x8_word(uvec2 wr, uint w) { return (wr.x + (w >> 2u) * wr.y) * 4u + (w & 3u); }
+
 float silu(float x) { return x / (1.0 + exp(-x)); }
 
 // The 8 nibbles of a GPTQ word as floats, k ascending.

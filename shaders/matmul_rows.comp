@@ -15,6 +15,7 @@ layout(constant_id = 3) const uint EPILOGUE = 0;  // 0 store, 1 add into y
 layout(constant_id = 4) const bool HAS_BIAS = false;
 layout(constant_id = 5) const bool ACT_ORDER = false;
 layout(constant_id = 6) const bool SYM = false;
+layout(constant_id = 7) const bool X8 = false;  // weights in the x8 layout (common.glsl); regions: p.n rows from p.row_off
 
 layout(std430, binding = 0) readonly buffer Wq { uint wq[]; };
 layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };
@@ -33,6 +34,16 @@ void main() {
     if (n0 >= p.n) return;
     uint row[ROWS];
     for (uint r = 0u; r < ROWS; ++r) row[r] = min(n0 + r, p.n - 1u) + p.row_off;
+    // x8 layout: where each row starts and its stride, in texels (4 words, so kw % 4 == 0 there).
+#if defined(WEIGHT_F16)
+    const uint kt = p.k >> 3u;
+#elif defined(WEIGHT_Q8)
+    const uint kt = p.k >> 4u;
+#else
+    const uint kt = p.k >> 5u;
+#endif
+    uvec2 wr[ROWS];
+    for (uint r = 0u; r < ROWS; ++r) wr[r] = x8_row(p.row_off, p.n, row[r] - p.row_off, kt);
     for (uint t0 = p.t_begin; t0 < p.t; t0 += TB) {
         // Loops run to the constant TB (clamping the token index) so the accumulators stay in
         // registers: a data-dependent trip count makes LLVM keep them in memory.
@@ -42,7 +53,7 @@ void main() {
         const uint kw = p.k >> 1u;
         for (uint w = 0u; w < kw; ++w)
             for (uint r = 0u; r < ROWS; ++r) {
-                const vec2 wv = unpackHalf2x16(wq[row[r] * kw + w]);
+                const vec2 wv = unpackHalf2x16(wq[X8 ? x8_word(wr[r], w) : row[r] * kw + w]);
                 for (uint j = 0u; j < TB; ++j) {
                     const uint t = min(t0 + j, p.t - 1u);
                     acc[r * TB + j] += dot(wv, vec2(xat(t, 2u * w), xat(t, 2u * w + 1u)));
@@ -52,7 +63,7 @@ void main() {
         const uint kw = p.k >> 2u;
         for (uint w = 0u; w < kw; ++w)
             for (uint r = 0u; r < ROWS; ++r) {
-                const vec4 wv = unpack_q8(wq[row[r] * kw + w]);
+                const vec4 wv = unpack_q8(wq[X8 ? x8_word(wr[r], w) : row[r] * kw + w]);
                 for (uint j = 0u; j < TB; ++j) {
                     const uint t = min(t0 + j, p.t - 1u), k = 4u * w;
                     acc[r * TB + j] += dot(wv, vec4(xat(t, k), xat(t, k + 1u), xat(t, k + 2u), xat(t, k + 3u)));
@@ -72,7 +83,7 @@ void main() {
                 for (uint r = 0u; r < ROWS; ++r) {
                     const float z = SYM ? 8.0 : float(((zr[row[r] * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
                     vec4 lo, hi;
-                    unpack_q4(wq[row[r] * kw + w], lo, hi);
+                    unpack_q4(wq[X8 ? x8_word(wr[r], w) : row[r] * kw + w], lo, hi);
                     lo -= z;
                     hi -= z;
                     for (uint j = 0u; j < TB; ++j) {

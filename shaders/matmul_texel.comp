@@ -18,6 +18,7 @@ layout(constant_id = 3) const uint EPILOGUE = 0;  // 0 store, 1 add into y
 layout(constant_id = 4) const bool HAS_BIAS = false;
 layout(constant_id = 5) const bool ACT_ORDER = false;  // never set here (Ops keeps act-order on matmul_rows)
 layout(constant_id = 6) const bool SYM = false;
+layout(constant_id = 7) const bool X8 = false;  // weights in the x8 layout (common.glsl); regions: p.n rows from p.row_off
 
 layout(binding = 0, rgba32ui) readonly uniform uimageBuffer wt;
 layout(std430, binding = 1) readonly buffer Sc { uint sc[]; };
@@ -35,16 +36,25 @@ vec4 x4(uint t, uint k) { return imageLoad(xt, int((t * p.x_stride + k) >> 2u));
 void rows_at(uint n0) {
     uint row[ROWS];
     for (uint r = 0u; r < ROWS; ++r) row[r] = min(n0 + r, p.n - 1u) + p.row_off;
+    // Where each row starts and its stride along k, in texels: row-major, or the x8 layout.
+#if defined(WEIGHT_F16)
+    const uint kt = p.k >> 3u;
+#elif defined(WEIGHT_Q8)
+    const uint kt = p.k >> 4u;
+#else
+    const uint kt = p.k >> 5u;
+#endif
+    uvec2 wr[ROWS];
+    for (uint r = 0u; r < ROWS; ++r) wr[r] = X8 ? x8_row(p.row_off, p.n, row[r] - p.row_off, kt) : uvec2(row[r] * kt, 1u);
     for (uint t0 = p.t_begin; t0 < p.t; t0 += TB) {
         // Loops run to the constant TB (clamping the token index) so the accumulators stay in
         // registers: a data-dependent trip count makes LLVM keep them in memory.
         float acc[ROWS * TB];
         for (uint i = 0u; i < ROWS * TB; ++i) acc[i] = 0.0;
 #ifdef WEIGHT_F16
-        const uint kt = p.k >> 3u;
         for (uint c = 0u; c < kt; ++c)
             for (uint r = 0u; r < ROWS; ++r) {
-                const uvec4 q = imageLoad(wt, int(row[r] * kt + c));
+                const uvec4 q = imageLoad(wt, int(wr[r].x + c * wr[r].y));
                 const vec4 wa = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), wb = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
                 for (uint j = 0u; j < TB; ++j) {
                     const uint t = min(t0 + j, p.t - 1u);
@@ -52,10 +62,9 @@ void rows_at(uint n0) {
                 }
             }
 #elif defined(WEIGHT_Q8)
-        const uint kt = p.k >> 4u;
         for (uint c = 0u; c < kt; ++c)
             for (uint r = 0u; r < ROWS; ++r) {
-                const uvec4 q = imageLoad(wt, int(row[r] * kt + c));
+                const uvec4 q = imageLoad(wt, int(wr[r].x + c * wr[r].y));
                 const vec4 w0 = unpack_q8(q.x), w1 = unpack_q8(q.y), w2 = unpack_q8(q.z), w3 = unpack_q8(q.w);
                 for (uint j = 0u; j < TB; ++j) {
                     const uint t = min(t0 + j, p.t - 1u), k = 16u * c;
@@ -67,7 +76,7 @@ void rows_at(uint n0) {
             for (uint j = 0u; j < TB; ++j) acc[r * TB + j] *= s;
         }
 #else
-        const uint kt = p.k >> 5u, tpg = p.group_size >> 5u;
+        const uint tpg = p.group_size >> 5u;
         for (uint g = 0u; g < p.n_groups; ++g) {
             float part[ROWS * TB];
             for (uint i = 0u; i < ROWS * TB; ++i) part[i] = 0.0;
@@ -75,7 +84,7 @@ void rows_at(uint n0) {
             for (uint c = g * tpg; c < c1; ++c) {
                 for (uint r = 0u; r < ROWS; ++r) {
                     const float z = SYM ? 8.0 : float(((zr[row[r] * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
-                    const uvec4 q = imageLoad(wt, int(row[r] * kt + c));
+                    const uvec4 q = imageLoad(wt, int(wr[r].x + c * wr[r].y));
                     for (uint h = 0u; h < 4u; ++h) {
                         vec4 lo, hi;
                         unpack_q4(q[h], lo, hi);

@@ -9,6 +9,7 @@ layout(constant_id = 2) const uint EPILOGUE = 0;      // 0 store, 1 add into y (
 layout(constant_id = 3) const bool HAS_BIAS = false;
 layout(constant_id = 4) const bool ACT_ORDER = false; // x is read through perm (act-order rows grouped)
 layout(constant_id = 5) const bool SYM = false;       // every zero point is 8: skip the zero loads
+layout(constant_id = 6) const bool X8 = false;        // weights in the x8 layout (common.glsl; CPU shapes)
 
 #ifdef MATVEC_TEXEL
 // The texel shape reads the same words as rgba32ui texels (4 words a texel) and x as rgba32f texels.
@@ -57,6 +58,18 @@ vec4 x4(uint k) {
     return vec4(x[p.x_off + k], x[p.x_off + k + 1u], x[p.x_off + k + 2u], x[p.x_off + k + 3u]);
 #endif
 }
+// Where physical row `row` starts in the weights, in texels of kt (16 bytes), and its stride along k
+// in texels: row-major (row * kt, 1) or the x8 layout, whose regions are the n_out rows of each
+// half of a gate/up pair (silu epilogue) or the whole chunk.
+uvec2 wrow(uint row, uint kt) {
+    if (!X8) return uvec2(row * kt, 1u);
+    const uint r0 = (EPILOGUE == 2u && row >= p.n_out) ? p.n_out : 0u;
+    return x8_row(r0, p.n_out, row - r0, kt);
+}
+
+// Word w (of kw a row) of physical row `row`, whose wrow(row, kw / 4) is wr (x8 has kw % 4 == 0).
+uint wword(uint row, uvec2 wr, uint kw, uint w) { return X8 ? x8_word(wr, w) : row * kw + w; }
+
 #endif
 
 void store_output(uint o, float a, float b, uint row) {

@@ -25,21 +25,27 @@ void main() {
     }
 #ifdef WEIGHT_F16
     const uint kw = p.k >> 1u;
+    uvec2 wr[NR];
+    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kw >> 2u);
     for (uint w = 0u; w < kw; ++w) {
         const vec2 xv = vec2(x[p.x_off + 2u * w], x[p.x_off + 2u * w + 1u]);
-        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[row[i] * kw + w]), xv);
+        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[wword(row[i], wr[i], kw, w)]), xv);
     }
 #elif defined(WEIGHT_Q8)
     // int8 quads summed unscaled in fp32; the row's one scale is applied once at the end.
     const uint kw = p.k >> 2u;
+    uvec2 wr[NR];
+    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kw >> 2u);
     for (uint w = 0u; w < kw; ++w) {
         const vec4 xv = x4(4u * w);
-        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpack_q8(wq[row[i] * kw + w]), xv);
+        for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpack_q8(wq[wword(row[i], wr[i], kw, w)]), xv);
     }
     for (uint i = 0u; i < NR; ++i) acc[i] *= uintBitsToFloat(sc[row[i]]);
 #else
     const uint kw = p.k >> 3u;
     const uint wpg = p.group_size >> 3u;
+    uvec2 wr[NR];
+    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kw >> 2u);
     for (uint g = 0u; g < p.n_groups; ++g) {
         float part[NR];
         float z[NR];
@@ -52,7 +58,7 @@ void main() {
             const vec4 xa = x4(8u * w), xb = x4(8u * w + 4u);
             for (uint i = 0u; i < NR; ++i) {
                 vec4 lo, hi;
-                unpack_q4(wq[row[i] * kw + w], lo, hi);
+                unpack_q4(wq[wword(row[i], wr[i], kw, w)], lo, hi);
                 part[i] += dot(lo - z[i], xa) + dot(hi - z[i], xb);
             }
         }

@@ -12,6 +12,9 @@
 // Requires k % 32 (Q4, with group_size % 32), k % 8 (F16) or k % 16 (Q8) == 0, x_off % 4 == 0 and no
 // act-order; Ops falls back to matvec_rows otherwise. Accumulation as matvec_rows: fp32 per GPTQ group
 // (or int8 row), then scaled. Its C++ twins are ref::gptq_matmul, ref::f16_matmul and ref::q8_matmul.
+// Weights may be in the x8 layout (X8, common.glsl), which lines the gathers of a subgroup's 8 lanes up
+// on neighbouring texels: with ROWS = 4, the 14B's fp16 head read 11.5 -> 14.6 GB/s and its int4
+// layers 3.5 -> 4.4 GB/s on the 2-core machine (docs/perf-notes.md).
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
 #include "common.glsl"
@@ -23,6 +26,10 @@ layout(constant_id = 1) const uint ROWS = 4;
 
 const uint NR = (EPILOGUE == 2u) ? 2u * ROWS : ROWS;  // physical rows per invocation
 
+// Nibbles 0-3 and 4-7 of a GPTQ word in place: n_j * 16^j (the top one shifted down: n_7).
+vec4 masked_lo(uint q) { return vec4(ivec4(uvec4(q & 15u, q & 0xF0u, q & 0xF00u, q & 0xF000u))); }
+vec4 masked_hi(uint q) { return vec4(ivec4(uvec4(q & 0xF0000u, q & 0xF00000u, q & 0xF000000u, q >> 28u))); }
+
 // The ROWS outputs o0.. of one invocation.
 void rows_at(uint o0) {
     uint row[NR];
@@ -33,20 +40,24 @@ void rows_at(uint o0) {
     }
 #ifdef WEIGHT_F16
     const uint kt = p.k >> 3u;  // texels a row: 8 halves each
+    uvec2 wr[NR];
+    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kt);
     for (uint t = 0u; t < kt; ++t) {
         const vec4 xa = x4(8u * t), xb = x4(8u * t + 4u);
         for (uint i = 0u; i < NR; ++i) {
-            const uvec4 q = imageLoad(wt, int(row[i] * kt + t));
+            const uvec4 q = imageLoad(wt, int(wr[i].x + t * wr[i].y));
             acc[i] += dot(vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y)), xa) +
                       dot(vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w)), xb);
         }
     }
 #elif defined(WEIGHT_Q8)
     const uint kt = p.k >> 4u;  // 16 int8 a texel
+    uvec2 wr[NR];
+    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kt);
     for (uint t = 0u; t < kt; ++t) {
         const vec4 x0 = x4(16u * t), x1 = x4(16u * t + 4u), x2 = x4(16u * t + 8u), x3 = x4(16u * t + 12u);
         for (uint i = 0u; i < NR; ++i) {
-            const uvec4 q = imageLoad(wt, int(row[i] * kt + t));
+            const uvec4 q = imageLoad(wt, int(wr[i].x + t * wr[i].y));
             acc[i] += dot(unpack_q8(q.x), x0) + dot(unpack_q8(q.y), x1) + dot(unpack_q8(q.z), x2) + dot(unpack_q8(q.w), x3);
         }
     }
@@ -54,29 +65,36 @@ void rows_at(uint o0) {
 #else
     const uint kt = p.k >> 5u;          // 32 nibbles a texel
     const uint tpg = p.group_size >> 5u;  // texels a group
+    uvec2 wr[NR];
+    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kt);
+    // Nibble j of a word is masked in place, not shifted down: float(q & (15 << 4j)) is n * 16^j
+    // exactly, against x * 16^-j and the zero point z * 16^j, so each product (n - z) * x is the
+    // same float as with the nibble shifted down, one shift a weight cheaper (the top nibble is
+    // shifted, since q & (15 << 28) is not an int). Powers of 2 scale exactly; the one exception is an
+    // x below 2^-102, where x * 16^-6 turns subnormal, a product under 2^-98 that no sum of O(1) terms
+    // can hold anyway.
+    const vec4 SLO = vec4(1.0, 1.0 / 16.0, 1.0 / 256.0, 1.0 / 4096.0);
+    const vec4 SHI = vec4(1.0 / 65536.0, 1.0 / 1048576.0, 1.0 / 16777216.0, 1.0);
     for (uint g = 0u; g < p.n_groups; ++g) {
         float part[NR];
-        float z[NR];
+        vec4 zlo[NR], zhi[NR];
         for (uint i = 0u; i < NR; ++i) {
             part[i] = 0.0;
-            z[i] = zero_of(row[i], g);
+            const float z = zero_of(row[i], g);
+            zlo[i] = z / SLO;
+            zhi[i] = z / SHI;
         }
         for (uint t = g * tpg; t < min((g + 1u) * tpg, kt); ++t) {
             const uint k0 = 32u * t;
-            const vec4 x0 = x4(k0), x1 = x4(k0 + 4u), x2 = x4(k0 + 8u), x3 = x4(k0 + 12u);
-            const vec4 x4_ = x4(k0 + 16u), x5 = x4(k0 + 20u), x6 = x4(k0 + 24u), x7 = x4(k0 + 28u);
+            const vec4 x0 = x4(k0) * SLO, x1 = x4(k0 + 4u) * SHI, x2 = x4(k0 + 8u) * SLO, x3 = x4(k0 + 12u) * SHI;
+            const vec4 x4_ = x4(k0 + 16u) * SLO, x5 = x4(k0 + 20u) * SHI, x6 = x4(k0 + 24u) * SLO, x7 = x4(k0 + 28u) * SHI;
             for (uint i = 0u; i < NR; ++i) {
-                const uvec4 q = imageLoad(wt, int(row[i] * kt + t));
-                vec4 lo, hi;
+                const uvec4 q = imageLoad(wt, int(wr[i].x + t * wr[i].y));
                 float s = 0.0;
-                unpack_q4(q.x, lo, hi);
-                s += dot(lo - z[i], x0) + dot(hi - z[i], x1);
-                unpack_q4(q.y, lo, hi);
-                s += dot(lo - z[i], x2) + dot(hi - z[i], x3);
-                unpack_q4(q.z, lo, hi);
-                s += dot(lo - z[i], x4_) + dot(hi - z[i], x5);
-                unpack_q4(q.w, lo, hi);
-                s += dot(lo - z[i], x6) + dot(hi - z[i], x7);
+                s += dot(masked_lo(q.x) - zlo[i], x0) + dot(masked_hi(q.x) - zhi[i], x1);
+                s += dot(masked_lo(q.y) - zlo[i], x2) + dot(masked_hi(q.y) - zhi[i], x3);
+                s += dot(masked_lo(q.z) - zlo[i], x4_) + dot(masked_hi(q.z) - zhi[i], x5);
+                s += dot(masked_lo(q.w) - zlo[i], x6) + dot(masked_hi(q.w) - zhi[i], x7);
                 part[i] += s;
             }
         }

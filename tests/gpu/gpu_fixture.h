@@ -117,16 +117,26 @@ inline std::vector<KernelConfig> matvec_configs(const DeviceInfo& info) {
         c.matvec = s;
         c.matvec_ls = ls;
         c.matvec_rows = rows;
+        c.x8 = false;  // row-major weights unless a config below asks (tests upload with cfg.x8)
         v.push_back(c);
     };
     add(MatvecShape::Rows, 16, 4);
     add(MatvecShape::Rows, 32, 1);
     add(MatvecShape::Rows, 8, 3);
+    add(MatvecShape::Rows, 16, 4);
+    v.back().x8 = true;  // the storage-buffer fallback reads the x8 layout too
     if (info.texel_rgba32) {
         add(MatvecShape::Texel, 16, 4);
         add(MatvecShape::Texel, 8, 3);
         add(MatvecShape::Texel, 32, 1);
         v.back().matvec_groups = 3;  // fewer workgroups than row blocks: the stride loop runs
+        // The x8 layout: with the 4 rows an invocation it is laid out for, and with 3 (lanes then
+        // straddle blocks: slower, still exact) and fewer workgroups than blocks.
+        add(MatvecShape::Texel, 16, 4);
+        v.back().x8 = true;
+        add(MatvecShape::Texel, 8, 3);
+        v.back().x8 = true;
+        v.back().matvec_groups = 3;
     }
     if (info.subgroup_arithmetic) {
         add(MatvecShape::Lanes, 64, 2);
@@ -145,6 +155,7 @@ inline std::vector<KernelConfig> matmul_configs(const DeviceInfo& info) {
     for (auto t : {std::array<uint32_t, 4>{16, 64, 4, 4}, std::array<uint32_t, 4>{8, 32, 2, 4},
                    std::array<uint32_t, 4>{32, 64, 4, 8}}) {
         KernelConfig c = KernelConfig::for_device(info);
+        c.x8 = false;
         c.matmul_rows = false;
         c.matmul_bt = t[0], c.matmul_bn = t[1], c.matmul_tm = t[2], c.matmul_tn = t[3];
         v.push_back(c);
@@ -154,20 +165,36 @@ inline std::vector<KernelConfig> matmul_configs(const DeviceInfo& info) {
         c.matmul_rows = true;
         c.matmul_texel = false;
         c.matmul_rows_ls = r[0], c.matmul_rows_rows = r[1], c.matmul_rows_tb = r[2];
+        c.x8 = false;
         v.push_back(c);
         if (info.texel_rgba32) {
             c.matmul_texel = true;
             c.matvec_groups = r[1] == 1 ? 3 : 64;  // 3: fewer workgroups than row blocks, the stride loop runs
             v.push_back(c);
         }
+        if (r[1] != 2) {  // the x8 layout, rows and texel (1 and 4 rows an invocation)
+            c.x8 = true;
+            c.matmul_texel = false;
+            v.push_back(c);
+            if (info.texel_rgba32) {
+                c.matmul_texel = true;
+                v.push_back(c);
+            }
+        }
     }
     return v;
+}
+
+// The matvec_configs entry a failure happened in, for SCOPED_TRACE.
+inline std::string matvec_config_name(const KernelConfig& c) {
+    return std::string(matvec_shape_name(c.matvec)) + " ls=" + std::to_string(c.matvec_ls) + " rows=" +
+           std::to_string(c.matvec_rows) + (c.x8 ? " x8" : "");
 }
 
 // The matmul_configs entry a failure happened in, for SCOPED_TRACE.
 inline std::string matmul_config_name(const KernelConfig& c) {
     return c.matmul_rows ? std::string(c.matmul_texel ? "texel " : "") + "rows " + std::to_string(c.matmul_rows_ls) + "x" + std::to_string(c.matmul_rows_rows) +
-                               " tb " + std::to_string(c.matmul_rows_tb)
+                               " tb " + std::to_string(c.matmul_rows_tb) + (c.x8 ? " x8" : "")
                          : "tile " + std::to_string(c.matmul_bt) + "x" + std::to_string(c.matmul_bn);
 }
 

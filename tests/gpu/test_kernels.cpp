@@ -175,22 +175,28 @@ TEST_F(GpuTest, AddAndSiluMul) {
     EXPECT_TRUE(all_close(download<float>(sb, want2.size()), want2, 1e-6, 1e-5, 1e-11));
 }
 
+// Row-major and x8 tables (a tied head on a CPU device): the last chunk's 60 rows are a block of 32
+// and a row-major tail of 28 (ids 671 and 699 are in it).
 TEST_F(GpuTest, EmbedGathersRowsAcrossChunks) {
     const uint32_t vocab = 700, dim = 96;
     DenseF16 table(vocab, dim, 77, 1.0f);
-    const std::vector<uint32_t> ids = {0, 699, 64, 63, 128, 5, 5, 511};
-    Ops ops(ctx());
-    Arena arena(ctx(), MemoryKind::Device, 1 << 20);
-    Uploader up(ctx());
-    GpuLinear t = upload_dense(ctx(), arena, up, table.view, MemCategory::Embedding, 64 * dim * 2);  // 11 chunks
-    up.finish();
-    EXPECT_EQ(t.chunks.size(), 11u);
-    Buffer ib = upload(ids), ob = zeros(ids.size() * dim * 4);
-    run([&](Recorder& r) { ops.embed(r, ib, t, ob, uint32_t(ids.size())); }, ops);
-    std::vector<float> want;
-    for (uint32_t id : ids)
-        for (uint32_t i = 0; i < dim; ++i) want.push_back(half_to_float(table.data[size_t(id) * dim + i]));
-    EXPECT_TRUE(all_close(download<float>(ob, want.size()), want, 0, 0, 0));
+    const std::vector<uint32_t> ids = {0, 699, 64, 63, 128, 5, 5, 511, 671, 670, 97};
+    for (const bool x8 : {false, true}) {
+        SCOPED_TRACE(x8 ? "x8" : "row-major");
+        Ops ops(ctx());
+        Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+        Uploader up(ctx());
+        GpuLinear t = upload_dense(ctx(), arena, up, table.view, MemCategory::Embedding, 64 * dim * 2, x8);  // 11 chunks
+        up.finish();
+        EXPECT_EQ(t.chunks.size(), 11u);
+        EXPECT_EQ(t.x8, x8);
+        Buffer ib = upload(ids), ob = zeros(ids.size() * dim * 4);
+        run([&](Recorder& r) { ops.embed(r, ib, t, ob, uint32_t(ids.size())); }, ops);
+        std::vector<float> want;
+        for (uint32_t id : ids)
+            for (uint32_t i = 0; i < dim; ++i) want.push_back(half_to_float(table.data[size_t(id) * dim + i]));
+        EXPECT_TRUE(all_close(download<float>(ob, want.size()), want, 0, 0, 0));
+    }
 }
 
 TEST_F(GpuTest, ArgmaxTakesFirstMaximum) {

@@ -37,14 +37,14 @@ TEST_P(MatvecQ4, MatchesReferenceInEveryShape) {
     const auto ref = ref::gptq_matmul(layer.L, x, 1);
     Buffer xb = upload(x);
     for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
-        SCOPED_TRACE(matvec_shape_name(cfg.matvec) + std::string(" ls=") + std::to_string(cfg.matvec_ls) +
-                     " rows=" + std::to_string(cfg.matvec_rows));
+        SCOPED_TRACE(matvec_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx(), /*force_staging=*/c.seed % 2 == 0);
         const GptqLinear* parts[] = {&layer.L};
-        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, c.max_range);
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, c.max_range, cfg.x8);
         up.finish();
+        EXPECT_EQ(w.x8, cfg.x8 && c.k % 32 == 0 && c.group_size % 32 == 0 && !c.act_order);
         if (c.max_range) {
             EXPECT_GT(w.chunks.size(), 1u);
         }
@@ -99,12 +99,13 @@ TEST_P(MatvecSilu, GateUpPairsMatchReference) {
     for (int i = 0; i < 328; ++i) want[i] = ref::silu(g[i]) * u[i];
     Buffer xb = upload(x);
     for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
-        SCOPED_TRACE(matvec_shape_name(cfg.matvec) + std::string(" ls=") + std::to_string(cfg.matvec_ls));
+        SCOPED_TRACE(matvec_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());
         const GptqLinear* parts[] = {&gate.L, &upl.L};
-        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, split ? 16384 : 0);
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, split ? 16384 : 0, cfg.x8);
+        EXPECT_EQ(w.x8, cfg.x8);
         up.finish();
         Buffer yb = zeros(328 * 4);
         run([&](Recorder& r) { ops.matvec(r, w, xb, 0, yb, Epilogue::SiluMul); }, ops);
@@ -154,12 +155,13 @@ TEST_P(MatvecF16, DenseMatchesReference) {
     const auto ref = ref::dense_matmul(w16.data, n, k, x, 1);
     Buffer xb = upload(x);
     for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
-        SCOPED_TRACE(matvec_shape_name(cfg.matvec) + std::string(" ls=") + std::to_string(cfg.matvec_ls));
+        SCOPED_TRACE(matvec_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx(), true);
-        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range);
+        GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range, cfg.x8);
         up.finish();
+        EXPECT_EQ(w.x8, cfg.x8 && k % 8 == 0);
         if (cfg.matvec == MatvecShape::Texel) {
             EXPECT_EQ(ops.texel_fits(w, xb, 0), k % 8 == 0);
         }
@@ -263,7 +265,7 @@ TEST_P(MatmulQ4, MatchesReference) {
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());
         const GptqLinear* parts[] = {&layer.L};
-        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false);
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, 0, cfg.x8);
         up.finish();
         Buffer xb = upload(x);
         Buffer yb = c.accumulate ? upload(resid) : zeros(want.size() * 4);
@@ -288,6 +290,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, MatmulQ4,
 
 TEST_F(GpuTest, MatmulF16SplitMatchesReference) {
   for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+    SCOPED_TRACE(matmul_config_name(cfg));
     const int n = 333, k = 64, rows = 7;
     DenseF16 w16(n, k, 9);
     const auto x = randn(size_t(k) * rows, 10);
@@ -295,9 +298,10 @@ TEST_F(GpuTest, MatmulF16SplitMatchesReference) {
     Ops ops(ctx(), cfg);
     Arena arena(ctx(), MemoryKind::Device, 1 << 20);
     Uploader up(ctx());
-    GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, 16384);
+    GpuLinear w = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, 16384, cfg.x8);
     up.finish();
     EXPECT_GT(w.chunks.size(), 1u);
+    EXPECT_EQ(w.x8, cfg.x8);
     Buffer xb = upload(x), yb = zeros(ref.size() * 4);
     run([&](Recorder& r) { ops.matmul(r, w, xb, k, yb, n, rows, Epilogue::Store); }, ops);
     EXPECT_TRUE(all_close(download<float>(yb, ref.size()), ref, kAtol, kRtol, kNmse));
@@ -323,11 +327,12 @@ TEST_F(GpuTest, MatmulGateUpPairWritesBothHalves) {
             want[t * 400 + 200 + i] = u[t * 200 + i];
         }
     for (const KernelConfig& cfg : matmul_configs(ctx().info())) {
+        SCOPED_TRACE(matmul_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());
         const GptqLinear* parts[] = {&gate.L, &upl.L};
-        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, 8192);  // several chunks
+        GpuLinear w = upload_gptq(ctx(), arena, up, parts, true, 8192, cfg.x8);  // several chunks
         up.finish();
         EXPECT_GT(w.chunks.size(), 1u);
         Buffer xb = upload(x), yb = zeros(want.size() * 4);

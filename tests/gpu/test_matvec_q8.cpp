@@ -43,9 +43,10 @@ TEST_P(MatvecQ8, MatchesReferenceInEveryShape) {
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx(), staging = !staging);  // both upload paths: staging ring and mapped memory
-        GpuLinear w = upload_dense_q8(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range);
+        GpuLinear w = upload_dense_q8(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range, cfg.x8);
         up.finish();
         EXPECT_EQ(w.type, WeightType::Q8);
+        EXPECT_EQ(w.x8, cfg.x8 && k % 16 == 0);
         if (max_range) {
             EXPECT_GT(w.chunks.size(), 1u);
         }
@@ -117,8 +118,9 @@ TEST_P(MatmulQ8, MatchesReference) {
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx());
-        GpuLinear w = upload_dense_q8(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range);
+        GpuLinear w = upload_dense_q8(ctx(), arena, up, w16.view, MemCategory::LmHead, max_range, cfg.x8);
         up.finish();
+        EXPECT_EQ(w.x8, cfg.x8 && k % 16 == 0);
         if (max_range) {
             EXPECT_GT(w.chunks.size(), 1u);
         }
