@@ -54,9 +54,9 @@ Engine::Engine(const EngineOptions& opt) {
         kc.x8 = kc.x8 && kc.matvec == MatvecShape::Texel;
     }
     if (opt.x8) {
-        if (*opt.x8 && kc.matvec != MatvecShape::Texel)
-            fail_usage("the x8 weight layout goes with the texel matvec shape (a CPU device's), not " +
-                       std::string(matvec_shape_name(kc.matvec)));
+        if (*opt.x8 && (kc.matvec != MatvecShape::Texel || !kc.matmul_rows))
+            fail_usage("the x8 weight layout goes with the CPU device's kernel shapes (texel matvec, rows matmul), not " +
+                       std::string(matvec_shape_name(kc.matvec)) + " on " + ctx_->info().name);
         kc.x8 = *opt.x8;
     }
     if (opt.attn_cpu) kc.attn_cpu = *opt.attn_cpu;

@@ -102,6 +102,9 @@ public:
     const VramPlan& plan() const { return plan_; }
     uint64_t weight_bytes_per_token() const;  // bytes a decode step reads from weights
     uint32_t dispatches_per_token() const { return decode_dispatches_; }
+    // Whether the first layer's down projection and the head were stored in the x8 layout.
+    bool x8_layers() const;
+    bool x8_head() const;
 
 private:
     struct Layer;
@@ -122,9 +125,10 @@ private:
     ModelOptions opt_;
     VramPlan plan_;
     const TensorView* host_embed_ = nullptr;  // untied, host-resident embedding (mmap)
-    // Weights in the x8 layout (KernelConfig::x8: the CPU shapes), except with --activations q8, whose
-    // integer-dot kernel reads row-major weights on every device.
-    bool x8_ = false;
+    // Weights in the x8 layout (KernelConfig::x8: the CPU shapes), except where --activations q8's
+    // integer-dot kernel, which reads row-major weights on every device, takes the product: the int4
+    // layers, and an int8 head. An untied embedding table stays row-major too: only the gather reads it.
+    bool x8_layers_ = false, x8_head_ = false;
     bool device_embed_ = false;               // gather on the device from `embed_` (or lm_head when tied)
 
     std::unique_ptr<Arena> weights_arena_, runtime_arena_;

@@ -67,7 +67,8 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
                     " has a budget of " + format_bytes(budget) + (in_use ? " (" + format_bytes(in_use) + " in use)" : "") +
                     "; try a smaller --ctx. Plan:\n" + plan_.table(budget));
 
-    x8_ = kc.x8 && !opt_.act_q8;
+    x8_layers_ = kc.x8 && !opt_.act_q8;
+    x8_head_ = kc.x8 && !(opt_.act_q8 && opt_.lm_head_q8);
     weights_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device);
     runtime_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device, uint64_t(64) << 20);
     if (ckpt) load_checkpoint(*ckpt);
@@ -87,6 +88,9 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
 
 Qwen2Model::~Qwen2Model() = default;
 
+bool Qwen2Model::x8_layers() const { return !layers_.empty() && layers_[0].down.x8; }
+bool Qwen2Model::x8_head() const { return lm_head_.x8; }
+
 void Qwen2Model::load_checkpoint(const Qwen2Checkpoint& ck) {
     Uploader up(*ctx_, opt_.force_staging);
     up.set_progress(opt_.progress, plan_.decode_read_bytes + plan_.of(MemCategory::Embedding));
@@ -97,40 +101,40 @@ void Qwen2Model::load_checkpoint(const Qwen2Checkpoint& ck) {
         l.post_norm = upload_vector(a, up, *L.post_attn_norm, MemCategory::NormsBiases);
         const GptqLinear* qkv[] = {&L.q, &L.k, &L.v};
         if (same_permutation(qkv)) {
-            l.qkv.push_back(upload_gptq(*ctx_, a, up, qkv, false, 0, x8_));
+            l.qkv.push_back(upload_gptq(*ctx_, a, up, qkv, false, 0, x8_layers_));
         } else {  // act-order permutations differ: three products into one buffer
             uint32_t base = 0;
             for (const GptqLinear* p : qkv) {
                 const GptqLinear* one[] = {p};
-                l.qkv.push_back(upload_gptq(*ctx_, a, up, one, false, 0, x8_));
+                l.qkv.push_back(upload_gptq(*ctx_, a, up, one, false, 0, x8_layers_));
                 l.qkv.back().out_base = base;
                 base += uint32_t(p->out_features);
             }
         }
         const GptqLinear* o[] = {&L.o};
-        l.o = upload_gptq(*ctx_, a, up, o, false, 0, x8_);
+        l.o = upload_gptq(*ctx_, a, up, o, false, 0, x8_layers_);
         const GptqLinear* gu[] = {&L.gate, &L.up};
         if (same_permutation(gu)) {
-            l.gate_up.push_back(upload_gptq(*ctx_, a, up, gu, true, 0, x8_));
+            l.gate_up.push_back(upload_gptq(*ctx_, a, up, gu, true, 0, x8_layers_));
         } else {
             const GptqLinear* g[] = {&L.gate};
             const GptqLinear* u[] = {&L.up};
-            l.gate_up.push_back(upload_gptq(*ctx_, a, up, g, false, 0, x8_));
-            l.gate_up.push_back(upload_gptq(*ctx_, a, up, u, false, 0, x8_));
+            l.gate_up.push_back(upload_gptq(*ctx_, a, up, g, false, 0, x8_layers_));
+            l.gate_up.push_back(upload_gptq(*ctx_, a, up, u, false, 0, x8_layers_));
             l.gate_up.back().out_base = uint32_t(cfg_.intermediate_size);
         }
         const GptqLinear* d[] = {&L.down};
-        l.down = upload_gptq(*ctx_, a, up, d, false, 0, x8_);
+        l.down = upload_gptq(*ctx_, a, up, d, false, 0, x8_layers_);
         layers_.push_back(std::move(l));
     }
     final_norm_ = upload_vector(a, up, *ck.final_norm, MemCategory::NormsBiases);
-    lm_head_ = opt_.lm_head_q8 ? upload_dense_q8(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead, 0, x8_)
-                               : upload_dense(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead, 0, x8_);
+    lm_head_ = opt_.lm_head_q8 ? upload_dense_q8(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead, 0, x8_head_)
+                               : upload_dense(*ctx_, a, up, *ck.lm_head, MemCategory::LmHead, 0, x8_head_);
     if (cfg_.tie_word_embeddings && !opt_.lm_head_q8) {
         device_embed_ = true;  // gather from the head's table: no second copy
     } else if (opt_.embed_on_device) {
         // Untied, or tied with an int8 head (which the fp16 gather cannot read): an fp16 table of its own.
-        embed_ = upload_dense(*ctx_, a, up, *ck.embed, MemCategory::Embedding, 0, x8_);
+        embed_ = upload_dense(*ctx_, a, up, *ck.embed, MemCategory::Embedding);
         device_embed_ = true;
     } else {
         host_embed_ = ck.embed;  // tied + q8: the same tensor, read exactly from the mapped file

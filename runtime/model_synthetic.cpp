@@ -18,7 +18,8 @@ struct Filler {
     Uploader& up;
     Recorder& rec;
     uint32_t seed;
-    bool x8;  // random bytes read the same in any layout; the flag picks the kernels a checkpoint would get
+    // Random bytes read the same in any layout; the flags pick the kernels a checkpoint would get.
+    bool x8_layers, x8_head;
 
     Buffer random(uint64_t bytes, MemCategory cat, uint32_t mode, float lo = 0, float hi = 0) {
         Buffer b = arena.alloc((bytes + 3) / 4 * 4, cat);
@@ -44,7 +45,7 @@ struct Filler {
         g.zero_words = (g.n_groups + 7) / 8;
         g.zero_offset = q.v2_zeros ? 0 : 1;
         g.sym = q.sym;
-        g.x8 = x8 && x8_eligible(WeightType::Q4, k, g.group_size, q.desc_act);
+        g.x8 = x8_layers && texel_shaped(WeightType::Q4, k, g.group_size, q.desc_act);
         const uint32_t mult = pairs ? 2 : 1;
         const uint64_t row_bytes = std::max<uint64_t>(uint64_t(k) / 2, uint64_t(g.n_groups) * 2);
         const uint32_t per = chunk_rows(row_bytes * mult, ctx.info().max_buffer_bytes(), n);
@@ -69,12 +70,12 @@ struct Filler {
         return g;
     }
 
-    GpuLinear f16(uint32_t rows, uint32_t k, MemCategory cat) {
+    GpuLinear f16(uint32_t rows, uint32_t k, MemCategory cat, bool x8) {
         GpuLinear g;
         g.type = WeightType::F16;
         g.n = rows;
         g.k = k;
-        g.x8 = x8 && x8_eligible(WeightType::F16, k, 0, false);
+        g.x8 = x8 && texel_shaped(WeightType::F16, k, 0, false);
         const uint32_t per = chunk_rows(uint64_t(k) * 2, ctx.info().max_buffer_bytes(), rows);
         for (uint32_t c0 = 0; c0 < rows; c0 += per) {
             GpuLinear::Chunk ch;
@@ -92,7 +93,7 @@ struct Filler {
         g.type = WeightType::Q8;
         g.n = rows;
         g.k = k;
-        g.x8 = x8 && x8_eligible(WeightType::Q8, k, 0, false);
+        g.x8 = x8_head && texel_shaped(WeightType::Q8, k, 0, false);
         const uint32_t per = chunk_rows(k, ctx.info().max_buffer_bytes(), rows);
         for (uint32_t c0 = 0; c0 < rows; c0 += per) {
             GpuLinear::Chunk ch;
@@ -117,7 +118,7 @@ void Qwen2Model::make_synthetic() {
     cb.begin(true);
     Recorder rec(cb.handle(), ops_->sets());
     Uploader up(*ctx_);
-    Filler f{*ctx_, *ops_, *weights_arena_, up, rec, opt_.synthetic_seed * 7919u + 1, x8_};
+    Filler f{*ctx_, *ops_, *weights_arena_, up, rec, opt_.synthetic_seed * 7919u + 1, x8_layers_, x8_head_};
     for (int i = 0; i < cfg_.num_layers; ++i) {
         Layer l;
         l.in_norm = f.constant(H, 1.0f, MemCategory::NormsBiases);
@@ -130,11 +131,11 @@ void Qwen2Model::make_synthetic() {
     }
     final_norm_ = f.constant(H, 1.0f, MemCategory::NormsBiases);
     lm_head_ = opt_.lm_head_q8 ? f.q8(uint32_t(cfg_.vocab_size), H, MemCategory::LmHead)
-                               : f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::LmHead);
+                               : f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::LmHead, x8_head_);
     if (cfg_.tie_word_embeddings && !opt_.lm_head_q8) {
         device_embed_ = true;
     } else if (opt_.embed_on_device) {  // untied, or tied with an int8 head (the gather reads fp16)
-        embed_ = f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::Embedding);
+        embed_ = f.f16(uint32_t(cfg_.vocab_size), H, MemCategory::Embedding, false);
         device_embed_ = true;
     }
     rec.barrier();

@@ -146,32 +146,35 @@ uint32_t attention_rows_per_group(const KernelConfig& c, uint32_t shared_bytes, 
 
 std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info, const ModelConfig& m) {
     const bool sym = m.quant.sym, act = m.quant.desc_act;
-    // The layouts the model would upload (Qwen2Model: x8 where the config says and the shapes allow).
-    const bool x8q = c.x8 && x8_eligible(WeightType::Q4, uint32_t(m.hidden_size), uint32_t(m.quant.group_size), act);
-    const bool x8h = c.x8 && x8_eligible(WeightType::F16, uint32_t(m.hidden_size), 0, false);
-    const bool x8h8 = c.x8 && x8_eligible(WeightType::Q8, uint32_t(m.hidden_size), 0, false);
+    // The layouts the model would upload (Qwen2Model: x8 where the config says and the shapes allow),
+    // per matrix: q/k/v and gate/up read hidden_size, o the heads, down the intermediate width.
+    const uint32_t gs = uint32_t(m.quant.group_size);
+    auto x8q = [&](int k) { return c.x8 && texel_shaped(WeightType::Q4, uint32_t(k), gs, act); };
+    const bool x8h = c.x8 && texel_shaped(WeightType::F16, uint32_t(m.hidden_size), 0, false);
+    const bool x8h8 = c.x8 && texel_shaped(WeightType::Q8, uint32_t(m.hidden_size), 0, false);
+    const int H = m.hidden_size, O = m.num_heads * m.head_dim, I = m.intermediate_size;
     const uint32_t group = uint32_t(m.num_heads / std::max(1, m.num_kv_heads)), hd = uint32_t(m.head_dim);
     std::vector<KernelUse> v = {
         {"rmsnorm (every layer, twice, and the head)", true, kernel_desc::rmsnorm(c)},
-        {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q)},
+        {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q(H))},
         {"rope + KV-cache write", true, kernel_desc::rope_kv()},
         {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1, false, c.attn_cpu)},
         {"rope + KV-cache write (int8, --kv-cache q8)", true, kernel_desc::rope_kv(true)},
         {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true, c.attn_cpu)},
         {"attention combine", true, kernel_desc::attn_combine()},
-        {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q)},
-        {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym, x8q)},
-        {"down projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q)},
+        {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q(O))},
+        {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym, x8q(H))},
+        {"down projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q(I))},
         {"lm_head (fp16)", true, kernel_desc::matvec(c, WeightType::F16, Epilogue::Store, false, false, false, x8h)},
         {"lm_head (int8, --lm-head q8)", true, kernel_desc::matvec(c, WeightType::Q8, Epilogue::Store, false, false, false, x8h8)},
         {"argmax (greedy head)", true, kernel_desc::argmax()},
         {"topk (sampling head)", true, kernel_desc::topk(c)},
         {"trace (--logprobs)", true, kernel_desc::trace(c)},
         {"penalty (repetition, banned ids)", true, kernel_desc::penalty()},
-        {"embed (--embed-on-device)", true, kernel_desc::embed(x8h)},
-        {"q/k/v projection + bias", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q)},
-        {"o / down projection += residual", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q)},
-        {"gate|up projection", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, false, act, sym, x8q)},
+        {"embed (a tied head's table; --embed-on-device)", true, kernel_desc::embed(x8h && m.tie_word_embeddings)},
+        {"q/k/v projection + bias", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q(H))},
+        {"o / down projection += residual", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q(I))},
+        {"gate|up projection", false, kernel_desc::matmul(c, WeightType::Q4, Epilogue::Store, false, act, sym, x8q(H))},
         {"silu*mul", false, kernel_desc::silu_mul()},
         {"attention (query tiles)", false,
          kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd),
@@ -246,8 +249,8 @@ Ops::Ops(Context& ctx, const KernelConfig& cfg)
 bool Ops::texel_fits(const GpuLinear& w, BufferView x, uint64_t x_floats) const {
     const DeviceInfo& info = ctx_->info();
     if (!info.texel_rgba32 || w.act_order()) return false;
+    if (!texel_shaped(w.type, w.k, w.group_size, w.act_order())) return false;
     const uint32_t per_texel = w.type == WeightType::F16 ? 8 : w.type == WeightType::Q8 ? 16 : 32;
-    if (w.k % per_texel != 0 || (w.type == WeightType::Q4 && w.group_size % 32 != 0)) return false;
     const uint64_t align = std::max<uint64_t>(info.min_texel_buffer_offset_alignment, 1);
     auto fits = [&](VkDeviceSize offset, VkDeviceSize range, uint64_t need) {
         return range != VK_WHOLE_SIZE && offset % align == 0 && range >= need && range / 16 <= info.max_texel_buffer_elements;

@@ -141,7 +141,7 @@ uint64_t x8_texel(uint64_t n, uint64_t r, uint64_t t, uint64_t kt) {
     return r / 32 * 32 * kt + t * 32 + (r % 4) * 8 + (r % 32) / 4;
 }
 
-bool x8_eligible(WeightType type, uint32_t k, uint32_t group_size, bool act_order) {
+bool texel_shaped(WeightType type, uint32_t k, uint32_t group_size, bool act_order) {
     switch (type) {
         case WeightType::Q4: return k % 32 == 0 && group_size % 32 == 0 && !act_order;
         case WeightType::F16: return k % 8 == 0;
@@ -151,11 +151,20 @@ bool x8_eligible(WeightType type, uint32_t k, uint32_t group_size, bool act_orde
 }
 
 void x8_interleave(const std::byte* src, std::byte* dst, uint64_t r_begin, uint64_t rows, uint64_t n, uint64_t kt) {
-    if (r_begin % 32 != 0) fail_device("x8_interleave: rows must start at a block of 32");
-    const uint64_t base = r_begin * kt;
-    for (uint64_t r = r_begin; r < r_begin + rows; ++r)
+    const uint64_t r_end = r_begin + rows, full = n / 32 * 32;
+    if (r_begin % 32 != 0 || r_end > n || (r_end < full && r_end % 32 != 0))
+        fail_device("x8_interleave: rows must be whole blocks of 32 (or run to the region's end)");
+    // Blocks: dst in order (t, i, l), each texel gathered from its row-major place.
+    uint64_t r = r_begin;
+    for (; r + 32 <= std::min(r_end, full); r += 32) {
+        const std::byte* s = src + (r - r_begin) * kt * 16;
+        std::byte* d = dst + (r - r_begin) * kt * 16;
         for (uint64_t t = 0; t < kt; ++t)
-            std::memcpy(dst + (x8_texel(n, r, t, kt) - base) * 16, src + ((r - r_begin) * kt + t) * 16, 16);
+            for (uint64_t i = 0; i < 4; ++i)
+                for (uint64_t l = 0; l < 8; ++l, d += 16) std::memcpy(d, s + ((4 * l + i) * kt + t) * 16, 16);
+    }
+    // The tail stays row-major.
+    std::memcpy(dst + (r - r_begin) * kt * 16, src + (r - r_begin) * kt * 16, (r_end - r) * kt * 16);
 }
 
 namespace {
@@ -307,7 +316,7 @@ GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const 
     uint32_t total = 0;
     for (const GptqLinear* L : parts) total += uint32_t(L->out_features);
     g.n = silu_pairs ? total / 2 : total;
-    g.x8 = x8 && x8_eligible(WeightType::Q4, g.k, g.group_size, !perm.empty());
+    g.x8 = x8 && texel_shaped(WeightType::Q4, g.k, g.group_size, !perm.empty());
     const uint32_t kw = g.k / 8;
     const uint64_t row_bytes = std::max<uint64_t>({uint64_t(kw) * 4, uint64_t(g.n_groups) * 2, uint64_t(g.zero_words) * 4});
     const uint32_t per_chunk = chunk_rows(row_bytes * (silu_pairs ? 2 : 1), max_range, g.n);
@@ -386,7 +395,7 @@ GpuLinear upload_dense(Context& ctx, Arena& arena, Uploader& up, const TensorVie
     g.type = WeightType::F16;
     g.n = uint32_t(t.shape[0]);
     g.k = uint32_t(t.shape[1]);
-    g.x8 = x8 && x8_eligible(WeightType::F16, g.k, 0, false);
+    g.x8 = x8 && texel_shaped(WeightType::F16, g.k, 0, false);
     const uint64_t row_bytes = uint64_t(g.k) * 2;
     const uint32_t per_chunk = chunk_rows(row_bytes, max_range, g.n);
     for (uint32_t c0 = 0; c0 < g.n; c0 += per_chunk) {
@@ -419,7 +428,7 @@ GpuLinear upload_dense_q8(Context& ctx, Arena& arena, Uploader& up, const Tensor
     g.type = WeightType::Q8;
     g.n = uint32_t(t.shape[0]);
     g.k = uint32_t(t.shape[1]);
-    g.x8 = x8 && x8_eligible(WeightType::Q8, g.k, 0, false);
+    g.x8 = x8 && texel_shaped(WeightType::Q8, g.k, 0, false);
     const uint32_t k = g.k;
     const uint32_t per_chunk = chunk_rows(k, max_range, g.n);
     std::vector<float> row(k);

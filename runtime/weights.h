@@ -67,12 +67,12 @@ float quantize_row_q8(std::span<const float> row, int8_t* out);
 // of the block's row 4l + i at t * 32 + i * 8 + l) and the last n % 32 rows stay row-major: the index
 // of texel t of row r, from the region's first texel. The C++ twin of shaders/common.glsl x8_base/step.
 uint64_t x8_texel(uint64_t n, uint64_t r, uint64_t t, uint64_t kt);
-// Whether a matrix of this type and shape may be stored so: whole texels a row, and Q4 groups in whole
-// texels without act-order (what the texel kernels need of the weights).
-bool x8_eligible(WeightType type, uint32_t k, uint32_t group_size, bool act_order);
-// Rows [r_begin, r_begin + rows) of a region of n rows (r_begin a multiple of 32, the rows whole
-// blocks or the region's tail), row-major in src, to their x8 places in dst, which holds the region's
-// texels from row r_begin's first on.
+// What the texel kernels need of the weights, and so where the x8 layout applies: whole texels a row,
+// and Q4 groups of whole texels without act-order.
+bool texel_shaped(WeightType type, uint32_t k, uint32_t group_size, bool act_order);
+// Rows [r_begin, r_begin + rows) of a region of n rows (whole blocks of 32 from a block's start, the
+// region's tail included or not), row-major in src, to their x8 places in dst, which holds the
+// region's texels from row r_begin's first on.
 void x8_interleave(const std::byte* src, std::byte* dst, uint64_t r_begin, uint64_t rows, uint64_t n, uint64_t kt);
 
 // Rows per chunk so that every buffer of a chunk stays under `max_range` bytes (a multiple of 64).
@@ -118,7 +118,7 @@ private:
 // Builds GpuLinear for a set of GPTQ layers fused along the output axis (q|k|v, or gate|up with
 // silu_pairs); the layers must share K, group size and act-order permutation.
 // max_range: bytes per chunk buffer (0 = the device's maxStorageBufferRange; tests pass less to split).
-// x8: store the weights in the x8 layout where x8_eligible (GpuLinear::x8 says whether they were).
+// x8: store the weights in the x8 layout where texel_shaped (GpuLinear::x8 says whether they were).
 GpuLinear upload_gptq(Context& ctx, Arena& arena, Uploader& up, std::span<const GptqLinear* const> parts,
                       bool silu_pairs, uint64_t max_range = 0, bool x8 = false);
 // fp16 [rows][k] matrix (lm_head, tied embedding) from an F16/BF16/F32 tensor.

@@ -14,6 +14,14 @@
 // invocation l of a subgroup rows 4l..4l+3, so its gather for (t, i) reads 8 neighbouring texels (128
 // bytes) where row-major rows are a row apart each. A region's last n % 32 rows stay row-major. A
 // texel is 16 bytes: 32 nibbles, 8 halves or 16 int8.
+// k values in a 16-byte texel of the weight type variant: 8 halves, 16 int8 or 32 nibbles.
+#if defined(WEIGHT_F16)
+#define TEXEL_K 8u
+#elif defined(WEIGHT_Q8)
+#define TEXEL_K 16u
+#else
+#define TEXEL_K 32u
+#endif
 // Texel t of row r (of a region of n rows, kt texels a row) is at x8_base(n, r, kt) + t * x8_step(n, r),
 // counted from the region's first texel.
 uint x8_base(uint n, uint r, uint kt) {

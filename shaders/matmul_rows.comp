@@ -35,15 +35,9 @@ void main() {
     uint row[ROWS];
     for (uint r = 0u; r < ROWS; ++r) row[r] = min(n0 + r, p.n - 1u) + p.row_off;
     // x8 layout: where each row starts and its stride, in texels (4 words, so kw % 4 == 0 there).
-#if defined(WEIGHT_F16)
-    const uint kt = p.k >> 3u;
-#elif defined(WEIGHT_Q8)
-    const uint kt = p.k >> 4u;
-#else
-    const uint kt = p.k >> 5u;
-#endif
+    const uint kt = p.k / TEXEL_K;
     uvec2 wr[ROWS];
-    for (uint r = 0u; r < ROWS; ++r) wr[r] = x8_row(p.row_off, p.n, row[r] - p.row_off, kt);
+    for (uint r = 0u; r < ROWS; ++r) wr[r] = X8 ? x8_row(p.row_off, p.n, row[r] - p.row_off, kt) : uvec2(0u);
     for (uint t0 = p.t_begin; t0 < p.t; t0 += TB) {
         // Loops run to the constant TB (clamping the token index) so the accumulators stay in
         // registers: a data-dependent trip count makes LLVM keep them in memory.

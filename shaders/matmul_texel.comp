@@ -37,13 +37,7 @@ void rows_at(uint n0) {
     uint row[ROWS];
     for (uint r = 0u; r < ROWS; ++r) row[r] = min(n0 + r, p.n - 1u) + p.row_off;
     // Where each row starts and its stride along k, in texels: row-major, or the x8 layout.
-#if defined(WEIGHT_F16)
-    const uint kt = p.k >> 3u;
-#elif defined(WEIGHT_Q8)
-    const uint kt = p.k >> 4u;
-#else
-    const uint kt = p.k >> 5u;
-#endif
+    const uint kt = p.k / TEXEL_K;
     uvec2 wr[ROWS];
     for (uint r = 0u; r < ROWS; ++r) wr[r] = X8 ? x8_row(p.row_off, p.n, row[r] - p.row_off, kt) : uvec2(row[r] * kt, 1u);
     for (uint t0 = p.t_begin; t0 < p.t; t0 += TB) {

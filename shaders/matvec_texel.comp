@@ -13,8 +13,8 @@
 // act-order; Ops falls back to matvec_rows otherwise. Accumulation as matvec_rows: fp32 per GPTQ group
 // (or int8 row), then scaled. Its C++ twins are ref::gptq_matmul, ref::f16_matmul and ref::q8_matmul.
 // Weights may be in the x8 layout (X8, common.glsl), which lines the gathers of a subgroup's 8 lanes up
-// on neighbouring texels: with ROWS = 4, the 14B's fp16 head read 11.5 -> 14.6 GB/s and its int4
-// layers 3.5 -> 4.4 GB/s on the 2-core machine (docs/perf-notes.md).
+// on neighbouring texels: with ROWS = 4, the 14B's fp16 head read 12.6 -> 15.3 GB/s and its int4
+// layers 4.25 -> 5.37 GB/s on the 2-core machine (docs/perf-notes.md).
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
 #include "common.glsl"
@@ -81,8 +81,8 @@ void rows_at(uint o0) {
         for (uint i = 0u; i < NR; ++i) {
             part[i] = 0.0;
             const float z = zero_of(row[i], g);
-            zlo[i] = z / SLO;
-            zhi[i] = z / SHI;
+            zlo[i] = z * vec4(1.0, 16.0, 256.0, 4096.0);  // z * 16^j: products, exact (division need not be)
+            zhi[i] = z * vec4(65536.0, 1048576.0, 16777216.0, 1.0);
         }
         for (uint t = g * tpg; t < min((g + 1u) * tpg, kt); ++t) {
             const uint k0 = 32u * t;

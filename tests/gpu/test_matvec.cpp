@@ -114,6 +114,45 @@ TEST_P(MatvecSilu, GateUpPairsMatchReference) {
 }
 INSTANTIATE_TEST_SUITE_P(Chunks, MatvecSilu, ::testing::Values(0, 1));
 
+// The x8 upload through staging slots of one block of 32 rows each (and the mapped path in the same
+// steps): every batch is permuted on its own, and the products equal the row-major upload's bit for
+// bit (the kernels make the same products in the same order; only the addresses differ).
+TEST_F(GpuTest, X8UploadInBlockSizedSlotsMatchesRowMajor) {
+    GptqLayer gate({256, 296, 64, false, false, false, false, 61}), upl({256, 296, 64, false, false, false, false, 62});
+    DenseF16 w16(296, 64, 63);
+    const auto x = randn(256, 64);
+    Buffer xb = upload(x);
+    KernelConfig cfg = KernelConfig::for_device(ctx().info());
+    for (const bool staging : {true, false}) {
+        SCOPED_TRACE(staging ? "staging ring" : "mapped");
+        std::vector<std::vector<float>> outs[2];
+        for (const bool x8 : {false, true}) {
+            cfg.x8 = x8;
+            Ops ops(ctx(), cfg);
+            Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+            Uploader up(ctx(), staging, /*slot_bytes=*/32 * 128);  // a block of 32 rows of k = 256 (128 B)
+            const GptqLinear* one[] = {&gate.L};
+            const GptqLinear* pair[] = {&gate.L, &upl.L};
+            GpuLinear q4 = upload_gptq(ctx(), arena, up, one, false, 0, x8);
+            GpuLinear gu = upload_gptq(ctx(), arena, up, pair, true, 0, x8);
+            GpuLinear f16 = upload_dense(ctx(), arena, up, w16.view, MemCategory::LmHead, 0, x8);  // 128 B rows too
+            up.finish();
+            EXPECT_EQ(q4.x8, x8);
+            EXPECT_EQ(gu.x8, x8);
+            EXPECT_EQ(f16.x8, x8);
+            Buffer y1 = zeros(296 * 4), y2 = zeros(296 * 4), y3 = zeros(296 * 4);
+            run([&](Recorder& r) {
+                ops.matvec(r, q4, xb, 0, y1, Epilogue::Store);
+                ops.matvec(r, gu, xb, 0, y2, Epilogue::SiluMul);
+                ops.matvec(r, f16, xb, 0, y3, Epilogue::Store);
+            }, ops);
+            outs[x8] = {download<float>(y1, 296), download<float>(y2, 296), download<float>(y3, 296)};
+        }
+        for (int i = 0; i < 3; ++i) EXPECT_EQ(outs[1][i], outs[0][i]) << "product " << i;
+        EXPECT_TRUE(all_close(outs[1][0], ref::gptq_matmul(gate.L, x, 1), kAtol, kRtol, kNmse));
+    }
+}
+
 TEST_F(GpuTest, FusedQkvEqualsThreeSeparateProducts) {
     GptqLayer q({256, 256, 64, false, false, true, true, 21}), k({256, 64, 64, false, false, false, true, 22}),
         v({256, 64, 64, false, false, false, true, 23});

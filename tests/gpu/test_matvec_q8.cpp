@@ -16,11 +16,6 @@ namespace {
 
 constexpr double kAtol = 1e-4, kRtol = 1e-4, kNmse = 1e-9;
 
-std::string cfg_name(const KernelConfig& c) {
-    return matvec_shape_name(c.matvec) + std::string(" ls=") + std::to_string(c.matvec_ls) +
-           " rows=" + std::to_string(c.matvec_rows);
-}
-
 struct Q8Case {
     int n, k;
     uint64_t max_range;  // 0: one chunk
@@ -39,7 +34,7 @@ TEST_P(MatvecQ8, MatchesReferenceInEveryShape) {
     Buffer xb = upload(x);
     bool staging = false;
     for (const KernelConfig& cfg : matvec_configs(ctx().info())) {
-        SCOPED_TRACE(cfg_name(cfg));
+        SCOPED_TRACE(matvec_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
         Uploader up(ctx(), staging = !staging);  // both upload paths: staging ring and mapped memory
@@ -85,7 +80,7 @@ TEST_F(GpuTest, MatvecQ8ManyRowsUses2DGrid) {
         cfg.matvec = s;
         cfg.matvec_ls = 16;
         cfg.matvec_rows = 1;
-        SCOPED_TRACE(cfg_name(cfg));
+        SCOPED_TRACE(matvec_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 8 << 20);
         Uploader up(ctx());

@@ -56,6 +56,44 @@ TEST(Model, UploadPathAndEmbeddingPlacementDoNotChangeLogits) {
     EXPECT_LT(num / den, 1e-9);
 }
 
+// The x8 weight layout (on by default where the device has rgba32 texel buffers: lavapipe) against
+// row-major weights: the same products in the same order, so the same logits bit for bit, in prefill
+// and decode, untied and tied (whose embedding gather reads the head's x8 table).
+TEST(Model, X8LayoutGivesTheSameLogitsAsRowMajor) {
+    const std::vector<int32_t> ids = {256, 258, 72, 101, 108, 108, 111, 259, 260, 10, 33, 300, 5};
+    EngineOptions tied = options();
+    tied.model_dir = chat_model("small_tied", "--hidden 128 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 "
+                                              "--group-size 32 --asym --max-pos 1024 --tied --seed 12");
+    for (const EngineOptions& o : {options(), tied}) {
+        SCOPED_TRACE(o.model_dir.filename().string());
+        bool x8 = false;
+        {
+            Engine e(o);
+            x8 = e.ops().config().x8;
+            EXPECT_EQ(x8, e.ctx().info().is_cpu() && e.ctx().info().texel_rgba32);
+            EXPECT_EQ(e.model().x8_layers(), x8);  // what was uploaded, not only what was asked
+            EXPECT_EQ(e.model().x8_head(), x8);
+        }
+        {
+            EngineOptions rows = o;
+            rows.x8 = false;
+            Engine e(rows);
+            EXPECT_FALSE(e.model().x8_layers());
+            EXPECT_FALSE(e.model().x8_head());
+        }
+        EngineOptions rows = o;
+        rows.x8 = false;
+        if (!x8) {  // a GPU: its kernel shapes never read the layout, so asking for it is refused
+            EngineOptions want = o;
+            want.x8 = true;
+            EXPECT_THROW(Engine{want}, Error);
+            continue;
+        }
+        for (const bool decode : {false, true})
+            EXPECT_EQ(logits_of(o, ids, decode), logits_of(rows, ids, decode)) << (decode ? "decode" : "prefill");
+    }
+}
+
 TEST(Model, DeviceCandidatesSampleLikeFullLogits) {
     Engine e(options());
     Qwen2Model& m = e.model();

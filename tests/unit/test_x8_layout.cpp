@@ -60,18 +60,20 @@ TEST(X8Layout, InterleaveMovesTexelsWhereTheIndexSays) {
             ASSERT_EQ(std::memcmp(whole.data() + x8_texel(n, r, t, kt) * 16, src.data() + (r * kt + t) * 16, 16), 0)
                 << "r " << r << " t " << t;
     EXPECT_THROW(x8_interleave(src.data(), whole.data(), 16, 32, n, kt), Error);  // not at a block
+    EXPECT_THROW(x8_interleave(src.data(), whole.data(), 0, 40, n, kt), Error);   // ends inside a block
+    EXPECT_THROW(x8_interleave(src.data(), whole.data(), 96, 8, 99, kt), Error);  // past the region
 }
 
 // Only shapes the texel kernels can read are stored so.
 TEST(X8Layout, EligibleShapes) {
-    EXPECT_TRUE(x8_eligible(WeightType::Q4, 5120, 128, false));
-    EXPECT_FALSE(x8_eligible(WeightType::Q4, 5120, 128, true));  // act-order
-    EXPECT_FALSE(x8_eligible(WeightType::Q4, 296, 128, false));  // k not whole texels
-    EXPECT_FALSE(x8_eligible(WeightType::Q4, 256, 16, false));   // groups of half a texel
-    EXPECT_TRUE(x8_eligible(WeightType::F16, 64, 0, false));
-    EXPECT_FALSE(x8_eligible(WeightType::F16, 30, 0, false));
-    EXPECT_TRUE(x8_eligible(WeightType::Q8, 96, 0, false));
-    EXPECT_FALSE(x8_eligible(WeightType::Q8, 100, 0, false));
+    EXPECT_TRUE(texel_shaped(WeightType::Q4, 5120, 128, false));
+    EXPECT_FALSE(texel_shaped(WeightType::Q4, 5120, 128, true));  // act-order
+    EXPECT_FALSE(texel_shaped(WeightType::Q4, 296, 128, false));  // k not whole texels
+    EXPECT_FALSE(texel_shaped(WeightType::Q4, 256, 16, false));   // groups of half a texel
+    EXPECT_TRUE(texel_shaped(WeightType::F16, 64, 0, false));
+    EXPECT_FALSE(texel_shaped(WeightType::F16, 30, 0, false));
+    EXPECT_TRUE(texel_shaped(WeightType::Q8, 96, 0, false));
+    EXPECT_FALSE(texel_shaped(WeightType::Q8, 100, 0, false));
 }
 
 }  // namespace
