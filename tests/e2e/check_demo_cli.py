@@ -66,11 +66,15 @@ def main():
           p.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "--ctx" in lines[0],
           f"rc={p.returncode} {p.stderr!r}")
 
-    p = run("bench", "-p", "16", "-n", "16", "-r", "1", "--json")
+    p = run("bench", "-p", "16", "-n", "16", "-r", "3", "--json")
     b = json.loads(p.stdout) if p.returncode == 0 else {}
-    check("bench --json on the default model: tok/s, bytes per token, copy baseline",
+    runs = sorted(b.get("compute_read_baseline_runs_gb_s", []))
+    check("bench --json on the default model: tok/s, bytes per token, copy baseline, and the compute-read "
+          "baseline as the median of one pass after each of the 3 decode repetitions",
           b.get("layers") == 4 and b["prefill_tok_s"]["mean"] > 0 and b["decode_tok_s"]["mean"] > 0
-          and b.get("weight_bytes_per_token", 0) > 500_000 and b.get("copy_baseline_gb_s", 0) > 0,
+          and b.get("weight_bytes_per_token", 0) > 500_000 and b.get("copy_baseline_gb_s", 0) > 0
+          and len(runs) == 3 and runs[0] > 0 and b.get("compute_read_baseline_gb_s") == runs[1]
+          and abs(b.get("decode_pct_of_compute_read", 0) - 100 * b.get("decode_gb_s", 0) / runs[1]) < 1e-6,
           f"rc={p.returncode} {p.stderr} {b}")
 
     def same_answer_with(option):
