@@ -24,7 +24,7 @@ namespace r1vk::cli {
 namespace {
 
 struct Stat {
-    double mean = 0, sd = 0;
+    double mean = 0, sd = 0, median = 0;
     size_t n = 0;
     // "12.34 ± 0.56", or "12.34" alone from one repetition (a spread of one sample means nothing)
     std::string str() const {
@@ -43,6 +43,10 @@ Stat stat(const std::vector<double>& v) {
     s.mean /= double(v.size());
     for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
     s.sd = v.size() > 1 ? std::sqrt(s.sd / double(v.size() - 1)) : 0;
+    std::vector<double> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t h = sorted.size() / 2;
+    s.median = sorted.size() % 2 ? sorted[h] : 0.5 * (sorted[h - 1] + sorted[h]);
     return s;
 }
 
@@ -313,10 +317,7 @@ int cmd_bench(const Tokens& t) {
     const double copy_gbs = copy_baseline_gbs(engine.ctx(), reps);
     // The median: on a shared machine a single pass now and then reads far slower (12-15 against 20-23
     // GB/s on lavapipe), and a ceiling should follow neither such a dip nor a lucky pass.
-    std::vector<double> sorted = read_gbs;
-    std::sort(sorted.begin(), sorted.end());
-    const double read_median = sorted.empty() ? 0.0 : sorted.size() % 2 ? sorted[sorted.size() / 2]
-                                                                         : 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+    const double read_median = stat(read_gbs).median;
     const double bytes = double(m.weight_bytes_per_token());
     const double gbs = bytes * sg.mean / 1e9;
     const std::string name = a.has("synthetic") ? "synthetic " + a.str("synthetic") : eo.model_dir.string();

@@ -67,7 +67,7 @@ uvec2 wrow(uint row, uint kt) {
     return x8_row(r0, p.n_out, row - r0, kt);
 }
 
-// Word w (of kw a row) of physical row `row`, whose wrow(row, kw / 4) is wr (x8 has kw % 4 == 0).
+// Word w (of kw a row) of physical row `row`, whose wrow(row, k / TEXEL_K) is wr (x8: kw % 4 == 0).
 uint wword(uint row, uvec2 wr, uint kw, uint w) { return X8 ? x8_word(wr, w) : row * kw + w; }
 
 #endif

@@ -19,14 +19,14 @@ void main() {
     if (o0 >= p.n_out) return;
     uint row[NR];
     float acc[NR];
+    uvec2 wr[NR];  // where each row's weights start and their stride (the x8 layout; common.glsl)
     for (uint i = 0u; i < NR; ++i) {
         row[i] = phys_row(i, o0, ROWS);
+        wr[i] = wrow(row[i], p.k / TEXEL_K);
         acc[i] = 0.0;
     }
 #ifdef WEIGHT_F16
     const uint kw = p.k >> 1u;
-    uvec2 wr[NR];
-    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kw >> 2u);
     for (uint w = 0u; w < kw; ++w) {
         const vec2 xv = vec2(x[p.x_off + 2u * w], x[p.x_off + 2u * w + 1u]);
         for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpackHalf2x16(wq[wword(row[i], wr[i], kw, w)]), xv);
@@ -34,8 +34,6 @@ void main() {
 #elif defined(WEIGHT_Q8)
     // int8 quads summed unscaled in fp32; the row's one scale is applied once at the end.
     const uint kw = p.k >> 2u;
-    uvec2 wr[NR];
-    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kw >> 2u);
     for (uint w = 0u; w < kw; ++w) {
         const vec4 xv = x4(4u * w);
         for (uint i = 0u; i < NR; ++i) acc[i] += dot(unpack_q8(wq[wword(row[i], wr[i], kw, w)]), xv);
@@ -44,8 +42,6 @@ void main() {
 #else
     const uint kw = p.k >> 3u;
     const uint wpg = p.group_size >> 3u;
-    uvec2 wr[NR];
-    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kw >> 2u);
     for (uint g = 0u; g < p.n_groups; ++g) {
         float part[NR];
         float z[NR];

@@ -34,14 +34,14 @@ vec4 masked_hi(uint q) { return vec4(ivec4(uvec4(q & 0xF0000u, q & 0xF00000u, q 
 void rows_at(uint o0) {
     uint row[NR];
     float acc[NR];
+    const uint kt = p.k / TEXEL_K;  // texels a row: 8 halves, 16 int8 or 32 nibbles each
+    uvec2 wr[NR];                   // where each row's texels start and their stride (the x8 layout)
     for (uint i = 0u; i < NR; ++i) {
         row[i] = phys_row(i, o0, ROWS);
+        wr[i] = wrow(row[i], kt);
         acc[i] = 0.0;
     }
 #ifdef WEIGHT_F16
-    const uint kt = p.k >> 3u;  // texels a row: 8 halves each
-    uvec2 wr[NR];
-    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kt);
     for (uint t = 0u; t < kt; ++t) {
         const vec4 xa = x4(8u * t), xb = x4(8u * t + 4u);
         for (uint i = 0u; i < NR; ++i) {
@@ -51,9 +51,6 @@ void rows_at(uint o0) {
         }
     }
 #elif defined(WEIGHT_Q8)
-    const uint kt = p.k >> 4u;  // 16 int8 a texel
-    uvec2 wr[NR];
-    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kt);
     for (uint t = 0u; t < kt; ++t) {
         const vec4 x0 = x4(16u * t), x1 = x4(16u * t + 4u), x2 = x4(16u * t + 8u), x3 = x4(16u * t + 12u);
         for (uint i = 0u; i < NR; ++i) {
@@ -63,10 +60,7 @@ void rows_at(uint o0) {
     }
     for (uint i = 0u; i < NR; ++i) acc[i] *= uintBitsToFloat(sc[row[i]]);
 #else
-    const uint kt = p.k >> 5u;          // 32 nibbles a texel
     const uint tpg = p.group_size >> 5u;  // texels a group
-    uvec2 wr[NR];
-    for (uint i = 0u; i < NR; ++i) wr[i] = wrow(row[i], kt);
     // Nibble j of a word is masked in place, not shifted down: float(q & (15 << 4j)) is n * 16^j
     // exactly, against x * 16^-j and the zero point z * 16^j, so each product (n - z) * x is the
     // same float as with the nibble shifted down, one shift a weight cheaper (the top nibble is
