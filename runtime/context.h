@@ -51,7 +51,8 @@ struct DeviceInfo {
     uint64_t max_memory_allocation_size = 0;
     uint64_t min_storage_buffer_offset_alignment = 0;
     // Storage texel buffers of rgba32ui and rgba32f (matvec's texel shape reads weights and x through
-    // them: on llvmpipe an image load is a vector gather, a storage-buffer load a per-lane loop).
+    // them: on llvmpipe an rgba32 image load is one branch-free 16-byte load a lane, a storage-buffer
+    // load a per-lane loop with a branch).
     bool texel_rgba32 = false;
     uint64_t min_texel_buffer_offset_alignment = 0;
     uint32_t max_texel_buffer_elements = 0;

@@ -2,8 +2,9 @@
 // Matrix-vector product, CPU-device shape with texel loads (lavapipe): each invocation walks ROWS whole
 // weight rows, as matvec_rows does, but
 //  - weights and x are read through storage texel buffers (rgba32ui / rgba32f), 16 bytes a load:
-//    llvmpipe turns an image load into one vector gather per component, while a storage-buffer load
-//    becomes a loop over the 8 SIMD lanes with a bounds check and a branch per lane and component;
+//    llvmpipe turns an rgba32 image load into one branch-free 16-byte load a lane and a transpose
+//    (docs/perf-notes.md has the x86 it makes), while a storage-buffer load becomes a loop over the 8
+//    SIMD lanes with a bounds check and a branch per lane and component;
 //  - a few persistent workgroups stride over the row blocks (Ops dispatches KernelConfig::matvec_groups)
 //    instead of one workgroup per block: llvmpipe pays a fixed cost per workgroup, about 2 us, which at
 //    64 rows a block was most of a 152k-row lm_head.
