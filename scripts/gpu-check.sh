@@ -8,6 +8,8 @@
 # q8 and, at depth 16384, --kv-cache f16 vs q8, when time is left.
 # Everything under `timeout`, 8 minutes in all.
 #   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default 4800: the H200's nominal 4.8 TB/s)
+# Carry (the device tool's `carry`): build/r1vk build/tests/r1vk_gpu_tests build/tests/models
+# build/CMakeCache.txt .gl   (with vulkan-validationlayers' deb in .gl/ beside the loader's)
 # Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
 # For a dry run on a small device: GPU_CHECK_MODEL=qwen2.5-0.5b GPU_CHECK_ARGS="--layers 2 -p 8 -n 2 -r 1"
 # GPU_CHECK_SKIP_TESTS=1 GPU_CHECK_Q8_ARGS="--layers 2 -p 8 -n 4 -r 1" \
@@ -26,7 +28,17 @@ left() { echo $(( deadline - $(date +%s) )); }
 step() { echo; echo "== $* ($(left) s left)"; }
 
 if [[ ! -x build/r1vk || ! -x build/tests/r1vk_gpu_tests ]]; then
-  echo "gpu-check: build/r1vk and build/tests/r1vk_gpu_tests are needed (carry build/ over)"; exit 2
+  echo "gpu-check: build/r1vk and build/tests/r1vk_gpu_tests are needed (carry them over)"; exit 2
+fi
+# The tests find the demo model (source folder) and their random checkpoints (build/tests/models, made
+# here by Debian's numpy python, which that machine may lack) under the folders baked in at build time.
+# Where this copy sits elsewhere, the baked source path is made a link to it. Carry build/CMakeCache.txt
+# (it names that path) and build/tests/models; build/ as a whole is over the 64 MiB a call carries.
+src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' build/CMakeCache.txt 2>/dev/null)
+if [[ -n $src && ! -e $src ]]; then
+  mkdir -p "$(dirname "$src")" && ln -s "$PWD" "$src" && echo "gpu-check: $src -> $PWD (the tests' baked paths)"
+elif [[ -z $src ]]; then
+  echo "gpu-check: no build/CMakeCache.txt: tests that load the demo model may not find it"
 fi
 if ! ldconfig -p | grep -q libvulkan.so.1; then
   if compgen -G ".gl/*.deb" >/dev/null; then
