@@ -25,7 +25,7 @@ struct KernelConfig {
     MatvecShape matvec = MatvecShape::Lanes;
     uint32_t matvec_ls = 64;     // invocations per workgroup
     uint32_t matvec_rows = 2;    // Rows, Texel: outputs per invocation; Lanes: outputs per workgroup
-    uint32_t matvec_groups = 64; // Texel: persistent workgroups striding over the row blocks
+    uint32_t matvec_groups = 64; // Texel: persistent workgroups, each a contiguous run of row blocks
     // Upload weights in the x8 layout (shaders/common.glsl): lines a subgroup's gathers up on
     // neighbouring texels for Texel's 4 rows an invocation. Only the CPU shapes read it.
     bool x8 = false;

@@ -33,6 +33,15 @@ uvec2 x8_row(uint r0, uint n, uint r, uint kt) { return uvec2(r0 * kt + x8_base(
 // Word w of a row whose x8_row is wr: 4 words a texel.
 uint x8_word(uvec2 wr, uint w) { return (wr.x + (w >> 2u) * wr.y) * 4u + (w & 3u); }
 
+// The row blocks [x, y) of this persistent workgroup (CPU shapes: a few workgroups walk all the blocks):
+// a contiguous run, the runs' sizes differing by one at most. lavapipe hands a dispatch's workgroups to
+// its threads in contiguous chunks (the first half to one of two threads), so striding instead (w,
+// w + g, ...) put every block beyond a multiple of g on the first workgroups, all of them on one
+// thread: at the 14B's o and down (80 blocks, 64 workgroups) one thread had 48 blocks, the other 32.
+uvec2 block_range(uint n_blocks) {
+    return uvec2(gl_WorkGroupID.x * n_blocks / gl_NumWorkGroups.x, (gl_WorkGroupID.x + 1u) * n_blocks / gl_NumWorkGroups.x);
+}
+
 float silu(float x) { return x / (1.0 + exp(-x)); }
 
 // The 8 nibbles of a GPTQ word as floats, k ascending.

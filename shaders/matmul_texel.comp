@@ -2,7 +2,7 @@
 // Matrix-matrix product (prefill), CPU-device shape with texel loads: matmul_rows' loop (ROWS whole
 // rows an invocation, tokens TB at a time so a row is unpacked once per token block) with the loads of
 // matvec_texel.comp: weights as rgba32ui texels and x as rgba32f texels (one vector gather on llvmpipe
-// instead of a per-lane loop), and a few persistent workgroups striding over the row blocks.
+// instead of a per-lane loop), and a few persistent workgroups, each walking a contiguous run of row blocks.
 // Requires no act-order, x_stride % 4 == 0 and whole texels per row (k % 32 for Q4 with
 // group_size % 32, k % 8 for F16, k % 16 for Q8); Ops falls back to matmul_rows otherwise.
 // Same push constants and epilogues as matmul_rows.comp; its C++ twins are ref::gptq_matmul,
@@ -114,7 +114,8 @@ void rows_at(uint n0) {
 void main() {
     const uint per_block = gl_WorkGroupSize.x * ROWS;
     const uint n_blocks = (p.n + per_block - 1u) / per_block;
-    for (uint b = gl_WorkGroupID.x; b < n_blocks; b += gl_NumWorkGroups.x) {
+    const uvec2 blocks = block_range(n_blocks);
+    for (uint b = blocks.x; b < blocks.y; ++b) {
         const uint n0 = (b * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * ROWS;
         if (n0 < p.n) rows_at(n0);
     }

@@ -5,9 +5,9 @@
 //    llvmpipe turns an rgba32 image load into one branch-free 16-byte load a lane and a transpose
 //    (docs/perf-notes.md has the x86 it makes), while a storage-buffer load becomes a loop over the 8
 //    SIMD lanes with a bounds check and a branch per lane and component;
-//  - a few persistent workgroups stride over the row blocks (Ops dispatches KernelConfig::matvec_groups)
-//    instead of one workgroup per block: llvmpipe pays a fixed cost per workgroup, about 2 us, which at
-//    64 rows a block was most of a 152k-row lm_head.
+//  - a few persistent workgroups (Ops dispatches KernelConfig::matvec_groups) walk the row blocks, each
+//    a contiguous run (block_range), instead of one workgroup per block: llvmpipe pays a fixed cost per
+//    workgroup, about 2 us, which at 64 rows a block was most of a 152k-row lm_head.
 // A throwaway probe on the 2-core machine (128 MiB fp16 rows of 5120, one dispatch) read 0.9 GB/s with
 // storage buffers and one workgroup a block, 2.6 with strided workgroups, 13 with texels and both.
 // Requires k % 32 (Q4, with group_size % 32), k % 8 (F16) or k % 16 (Q8) == 0, x_off % 4 == 0 and no
@@ -103,7 +103,8 @@ void rows_at(uint o0) {
 void main() {
     const uint per_block = gl_WorkGroupSize.x * ROWS;
     const uint n_blocks = (p.n_out + per_block - 1u) / per_block;
-    for (uint b = gl_WorkGroupID.x; b < n_blocks; b += gl_NumWorkGroups.x) {
+    const uvec2 blocks = block_range(n_blocks);
+    for (uint b = blocks.x; b < blocks.y; ++b) {
         const uint o0 = (b * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * ROWS;
         if (o0 < p.n_out) rows_at(o0);
     }
