@@ -33,6 +33,7 @@ struct Qwen2Model::Scratch {
     Buffer ids;       // [T]     token ids for the device gather
     Buffer step;      // StepParams
     Buffer args;      // attention's indirect dispatch (x, y, z)
+    Buffer norm_done; // [1] workgroups finished in a matvec that ends with the next rmsnorm; 0 between them
     Buffer seen;      // [ctx]   ids the repetition penalty touches
     Buffer readback;  // argmax / top-k candidates / logits
     Buffer all_logits;  // [<=64, V], made on first AllLogits request

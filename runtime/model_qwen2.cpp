@@ -172,6 +172,8 @@ void Qwen2Model::allocate_runtime() {
     s.ids = host(s.n.ids, MemoryKind::HostToDevice);
     s.step = host(s.n.step, MemoryKind::HostToDevice);
     s.args = host(s.n.args, MemoryKind::HostToDevice);
+    s.norm_done = host(s.n.norm_done, MemoryKind::HostToDevice);
+    std::memset(s.norm_done.as<uint32_t>(), 0, s.n.norm_done);  // each such dispatch leaves it 0 again
     s.seen = host(s.n.seen, MemoryKind::HostToDevice);
     s.readback = host(s.n.readback, MemoryKind::Readback);
     s.banned = host(MAX_BANNED * 4, MemoryKind::HostToDevice);
@@ -291,10 +293,16 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
     else rec.copy(s.embed_in, s.x, uint64_t(rows) * H * 4);
     rec.barrier();
 
-    for (Layer& l : layers_) {
+    // Decode's residual adds end with the rmsnorm that follows them where the matvec can take it
+    // (Ops::NormAfter: the int4 texel shape), one dispatch fewer each; `normed` says xn is ready.
+    bool normed = false;
+    for (size_t li = 0; li < layers_.size(); ++li) {
+        Layer& l = layers_[li];
         // xn = rmsnorm(x) * w_in                                        // [T, H]
-        ops.rmsnorm(rec, s.x, l.in_norm, s.xn, H, rows, eps, H, H);
-        rec.barrier();
+        if (!normed) {
+            ops.rmsnorm(rec, s.x, l.in_norm, s.xn, H, rows, eps, H, H);
+            rec.barrier();
+        }
         // qkv = xn @ [Wq | Wk | Wv] + b                                 // [T, (nH + 2 nKV) hd]
         const bool qkv_dot = quantized(s.xn, H, l.qkv);
         for (const GpuLinear& w : l.qkv) {
@@ -315,13 +323,17 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
         ops.attn_combine(rec, s.partials, s.attn, s.step, pc::AttnCombinePC{nH, hd, rows, nH * hd, s.n.max_splits});
         rec.barrier();
         // x += attn @ Wo                                                // [T, H]
+        // and xn = rmsnorm(x) * w_post                                  // [T, H]
+        const Ops::NormAfter post{l.post_norm, s.xn, s.norm_done, eps};
+        normed = false;
         if (quantized(s.attn, nH * hd, {&l.o, 1})) ops.matvec_dot(rec, l.o, s.xq, s.xd, s.x, Epilogue::Accumulate);
-        else if (decode) ops.matvec(rec, l.o, s.attn, 0, s.x, Epilogue::Accumulate);
+        else if (decode) normed = ops.matvec(rec, l.o, s.attn, 0, s.x, Epilogue::Accumulate, &post);
         else ops.matmul(rec, l.o, s.attn, nH * hd, s.x, H, rows, Epilogue::Accumulate);
         rec.barrier();
-        // xn = rmsnorm(x) * w_post                                      // [T, H]
-        ops.rmsnorm(rec, s.x, l.post_norm, s.xn, H, rows, eps, H, H);
-        rec.barrier();
+        if (!normed) {
+            ops.rmsnorm(rec, s.x, l.post_norm, s.xn, H, rows, eps, H, H);
+            rec.barrier();
+        }
         // act = silu(xn @ Wgate) * (xn @ Wup)                           // [T, I]
         const bool gu_dot = quantized(s.xn, H, l.gate_up);
         if (decode && l.gate_up.size() == 1) {
@@ -337,9 +349,12 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
             ops.silu_mul(rec, s.gu, s.gu, s.act, pc::SiluMulPC{I, rows, 2 * I, 0, I, I});
         }
         rec.barrier();
-        // x += act @ Wdown                                              // [T, H]
+        // x += act @ Wdown, and the next layer's xn = rmsnorm(x) * w_in  // [T, H]
+        normed = false;
+        const bool next = li + 1 < layers_.size();
+        const Ops::NormAfter in{next ? layers_[li + 1].in_norm : l.in_norm, s.xn, s.norm_done, eps};
         if (quantized(s.act, I, {&l.down, 1})) ops.matvec_dot(rec, l.down, s.xq, s.xd, s.x, Epilogue::Accumulate);
-        else if (decode) ops.matvec(rec, l.down, s.act, 0, s.x, Epilogue::Accumulate);
+        else if (decode) normed = ops.matvec(rec, l.down, s.act, 0, s.x, Epilogue::Accumulate, next ? &in : nullptr);
         else ops.matmul(rec, l.down, s.act, I, s.x, H, rows, Epilogue::Accumulate);
         rec.barrier();
     }

@@ -74,6 +74,14 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     return d;
 }
 
+PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool sym, bool x8) {
+    PipelineDesc d{"matvec_texel_norm", 10, sizeof(pc::MatvecPC),
+                   {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(Epilogue::Accumulate), bias, false, sym, x8}};
+    texel_weights_and_x(d);
+    d.texel.resize(10, VK_FORMAT_UNDEFINED);
+    return d;
+}
+
 PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8) {
     const uint32_t ls = (c.matmul_bt / c.matmul_tm) * (c.matmul_bn / c.matmul_tn);
     const uint32_t e = static_cast<uint32_t>(epi);
@@ -203,6 +211,9 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         };
         v.insert(v.begin() + 12, dot.begin(), dot.end());
     }
+    // The texel shape ends o and down with the next rmsnorm (Ops::NormAfter) where the layout allows.
+    if (c.matvec == MatvecShape::Texel && !act)
+        v.push_back({"o / down += residual, then the next rmsnorm", true, kernel_desc::matvec_norm(c, false, sym, x8q(I))});
     return v;
 }
 
@@ -279,7 +290,8 @@ uint32_t groups_for(uint32_t blocks, uint32_t want, uint64_t trips, uint32_t bud
     return gx;
 }
 
-void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi) {
+bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi,
+                 const NormAfter* norm) {
     const bool f16 = w.type == WeightType::F16;
     const bool silu = epi == Epilogue::SiluMul;
     if (silu != w.silu_pairs) fail_device("matvec: the silu epilogue needs a gate/up pair matrix");
@@ -288,20 +300,26 @@ void Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     KernelConfig c = cfg_;
     if (c.matvec == MatvecShape::Texel && (x_off % 4 != 0 || !texel_fits(w, x, uint64_t(x_off) + w.k)))
         c.matvec = MatvecShape::Rows;
-    const Pipeline& p = pipes_.get(kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
+    // The rmsnorm rides along where the whole output is one dispatch of the int4 texel kernel.
+    const bool fuse = norm && epi == Epilogue::Accumulate && c.matvec == MatvecShape::Texel && w.type == WeightType::Q4 &&
+                      w.chunks.size() == 1;
+    const Pipeline& p = pipes_.get(fuse ? kernel_desc::matvec_norm(c, has_bias, w.sym, w.x8)
+                                        : kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
     for (const auto& ch : w.chunks) {
-        pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off};
+        pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off,
+                        fuse ? norm->eps : 0.0f};
         const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
         const uint32_t per_group = cpu ? c.matvec_ls * c.matvec_rows : c.matvec_rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
         if (c.matvec == MatvecShape::Texel)
             gx = groups_for(ceil_div(ch.rows, per_group), c.matvec_groups, row_trips(w), c.loop_budget), gy = 1;
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
-        rec.dispatch(p,
-                     {ch.wq, f16 ? BufferView(dummy_) : BufferView(ch.sc), ch.zr ? BufferView(ch.zr) : BufferView(dummy_),
-                      x, y, bias, w.perm ? BufferView(w.perm) : BufferView(dummy_)},
-                     pc, gx, gy);
+        const BufferView sc = f16 ? BufferView(dummy_) : BufferView(ch.sc), zr = ch.zr ? BufferView(ch.zr) : BufferView(dummy_);
+        const BufferView perm = w.perm ? BufferView(w.perm) : BufferView(dummy_);
+        if (fuse) rec.dispatch(p, {ch.wq, sc, zr, x, y, bias, perm, norm->weight, norm->out, norm->done}, pc, gx, gy);
+        else rec.dispatch(p, {ch.wq, sc, zr, x, y, bias, perm}, pc, gx, gy);
     }
+    return fuse;
 }
 
 void Ops::quantize_x(Recorder& rec, BufferView x, uint32_t x_off, uint32_t k, BufferView q, BufferView d,

@@ -27,7 +27,15 @@ layout(std430, binding = 3) readonly buffer Xq { uvec4 xq4[]; };   // [k/16]: x 
 #else
 layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]
 #endif
+#ifdef FUSE_NORM
+// Coherent: the workgroup that finishes last reads every workgroup's outputs (matvec_texel.comp).
+layout(std430, binding = 4) coherent buffer Yb { float y[]; };     // [n_out]
+layout(std430, binding = 7) readonly buffer Nw { float norm_w[]; };  // [n_out] the next rmsnorm's weight
+layout(std430, binding = 8) writeonly buffer Xn { float xn[]; };     // [n_out] rmsnorm(y) * norm_w
+layout(std430, binding = 9) coherent buffer Done { uint done[]; };   // [1] workgroups finished; 0 between dispatches
+#else
 layout(std430, binding = 4) buffer Yb { float y[]; };              // [n_out]
+#endif
 layout(std430, binding = 5) readonly buffer Bb { float bias[]; };  // [rows]
 #ifdef MATVEC_DOT
 layout(std430, binding = 6) readonly buffer Xd { vec2 xd[]; };     // [k/32]: (d, d * sum(q)) a block of x

@@ -71,6 +71,7 @@ struct MatvecPC {
     uint zero_offset;  // 1 for GPTQ v1 (stored z-1), 0 for v2
     uint y_off;        // output element offset (split tensors)
     uint x_off;
+    float norm_eps;    // matvec_texel_norm: the rmsnorm it ends with (else unused)
 };
 
 // x quantized for the integer-dot matvec (--activations q8), per block of 32 values: 8 words of int8
@@ -172,7 +173,7 @@ static_assert(sizeof(AddPC) == 4);
 static_assert(sizeof(SiluMulPC) == 24);
 static_assert(sizeof(RmsNormPC) == 20);
 static_assert(sizeof(RopeKvPC) == 40);
-static_assert(sizeof(MatvecPC) == 32);
+static_assert(sizeof(MatvecPC) == 36);
 static_assert(sizeof(MatmulPC) == 48);
 static_assert(sizeof(AttentionPC) == 32);
 static_assert(sizeof(AttnCombinePC) == 20);

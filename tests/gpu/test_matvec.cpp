@@ -65,6 +65,31 @@ TEST_P(MatvecQ4, MatchesReferenceInEveryShape) {
         std::vector<float> want(c.n);
         for (int i = 0; i < c.n; ++i) want[i] = resid[i] + ref[i];
         EXPECT_TRUE(all_close(download<float>(rb, c.n), want, kAtol, kRtol, kNmse));
+
+        // Accumulate with the next rmsnorm fused (matvec_texel_norm, where the shape allows): the same
+        // y, and xn = rmsnorm(y) * w. Twice in one recording, so the second dispatch finds the
+        // workgroup count the first one zeroed again.
+        const auto nw = randn(size_t(c.n), c.seed + 9);
+        Buffer nwb = upload(nw), xnb = zeros(size_t(c.n) * 4), done = zeros(16);
+        Buffer rb2 = upload(resid);
+        const Ops::NormAfter na{nwb, xnb, done, 1e-6f};
+        bool fused = false;
+        run([&](Recorder& r) {
+                fused = ops.matvec(r, w, xb, 0, rb2, Epilogue::Accumulate, &na);
+                r.barrier();
+                ops.matvec(r, w, xb, 0, rb2, Epilogue::Accumulate, &na);
+            },
+            ops);
+        const bool can = cfg.matvec == MatvecShape::Texel && ops.texel_fits(w, xb, 0) && w.chunks.size() == 1;
+        EXPECT_EQ(fused, can);
+        for (int i = 0; i < c.n; ++i) want[i] = resid[i] + 2.0f * ref[i];
+        EXPECT_TRUE(all_close(download<float>(rb2, c.n), want, kAtol, kRtol, kNmse));
+        if (fused) {
+            std::vector<float> xn_ref(c.n);
+            ref::rmsnorm(want.data(), nw.data(), xn_ref.data(), uint32_t(c.n), 1e-6f);
+            EXPECT_TRUE(all_close(download<float>(xnb, c.n), xn_ref, kAtol, kRtol, kNmse));
+            EXPECT_EQ(download<uint32_t>(done, 1)[0], 0u);
+        }
     }
 }
 
