@@ -21,6 +21,9 @@ inline std::filesystem::path scratch_dir(const std::string& name) {
     static std::atomic<int> counter{0};
     auto dir = std::filesystem::temp_directory_path() /
                ("r1vk_tpl_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + name);
+    // A dead process with the same pid may have left this name behind (nothing removes these
+    // dirs): start empty, or copying the template in fails with "File exists".
+    std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     return dir;
 }
