@@ -48,10 +48,10 @@ std::string typed(const std::string& base, WeightType wt, const char* tail = "")
     }
     return base;
 }
-// The texel kernels' 7 bindings (matvec_texel / matmul_texel): weights as rgba32ui texels (binding
+// The texel kernels' bindings (matvec_texel / matmul_texel): weights as rgba32ui texels (binding
 // 0), x as rgba32f texels (binding 3), the rest storage buffers.
 void texel_weights_and_x(PipelineDesc& d) {
-    d.texel.assign(7, VK_FORMAT_UNDEFINED);
+    d.texel.assign(d.bindings, VK_FORMAT_UNDEFINED);
     d.texel[0] = VK_FORMAT_R32G32B32A32_UINT;
     d.texel[3] = VK_FORMAT_R32G32B32A32_SFLOAT;
 }
@@ -78,7 +78,6 @@ PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool sym, bool x8) {
     PipelineDesc d{"matvec_texel_norm", 10, sizeof(pc::MatvecPC),
                    {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(Epilogue::Accumulate), bias, false, sym, x8}};
     texel_weights_and_x(d);
-    d.texel.resize(10, VK_FORMAT_UNDEFINED);
     return d;
 }
 
