@@ -28,12 +28,13 @@ struct Qwen2Model::Scratch {
     Buffer logits;    // [V]
     Buffer rope;      // [ctx, hd/2] (cos, sin), computed in double on the host
     Buffer xq, xd;    // --activations q8: a matvec input as int8 [k] and (d, d*sum) [k/32]; else empty
+    Buffer norm_done; // [1] workgroups finished in a matvec that ends with the next rmsnorm; 0 between them
+                      // (device-local: on a GPU thousands of workgroups count in it, no PCIe round trips)
     // host-visible
     Buffer embed_in;  // [T, H]  embeddings gathered on the host
     Buffer ids;       // [T]     token ids for the device gather
     Buffer step;      // StepParams
     Buffer args;      // attention's indirect dispatch (x, y, z)
-    Buffer norm_done; // [1] workgroups finished in a matvec that ends with the next rmsnorm; 0 between them
     Buffer seen;      // [ctx]   ids the repetition penalty touches
     Buffer readback;  // argmax / top-k candidates / logits
     Buffer all_logits;  // [<=64, V], made on first AllLogits request

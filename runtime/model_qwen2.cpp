@@ -167,13 +167,12 @@ void Qwen2Model::allocate_runtime() {
         s.xq = a.alloc(s.n.xq, MemCategory::Scratch);
         s.xd = a.alloc(s.n.xd, MemCategory::Scratch);
     }
+    s.norm_done = a.alloc(s.n.norm_done, MemCategory::Scratch);  // zeroed below; each fused dispatch leaves it 0
     auto host = [&](uint64_t bytes, MemoryKind kind) { return Buffer(*ctx_, bytes, kind, MemCategory::Staging); };
     s.embed_in = host(s.n.embed_in, MemoryKind::HostToDevice);
     s.ids = host(s.n.ids, MemoryKind::HostToDevice);
     s.step = host(s.n.step, MemoryKind::HostToDevice);
     s.args = host(s.n.args, MemoryKind::HostToDevice);
-    s.norm_done = host(s.n.norm_done, MemoryKind::HostToDevice);
-    std::memset(s.norm_done.as<uint32_t>(), 0, s.n.norm_done);  // each such dispatch leaves it 0 again
     s.seen = host(s.n.seen, MemoryKind::HostToDevice);
     s.readback = host(s.n.readback, MemoryKind::Readback);
     s.banned = host(MAX_BANNED * 4, MemoryKind::HostToDevice);
@@ -189,6 +188,8 @@ void Qwen2Model::allocate_runtime() {
         }
     Uploader up(*ctx_, opt_.force_staging);
     up.write(s.rope, cs.data(), cs.size() * 4);
+    const uint32_t zero[4] = {};
+    up.write(s.norm_done, zero, std::min<uint64_t>(sizeof zero, s.n.norm_done));
     up.finish();
 }
 
@@ -294,7 +295,7 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
     rec.barrier();
 
     // Decode's residual adds end with the rmsnorm that follows them where the matvec can take it
-    // (Ops::NormAfter: the int4 texel shape), one dispatch fewer each; `normed` says xn is ready.
+    // (Ops::NormAfter: the int4 texel and lanes shapes), one dispatch fewer each; `normed` says xn is ready.
     bool normed = false;
     for (size_t li = 0; li < layers_.size(); ++li) {
         Layer& l = layers_[li];

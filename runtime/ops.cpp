@@ -74,10 +74,17 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     return d;
 }
 
-PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool sym, bool x8) {
-    PipelineDesc d{"matvec_texel_norm", 10, sizeof(pc::MatvecPC),
-                   {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(Epilogue::Accumulate), bias, false, sym, x8}};
-    texel_weights_and_x(d);
+bool has_norm_variant(MatvecShape s) { return s == MatvecShape::Texel || s == MatvecShape::Lanes || s == MatvecShape::LanesNoSubgroup; }
+
+PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8) {
+    if (!has_norm_variant(c.matvec)) fail_device("matvec_norm: the rows shape has no variant ending with the rmsnorm");
+    // The shape's int4 += residual pipeline, with FUSE_NORM's three more bindings (7 norm weight, 8 xn, 9 counter).
+    if (act_order && c.matvec == MatvecShape::Texel) fail_device("matvec_norm: the texel shape has no act-order");
+    PipelineDesc d = matvec(c, WeightType::Q4, Epilogue::Accumulate, bias, act_order, sym, x8);
+    d.shader = c.matvec == MatvecShape::Texel ? "matvec_texel_norm"
+               : c.matvec == MatvecShape::Lanes ? "matvec_lanes_norm" : "matvec_lanes_norm_nosg";
+    d.bindings = 10;
+    if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
     return d;
 }
 
@@ -210,9 +217,10 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         };
         v.insert(v.begin() + 12, dot.begin(), dot.end());
     }
-    // The texel shape ends o and down with the next rmsnorm (Ops::NormAfter) where the layout allows.
-    if (c.matvec == MatvecShape::Texel && !act)
-        v.push_back({"o / down += residual, then the next rmsnorm", true, kernel_desc::matvec_norm(c, false, sym, x8q(I))});
+    // The texel and lanes shapes end o and down with the next rmsnorm (Ops::NormAfter) where they can.
+    // (Act-order weights take the rows shape instead of the texel one: no rmsnorm there.)
+    if (kernel_desc::has_norm_variant(c.matvec) && !(act && c.matvec == MatvecShape::Texel))
+        v.push_back({"o / down += residual, then the next rmsnorm", true, kernel_desc::matvec_norm(c, false, act, sym, x8q(I))});
     return v;
 }
 
@@ -300,9 +308,9 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     if (c.matvec == MatvecShape::Texel && (x_off % 4 != 0 || !texel_fits(w, x, uint64_t(x_off) + w.k)))
         c.matvec = MatvecShape::Rows;
     // The rmsnorm rides along where the whole output is one dispatch of the int4 texel kernel.
-    const bool fuse = norm && epi == Epilogue::Accumulate && c.matvec == MatvecShape::Texel && w.type == WeightType::Q4 &&
-                      w.chunks.size() == 1;
-    const Pipeline& p = pipes_.get(fuse ? kernel_desc::matvec_norm(c, has_bias, w.sym, w.x8)
+    const bool fuse = norm && epi == Epilogue::Accumulate && kernel_desc::has_norm_variant(c.matvec) &&
+                      w.type == WeightType::Q4 && w.chunks.size() == 1;
+    const Pipeline& p = pipes_.get(fuse ? kernel_desc::matvec_norm(c, has_bias, w.act_order(), w.sym, w.x8)
                                         : kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off,

@@ -63,8 +63,10 @@ namespace kernel_desc {
 // The weight type picks the SPIR-V variant (Q4: "matvec_rows", F16: "matvec_rows_f16", Q8: "..._q8").
 // x8: the weights are in the x8 layout (GpuLinear::x8; the CPU shapes only).
 PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
-// matvec_texel_norm: the int4 texel matvec += residual, ending with the next rmsnorm (Ops::matvec's NormAfter).
-PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool sym, bool x8);
+// matvec_{texel,lanes}_norm[_nosg]: the int4 matvec += residual of the texel or lanes shape, ending with the
+// next rmsnorm (Ops::matvec's NormAfter); has_norm_variant says which shapes have one.
+bool has_norm_variant(MatvecShape s);
+PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8);
 PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
 // --activations q8: x to int8 blocks, and the integer-dot product of Q4 or Q8 weights with them.
 PipelineDesc quantize_x();
@@ -118,8 +120,8 @@ public:
         float eps;
     };
     // y[y_off + o] (+)= W x[x_off..] (+ bias); silu pairs: y[o] = silu(gate_o . x) * (up_o . x).
-    // With `norm` (Accumulate only), the kernel also computes that rmsnorm where it can (the int4 texel
-    // shape, one chunk: matvec_texel_norm) and returns true; false means the caller still has to.
+    // With `norm` (Accumulate only), the kernel also computes that rmsnorm where it can (int4 in one
+    // chunk, the texel or lanes shape: matvec_*_norm) and returns true; false means the caller still has to.
     bool matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi,
                 const NormAfter* norm = nullptr);
     // --activations q8. quantize_x: x[x_off..x_off+k) -> q (k int8, as k/4 words) and d (k/32 vec2 of

@@ -91,4 +91,32 @@ void store_output(uint o, float a, float b, uint row) {
     }
 }
 
+#ifdef FUSE_NORM
+shared uint norm_last;  // this workgroup finished the product last
+shared float norm_red[gl_WorkGroupSize.x];
+
+// xn = rmsnorm(y) * norm_w, by the workgroup that finishes last: the rmsnorm after a residual add
+// without a dispatch of its own (~90 us each on lavapipe; on a GPU a launch and a barrier, a few us
+// against a ~3 ms token at the 14B's bandwidth). Every workgroup calls it after its stores.
+// The usual last-block pattern: every workgroup makes its outputs visible, then counts itself done.
+void norm_if_last() {
+    memoryBarrierBuffer();
+    barrier();
+    if (gl_LocalInvocationIndex == 0u) norm_last = (atomicAdd(done[0], 1u) + 1u == gl_NumWorkGroups.x * gl_NumWorkGroups.y) ? 1u : 0u;
+    barrier();
+    if (norm_last == 0u) return;
+    memoryBarrierBuffer();
+    const uint lid = gl_LocalInvocationID.x;
+    float s = 0.0;
+    for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) s += y[p.y_off + i] * y[p.y_off + i];
+    norm_red[lid] = s;
+    barrier();
+    float ss = 0.0;
+    for (uint j = 0u; j < gl_WorkGroupSize.x; ++j) ss += norm_red[j];  // every lane the same sum, in order
+    const float inv = inversesqrt(ss / float(p.n_out) + p.norm_eps);
+    for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) xn[i] = y[p.y_off + i] * inv * norm_w[i];
+    if (lid == 0u) done[0] = 0u;  // ready for the next dispatch
+}
+#endif
+
 #endif

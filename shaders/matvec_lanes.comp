@@ -140,4 +140,7 @@ void main() {
         store_output(o0 + j, a, b, row[j]);
     }
 #endif
+#ifdef FUSE_NORM
+    norm_if_last();
+#endif
 }

@@ -100,33 +100,6 @@ void rows_at(uint o0) {
         store_output(o0 + j, acc[j], (EPILOGUE == 2u) ? acc[(EPILOGUE == 2u) ? ROWS + j : j] : 0.0, row[j]);
 }
 
-#ifdef FUSE_NORM
-shared uint last;       // this workgroup finished the product last
-shared float red[gl_WorkGroupSize.x];
-
-// xn = rmsnorm(y) * norm_w, by the workgroup that finishes last: the rmsnorm after a residual add
-// without a dispatch of its own (each costs ~90 us on lavapipe, most of a small model's token).
-// The usual last-block pattern: every workgroup makes its outputs visible, then counts itself done.
-void norm_if_last() {
-    memoryBarrierBuffer();
-    barrier();
-    if (gl_LocalInvocationIndex == 0u) last = (atomicAdd(done[0], 1u) + 1u == gl_NumWorkGroups.x) ? 1u : 0u;
-    barrier();
-    if (last == 0u) return;
-    memoryBarrierBuffer();
-    const uint lid = gl_LocalInvocationID.x;
-    float s = 0.0;
-    for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) s += y[p.y_off + i] * y[p.y_off + i];
-    red[lid] = s;
-    barrier();
-    float ss = 0.0;
-    for (uint j = 0u; j < gl_WorkGroupSize.x; ++j) ss += red[j];  // every lane the same sum, in order
-    const float inv = inversesqrt(ss / float(p.n_out) + p.norm_eps);
-    for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) xn[i] = y[p.y_off + i] * inv * norm_w[i];
-    if (lid == 0u) done[0] = 0u;  // ready for the next dispatch
-}
-#endif
-
 void main() {
     const uint per_block = gl_WorkGroupSize.x * ROWS;
     const uint n_blocks = (p.n_out + per_block - 1u) / per_block;

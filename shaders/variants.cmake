@@ -7,6 +7,8 @@ set(R1VK_SHADER_VARIANTS
   "matvec_texel_f16|matvec_texel.comp|WEIGHT_F16"
   "matvec_texel_q8|matvec_texel.comp|WEIGHT_Q8"
   "matvec_texel_norm|matvec_texel.comp|FUSE_NORM"
+  "matvec_lanes_norm|matvec_lanes.comp|FUSE_NORM"
+  "matvec_lanes_norm_nosg|matvec_lanes.comp|FUSE_NORM|NO_SUBGROUP"
   "matvec_lanes_nosg|matvec_lanes.comp|NO_SUBGROUP"
   "matvec_lanes_f16_nosg|matvec_lanes.comp|WEIGHT_F16|NO_SUBGROUP"
   "matmul_f16|matmul.comp|WEIGHT_F16"

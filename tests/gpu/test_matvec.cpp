@@ -66,7 +66,7 @@ TEST_P(MatvecQ4, MatchesReferenceInEveryShape) {
         for (int i = 0; i < c.n; ++i) want[i] = resid[i] + ref[i];
         EXPECT_TRUE(all_close(download<float>(rb, c.n), want, kAtol, kRtol, kNmse));
 
-        // Accumulate with the next rmsnorm fused (matvec_texel_norm, where the shape allows): the same
+        // Accumulate with the next rmsnorm fused (matvec_{texel,lanes}_norm, where the shape allows): the same
         // y, and xn = rmsnorm(y) * w. Twice in one recording, so the second dispatch finds the
         // workgroup count the first one zeroed again.
         const auto nw = randn(size_t(c.n), c.seed + 9);
@@ -80,7 +80,8 @@ TEST_P(MatvecQ4, MatchesReferenceInEveryShape) {
                 ops.matvec(r, w, xb, 0, rb2, Epilogue::Accumulate, &na);
             },
             ops);
-        const bool can = cfg.matvec == MatvecShape::Texel && ops.texel_fits(w, xb, 0) && w.chunks.size() == 1;
+        const bool lanes = cfg.matvec == MatvecShape::Lanes || cfg.matvec == MatvecShape::LanesNoSubgroup;
+        const bool can = (lanes || (cfg.matvec == MatvecShape::Texel && ops.texel_fits(w, xb, 0))) && w.chunks.size() == 1;
         EXPECT_EQ(fused, can);
         for (int i = 0; i < c.n; ++i) want[i] = resid[i] + 2.0f * ref[i];
         EXPECT_TRUE(all_close(download<float>(rb2, c.n), want, kAtol, kRtol, kNmse));
