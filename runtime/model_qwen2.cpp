@@ -168,6 +168,7 @@ void Qwen2Model::allocate_runtime() {
         s.xd = a.alloc(s.n.xd, MemCategory::Scratch);
     }
     s.norm_done = a.alloc(s.n.norm_done, MemCategory::Scratch);  // zeroed below; each fused dispatch leaves it 0
+    s.attn_done = a.alloc(s.n.attn_done, MemCategory::Scratch);  // the same
     auto host = [&](uint64_t bytes, MemoryKind kind) { return Buffer(*ctx_, bytes, kind, MemCategory::Staging); };
     s.embed_in = host(s.n.embed_in, MemoryKind::HostToDevice);
     s.ids = host(s.n.ids, MemoryKind::HostToDevice);
@@ -188,8 +189,9 @@ void Qwen2Model::allocate_runtime() {
         }
     Uploader up(*ctx_, opt_.force_staging);
     up.write(s.rope, cs.data(), cs.size() * 4);
-    const uint32_t zero[4] = {};
-    up.write(s.norm_done, zero, std::min<uint64_t>(sizeof zero, s.n.norm_done));
+    const std::vector<uint32_t> zeros(std::max(s.n.norm_done, s.n.attn_done) / 4, 0u);
+    up.write(s.norm_done, zeros.data(), s.n.norm_done);
+    up.write(s.attn_done, zeros.data(), s.n.attn_done);
     up.finish();
 }
 
@@ -316,12 +318,12 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
         ops.rope_kv(rec, s.qkv, s.rope, l.k_cache, l.v_cache, s.step,
                     pc::RopeKvPC{nH, nKV, hd, rows, W, nH * hd, (nH + nKV) * hd, opt_.ctx, 0, 1}, opt_.kv_q8);
         rec.barrier();
-        // attn = softmax(q k^T / sqrt(hd), causal) v, split over the KV axis, then merged  // [T, nH hd]
+        // attn = softmax(q k^T / sqrt(hd), causal) v, split over the KV axis; the split that finishes
+        // a kv head last merges the partials (Ops::CombineAfter: no attn_combine dispatch)  // [T, nH hd]
         const pc::AttentionPC apc{nH, nKV, hd, opt_.ctx, rows, W, float(1.0 / std::sqrt(double(hd))), s.n.max_splits};
-        if (decode) ops.attention_indirect(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, s.args, 0, opt_.kv_q8);
-        else ops.attention(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, st->n_splits, opt_.kv_q8);
-        rec.barrier();
-        ops.attn_combine(rec, s.partials, s.attn, s.step, pc::AttnCombinePC{nH, hd, rows, nH * hd, s.n.max_splits});
+        const Ops::CombineAfter comb{s.attn, s.attn_done};
+        if (decode) ops.attention_indirect(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, s.args, 0, opt_.kv_q8, &comb);
+        else ops.attention(rec, s.qkv, l.k_cache, l.v_cache, s.partials, s.step, apc, st->n_splits, opt_.kv_q8, &comb);
         rec.barrier();
         // x += attn @ Wo                                                // [T, H]
         // and xn = rmsnorm(x) * w_post                                  // [T, H]

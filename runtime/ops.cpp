@@ -128,15 +128,19 @@ PipelineDesc attn_combine() { return {"attn_combine", 3, sizeof(pc::AttnCombineP
 // one (attention.comp), so it shares the specialization and the row-tile size.
 // attention_cpu.comp (the CPU shape) reads the same cache words through r32ui views (bindings 1 and 2),
 // one query row a workgroup (qt is 1), with the head size as a constant for its private arrays.
-PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu) {
+PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu,
+                       bool combine) {
+    // combine: the FUSE_COMBINE variant, two more bindings (5 the merged heads, 6 the split counters).
+    const std::string name = std::string(cpu ? "attention_cpu" : "attention") + (combine ? "_comb" : "") + (kv_q8 ? "_q8" : "");
+    const uint32_t bindings = combine ? 7 : 5;
     if (cpu) {
-        PipelineDesc d{kv_q8 ? "attention_cpu_q8" : "attention_cpu", 5, sizeof(pc::AttentionPC),
-                       {c.attn_cpu_ls, group, head_dim, c.attn_cpu_block}};
-        d.texel = {VK_FORMAT_UNDEFINED, VK_FORMAT_R32_UINT, VK_FORMAT_R32_UINT, VK_FORMAT_UNDEFINED, VK_FORMAT_UNDEFINED};
+        PipelineDesc d{name, bindings, sizeof(pc::AttentionPC), {c.attn_cpu_ls, group, head_dim, c.attn_cpu_block}};
+        d.texel.assign(bindings, VK_FORMAT_UNDEFINED);
+        d.texel[1] = d.texel[2] = VK_FORMAT_R32_UINT;
         return d;
     }
     const uint32_t wpl = ceil_div(head_dim / 2, c.attn_ls);
-    return {kv_q8 ? "attention_q8" : "attention", 5, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
+    return {name, bindings, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
 }
 
 uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split) {
@@ -172,10 +176,9 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"rmsnorm (every layer, twice, and the head)", true, kernel_desc::rmsnorm(c)},
         {"q/k/v projection + bias", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Store, true, act, sym, x8q(H))},
         {"rope + KV-cache write", true, kernel_desc::rope_kv()},
-        {"attention (split-K partials)", true, kernel_desc::attention(c, group, hd, 1, false, c.attn_cpu)},
+        {"attention (split-K, the last split merges)", true, kernel_desc::attention(c, group, hd, 1, false, c.attn_cpu, true)},
         {"rope + KV-cache write (int8, --kv-cache q8)", true, kernel_desc::rope_kv(true)},
-        {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true, c.attn_cpu)},
-        {"attention combine", true, kernel_desc::attn_combine()},
+        {"attention (int8 cache, --kv-cache q8)", true, kernel_desc::attention(c, group, hd, 1, true, c.attn_cpu, true)},
         {"o projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q(O))},
         {"gate/up + silu*mul", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::SiluMul, false, act, sym, x8q(H))},
         {"down projection += residual", true, kernel_desc::matvec(c, WeightType::Q4, Epilogue::Accumulate, false, act, sym, x8q(I))},
@@ -192,11 +195,11 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         {"silu*mul", false, kernel_desc::silu_mul()},
         {"attention (query tiles)", false,
          kernel_desc::attention(c, group, hd, kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd),
-                                false, c.attn_cpu)},
+                                false, c.attn_cpu, true)},
         {"attention (query tiles, int8 cache)", false,
          kernel_desc::attention(c, group, hd,
                                 kernel_desc::attention_rows_per_group(c, info.max_compute_shared_memory, group, hd), true,
-                                c.attn_cpu)},
+                                c.attn_cpu, true)},
         {"logits of every row (fp16 lm_head)", false, kernel_desc::matmul(c, WeightType::F16, Epilogue::Store, false, false, false, x8h)},
         {"logits of every row (int8 lm_head)", false, kernel_desc::matmul(c, WeightType::Q8, Epilogue::Store, false, false, false, x8h8)},
         {"add", false, kernel_desc::add()},
@@ -468,15 +471,15 @@ uint32_t Ops::attention_rows_per_group(uint32_t group, uint32_t head_dim) const 
     return kernel_desc::attention_rows_per_group(cfg_, ctx_->info().max_compute_shared_memory, group, head_dim);
 }
 
-const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu) {
-    if (cpu) return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, 1, kv_q8, true));
+const Pipeline& Ops::attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu, bool combine) {
+    if (cpu) return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, 1, kv_q8, true, combine));
     const uint32_t wpl = ceil_div(head_dim / 2, cfg_.attn_ls);
     const uint32_t bytes = qt * group * (2 * wpl * cfg_.attn_ls + 2 * cfg_.attn_ls) * 4;
     if (bytes > ctx_->info().max_compute_shared_memory)
         fail_device("attention: " + std::to_string(group) + " q heads per kv head of dim " + std::to_string(head_dim) +
                     " need " + std::to_string(bytes) + " bytes of shared memory; the device has " +
                     std::to_string(ctx_->info().max_compute_shared_memory));
-    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt, kv_q8, false));
+    return pipes_.get(kernel_desc::attention(cfg_, group, head_dim, qt, kv_q8, false, combine));
 }
 
 bool Ops::attention_cpu_fits(const pc::AttentionPC& pc, BufferView k_cache, BufferView v_cache, bool kv_q8) const {
@@ -492,21 +495,41 @@ bool Ops::attention_cpu_fits(const pc::AttentionPC& pc, BufferView k_cache, Buff
     return fits(k_cache) && fits(v_cache);
 }
 
+namespace {
+// The FUSE_COMBINE variant's counters must cover its grid: one per (row tile, kv head).
+void check_counters(const Ops::CombineAfter& comb, uint64_t row_tiles, uint32_t n_kv) {
+    if (comb.done.range != VK_WHOLE_SIZE && comb.done.range < row_tiles * n_kv * 4)
+        fail_device("attention: the split counters hold " + std::to_string(comb.done.range / 4) + " of the " +
+                    std::to_string(row_tiles * n_kv) + " (row tile, kv head) pairs");
+}
+}  // namespace
+
 void Ops::attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
-                    BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8) {
+                    BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8, const CombineAfter* comb) {
     const uint32_t group = pc.n_heads / pc.n_kv_heads;
     const bool cpu = attention_cpu_fits(pc, k_cache, v_cache, kv_q8);
     const uint32_t qt = pc.rows == 1 || cpu ? 1 : attention_rows_per_group(group, pc.head_dim);
-    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt, kv_q8, cpu);
-    rec.dispatch(p, {q, k_cache, v_cache, partials, step}, pc, pc.n_kv_heads, n_splits, ceil_div(pc.rows, qt));
+    const Pipeline& p = attention_pipeline(group, pc.head_dim, qt, kv_q8, cpu, comb != nullptr);
+    const uint32_t tiles = ceil_div(pc.rows, qt);
+    if (comb) {
+        check_counters(*comb, tiles, pc.n_kv_heads);
+        rec.dispatch(p, {q, k_cache, v_cache, partials, step, comb->out, comb->done}, pc, pc.n_kv_heads, n_splits, tiles);
+    } else {
+        rec.dispatch(p, {q, k_cache, v_cache, partials, step}, pc, pc.n_kv_heads, n_splits, tiles);
+    }
 }
 
 void Ops::attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
                              BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off,
-                             bool kv_q8) {
-    const Pipeline& p =
-        attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1, kv_q8, attention_cpu_fits(pc, k_cache, v_cache, kv_q8));
-    rec.dispatch_indirect(p, {q, k_cache, v_cache, partials, step}, pc, args, args_off);
+                             bool kv_q8, const CombineAfter* comb) {
+    const Pipeline& p = attention_pipeline(pc.n_heads / pc.n_kv_heads, pc.head_dim, 1, kv_q8,
+                                           attention_cpu_fits(pc, k_cache, v_cache, kv_q8), comb != nullptr);
+    if (comb) {
+        check_counters(*comb, 1, pc.n_kv_heads);  // the indirect grid is (n_kv, splits, 1)
+        rec.dispatch_indirect(p, {q, k_cache, v_cache, partials, step, comb->out, comb->done}, pc, args, args_off);
+    } else {
+        rec.dispatch_indirect(p, {q, k_cache, v_cache, partials, step}, pc, args, args_off);
+    }
 }
 
 void Ops::attn_combine(Recorder& rec, BufferView partials, BufferView out, BufferView step, const pc::AttnCombinePC& pc) {

@@ -82,8 +82,9 @@ PipelineDesc trace(const KernelConfig& c);
 PipelineDesc penalty();
 PipelineDesc fill_random();
 // kv_q8: the --kv-cache q8 variant (int8 rows + scale, shaders/rope_kv.comp).
+// combine: the variant whose last split merges the partials (attention_comb*, Ops::CombineAfter).
 PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false,
-                       bool cpu = false);
+                       bool cpu = false, bool combine = false);
 PipelineDesc attn_combine();
 // Loop trips one invocation of attention_cpu.comp makes over `split` positions, counted as llvmpipe
 // counts them (every trip of every loop that is not unrolled), for a split of `split` positions.
@@ -165,16 +166,24 @@ public:
     // QT: query rows per workgroup that fit the shared-memory budget for this head shape.
     uint32_t attention_rows_per_group(uint32_t group, uint32_t head_dim) const;
     const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false,
-                                       bool cpu = false);
+                                       bool cpu = false, bool combine = false);
     // Whether attention_cpu.comp runs this head shape on this K and V cache: configured, a head of whole
     // quads, a capped split within llvmpipe's loop budget, texel views of the cache that fit (alignment,
     // view size); else attention.comp does, through storage buffers.
     bool attention_cpu_fits(const pc::AttentionPC& pc, BufferView k_cache, BufferView v_cache, bool kv_q8) const;
+    // With `comb`, the split that finishes a (row tile, kv head) last merges its heads' partials into
+    // comb->out ([rows][n_heads * head_dim], what attn_combine writes), so no attn_combine follows.
+    // comb->done: zeroed uints, one per (row tile, kv head) (rows * n_kv covers every tiling); the
+    // kernel leaves them 0.
+    struct CombineAfter {
+        BufferView out, done;
+    };
     void attention(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
-                   BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8 = false);
+                   BufferView step, const pc::AttentionPC& pc, uint32_t n_splits, bool kv_q8 = false,
+                   const CombineAfter* comb = nullptr);
     void attention_indirect(Recorder& rec, BufferView q, BufferView k_cache, BufferView v_cache, BufferView partials,
                             BufferView step, const pc::AttentionPC& pc, const Buffer& args, VkDeviceSize args_off,
-                            bool kv_q8 = false);
+                            bool kv_q8 = false, const CombineAfter* comb = nullptr);
     void attn_combine(Recorder& rec, BufferView partials, BufferView out, BufferView step, const pc::AttnCombinePC& pc);
 
 private:

@@ -48,6 +48,7 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
     s.step = 32;
     s.args = 16;
     s.norm_done = 16;
+    s.attn_done = T * nKV * 4;
     s.seen = uint64_t(o.ctx) * 4;
     s.readback = std::max<uint64_t>(V * 4, uint64_t(s.topk_slices) * TOPK_STRIDE(o.topk_k) * 4);
     return s;

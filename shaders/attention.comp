@@ -25,9 +25,19 @@ const float NEG = -1.0e30;  // finite "minus infinity": keeps exp(m_old - m_new)
 layout(std430, binding = 0) readonly buffer Q { float q[]; };       // [rows][q_stride], q heads first
 layout(std430, binding = 1) readonly buffer KC { uint kc[]; };      // fp16 [n_kv][kv_cap][head_dim]; q8: rows of head_dim/4 + 1 words
 layout(std430, binding = 2) readonly buffer VC { uint vc[]; };
+#ifdef FUSE_COMBINE
+// The last split reads every split's partials (attn_combine.glsl) and writes the merged heads.
+layout(std430, binding = 3) coherent buffer Part { float part[]; };
+layout(std430, binding = 5) writeonly buffer O { float attn_out[]; };    // [rows][n_heads * head_dim]
+layout(std430, binding = 6) coherent buffer Done { uint done[]; };  // [row tiles][n_kv] splits finished; 0 between dispatches
+#else
 layout(std430, binding = 3) writeonly buffer Part { float part[]; };
+#endif
 layout(std430, binding = 4) readonly buffer Step { StepParams step; };
 layout(push_constant) uniform Push { AttentionPC p; };
+#ifdef FUSE_COMBINE
+#include "attn_combine.glsl"
+#endif
 
 shared float qs[QG * 2u * WPL * LS];  // scaled queries, head_dim padded to 2*WPL*LS
 shared float sc[QG * LS];             // scores, then probabilities, of the current chunk
@@ -166,4 +176,7 @@ void main() {
             part[ob + hd + 1u] = l[i];
         }
     }
+#ifdef FUSE_COMBINE
+    combine_if_last(kvh, r0, rows_here, G, lid, LS);
+#endif
 }

@@ -40,9 +40,19 @@ const uint NW = HD / EW;        // words of values a row
 layout(std430, binding = 0) readonly buffer Q { float q[]; };       // [rows][q_stride], q heads first
 layout(binding = 1, r32ui) readonly uniform uimageBuffer kc;        // [n_kv][kv_cap][RW words]
 layout(binding = 2, r32ui) readonly uniform uimageBuffer vc;
+#ifdef FUSE_COMBINE
+// The last split reads every split's partials (attn_combine.glsl) and writes the merged heads.
+layout(std430, binding = 3) coherent buffer Part { float part[]; };
+layout(std430, binding = 5) writeonly buffer O { float attn_out[]; };    // [rows][n_heads * head_dim]
+layout(std430, binding = 6) coherent buffer Done { uint done[]; };  // [row tiles][n_kv] splits finished; 0 between dispatches
+#else
 layout(std430, binding = 3) writeonly buffer Part { float part[]; };
+#endif
 layout(std430, binding = 4) readonly buffer Step { StepParams step; };
 layout(push_constant) uniform Push { AttentionPC p; };
+#ifdef FUSE_COMBINE
+#include "attn_combine.glsl"
+#endif
 
 shared float red[LS * (HD + 1u)];  // the final merge: one head's (acc, l) from every lane
 
@@ -193,4 +203,7 @@ void main() {
         if (lid == 0u) part[ob + HD] = M;
         barrier();
     }
+#ifdef FUSE_COMBINE
+    combine_if_last(kvh, r, 1u, G, lid, LS);
+#endif
 }

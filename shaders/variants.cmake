@@ -24,4 +24,8 @@ set(R1VK_SHADER_VARIANTS
   "rope_kv_q8|rope_kv.comp|KV_Q8"
   "attention_q8|attention.comp|KV_Q8"
   "attention_cpu_q8|attention_cpu.comp|KV_Q8"
+  "attention_comb|attention.comp|FUSE_COMBINE"
+  "attention_comb_q8|attention.comp|KV_Q8|FUSE_COMBINE"
+  "attention_cpu_comb|attention_cpu.comp|FUSE_COMBINE"
+  "attention_cpu_comb_q8|attention_cpu.comp|KV_Q8|FUSE_COMBINE"
 )

@@ -11,7 +11,7 @@ import sys
 
 failures = []
 # Every kernel a decoded token runs (shaders, not labels: the labels are for people).
-DECODE_SHADERS = {"rmsnorm", "matvec_lanes", "matvec_lanes_f16", "rope_kv", "attention", "attn_combine", "argmax",
+DECODE_SHADERS = {"rmsnorm", "matvec_lanes", "matvec_lanes_f16", "rope_kv", "attention_comb", "argmax",
                   "topk", "trace", "penalty", "embed"}
 
 

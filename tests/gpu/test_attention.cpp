@@ -5,6 +5,8 @@
 // seeing the same dequantized values. Every case runs both shapes: attention.comp (GPUs) and
 // attention_cpu.comp (the CPU device's default), the latter over several workgroup and block sizes
 // (each within llvmpipe's loop budget at the CPU device's longest split: attention_cpu_trips).
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -103,6 +105,28 @@ TEST_P(Attention, MatchesReference) {
             ops.attn_combine(r, part, out, sb, pc::AttnCombinePC{c.n_heads, hd, c.rows, c.n_heads * hd, max_splits});
         }, ops);
         EXPECT_TRUE(all_close(download<float>(out, want.size()), want, 2e-5, 1e-4, 1e-9));
+
+        // The same with the merge in the last split (Ops::CombineAfter): the same output with no
+        // attn_combine. Twice in one recording, so the second dispatch finds every counter zeroed again.
+        Buffer part2 = zeros(size_t(c.rows) * max_splits * c.n_heads * (hd + 2) * 4);
+        Buffer out2 = zeros(size_t(c.rows) * c.n_heads * hd * 4), done = zeros(size_t(c.rows) * c.n_kv * 4);
+        const Ops::CombineAfter comb{out2, done};
+        for (int pass = 0; pass < 2; ++pass) {
+            run([&](Recorder& r) {
+                if (c.indirect) ops.attention_indirect(r, qb, kb, vb, part2, sb, ap, argb, 0, c.q8, &comb);
+                else ops.attention(r, qb, kb, vb, part2, sb, ap, n_splits, c.q8, &comb);
+                if (pass == 1) {
+                    r.barrier();
+                    r.fill(out2, 0);
+                    r.barrier();
+                    if (c.indirect) ops.attention_indirect(r, qb, kb, vb, part2, sb, ap, argb, 0, c.q8, &comb);
+                    else ops.attention(r, qb, kb, vb, part2, sb, ap, n_splits, c.q8, &comb);
+                }
+            }, ops);
+            EXPECT_TRUE(all_close(download<float>(out2, want.size()), want, 2e-5, 1e-4, 1e-9)) << "pass " << pass;
+            const auto counts = download<uint32_t>(done, size_t(c.rows) * c.n_kv);
+            EXPECT_EQ(std::count(counts.begin(), counts.end(), 0u), std::ptrdiff_t(counts.size())) << "pass " << pass;
+        }
     }
 }
 
