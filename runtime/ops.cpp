@@ -310,7 +310,7 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     KernelConfig c = cfg_;
     if (c.matvec == MatvecShape::Texel && (x_off % 4 != 0 || !texel_fits(w, x, uint64_t(x_off) + w.k)))
         c.matvec = MatvecShape::Rows;
-    // The rmsnorm rides along where the whole output is one dispatch of the int4 texel kernel.
+    // The rmsnorm rides along where the whole output is one dispatch of the int4 texel or lanes kernel.
     const bool fuse = norm && epi == Epilogue::Accumulate && kernel_desc::has_norm_variant(c.matvec) &&
                       w.type == WeightType::Q4 && w.chunks.size() == 1;
     const Pipeline& p = pipes_.get(fuse ? kernel_desc::matvec_norm(c, has_bias, w.act_order(), w.sym, w.x8)

@@ -5,7 +5,7 @@
 //   phase 1: lane = KV position: scores of all QT*G queries against that position's key
 //   phase 2: lane = head-dim words: acc += p * V over the chunk
 // Partials [rows][max_splits][n_heads][head_dim + 2] = (acc, running max, running sum); attn_combine
-// merges the splits. Decode is the case rows = 1, QT = 1, with the split count in the step buffer.
+// merges the splits, or (FUSE_COMBINE) the last split of a row tile and kv head does. Decode is the case rows = 1, QT = 1, with the split count in the step buffer.
 // KV_Q8 (--kv-cache q8): cache rows are head_dim int8 values, 4 to a word, then the fp32 scale word
 // (rope_kv.comp). Phase 1 reads a key as quads and scales its score once; phase 2 keeps the fp16
 // layout's lane = element pair (half of a quad word), so both variants have the same registers,
