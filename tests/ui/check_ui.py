@@ -6,16 +6,17 @@ usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | p
 import json
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xvfb import Xvfb  # noqa: E402
+
 APP, MODE, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(OUT, exist_ok=True)
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
 
 # Under ASan (scripts/test.sh --sanitize address) the window's X11/GLX/Vulkan-WSI stack loads driver
 # modules that it unloads again before exit; two 56-byte blocks they leave show up with an
@@ -42,9 +43,13 @@ def fresh(name):
 def run(args, display=True, env_extra=None, expect=0):
     env = dict(os.environ, R1VK_VALIDATION="1")
     env.update(env_extra or {})
-    cmd = (XVFB if display else []) + [APP] + args
-    print("$", " ".join(cmd), flush=True)
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    cmd = [APP] + args
+    print("$", " ".join(cmd), "(on a fresh Xvfb)" if display else "(no display)", flush=True)
+    if display:
+        with Xvfb(env) as xenv:
+            p = subprocess.run(cmd, env=xenv, capture_output=True, text=True, timeout=300)
+    else:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     sys.stdout.write(p.stdout)
     sys.stdout.write(p.stderr)
     if expect is not None and p.returncode != expect:
@@ -222,23 +227,18 @@ def check_persist():
 
     # A kill (SIGKILL) right after the question is saved loses at most the reply being generated: the
     # restart finds every file whole, the earlier conversation intact and the new question kept.
-    env = dict(os.environ, R1VK_VALIDATION="1")
     before = set(os.listdir(os.path.join(data, "conversations")))
-    xvfb = subprocess.Popen(XVFB + [APP, "--data-dir", data, "--prompt", "What is 12345 + 54321?", "--temp", "0"],
-                            env=env)
-    new_file, app_pid, t0 = None, None, time.time()
-    while time.time() - t0 < 120 and not new_file:
-        if app_pid is None:
-            out = subprocess.run(["pgrep", "-P", str(xvfb.pid), "-x", "r1vk-chat"], capture_output=True, text=True)
-            app_pid = int(out.stdout.split()[0]) if out.stdout.strip() else None
-        added = set(os.listdir(os.path.join(data, "conversations"))) - before
-        new_file = next((f for f in added if f.endswith(".json")), None)
-        time.sleep(0.005)
-    if not new_file or app_pid is None:
-        xvfb.kill()
+    with Xvfb(dict(os.environ, R1VK_VALIDATION="1")) as xenv:
+        app = subprocess.Popen([APP, "--data-dir", data, "--prompt", "What is 12345 + 54321?", "--temp", "0"], env=xenv)
+        new_file, t0 = None, time.time()
+        while time.time() - t0 < 120 and not new_file and app.poll() is None:
+            added = set(os.listdir(os.path.join(data, "conversations"))) - before
+            new_file = next((f for f in added if f.endswith(".json")), None)
+            time.sleep(0.005)
+        app.kill()  # SIGKILL
+        app.wait(timeout=60)
+    if not new_file:
         fail("the question was never saved")
-    os.kill(app_pid, signal.SIGKILL)
-    xvfb.wait(timeout=60)
     run(["--data-dir", data, "--quit-when-done", "--state", st])
     convs = json.load(open(st))["conversations"]
     if not any(c["title"] == QUESTION and c["messages"] == 2 for c in convs):

@@ -11,8 +11,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xvfb import Xvfb  # noqa: E402
+
 APP = sys.argv[1] if len(sys.argv) > 1 else "build/r1vk-chat"
-XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24"]
 PROMPTS = ["What is 4738 + 2591?", "What is 904 - 12345?", "Compute 77+5", "What is 31337 + 4242?",
            "What is 99999 - 1?"]
 
@@ -29,37 +31,29 @@ with tempfile.TemporaryDirectory() as tmp:
             "--stay", "8"]
     for p in PROMPTS:
         args += ["--prompt", p]
-    proc = subprocess.Popen(XVFB + args)
-    # find the app under xvfb-run
-    pid = None
-    for _ in range(200):
-        out = subprocess.run(["pgrep", "-n", "-x", "r1vk-chat", "-P", str(proc.pid)], capture_output=True, text=True)
-        if not out.stdout.strip():
-            out = subprocess.run(["pgrep", "-n", "-x", "r1vk-chat"], capture_output=True, text=True)
-        if out.stdout.strip():
-            pid = int(out.stdout.split()[0])
-            break
-        time.sleep(0.05)
-    # Wait until the last reply is saved (each finished reply is written), then let the frames settle.
-    convs = os.path.join(tmp, "data", "conversations")
-    while True:
-        done = 0
-        for f in os.listdir(convs) if os.path.isdir(convs) else []:
-            if f.endswith(".json"):
-                try:
-                    msgs = json.load(open(os.path.join(convs, f)))["messages"]
-                    done = sum(1 for m in msgs if m["role"] == "assistant" and m["branches"][-1]["done"])
-                except (ValueError, KeyError, IndexError):
-                    pass
-        if done >= len(PROMPTS):
-            break
-        time.sleep(0.1)
-    time.sleep(1.0)
-    a, t0 = ticks(pid), time.time()
-    time.sleep(5)
-    b, t1 = ticks(pid), time.time()
-    hz = os.sysconf("SC_CLK_TCK")
-    proc.wait()
+    with Xvfb() as xenv:
+        proc = subprocess.Popen(args, env=xenv)
+        pid = proc.pid
+        # Wait until the last reply is saved (each finished reply is written), then let the frames settle.
+        convs = os.path.join(tmp, "data", "conversations")
+        while True:
+            done = 0
+            for f in os.listdir(convs) if os.path.isdir(convs) else []:
+                if f.endswith(".json"):
+                    try:
+                        msgs = json.load(open(os.path.join(convs, f)))["messages"]
+                        done = sum(1 for m in msgs if m["role"] == "assistant" and m["branches"][-1]["done"])
+                    except (ValueError, KeyError, IndexError):
+                        pass
+            if done >= len(PROMPTS):
+                break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        a, t0 = ticks(pid), time.time()
+        time.sleep(5)
+        b, t1 = ticks(pid), time.time()
+        hz = os.sysconf("SC_CLK_TCK")
+        proc.wait()
     s = json.load(open(state))
     print(json.dumps({
         "frames_while_streaming_ms": s["frames"],

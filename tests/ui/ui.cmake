@@ -4,7 +4,7 @@
 if(NOT TARGET r1vk-chat)
   return()
 endif()
-find_program(XVFB_RUN xvfb-run)
+find_program(XVFB Xvfb)
 
 file(GLOB R1VK_UI_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/ui/*.cpp)
 add_executable(r1vk_ui_tests ${R1VK_UI_TEST_SOURCES})
@@ -16,8 +16,8 @@ gtest_discover_tests(r1vk_ui_tests DISCOVERY_MODE PRE_TEST
   PROPERTIES LABELS ui FIXTURES_REQUIRED ui_branch
              ENVIRONMENT R1VK_VALIDATION=1)
 
-if(NOT XVFB_RUN)
-  message(WARNING "xvfb-run not found: the r1vk-chat window tests are skipped (apt-get install xvfb)")
+if(NOT XVFB)
+  message(WARNING "Xvfb not found: the r1vk-chat window tests are skipped (apt-get install xvfb)")
   return()
 endif()
 foreach(mode answer budget stop branch persist nodisplay badmodel profile)
