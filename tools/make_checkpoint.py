@@ -7,7 +7,7 @@ and so the logits have a standard deviation of about --logit-std: peaked enough 
 continuations are not runs of near-ties.
 
   make_checkpoint.py OUT_DIR --hidden 64 --heads 4 --kv-heads 2 --intermediate 160 --layers 2 \\
-      --vocab 300 --group-size 32 [--asym] [--desc-act] [--v2] [--tied] [--shards N] [--seed S]
+      --vocab 300 --group-size 32 [--asym] [--desc-act [--shared-perm]] [--v2] [--tied] [--shards N] [--seed S]
       [--poison TENSOR=VALUE[@INDEX|@all]]...
 
 --poison overwrites elements of a written float tensor in place (after quantization, so the file is
@@ -129,13 +129,13 @@ def poison(out_dir, spec):
 
 def make_checkpoint(out_dir, cfg, group_size=32, sym=True, desc_act=False, v2=False, bits=4,
                     shards=1, seed=0, quant_config_style="config", embed_dtype="F16",
-                    unquantized=False, logit_std=4.0):
+                    unquantized=False, logit_std=4.0, shared_perm=False):
     """Write the checkpoint; return the dequantized float64 weights as read back from disk."""
     rng = np.random.default_rng(seed)
     weights = random_weights(cfg, rng, logit_std)
     quant = None if unquantized else {
         "bits": bits, "group_size": group_size, "sym": sym, "desc_act": desc_act,
-        "checkpoint_format": "gptq_v2" if v2 else "gptq", "rng": rng}
+        "checkpoint_format": "gptq_v2" if v2 else "gptq", "rng": rng, "shared_perm": shared_perm}
     return r1vk_ckpt.write_qwen2_checkpoint(out_dir, cfg, weights, quant, shards=shards,
                                             quant_config_style=quant_config_style,
                                             embed_dtype=embed_dtype)
@@ -158,6 +158,9 @@ def main(argv=None):
     ap.add_argument("--bits", type=int, default=4, choices=(4, 8))
     ap.add_argument("--asym", action="store_true")
     ap.add_argument("--desc-act", action="store_true")
+    ap.add_argument("--shared-perm", action="store_true",
+                    help="with --desc-act: q/k/v and gate/up share one permutation a layer, as GPTQ gives "
+                         "linears that read the same input (else each its own)")
     ap.add_argument("--v2", action="store_true", help="checkpoint_format gptq_v2 (zeros stored as z)")
     ap.add_argument("--tied", action="store_true")
     ap.add_argument("--unquantized", action="store_true", help="fp16 linears, no GPTQ")
@@ -190,7 +193,7 @@ def main(argv=None):
     cfg = make_config(a.hidden, a.heads, a.kv_heads, a.intermediate, a.layers, a.vocab,
                       a.head_dim, a.rope_theta, a.max_pos, a.rms_eps, a.tied, a.bos, a.eos)
     make_checkpoint(a.out_dir, cfg, a.group_size, not a.asym, a.desc_act, a.v2, a.bits, a.shards,
-                    a.seed, a.quant_config_style, a.embed_dtype, a.unquantized, a.logit_std)
+                    a.seed, a.quant_config_style, a.embed_dtype, a.unquantized, a.logit_std, a.shared_perm)
     for spec in a.poison:
         poison(a.out_dir, spec)
     print(f"wrote {a.out_dir}")

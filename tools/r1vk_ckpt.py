@@ -31,6 +31,9 @@ _NP_TO_ST = {
 LINEARS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
 BIASED = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")
+# The linears that read the same input vector (the attention's, the MLP's).
+_SAME_INPUT = {"self_attn.q_proj": "attn_in", "self_attn.k_proj": "attn_in", "self_attn.v_proj": "attn_in",
+               "mlp.gate_proj": "mlp_in", "mlp.up_proj": "mlp_in"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -393,6 +396,7 @@ def write_qwen2_checkpoint(dirpath, cfg, weights, quant, shards=1, quant_config_
     rng = (quant or {}).get("rng")
     rng = np.random.default_rng(0) if rng is None else rng
     qlayers = (quant or {}).get("qlayers", {})
+    shared_perms = {}  # quant["shared_perm"]: one act-order permutation per layer and input
 
     def store(a, dtype):
         a = np.asarray(a, dtype=np.float32)
@@ -409,10 +413,18 @@ def write_qwen2_checkpoint(dirpath, cfg, weights, quant, shards=1, quant_config_
                 packed = qlayers.get(name)
                 if packed is None:
                     W = np.asarray(weights[name + ".weight"], dtype=np.float64)
+                    perm = None
+                    if quant.get("desc_act") and quant.get("shared_perm") and lin in _SAME_INPUT:
+                        # q/k/v (and gate/up) see the same input, so GPTQ's act-order (by the
+                        # Hessian's diagonal) gives them one permutation, as in real checkpoints
+                        key = p + _SAME_INPUT[lin]
+                        if key not in shared_perms:
+                            shared_perms[key] = rng.permutation(W.shape[1])
+                        perm = shared_perms[key]
                     packed = gptq_pack(
                         W.T, quant["group_size"], bits=quant.get("bits", 4),
                         sym=quant.get("sym", True), desc_act=quant.get("desc_act", False),
-                        v2=v2, rng=rng)
+                        v2=v2, rng=rng, perm=perm)
                 for part, dt in (("qweight", np.int32), ("qzeros", np.int32),
                                  ("scales", np.float16), ("g_idx", np.int32)):
                     out[f"{name}.{part}"] = np.asarray(packed[part]).astype(dt)
