@@ -28,7 +28,7 @@ struct Qwen2Model::Scratch {
     Buffer logits;    // [V]
     Buffer rope;      // [ctx, hd/2] (cos, sin), computed in double on the host
     Buffer xq, xd;    // --activations q8: a matvec input as int8 [k] and (d, d*sum) [k/32]; else empty
-    Buffer norm_done; // [1] workgroups finished in a matvec that ends with the next rmsnorm; 0 between them
+    Buffer norm_done; // [1] workgroups finished in a matvec that ends with the next rmsnorm or rope_kv; 0 between them
                       // (device-local: on a GPU thousands of workgroups count in it, no PCIe round trips)
     Buffer attn_done; // [T, nKV] attention splits finished per (row tile, kv head); 0 between dispatches
     // host-visible

@@ -307,17 +307,23 @@ void Qwen2Model::record_layers(Recorder& rec, uint32_t rows) {
             rec.barrier();
         }
         // qkv = xn @ [Wq | Wk | Wv] + b                                 // [T, (nH + 2 nKV) hd]
+        // and, in decode, rotate q and k (NeoX halves); k, v -> cache[pos0 .. pos0 + T)  // fp16 [nKV, ctx, hd] (q8: int8 + scale)
+        // in the same dispatch where the matvec can take it (Ops::RopeAfter: one q|k|v matrix, the int4
+        // texel and lanes shapes); `roped` says it did.
+        const pc::RopeKvPC rpc{nH, nKV, hd, rows, W, nH * hd, (nH + nKV) * hd, opt_.ctx, 0, 1};
+        const Ops::RopeAfter rope{s.rope, l.k_cache, l.v_cache, s.step, s.norm_done, rpc, opt_.kv_q8};
         const bool qkv_dot = quantized(s.xn, H, l.qkv);
+        bool roped = false;
         for (const GpuLinear& w : l.qkv) {
             if (qkv_dot) ops.matvec_dot(rec, w, s.xq, s.xd, s.qkv, Epilogue::Store);
-            else if (decode) ops.matvec(rec, w, s.xn, 0, s.qkv, Epilogue::Store);
+            else if (decode) roped = ops.matvec(rec, w, s.xn, 0, s.qkv, Epilogue::Store, nullptr, l.qkv.size() == 1 ? &rope : nullptr);
             else ops.matmul(rec, w, s.xn, H, s.qkv, W, rows, Epilogue::Store);
         }
         rec.barrier();
-        // rotate q and k (NeoX halves); k, v -> cache[pos0 .. pos0 + T)  // fp16 [nKV, ctx, hd] (q8: int8 + scale)
-        ops.rope_kv(rec, s.qkv, s.rope, l.k_cache, l.v_cache, s.step,
-                    pc::RopeKvPC{nH, nKV, hd, rows, W, nH * hd, (nH + nKV) * hd, opt_.ctx, 0, 1}, opt_.kv_q8);
-        rec.barrier();
+        if (!roped) {
+            ops.rope_kv(rec, s.qkv, s.rope, l.k_cache, l.v_cache, s.step, rpc, opt_.kv_q8);
+            rec.barrier();
+        }
         // attn = softmax(q k^T / sqrt(hd), causal) v, split over the KV axis; the split that finishes
         // a kv head last merges the partials (Ops::CombineAfter: no attn_combine dispatch)  // [T, nH hd]
         const pc::AttentionPC apc{nH, nKV, hd, opt_.ctx, rows, W, float(1.0 / std::sqrt(double(hd))), s.n.max_splits};

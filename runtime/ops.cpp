@@ -88,6 +88,21 @@ PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool 
     return d;
 }
 
+PipelineDesc matvec_rope(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8, bool kv_q8) {
+    if (!has_norm_variant(c.matvec)) fail_device("matvec_rope: the rows shape has no variant ending with rope_kv");
+    if (act_order && c.matvec == MatvecShape::Texel) fail_device("matvec_rope: the texel shape has no act-order");
+    // The shape's int4 Store pipeline, with FUSE_ROPE's five more bindings (7 table, 8 k cache, 9
+    // counter, 10 v cache, 11 step) and RopeKvPC after MatvecPC.
+    PipelineDesc d = matvec(c, WeightType::Q4, Epilogue::Store, bias, act_order, sym, x8);
+    const std::string kv = kv_q8 ? "_q8kv" : "";
+    d.shader = c.matvec == MatvecShape::Texel ? "matvec_texel_rope" + kv
+               : c.matvec == MatvecShape::Lanes ? "matvec_lanes_rope" + kv : "matvec_lanes_rope" + kv + "_nosg";
+    d.bindings = 12;
+    d.push_size = sizeof(pc::MatvecRopePC);
+    if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
+    return d;
+}
+
 PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8) {
     const uint32_t ls = (c.matmul_bt / c.matmul_tm) * (c.matmul_bn / c.matmul_tn);
     const uint32_t e = static_cast<uint32_t>(epi);
@@ -224,6 +239,13 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
     // (Act-order weights take the rows shape instead of the texel one: no rmsnorm there.)
     if (kernel_desc::has_norm_variant(c.matvec) && !(act && c.matvec == MatvecShape::Texel))
         v.push_back({"o / down += residual, then the next rmsnorm", true, kernel_desc::matvec_norm(c, false, act, sym, x8q(I))});
+    // ... and q/k/v with decode's rope + KV-cache write (Ops::RopeAfter), for either cache.
+    if (kernel_desc::has_norm_variant(c.matvec) && !(act && c.matvec == MatvecShape::Texel)) {
+        v.push_back({"q/k/v projection + bias, then rope + KV-cache write", true,
+                     kernel_desc::matvec_rope(c, true, act, sym, x8q(H), false)});
+        v.push_back({"q/k/v projection + bias, then rope + KV-cache write (int8, --kv-cache q8)", true,
+                     kernel_desc::matvec_rope(c, true, act, sym, x8q(H), true)});
+    }
     return v;
 }
 
@@ -300,8 +322,16 @@ uint32_t groups_for(uint32_t blocks, uint32_t want, uint64_t trips, uint32_t bud
     return gx;
 }
 
+// Loop trips of rope_kv.glsl's rope_kv_row for one row in a workgroup of `ls`: the rotation loop, and
+// for the int8 cache two loops over each k and v head's words plus the absmax over the ls lanes.
+uint64_t rope_trips(const pc::RopeKvPC& r, uint32_t ls, bool kv_q8) {
+    uint64_t t = ceil_div64(uint64_t(r.n_heads + r.n_kv_heads) * (r.head_dim / 4), ls) + 1;
+    if (kv_q8) t += uint64_t(2 * r.n_kv_heads) * (2 * (ceil_div64(r.head_dim / 4, ls) + 1) + ls + 1) + 1;
+    return t;
+}
+
 bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi,
-                 const NormAfter* norm) {
+                 const NormAfter* norm, const RopeAfter* rope) {
     const bool f16 = w.type == WeightType::F16;
     const bool silu = epi == Epilogue::SiluMul;
     if (silu != w.silu_pairs) fail_device("matvec: the silu epilogue needs a gate/up pair matrix");
@@ -313,23 +343,35 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     // The rmsnorm rides along where the whole output is one dispatch of the int4 texel or lanes kernel.
     const bool fuse = norm && epi == Epilogue::Accumulate && kernel_desc::has_norm_variant(c.matvec) &&
                       w.type == WeightType::Q4 && w.chunks.size() == 1;
-    const Pipeline& p = pipes_.get(fuse ? kernel_desc::matvec_norm(c, has_bias, w.act_order(), w.sym, w.x8)
-                                        : kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
+    // rope_kv rides along where that one dispatch is the whole q/k/v row of one token.
+    const bool fuse_rope = !fuse && rope && epi == Epilogue::Store && kernel_desc::has_norm_variant(c.matvec) &&
+                           w.type == WeightType::Q4 && w.chunks.size() == 1 && w.out_base == 0 && rope->pc.rows == 1 &&
+                           w.n == rope->pc.row_stride && rope->pc.head_dim % 4 == 0;
+    const Pipeline& p = pipes_.get(fuse        ? kernel_desc::matvec_norm(c, has_bias, w.act_order(), w.sym, w.x8)
+                                   : fuse_rope ? kernel_desc::matvec_rope(c, has_bias, w.act_order(), w.sym, w.x8, rope->kv_q8)
+                                               : kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off,
                         fuse ? norm->eps : 0.0f};
         const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
         const uint32_t per_group = cpu ? c.matvec_ls * c.matvec_rows : c.matvec_rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
-        if (c.matvec == MatvecShape::Texel)
-            gx = groups_for(ceil_div(ch.rows, per_group), c.matvec_groups, row_trips(w), c.loop_budget), gy = 1;
+        if (c.matvec == MatvecShape::Texel) {
+            // The last workgroup's rope_kv tail counts against llvmpipe's loop budget too.
+            const uint64_t tail = fuse_rope ? rope_trips(rope->pc, c.matvec_ls, rope->kv_q8) : 0;
+            const uint32_t budget = c.loop_budget ? uint32_t(std::max<int64_t>(int64_t(c.loop_budget) - int64_t(tail), 1)) : 0;
+            gx = groups_for(ceil_div(ch.rows, per_group), c.matvec_groups, row_trips(w), budget), gy = 1;
+        }
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);
         const BufferView sc = f16 ? BufferView(dummy_) : BufferView(ch.sc), zr = ch.zr ? BufferView(ch.zr) : BufferView(dummy_);
         const BufferView perm = w.perm ? BufferView(w.perm) : BufferView(dummy_);
         if (fuse) rec.dispatch(p, {ch.wq, sc, zr, x, y, bias, perm, norm->weight, norm->out, norm->done}, pc, gx, gy);
+        else if (fuse_rope)
+            rec.dispatch(p, {ch.wq, sc, zr, x, y, bias, perm, rope->table, rope->k_cache, rope->done, rope->v_cache, rope->step},
+                         pc::MatvecRopePC{pc, rope->pc}, gx, gy);
         else rec.dispatch(p, {ch.wq, sc, zr, x, y, bias, perm}, pc, gx, gy);
     }
-    return fuse;
+    return fuse || fuse_rope;
 }
 
 void Ops::quantize_x(Recorder& rec, BufferView x, uint32_t x_off, uint32_t k, BufferView q, BufferView d,

@@ -67,6 +67,9 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
 // next rmsnorm (Ops::matvec's NormAfter); has_norm_variant says which shapes have one.
 bool has_norm_variant(MatvecShape s);
 PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8);
+// matvec_{texel,lanes}_rope[_q8kv][_nosg]: the int4 q/k/v matvec (Store) of the same shapes, ending with
+// decode's rope_kv (Ops::matvec's RopeAfter); kv_q8 for the int8 cache.
+PipelineDesc matvec_rope(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8, bool kv_q8);
 PipelineDesc matmul(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
 // --activations q8: x to int8 blocks, and the integer-dot product of Q4 or Q8 weights with them.
 PipelineDesc quantize_x();
@@ -123,8 +126,17 @@ public:
     // y[y_off + o] (+)= W x[x_off..] (+ bias); silu pairs: y[o] = silu(gate_o . x) * (up_o . x).
     // With `norm` (Accumulate only), the kernel also computes that rmsnorm where it can (int4 in one
     // chunk, the texel or lanes shape: matvec_*_norm) and returns true; false means the caller still has to.
+    // Decode's rope_kv after the q/k/v product (Ops::rope_kv's arguments; pc.rows is 1, y the qkv row)
+    // and the zeroed counter as in NormAfter.
+    struct RopeAfter {
+        BufferView table, k_cache, v_cache, step, done;
+        pc::RopeKvPC pc;
+        bool kv_q8 = false;
+    };
+    // With `rope` (Store only), the kernel also does that rope_kv where it can (int4 in one chunk that
+    // is the whole qkv row, the texel or lanes shape: matvec_*_rope) and returns true; false: call rope_kv.
     bool matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off, BufferView y, Epilogue epi,
-                const NormAfter* norm = nullptr);
+                const NormAfter* norm = nullptr, const RopeAfter* rope = nullptr);
     // --activations q8. quantize_x: x[x_off..x_off+k) -> q (k int8, as k/4 words) and d (k/32 vec2 of
     // (scale, scale * sum)), k % 32 == 0; nibble_order for GPTQ weights, k order for int8 ones
     // (shaders/push_constants.h, QuantizeXPC). dot_fits: whether matvec_dot can take `w` on this device

@@ -53,7 +53,7 @@ struct ScratchLayout {
     // device-local scratch
     uint64_t x = 0, xn = 0, qkv = 0, attn = 0, gu = 0, act = 0, partials = 0, logits = 0, rope = 0;
     uint64_t xq = 0, xd = 0;   // --activations q8: the widest matvec input as int8, and (d, d*sum) a block of 32
-    uint64_t norm_done = 0;    // the workgroup count of the matvecs that end with an rmsnorm (Ops::NormAfter)
+    uint64_t norm_done = 0;    // the workgroup count of the matvecs that end with an rmsnorm or rope_kv (Ops::NormAfter, RopeAfter)
     uint64_t attn_done = 0;    // attention's split counts per (row tile, kv head) (Ops::CombineAfter)
     // host-visible (staging category)
     uint64_t embed_in = 0, ids = 0, step = 0, args = 0, seen = 0, readback = 0;

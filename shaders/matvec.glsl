@@ -27,14 +27,16 @@ layout(std430, binding = 3) readonly buffer Xq { uvec4 xq4[]; };   // [k/16]: x 
 #else
 layout(std430, binding = 3) readonly buffer Xb { float x[]; };     // [k]
 #endif
-#ifdef FUSE_NORM
-// Coherent: the workgroup that finishes last reads every workgroup's outputs (matvec_texel.comp).
+#if defined(FUSE_NORM) || defined(FUSE_ROPE)
+// Coherent: the workgroup that finishes last reads every workgroup's outputs (last_workgroup()).
 layout(std430, binding = 4) coherent buffer Yb { float y[]; };     // [n_out]
-layout(std430, binding = 7) readonly buffer Nw { float norm_w[]; };  // [n_out] the next rmsnorm's weight
-layout(std430, binding = 8) writeonly buffer Xn { float xn[]; };     // [n_out] rmsnorm(y) * norm_w
 layout(std430, binding = 9) coherent buffer Done { uint done[]; };   // [1] workgroups finished; 0 between dispatches
 #else
 layout(std430, binding = 4) buffer Yb { float y[]; };              // [n_out]
+#endif
+#ifdef FUSE_NORM
+layout(std430, binding = 7) readonly buffer Nw { float norm_w[]; };  // [n_out] the next rmsnorm's weight
+layout(std430, binding = 8) writeonly buffer Xn { float xn[]; };     // [n_out] rmsnorm(y) * norm_w
 #endif
 layout(std430, binding = 5) readonly buffer Bb { float bias[]; };  // [rows]
 #ifdef MATVEC_DOT
@@ -42,7 +44,22 @@ layout(std430, binding = 6) readonly buffer Xd { vec2 xd[]; };     // [k/32]: (d
 #else
 layout(std430, binding = 6) readonly buffer Pb { uint perm[]; };   // [k]
 #endif
+#ifdef FUSE_ROPE
+// The q/k/v product, then decode's rope_kv on its one row (rope_kv.glsl) by the last workgroup. y (the
+// qkv row) is binding 4 under a second name; 7 table, 8 k cache, 10 v cache, 11 step; RopeKvPC after
+// MatvecPC (pc::MatvecRopePC).
+layout(push_constant) uniform Push { MatvecPC p; RopeKvPC r; };
+#define ROPE_PC r
+#define ROPE_QKV_COHERENT
+#define ROPE_B_QKV 4
+#define ROPE_B_TAB 7
+#define ROPE_B_KC 8
+#define ROPE_B_VC 10
+#define ROPE_B_STEP 11
+#include "rope_kv.glsl"
+#else
 layout(push_constant) uniform Push { MatvecPC p; };
+#endif
 
 // Physical weight row of the i-th accumulator of an invocation whose first logical output is o0.
 // With the silu epilogue the matrix is [gate rows; up rows] and output o needs rows o and n_out + o.
@@ -91,21 +108,35 @@ void store_output(uint o, float a, float b, uint row) {
     }
 }
 
+#if defined(FUSE_NORM) || defined(FUSE_ROPE)
+shared uint wg_last;  // this workgroup finished the product last
+
+// Whether this workgroup is the last of the dispatch to finish: the usual last-block pattern. Every
+// workgroup calls it once, after its stores; each makes its outputs visible, then counts itself done.
+// The last one zeroes the counter for the next dispatch and sees every workgroup's y. Uniform across
+// the workgroup, so the tail it guards may use barrier().
+bool last_workgroup() {
+    memoryBarrierBuffer();
+    barrier();
+    if (gl_LocalInvocationIndex == 0u) {
+        wg_last = (atomicAdd(done[0], 1u) + 1u == gl_NumWorkGroups.x * gl_NumWorkGroups.y) ? 1u : 0u;
+        if (wg_last != 0u) done[0] = 0u;  // every other workgroup has counted itself already
+    }
+    barrier();
+    if (wg_last == 0u) return false;
+    memoryBarrierBuffer();
+    return true;
+}
+#endif
+
 #ifdef FUSE_NORM
-shared uint norm_last;  // this workgroup finished the product last
 shared float norm_red[gl_WorkGroupSize.x];
 
 // xn = rmsnorm(y) * norm_w, by the workgroup that finishes last: the rmsnorm after a residual add
 // without a dispatch of its own (~90 us each on lavapipe; on a GPU a launch and a barrier, a few us
 // against a ~3 ms token at the 14B's bandwidth). Every workgroup calls it after its stores.
-// The usual last-block pattern: every workgroup makes its outputs visible, then counts itself done.
 void norm_if_last() {
-    memoryBarrierBuffer();
-    barrier();
-    if (gl_LocalInvocationIndex == 0u) norm_last = (atomicAdd(done[0], 1u) + 1u == gl_NumWorkGroups.x * gl_NumWorkGroups.y) ? 1u : 0u;
-    barrier();
-    if (norm_last == 0u) return;
-    memoryBarrierBuffer();
+    if (!last_workgroup()) return;
     const uint lid = gl_LocalInvocationID.x;
     float s = 0.0;
     for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) s += y[p.y_off + i] * y[p.y_off + i];
@@ -115,7 +146,15 @@ void norm_if_last() {
     for (uint j = 0u; j < gl_WorkGroupSize.x; ++j) ss += norm_red[j];  // every lane the same sum, in order
     const float inv = inversesqrt(ss / float(p.n_out) + p.norm_eps);
     for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) xn[i] = y[p.y_off + i] * inv * norm_w[i];
-    if (lid == 0u) done[0] = 0u;  // ready for the next dispatch
+}
+#endif
+
+#ifdef FUSE_ROPE
+// Decode's rope_kv (one row, at step.pos0) by the workgroup that finishes the q/k/v product last: one
+// dispatch and barrier fewer a layer. The row is y[0 .. row_stride): y_off is 0 and n_out the whole row.
+void rope_if_last() {
+    if (!last_workgroup()) return;
+    rope_kv_row(0u);
 }
 #endif
 

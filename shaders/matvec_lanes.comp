@@ -143,4 +143,7 @@ void main() {
 #ifdef FUSE_NORM
     norm_if_last();
 #endif
+#ifdef FUSE_ROPE
+    rope_if_last();
+#endif
 }

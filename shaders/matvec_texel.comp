@@ -111,4 +111,7 @@ void main() {
 #ifdef FUSE_NORM
     norm_if_last();
 #endif
+#ifdef FUSE_ROPE
+    rope_if_last();
+#endif
 }

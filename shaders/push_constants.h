@@ -6,6 +6,7 @@
 #define R1VK_PUSH_CONSTANTS_H
 
 #ifdef __cplusplus
+#include <cstddef>
 #include <cstdint>
 namespace r1vk::pc {
 using uint = uint32_t;
@@ -72,6 +73,13 @@ struct MatvecPC {
     uint y_off;        // output element offset (split tensors)
     uint x_off;
     float norm_eps;    // matvec_texel_norm: the rmsnorm it ends with (else unused)
+};
+
+// The q/k/v matvec that ends with decode's rope_kv (matvec_*_rope): the two layouts one after the
+// other, as the shader's push-constant block declares them (MatvecPC p; RopeKvPC r;).
+struct MatvecRopePC {
+    MatvecPC mv;
+    RopeKvPC rope;
 };
 
 // x quantized for the integer-dot matvec (--activations q8), per block of 32 values: 8 words of int8
@@ -174,6 +182,7 @@ static_assert(sizeof(SiluMulPC) == 24);
 static_assert(sizeof(RmsNormPC) == 20);
 static_assert(sizeof(RopeKvPC) == 40);
 static_assert(sizeof(MatvecPC) == 36);
+static_assert(sizeof(MatvecRopePC) == 76 && offsetof(MatvecRopePC, rope) == 36);
 static_assert(sizeof(MatmulPC) == 48);
 static_assert(sizeof(AttentionPC) == 32);
 static_assert(sizeof(AttnCombinePC) == 20);

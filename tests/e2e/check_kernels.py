@@ -11,8 +11,8 @@ import sys
 
 failures = []
 # Every kernel a decoded token runs (shaders, not labels: the labels are for people).
-DECODE_SHADERS = {"rmsnorm", "matvec_lanes", "matvec_lanes_f16", "rope_kv", "attention_comb", "argmax",
-                  "topk", "trace", "penalty", "embed"}
+DECODE_SHADERS = {"rmsnorm", "matvec_lanes", "matvec_lanes_f16", "matvec_lanes_norm", "matvec_lanes_rope", "rope_kv",
+                  "attention_comb", "argmax", "topk", "trace", "penalty", "embed"}
 
 
 def check(name, cond, detail=""):

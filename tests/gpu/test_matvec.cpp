@@ -6,7 +6,12 @@
 // |gpu - ref| <= 1e-4 + 1e-4 |ref| elementwise and NMSE <= 1e-9.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "gpu_fixture.h"
+#include "loader/safetensors.h"
 #include "runtime/reference.h"
 #include "../common/test_util.h"
 
@@ -112,6 +117,141 @@ std::vector<MatvecCase> matvec_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Cases, MatvecQ4, ::testing::ValuesIn(matvec_cases()),
                          [](const auto& info) { return name_of(info.param); });
+
+// The q/k/v matvec that ends with decode's rope_kv (matvec_{texel,lanes}_rope[_q8kv], Ops::RopeAfter)
+// against the two dispatches it replaces, Ops::matvec then Ops::rope_kv (each tested against its
+// reference above and in test_kernels.cpp): the rotated row and both caches, for the fp16 and int8
+// caches, in every shape that takes it. Twice in one recording, so the second dispatch finds the
+// counter the first one zeroed again; a different position each time, so both writes are checked.
+struct RopeFuseCase {
+    uint32_t n_heads, n_kv, head_dim, k, group_size;
+    bool sym;
+    uint32_t pos0;
+    bool act_order = false;  // the lanes shapes take it fused; the texel shape falls back to rows, unfused
+};
+
+// Printed by value: raw bytes would show the padding after `sym`, which differs from run to run.
+void PrintTo(const RopeFuseCase& c, std::ostream* os) {
+    *os << c.n_heads << "/" << c.n_kv << " heads, d " << c.head_dim << ", k " << c.k << ", g " << c.group_size
+        << (c.sym ? ", sym" : "") << (c.act_order ? ", act-order" : "") << ", at " << c.pos0;
+}
+
+class MatvecRope : public GpuTest, public ::testing::WithParamInterface<RopeFuseCase> {};
+
+TEST_P(MatvecRope, MatchesMatvecThenRopeKv) {
+    const RopeFuseCase c = GetParam();
+    const uint32_t hd = c.head_dim, half = hd / 2, k_off = c.n_heads * hd, v_off = k_off + c.n_kv * hd;
+    const uint32_t W = v_off + c.n_kv * hd;
+    GptqLayer layer({int(c.k), int(W), int(c.group_size), c.sym, false, c.act_order, true, c.pos0 + 3});
+    const auto x = randn(c.k, c.pos0 + 5);
+    // Table rows for positions pos0 and pos0 + 1 (table_base pos0), in double as the model builds them.
+    std::vector<float> table(size_t(2) * half * 2);
+    for (uint32_t t = 0; t < 2; ++t)
+        for (uint32_t i = 0; i < half; ++i) {
+            const double a = double(c.pos0 + t) * std::pow(1e6, -2.0 * i / hd);
+            table[(size_t(t) * half + i) * 2] = float(std::cos(a));
+            table[(size_t(t) * half + i) * 2 + 1] = float(std::sin(a));
+        }
+    const uint32_t cap = c.pos0 + 2;
+    pc::StepParams s0{c.pos0, 1, c.pos0 + 1, 1, 1, 0, 0, 0}, s1{c.pos0 + 1, 1, c.pos0 + 2, 1, 1, 0, 0, 0};
+    Buffer xb = upload(x), tb = upload(table), sb0 = upload(&s0, sizeof s0), sb1 = upload(&s1, sizeof s1);
+    // The tail runs at the matvec's workgroup size: one that is not a power of 2 too.
+    std::vector<KernelConfig> cfgs = matvec_configs(ctx().info());
+    if (ctx().info().texel_rgba32) {
+        KernelConfig odd = KernelConfig::for_device(ctx().info());
+        odd.matvec = MatvecShape::Texel, odd.matvec_ls = 12, odd.matvec_rows = 2, odd.x8 = false;
+        cfgs.push_back(odd);
+    }
+    for (const bool q8 : {false, true})
+        for (const KernelConfig& cfg : cfgs) {
+            SCOPED_TRACE(matvec_config_name(cfg) + (q8 ? ", int8 cache" : ", fp16 cache"));
+            Ops ops(ctx(), cfg);
+            Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+            Uploader up(ctx());
+            const GptqLinear* parts[] = {&layer.L};
+            GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, 0, cfg.x8);
+            up.finish();
+            const uint32_t row_words = q8 ? hd / 4 + 1 : hd / 2;
+            const size_t cache_words = size_t(c.n_kv) * cap * row_words;
+            const pc::RopeKvPC rpc{c.n_heads, c.n_kv, hd, 1, W, k_off, v_off, cap, c.pos0, 1};
+            // Fused: pos0 then pos0 + 1 (each dispatch recomputes the row, so the row left is pos0 + 1's).
+            Buffer y = zeros(size_t(W) * 4), kc = zeros(cache_words * 4), vc = zeros(cache_words * 4), done = zeros(16);
+            const Ops::RopeAfter r0{tb, kc, vc, sb0, done, rpc, q8}, r1{tb, kc, vc, sb1, done, rpc, q8};
+            bool fused = false, fused2 = false;
+            run([&](Recorder& r) {
+                    fused = ops.matvec(r, w, xb, 0, y, Epilogue::Store, nullptr, &r0);
+                    r.barrier();
+                    fused2 = ops.matvec(r, w, xb, 0, y, Epilogue::Store, nullptr, &r1);
+                },
+                ops);
+            const bool can = cfg.matvec == MatvecShape::Lanes || cfg.matvec == MatvecShape::LanesNoSubgroup ||
+                             (cfg.matvec == MatvecShape::Texel && ops.texel_fits(w, xb, 0));
+            EXPECT_EQ(fused, can);
+            EXPECT_EQ(fused2, can);
+            if (!fused) continue;
+            EXPECT_EQ(download<uint32_t>(done, 1)[0], 0u);
+            // Separate: the same two steps with matvec, then rope_kv.
+            Buffer y2 = zeros(size_t(W) * 4), kc2 = zeros(cache_words * 4), vc2 = zeros(cache_words * 4);
+            run([&](Recorder& r) {
+                    for (const Buffer* sb : {&sb0, &sb1}) {
+                        ops.matvec(r, w, xb, 0, y2, Epilogue::Store);
+                        r.barrier();
+                        ops.rope_kv(r, y2, tb, kc2, vc2, *sb, rpc, q8);
+                        r.barrier();
+                    }
+                },
+                ops);
+            // The same arithmetic on the same inputs; only the compilers' choices may differ.
+            EXPECT_TRUE(all_close(download<float>(y, W), download<float>(y2, W), 1e-6, 1e-6, 1e-12)) << "qkv row";
+            const auto k1 = download<uint32_t>(kc, cache_words), k2 = download<uint32_t>(kc2, cache_words);
+            const auto v1 = download<uint32_t>(vc, cache_words), v2 = download<uint32_t>(vc2, cache_words);
+            for (uint32_t h = 0; h < c.n_kv; ++h)
+                for (uint32_t pos = c.pos0; pos < cap; ++pos) {
+                    const size_t cb = (size_t(h) * cap + pos) * row_words;
+                    const std::string at = "kv head " + std::to_string(h) + " at " + std::to_string(pos);
+                    if (!q8) {
+                        std::vector<float> a, b, av, bv;
+                        for (uint32_t d = 0; d < hd; ++d) {
+                            const int sh = 16 * int(d % 2);
+                            a.push_back(half_to_float(uint16_t(k1[cb + d / 2] >> sh)));
+                            b.push_back(half_to_float(uint16_t(k2[cb + d / 2] >> sh)));
+                            av.push_back(half_to_float(uint16_t(v1[cb + d / 2] >> sh)));
+                            bv.push_back(half_to_float(uint16_t(v2[cb + d / 2] >> sh)));
+                        }
+                        EXPECT_FALSE(std::all_of(a.begin(), a.end(), [](float f) { return f == 0.0f; })) << "k " << at;
+                        EXPECT_TRUE(all_close(a, b, 1e-3, 1e-3, 1e-7)) << "k " << at;
+                        EXPECT_TRUE(all_close(av, bv, 0, 0, 0)) << "v " << at;
+                        continue;
+                    }
+                    for (const auto* pair : {&k1, &v1}) {
+                        const auto& got = *pair;
+                        const auto& want = pair == &k1 ? k2 : v2;
+                        float sg, sw;
+                        std::memcpy(&sg, &got[cb + hd / 4], 4);
+                        std::memcpy(&sw, &want[cb + hd / 4], 4);
+                        EXPECT_GT(sg, 0.0f) << at;
+                        EXPECT_NEAR(sg, sw, 1e-5 * sw) << at;
+                        for (uint32_t d = 0; d < hd; ++d) {
+                            const int a = int8_t(got[cb + d / 4] >> (8 * (d % 4))), b = int8_t(want[cb + d / 4] >> (8 * (d % 4)));
+                            EXPECT_LE(std::abs(a - b), 1) << at << " value " << d;
+                        }
+                    }
+                }
+        }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, MatvecRope,
+                         ::testing::Values(RopeFuseCase{5, 1, 64, 256, 64, false, 0},
+                                           RopeFuseCase{4, 2, 128, 384, 128, true, 4095},
+                                           RopeFuseCase{7, 1, 32, 128, 32, false, 100000},
+                                           RopeFuseCase{3, 3, 12, 96, 32, false, 17},
+                                           RopeFuseCase{4, 2, 64, 256, 64, false, 9, true}),
+                         [](const auto& info) {
+                             const RopeFuseCase& c = info.param;
+                             return "h" + std::to_string(c.n_heads) + "_kv" + std::to_string(c.n_kv) + "_d" +
+                                    std::to_string(c.head_dim) + "_k" + std::to_string(c.k) + "_pos" + std::to_string(c.pos0) +
+                                    (c.act_order ? "_actorder" : "");
+                         });
 
 class MatvecSilu : public GpuTest, public ::testing::WithParamInterface<int> {};
 
