@@ -326,7 +326,8 @@ uint32_t groups_for(uint32_t blocks, uint32_t want, uint64_t trips, uint32_t bud
 // for the int8 cache two loops over each k and v head's words plus the absmax over the ls lanes.
 uint64_t rope_trips(const pc::RopeKvPC& r, uint32_t ls, bool kv_q8) {
     uint64_t t = ceil_div64(uint64_t(r.n_heads + r.n_kv_heads) * (r.head_dim / 4), ls) + 1;
-    if (kv_q8) t += uint64_t(2 * r.n_kv_heads) * (2 * (ceil_div64(r.head_dim / 4, ls) + 1) + ls + 1) + 1;
+    // per k or v head: its trip of the loop over heads, two loops over its words, the absmax over the lanes
+    if (kv_q8) t += uint64_t(2 * r.n_kv_heads) * (1 + 2 * (ceil_div64(r.head_dim / 4, ls) + 1) + ls + 1) + 1;
     return t;
 }
 
@@ -344,9 +345,13 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     const bool fuse = norm && epi == Epilogue::Accumulate && kernel_desc::has_norm_variant(c.matvec) &&
                       w.type == WeightType::Q4 && w.chunks.size() == 1;
     // rope_kv rides along where that one dispatch is the whole q/k/v row of one token.
+    // (The tail reads the row at y[0 .. row_stride): the one chunk must be all of it, from output 0.)
+    const uint64_t tail = rope ? rope_trips(rope->pc, c.matvec_ls, rope->kv_q8) : 0;
     const bool fuse_rope = !fuse && rope && epi == Epilogue::Store && kernel_desc::has_norm_variant(c.matvec) &&
-                           w.type == WeightType::Q4 && w.chunks.size() == 1 && w.out_base == 0 && rope->pc.rows == 1 &&
-                           w.n == rope->pc.row_stride && rope->pc.head_dim % 4 == 0;
+                           w.type == WeightType::Q4 && w.chunks.size() == 1 && w.out_base == 0 &&
+                           w.chunks[0].row_begin == 0 && w.chunks[0].rows == rope->pc.row_stride && rope->pc.rows == 1 &&
+                           rope->pc.head_dim % 4 == 0 && y.range >= uint64_t(rope->pc.row_stride) * 4 &&
+                           (!c.loop_budget || c.matvec != MatvecShape::Texel || tail + row_trips(w) + 1 < c.loop_budget);
     const Pipeline& p = pipes_.get(fuse        ? kernel_desc::matvec_norm(c, has_bias, w.act_order(), w.sym, w.x8)
                                    : fuse_rope ? kernel_desc::matvec_rope(c, has_bias, w.act_order(), w.sym, w.x8, rope->kv_q8)
                                                : kernel_desc::matvec(c, w.type, epi, has_bias, w.act_order(), w.sym, w.x8));
@@ -357,9 +362,9 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
         const uint32_t per_group = cpu ? c.matvec_ls * c.matvec_rows : c.matvec_rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
         if (c.matvec == MatvecShape::Texel) {
-            // The last workgroup's rope_kv tail counts against llvmpipe's loop budget too.
-            const uint64_t tail = fuse_rope ? rope_trips(rope->pc, c.matvec_ls, rope->kv_q8) : 0;
-            const uint32_t budget = c.loop_budget ? uint32_t(std::max<int64_t>(int64_t(c.loop_budget) - int64_t(tail), 1)) : 0;
+            // The last workgroup's rope_kv tail counts against llvmpipe's loop budget too (fuse_rope
+            // leaves room for at least one row block besides it).
+            const uint32_t budget = c.loop_budget && fuse_rope ? uint32_t(c.loop_budget - tail) : c.loop_budget;
             gx = groups_for(ceil_div(ch.rows, per_group), c.matvec_groups, row_trips(w), budget), gy = 1;
         }
         BufferView bias = has_bias ? BufferView(w.bias, uint64_t(ch.row_begin) * 4, uint64_t(ch.rows) * 4) : BufferView(dummy_);

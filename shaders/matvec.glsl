@@ -45,13 +45,11 @@ layout(std430, binding = 6) readonly buffer Xd { vec2 xd[]; };     // [k/32]: (d
 layout(std430, binding = 6) readonly buffer Pb { uint perm[]; };   // [k]
 #endif
 #ifdef FUSE_ROPE
-// The q/k/v product, then decode's rope_kv on its one row (rope_kv.glsl) by the last workgroup. y (the
-// qkv row) is binding 4 under a second name; 7 table, 8 k cache, 10 v cache, 11 step; RopeKvPC after
-// MatvecPC (pc::MatvecRopePC).
+// The q/k/v product, then decode's rope_kv on its one row (rope_kv.glsl) by the last workgroup: the
+// row is y; 7 table, 8 k cache, 10 v cache, 11 step; RopeKvPC after MatvecPC (pc::MatvecRopePC).
 layout(push_constant) uniform Push { MatvecPC p; RopeKvPC r; };
 #define ROPE_PC r
-#define ROPE_QKV_COHERENT
-#define ROPE_B_QKV 4
+#define ROPE_QKV y
 #define ROPE_B_TAB 7
 #define ROPE_B_KC 8
 #define ROPE_B_VC 10

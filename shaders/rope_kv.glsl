@@ -2,16 +2,16 @@
 // workgroup a token row) and the fused q/k/v matvec (matvec_*_rope: the workgroup that finishes the
 // product last does decode's one row, so rope_kv needs no dispatch of its own). What it computes is
 // described in rope_kv.comp.
-// The includer defines ROPE_PC (its RopeKvPC push-constant member) and the bindings ROPE_B_QKV,
-// ROPE_B_TAB, ROPE_B_KC, ROPE_B_VC and ROPE_B_STEP, and ROPE_QKV_COHERENT where other workgroups wrote
-// the row (the fused matvec); the workgroup size is gl_WorkGroupSize.x.
+// The includer defines ROPE_PC (its RopeKvPC push-constant member) and the bindings ROPE_B_TAB,
+// ROPE_B_KC, ROPE_B_VC and ROPE_B_STEP; and either ROPE_B_QKV, or ROPE_QKV naming a float array of
+// its own that holds the rows (the fused matvec's coherent y: one block a binding, no aliasing).
+// The workgroup size is gl_WorkGroupSize.x.
 #ifndef R1VK_ROPE_KV_GLSL
 #define R1VK_ROPE_KV_GLSL
 
-#ifdef ROPE_QKV_COHERENT
-layout(std430, binding = ROPE_B_QKV) coherent buffer QKV { float qkv[]; };  // [rows][row_stride]
-#else
+#ifndef ROPE_QKV
 layout(std430, binding = ROPE_B_QKV) buffer QKV { float qkv[]; };           // [rows][row_stride]
+#define ROPE_QKV qkv
 #endif
 layout(std430, binding = ROPE_B_TAB) readonly buffer Tab { vec2 cs[]; };    // [positions][head_dim/2] (cos, sin)
 #ifdef KV_Q8
@@ -28,14 +28,14 @@ layout(std430, binding = ROPE_B_STEP) readonly buffer Step { StepParams step; };
 #ifdef KV_Q8
 // Element d of head `src` (k rotated with table row tb, v as is): the arithmetic of the loop below.
 float kv_value(uint src, uint d, uint half_d, uint tb, bool rotate) {
-    if (!rotate) return qkv[src + d];
+    if (!rotate) return ROPE_QKV[src + d];
     if (d < half_d) {
         const vec2 c = cs[tb + d];
-        return qkv[src + d] * c.x - qkv[src + d + half_d] * c.y;
+        return ROPE_QKV[src + d] * c.x - ROPE_QKV[src + d + half_d] * c.y;
     }
     const uint i = d - half_d;
     const vec2 c = cs[tb + i];
-    return qkv[src + d] * c.x + qkv[src + i] * c.y;
+    return ROPE_QKV[src + d] * c.x + ROPE_QKV[src + i] * c.y;
 }
 
 // Stores the k (hh < n_kv) or v head hh of token row t as int8 quads plus the fp32 scale.
@@ -88,15 +88,15 @@ void rope_kv_row(uint t) {
         const bool is_k = head >= ROPE_PC.n_heads;
         const uint base = rb + (is_k ? ROPE_PC.k_off + (head - ROPE_PC.n_heads) * ROPE_PC.head_dim : head * ROPE_PC.head_dim);
         const vec2 c0 = cs[tb + i], c1 = cs[tb + i + 1u];
-        const float a0 = qkv[base + i], a1 = qkv[base + i + 1u];
-        const float b0 = qkv[base + i + half_d], b1 = qkv[base + i + 1u + half_d];
+        const float a0 = ROPE_QKV[base + i], a1 = ROPE_QKV[base + i + 1u];
+        const float b0 = ROPE_QKV[base + i + half_d], b1 = ROPE_QKV[base + i + 1u + half_d];
         const float ra0 = a0 * c0.x - b0 * c0.y, rb0 = b0 * c0.x + a0 * c0.y;
         const float ra1 = a1 * c1.x - b1 * c1.y, rb1 = b1 * c1.x + a1 * c1.y;
         if (!is_k) {
-            qkv[base + i] = ra0;
-            qkv[base + i + 1u] = ra1;
-            qkv[base + i + half_d] = rb0;
-            qkv[base + i + 1u + half_d] = rb1;
+            ROPE_QKV[base + i] = ra0;
+            ROPE_QKV[base + i + 1u] = ra1;
+            ROPE_QKV[base + i + half_d] = rb0;
+            ROPE_QKV[base + i + 1u + half_d] = rb1;
         } else if (ROPE_PC.store_kv != 0u) {
 #ifndef KV_Q8
             const uint kvh = head - ROPE_PC.n_heads;
@@ -104,14 +104,14 @@ void rope_kv_row(uint t) {
             kc[cb + i / 2u] = packHalf2x16(vec2(ra0, ra1));
             kc[cb + (i + half_d) / 2u] = packHalf2x16(vec2(rb0, rb1));
             const uint vb = rb + ROPE_PC.v_off + kvh * ROPE_PC.head_dim;
-            vc[cb + i / 2u] = packHalf2x16(vec2(qkv[vb + i], qkv[vb + i + 1u]));
-            vc[cb + (i + half_d) / 2u] = packHalf2x16(vec2(qkv[vb + i + half_d], qkv[vb + i + 1u + half_d]));
+            vc[cb + i / 2u] = packHalf2x16(vec2(ROPE_QKV[vb + i], ROPE_QKV[vb + i + 1u]));
+            vc[cb + (i + half_d) / 2u] = packHalf2x16(vec2(ROPE_QKV[vb + i + half_d], ROPE_QKV[vb + i + 1u + half_d]));
 #endif
         } else {
-            qkv[base + i] = ra0;
-            qkv[base + i + 1u] = ra1;
-            qkv[base + i + half_d] = rb0;
-            qkv[base + i + 1u + half_d] = rb1;
+            ROPE_QKV[base + i] = ra0;
+            ROPE_QKV[base + i + 1u] = ra1;
+            ROPE_QKV[base + i + half_d] = rb0;
+            ROPE_QKV[base + i + 1u + half_d] = rb1;
         }
     }
 #ifdef KV_Q8

@@ -190,6 +190,28 @@ TEST_P(MatvecRope, MatchesMatvecThenRopeKv) {
             EXPECT_EQ(fused2, can);
             if (!fused) continue;
             EXPECT_EQ(download<uint32_t>(done, 1)[0], 0u);
+            // Where the tail cannot take the row, matvec says so and the caller runs rope_kv: more than
+            // one token row, a row wider than the matrix, or the matrix in chunks.
+            {
+                pc::RopeKvPC two = rpc, wide = rpc;
+                two.rows = 2;
+                wide.row_stride = W + 4;
+                Arena arena2(ctx(), MemoryKind::Device, 1 << 20);
+                Uploader up2(ctx());
+                GpuLinear split = upload_gptq(ctx(), arena2, up2, parts, false, 64 * c.k / 2, cfg.x8);  // 64 rows a chunk
+                up2.finish();
+                EXPECT_GT(split.chunks.size(), 1u);
+                const Ops::RopeAfter r_two{tb, kc, vc, sb0, done, two, q8}, r_wide{tb, kc, vc, sb0, done, wide, q8};
+                Buffer y3 = zeros(size_t(W + 4) * 4 * 2);
+                run([&](Recorder& r) {
+                        EXPECT_FALSE(ops.matvec(r, w, xb, 0, y3, Epilogue::Store, nullptr, &r_two));
+                        r.barrier();
+                        EXPECT_FALSE(ops.matvec(r, w, xb, 0, y3, Epilogue::Store, nullptr, &r_wide));
+                        r.barrier();
+                        EXPECT_FALSE(ops.matvec(r, split, xb, 0, y3, Epilogue::Store, nullptr, &r0));
+                    },
+                    ops);
+            }
             // Separate: the same two steps with matvec, then rope_kv.
             Buffer y2 = zeros(size_t(W) * 4), kc2 = zeros(cache_words * 4), vc2 = zeros(cache_words * 4);
             run([&](Recorder& r) {

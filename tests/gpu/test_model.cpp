@@ -116,6 +116,17 @@ TEST(Model, GpuShapedForwardMatchesTheDeviceShape) {
                 gpu.attn_cpu = false;
                 SCOPED_TRACE(base.model_dir.filename().string() + ", " + matvec_shape_name(shape) +
                              (kv_q8 ? ", int8 cache" : ", fp16 cache"));
+                {
+                    // Fused as designed: the first rmsnorm, 5 dispatches a layer (q/k/v + rope, attention +
+                    // merge, o + norm, gate/up + silu, down + norm; the last layer's down without), the
+                    // final rmsnorm and the head's matvec. (Else the comparison below could pass unfused.)
+                    Engine e(gpu);
+                    const int32_t one[] = {ids[0]};
+                    e.model().forward(one, HeadRequest{HeadMode::LastLogits});
+                    e.model().forward(one, HeadRequest{HeadMode::LastLogits});
+                    EXPECT_EQ(e.model().dispatches_per_token(), 2u + 5u * 2u + 1u);
+                    expect_clean(e);
+                }
                 for (const bool decode : {false, true}) {
                     const auto want = logits_of(base, ids, decode), got = logits_of(gpu, ids, decode);
                     ASSERT_EQ(got.size(), want.size());

@@ -231,12 +231,18 @@ def check_persist():
     with Xvfb(dict(os.environ, R1VK_VALIDATION="1")) as xenv:
         app = subprocess.Popen([APP, "--data-dir", data, "--prompt", "What is 12345 + 54321?", "--temp", "0"], env=xenv)
         new_file, t0 = None, time.time()
-        while time.time() - t0 < 120 and not new_file and app.poll() is None:
+        while time.time() - t0 < 120 and not new_file:
+            running = app.poll() is None
             added = set(os.listdir(os.path.join(data, "conversations"))) - before
             new_file = next((f for f in added if f.endswith(".json")), None)
+            if not running:
+                break  # one last look at the directory above, after the app ended
             time.sleep(0.005)
+        exited = app.poll()
         app.kill()  # SIGKILL
         app.wait(timeout=60)
+    if exited is not None:
+        fail(f"the app ended by itself (exit code {exited}) instead of being killed")
     if not new_file:
         fail("the question was never saved")
     run(["--data-dir", data, "--quit-when-done", "--state", st])

@@ -36,7 +36,11 @@ with tempfile.TemporaryDirectory() as tmp:
         pid = proc.pid
         # Wait until the last reply is saved (each finished reply is written), then let the frames settle.
         convs = os.path.join(tmp, "data", "conversations")
+        t_start = time.time()
         while True:
+            if proc.poll() is not None or time.time() - t_start > 600:
+                proc.kill()
+                sys.exit(f"measure.py: the app ended (exit {proc.poll()}) or took over 600 s before every reply was saved")
             done = 0
             for f in os.listdir(convs) if os.path.isdir(convs) else []:
                 if f.endswith(".json"):
