@@ -10,6 +10,7 @@
 #include <memory>
 #include <numeric>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,8 @@ struct GptqLayer {
     };
 
     explicit GptqLayer(const Options& o) {
+        // GPTQ packs 8 nibbles a word along k (qweight) and along n (qzeros).
+        if (o.k % 8 != 0 || o.n % 8 != 0) throw std::invalid_argument("GptqLayer: k and n must be multiples of 8");
         std::mt19937 rng(o.seed);
         const int K = o.k, N = o.n, gs = o.group_size, G = (K + gs - 1) / gs;
         qweight.assign(size_t(K / 8) * N, 0);

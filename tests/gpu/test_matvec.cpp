@@ -266,7 +266,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatvecRope,
                          ::testing::Values(RopeFuseCase{5, 1, 64, 256, 64, false, 0},
                                            RopeFuseCase{4, 2, 128, 384, 128, true, 4095},
                                            RopeFuseCase{7, 1, 32, 128, 32, false, 100000},
-                                           RopeFuseCase{3, 3, 12, 96, 32, false, 17},
+                                           RopeFuseCase{4, 2, 12, 96, 32, false, 17},
                                            RopeFuseCase{4, 2, 64, 256, 64, false, 9, true}),
                          [](const auto& info) {
                              const RopeFuseCase& c = info.param;
