@@ -20,6 +20,15 @@ namespace {
 
 constexpr double kAtol = 1e-4, kRtol = 1e-4, kNmse = 1e-9;
 
+// One GPTQ layer on the device, row-major or in the x8 layout, in chunks of max_range bytes if set.
+GpuLinear upload_layer(Context& ctx, Arena& arena, const GptqLayer& layer, bool x8, uint64_t max_range = 0) {
+    Uploader up(ctx);
+    const GptqLinear* parts[] = {&layer.L};
+    GpuLinear w = upload_gptq(ctx, arena, up, parts, false, max_range, x8);
+    up.finish();
+    return w;
+}
+
 struct MatvecCase {
     int k, n, group_size;
     bool sym, v2, act_order, bias;
@@ -167,10 +176,7 @@ TEST_P(MatvecRope, MatchesMatvecThenRopeKv) {
             SCOPED_TRACE(matvec_config_name(cfg) + (q8 ? ", int8 cache" : ", fp16 cache"));
             Ops ops(ctx(), cfg);
             Arena arena(ctx(), MemoryKind::Device, 1 << 20);
-            Uploader up(ctx());
-            const GptqLinear* parts[] = {&layer.L};
-            GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, 0, cfg.x8);
-            up.finish();
+            GpuLinear w = upload_layer(ctx(), arena, layer, cfg.x8);
             const uint32_t row_words = q8 ? hd / 4 + 1 : hd / 2;
             const size_t cache_words = size_t(c.n_kv) * cap * row_words;
             const pc::RopeKvPC rpc{c.n_heads, c.n_kv, hd, 1, W, k_off, v_off, cap, c.pos0, 1};
@@ -197,9 +203,7 @@ TEST_P(MatvecRope, MatchesMatvecThenRopeKv) {
                 two.rows = 2;
                 wide.row_stride = W + 4;
                 Arena arena2(ctx(), MemoryKind::Device, 1 << 20);
-                Uploader up2(ctx());
-                GpuLinear split = upload_gptq(ctx(), arena2, up2, parts, false, 64 * c.k / 2, cfg.x8);  // 64 rows a chunk
-                up2.finish();
+                GpuLinear split = upload_layer(ctx(), arena2, layer, cfg.x8, 64 * c.k / 2);  // 64 rows a chunk
                 EXPECT_GT(split.chunks.size(), 1u);
                 const Ops::RopeAfter r_two{tb, kc, vc, sb0, done, two, q8}, r_wide{tb, kc, vc, sb0, done, wide, q8};
                 Buffer y3 = zeros(size_t(W + 4) * 4 * 2);
@@ -491,10 +495,7 @@ TEST_P(MatmulQ4, MatchesReference) {
         SCOPED_TRACE(matmul_config_name(cfg));
         Ops ops(ctx(), cfg);
         Arena arena(ctx(), MemoryKind::Device, 1 << 20);
-        Uploader up(ctx());
-        const GptqLinear* parts[] = {&layer.L};
-        GpuLinear w = upload_gptq(ctx(), arena, up, parts, false, 0, cfg.x8);
-        up.finish();
+        GpuLinear w = upload_layer(ctx(), arena, layer, cfg.x8);
         Buffer xb = upload(x);
         Buffer yb = c.accumulate ? upload(resid) : zeros(want.size() * 4);
         // The texel shape must really run where its shapes allow (k % 32, group % 32, no act-order).
