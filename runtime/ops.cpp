@@ -74,32 +74,33 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     return d;
 }
 
-bool has_norm_variant(MatvecShape s) { return s == MatvecShape::Texel || s == MatvecShape::Lanes || s == MatvecShape::LanesNoSubgroup; }
+bool has_fused_variants(MatvecShape s) { return s == MatvecShape::Texel || s == MatvecShape::Lanes || s == MatvecShape::LanesNoSubgroup; }
 
-PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8) {
-    if (!has_norm_variant(c.matvec)) fail_device("matvec_norm: the rows shape has no variant ending with the rmsnorm");
-    // The shape's int4 += residual pipeline, with FUSE_NORM's three more bindings (7 norm weight, 8 xn, 9 counter).
-    if (act_order && c.matvec == MatvecShape::Texel) fail_device("matvec_norm: the texel shape has no act-order");
-    PipelineDesc d = matvec(c, WeightType::Q4, Epilogue::Accumulate, bias, act_order, sym, x8);
-    d.shader = c.matvec == MatvecShape::Texel ? "matvec_texel_norm"
-               : c.matvec == MatvecShape::Lanes ? "matvec_lanes_norm" : "matvec_lanes_norm_nosg";
-    d.bindings = 10;
+namespace {
+// A fused tail's variant of the shape's int4 pipeline: "<shape><tail>[_nosg]" with its extra bindings.
+PipelineDesc fused_matvec(const KernelConfig& c, Epilogue epi, bool bias, bool act_order, bool sym, bool x8,
+                          const std::string& tail, uint32_t bindings) {
+    if (!has_fused_variants(c.matvec)) fail_device("matvec" + tail + ": the rows shape has no fused variant");
+    if (act_order && c.matvec == MatvecShape::Texel) fail_device("matvec" + tail + ": the texel shape has no act-order");
+    PipelineDesc d = matvec(c, WeightType::Q4, epi, bias, act_order, sym, x8);
+    d.shader = c.matvec == MatvecShape::Texel ? "matvec_texel" + tail
+               : c.matvec == MatvecShape::Lanes ? "matvec_lanes" + tail : "matvec_lanes" + tail + "_nosg";
+    d.bindings = bindings;
     if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
     return d;
 }
+}  // namespace
+
+PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8) {
+    // += residual, with FUSE_NORM's three more bindings (7 norm weight, 8 xn, 9 counter).
+    return fused_matvec(c, Epilogue::Accumulate, bias, act_order, sym, x8, "_norm", 10);
+}
 
 PipelineDesc matvec_rope(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8, bool kv_q8) {
-    if (!has_norm_variant(c.matvec)) fail_device("matvec_rope: the rows shape has no variant ending with rope_kv");
-    if (act_order && c.matvec == MatvecShape::Texel) fail_device("matvec_rope: the texel shape has no act-order");
-    // The shape's int4 Store pipeline, with FUSE_ROPE's five more bindings (7 table, 8 k cache, 9
-    // counter, 10 v cache, 11 step) and RopeKvPC after MatvecPC.
-    PipelineDesc d = matvec(c, WeightType::Q4, Epilogue::Store, bias, act_order, sym, x8);
-    const std::string kv = kv_q8 ? "_q8kv" : "";
-    d.shader = c.matvec == MatvecShape::Texel ? "matvec_texel_rope" + kv
-               : c.matvec == MatvecShape::Lanes ? "matvec_lanes_rope" + kv : "matvec_lanes_rope" + kv + "_nosg";
-    d.bindings = 12;
+    // Store, with FUSE_ROPE's five more bindings (7 table, 8 k cache, 9 counter, 10 v cache, 11 step)
+    // and RopeKvPC after MatvecPC.
+    PipelineDesc d = fused_matvec(c, Epilogue::Store, bias, act_order, sym, x8, kv_q8 ? "_rope_q8kv" : "_rope", 12);
     d.push_size = sizeof(pc::MatvecRopePC);
-    if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
     return d;
 }
 
@@ -235,12 +236,11 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
         };
         v.insert(v.begin() + 12, dot.begin(), dot.end());
     }
-    // The texel and lanes shapes end o and down with the next rmsnorm (Ops::NormAfter) where they can.
-    // (Act-order weights take the rows shape instead of the texel one: no rmsnorm there.)
-    if (kernel_desc::has_norm_variant(c.matvec) && !(act && c.matvec == MatvecShape::Texel))
+    // The texel and lanes shapes end o and down with the next rmsnorm (Ops::NormAfter) and q/k/v with
+    // decode's rope + KV-cache write (Ops::RopeAfter, either cache) where they can. (Act-order weights
+    // take the rows shape instead of the texel one: no fused tails there.)
+    if (kernel_desc::has_fused_variants(c.matvec) && !(act && c.matvec == MatvecShape::Texel)) {
         v.push_back({"o / down += residual, then the next rmsnorm", true, kernel_desc::matvec_norm(c, false, act, sym, x8q(I))});
-    // ... and q/k/v with decode's rope + KV-cache write (Ops::RopeAfter), for either cache.
-    if (kernel_desc::has_norm_variant(c.matvec) && !(act && c.matvec == MatvecShape::Texel)) {
         v.push_back({"q/k/v projection + bias, then rope + KV-cache write", true,
                      kernel_desc::matvec_rope(c, true, act, sym, x8q(H), false)});
         v.push_back({"q/k/v projection + bias, then rope + KV-cache write (int8, --kv-cache q8)", true,
@@ -342,12 +342,12 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     if (c.matvec == MatvecShape::Texel && (x_off % 4 != 0 || !texel_fits(w, x, uint64_t(x_off) + w.k)))
         c.matvec = MatvecShape::Rows;
     // The rmsnorm rides along where the whole output is one dispatch of the int4 texel or lanes kernel.
-    const bool fuse = norm && epi == Epilogue::Accumulate && kernel_desc::has_norm_variant(c.matvec) &&
+    const bool fuse = norm && epi == Epilogue::Accumulate && kernel_desc::has_fused_variants(c.matvec) &&
                       w.type == WeightType::Q4 && w.chunks.size() == 1;
     // rope_kv rides along where that one dispatch is the whole q/k/v row of one token.
     // (The tail reads the row at y[0 .. row_stride): the one chunk must be all of it, from output 0.)
     const uint64_t tail = rope ? rope_trips(rope->pc, c.matvec_ls, rope->kv_q8) : 0;
-    const bool fuse_rope = !fuse && rope && epi == Epilogue::Store && kernel_desc::has_norm_variant(c.matvec) &&
+    const bool fuse_rope = !fuse && rope && epi == Epilogue::Store && kernel_desc::has_fused_variants(c.matvec) &&
                            w.type == WeightType::Q4 && w.chunks.size() == 1 && w.out_base == 0 &&
                            w.chunks[0].row_begin == 0 && w.chunks[0].rows == rope->pc.row_stride && rope->pc.rows == 1 &&
                            rope->pc.head_dim % 4 == 0 && y.range >= uint64_t(rope->pc.row_stride) * 4 &&

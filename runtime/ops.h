@@ -64,8 +64,8 @@ namespace kernel_desc {
 // x8: the weights are in the x8 layout (GpuLinear::x8; the CPU shapes only).
 PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
 // matvec_{texel,lanes}_norm[_nosg]: the int4 matvec += residual of the texel or lanes shape, ending with the
-// next rmsnorm (Ops::matvec's NormAfter); has_norm_variant says which shapes have one.
-bool has_norm_variant(MatvecShape s);
+// next rmsnorm (Ops::matvec's NormAfter); has_fused_variants says which shapes have these and the rope ones.
+bool has_fused_variants(MatvecShape s);
 PipelineDesc matvec_norm(const KernelConfig& c, bool bias, bool act_order, bool sym, bool x8);
 // matvec_{texel,lanes}_rope[_q8kv][_nosg]: the int4 q/k/v matvec (Store) of the same shapes, ending with
 // decode's rope_kv (Ops::matvec's RopeAfter); kv_q8 for the int8 cache.

@@ -28,23 +28,16 @@ void combine_head(uint r, uint h, uint n, uint hd, uint n_heads, uint max_splits
 #ifdef FUSE_COMBINE
 // The attention kernels' tail: every workgroup makes its partials visible and counts itself done for
 // its (row tile, kv head); the split that counts last merges the tile's heads, so no attn_combine
-// dispatch follows (one fewer a layer: ~100 us on lavapipe, a launch and a barrier on a GPU). It then
-// zeroes the counter for the next dispatch. The output is contiguous heads: out_stride = n_heads * hd.
-shared uint comb_last;
+// dispatch follows (one fewer a layer: ~100 us on lavapipe, a launch and a barrier on a GPU). The
+// output is contiguous heads: out_stride = n_heads * hd.
+#include "last_workgroup.glsl"
 
 void combine_if_last(uint kvh, uint r0, uint rows_here, uint g, uint lane, uint lanes) {
-    memoryBarrierBuffer();
-    barrier();
-    const uint ci = gl_WorkGroupID.z * p.n_kv_heads + kvh;
-    if (lane == 0u) comb_last = (atomicAdd(done[ci], 1u) + 1u == gl_NumWorkGroups.y) ? 1u : 0u;
-    barrier();
-    if (comb_last == 0u) return;
-    memoryBarrierBuffer();
+    if (!last_to_finish(gl_WorkGroupID.z * p.n_kv_heads + kvh, gl_NumWorkGroups.y)) return;  // the tile's splits
     for (uint r = r0; r < r0 + rows_here; ++r)
         for (uint i = 0u; i < g; ++i)
             combine_head(r, kvh * g + i, gl_NumWorkGroups.y, p.head_dim, p.n_heads, p.max_splits, p.n_heads * p.head_dim,
                          lane, lanes);
-    if (lane == 0u) done[ci] = 0u;
 }
 #endif
 

@@ -107,24 +107,9 @@ void store_output(uint o, float a, float b, uint row) {
 }
 
 #if defined(FUSE_NORM) || defined(FUSE_ROPE)
-shared uint wg_last;  // this workgroup finished the product last
-
-// Whether this workgroup is the last of the dispatch to finish: the usual last-block pattern. Every
-// workgroup calls it once, after its stores; each makes its outputs visible, then counts itself done.
-// The last one zeroes the counter for the next dispatch and sees every workgroup's y. Uniform across
-// the workgroup, so the tail it guards may use barrier().
-bool last_workgroup() {
-    memoryBarrierBuffer();
-    barrier();
-    if (gl_LocalInvocationIndex == 0u) {
-        wg_last = (atomicAdd(done[0], 1u) + 1u == gl_NumWorkGroups.x * gl_NumWorkGroups.y) ? 1u : 0u;
-        if (wg_last != 0u) done[0] = 0u;  // every other workgroup has counted itself already
-    }
-    barrier();
-    if (wg_last == 0u) return false;
-    memoryBarrierBuffer();
-    return true;
-}
+#include "last_workgroup.glsl"
+// One counter for the whole dispatch (done[0]), over its 1D or 2D grid.
+bool last_workgroup() { return last_to_finish(0u, gl_NumWorkGroups.x * gl_NumWorkGroups.y); }
 #endif
 
 #ifdef FUSE_NORM
