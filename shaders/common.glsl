@@ -50,6 +50,24 @@ void unpack_q4(uint q, out vec4 lo, out vec4 hi) {
     hi = vec4(float((q >> 16u) & 15u), float((q >> 20u) & 15u), float((q >> 24u) & 15u), float(q >> 28u));
 }
 
+// One texel of a GPTQ row (4 words, 32 nibbles) against the 32 x values it meets, as
+// sum(n * x) - z * sum(x): the zero point once a group instead of once a weight. matvec_texel (decode)
+// and matmul_texel (prefill) both take a group's sums through these two functions, in this order, so
+// decode and prefill compute the same floats. They have to: the subtraction cancels about three bits
+// of the fp32 sum, and when the two paths rounded apart, the fp16 KV cache turned those bits into
+// whole fp16 steps (decode vs prefill max |d| 5.6e-4 instead of 3.3e-6; docs/perf-notes.md).
+// n0..n7 may be the nibbles shifted down (unpack_q4) or masked in place with x scaled by 16^-j to
+// match: each product is the same float either way.
+float q4_texel_nx(vec4 n0, vec4 n1, vec4 n2, vec4 n3, vec4 n4, vec4 n5, vec4 n6, vec4 n7,
+                  vec4 y0, vec4 y1, vec4 y2, vec4 y3, vec4 y4, vec4 y5, vec4 y6, vec4 y7) {
+    return ((dot(n0, y0) + dot(n1, y1)) + (dot(n2, y2) + dot(n3, y3))) +
+           ((dot(n4, y4) + dot(n5, y5)) + (dot(n6, y6) + dot(n7, y7)));
+}
+float q4_texel_xsum(vec4 y0, vec4 y1, vec4 y2, vec4 y3, vec4 y4, vec4 y5, vec4 y6, vec4 y7) {
+    const vec4 v = ((y0 + y1) + (y2 + y3)) + ((y4 + y5) + (y6 + y7));
+    return (v.x + v.y) + (v.z + v.w);
+}
+
 // The 4 int8 values of a Q8 word (value j at byte j) as floats, sign-extended with integer shifts,
 // so every value is exact (no float tricks with a bias).
 vec4 unpack_q8(uint q) {

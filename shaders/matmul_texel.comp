@@ -70,30 +70,40 @@ void rows_at(uint n0) {
             for (uint j = 0u; j < TB; ++j) acc[r * TB + j] *= s;
         }
 #else
+        // sum(n x) - z sum(x) a group, through the same q4_texel_* as matvec_texel so that prefill
+        // and decode compute the same floats (common.glsl says why); sum(x) is shared by the rows.
         const uint tpg = p.group_size >> 5u;
         for (uint g = 0u; g < p.n_groups; ++g) {
-            float part[ROWS * TB];
-            for (uint i = 0u; i < ROWS * TB; ++i) part[i] = 0.0;
+            float nx[ROWS * TB], sx[TB];
+            for (uint i = 0u; i < ROWS * TB; ++i) nx[i] = 0.0;
+            for (uint j = 0u; j < TB; ++j) sx[j] = 0.0;
             const uint c1 = min((g + 1u) * tpg, kt);
             for (uint c = g * tpg; c < c1; ++c) {
+                const uint k = 32u * c;
+                for (uint j = 0u; j < TB; ++j) {
+                    const uint t = min(t0 + j, p.t - 1u);
+                    sx[j] += q4_texel_xsum(x4(t, k), x4(t, k + 4u), x4(t, k + 8u), x4(t, k + 12u),
+                                           x4(t, k + 16u), x4(t, k + 20u), x4(t, k + 24u), x4(t, k + 28u));
+                }
                 for (uint r = 0u; r < ROWS; ++r) {
-                    const float z = SYM ? 8.0 : float(((zr[row[r] * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
                     const uvec4 q = imageLoad(wt, int(wr[r].x + c * wr[r].y));
-                    for (uint h = 0u; h < 4u; ++h) {
-                        vec4 lo, hi;
-                        unpack_q4(q[h], lo, hi);
-                        lo -= z;
-                        hi -= z;
-                        for (uint j = 0u; j < TB; ++j) {
-                            const uint t = min(t0 + j, p.t - 1u), k = 32u * c + 8u * h;
-                            part[r * TB + j] += dot(lo, x4(t, k)) + dot(hi, x4(t, k + 4u));
-                        }
+                    vec4 n0, n1, n2, n3, n4, n5, n6, n7;
+                    unpack_q4(q.x, n0, n1);
+                    unpack_q4(q.y, n2, n3);
+                    unpack_q4(q.z, n4, n5);
+                    unpack_q4(q.w, n6, n7);
+                    for (uint j = 0u; j < TB; ++j) {
+                        const uint t = min(t0 + j, p.t - 1u);
+                        nx[r * TB + j] += q4_texel_nx(n0, n1, n2, n3, n4, n5, n6, n7,
+                                                      x4(t, k), x4(t, k + 4u), x4(t, k + 8u), x4(t, k + 12u),
+                                                      x4(t, k + 16u), x4(t, k + 20u), x4(t, k + 24u), x4(t, k + 28u));
                     }
                 }
             }
             for (uint r = 0u; r < ROWS; ++r) {
                 const float s = HALF_AT(sc, row[r] * p.n_groups + g);
-                for (uint j = 0u; j < TB; ++j) acc[r * TB + j] += s * part[r * TB + j];
+                const float z = SYM ? 8.0 : float(((zr[row[r] * p.zero_words + (g >> 3u)] >> ((g & 7u) * 4u)) & 15u) + p.zero_offset);
+                for (uint j = 0u; j < TB; ++j) acc[r * TB + j] += s * (nx[r * TB + j] - z * sx[j]);
             }
         }
 #endif

@@ -11,8 +11,9 @@
 // A throwaway probe on the 2-core machine (128 MiB fp16 rows of 5120, one dispatch) read 0.9 GB/s with
 // storage buffers and one workgroup a block, 2.6 with strided workgroups, 13 with texels and both.
 // Requires k % 32 (Q4, with group_size % 32), k % 8 (F16) or k % 16 (Q8) == 0, x_off % 4 == 0 and no
-// act-order; Ops falls back to matvec_rows otherwise. Accumulation as matvec_rows: fp32 per GPTQ group
-// (or int8 row), then scaled. Its C++ twins are ref::gptq_matmul, ref::f16_matmul and ref::q8_matmul.
+// act-order; Ops falls back to matvec_rows otherwise. Accumulation fp32 per GPTQ group (or int8 row), then
+// scaled; int4 as sum(n x) - z sum(x) a group, in matmul_texel's order (common.glsl, q4_texel_nx).
+// Its C++ twins are ref::gptq_matmul, ref::f16_matmul and ref::q8_matmul.
 // Weights may be in the x8 layout (X8, common.glsl), which lines the gathers of a subgroup's 8 lanes up
 // on neighbouring texels: with ROWS = 4, the 14B's fp16 head read 12.6 -> 15.3 GB/s and its int4
 // layers 4.25 -> 5.37 GB/s on the 2-core machine (docs/perf-notes.md).
@@ -63,37 +64,34 @@ void rows_at(uint o0) {
 #else
     const uint tpg = p.group_size >> 5u;  // texels a group
     // Nibble j of a word is masked in place, not shifted down: float(q & (15 << 4j)) is n * 16^j
-    // exactly, against x * 16^-j and the zero point z * 16^j, so each product (n - z) * x is the
-    // same float as with the nibble shifted down, one shift a weight cheaper (the top nibble is
-    // shifted, since q & (15 << 28) is not an int). Powers of 2 scale exactly; the one exception is an
-    // x below 2^-102, where x * 16^-6 turns subnormal, a product under 2^-98 that no sum of O(1) terms
-    // can hold anyway.
+    // exactly, against x * 16^-j, so each product n * x is the same float as with the nibble shifted
+    // down, one shift a weight cheaper (the top nibble is shifted, since q & (15 << 28) is not an
+    // int). Powers of 2 scale exactly; the one exception is an x below 2^-102, where x * 16^-6 turns
+    // subnormal, a product under 2^-98 that no sum of O(1) terms can hold anyway.
+    // The zero point comes in once a group, as z * sum(x) with sum(x) shared by the invocation's rows
+    // (q4_texel_nx, common.glsl, says why the order is fixed): 32 subtractions a row a texel fewer.
     const vec4 SLO = vec4(1.0, 1.0 / 16.0, 1.0 / 256.0, 1.0 / 4096.0);
     const vec4 SHI = vec4(1.0 / 65536.0, 1.0 / 1048576.0, 1.0 / 16777216.0, 1.0);
     for (uint g = 0u; g < p.n_groups; ++g) {
-        float part[NR];
-        vec4 zlo[NR], zhi[NR];
-        for (uint i = 0u; i < NR; ++i) {
-            part[i] = 0.0;
-            const float z = zero_of(row[i], g);
-            zlo[i] = z * vec4(1.0, 16.0, 256.0, 4096.0);  // z * 16^j: products, exact (division need not be)
-            zhi[i] = z * vec4(65536.0, 1048576.0, 16777216.0, 1.0);
-        }
+        float nx[NR];
+        for (uint i = 0u; i < NR; ++i) nx[i] = 0.0;
+        float sx = 0.0;
         for (uint t = g * tpg; t < min((g + 1u) * tpg, kt); ++t) {
             const uint k0 = 32u * t;
-            const vec4 x0 = x4(k0) * SLO, x1 = x4(k0 + 4u) * SHI, x2 = x4(k0 + 8u) * SLO, x3 = x4(k0 + 12u) * SHI;
-            const vec4 x4_ = x4(k0 + 16u) * SLO, x5 = x4(k0 + 20u) * SHI, x6 = x4(k0 + 24u) * SLO, x7 = x4(k0 + 28u) * SHI;
+            const vec4 r0 = x4(k0), r1 = x4(k0 + 4u), r2 = x4(k0 + 8u), r3 = x4(k0 + 12u);
+            const vec4 r4 = x4(k0 + 16u), r5 = x4(k0 + 20u), r6 = x4(k0 + 24u), r7 = x4(k0 + 28u);
+            sx += q4_texel_xsum(r0, r1, r2, r3, r4, r5, r6, r7);
+            const vec4 x0 = r0 * SLO, x1 = r1 * SHI, x2 = r2 * SLO, x3 = r3 * SHI;
+            const vec4 x4_ = r4 * SLO, x5 = r5 * SHI, x6 = r6 * SLO, x7 = r7 * SHI;
             for (uint i = 0u; i < NR; ++i) {
                 const uvec4 q = imageLoad(wt, int(wr[i].x + t * wr[i].y));
-                float s = 0.0;
-                s += dot(masked_lo(q.x) - zlo[i], x0) + dot(masked_hi(q.x) - zhi[i], x1);
-                s += dot(masked_lo(q.y) - zlo[i], x2) + dot(masked_hi(q.y) - zhi[i], x3);
-                s += dot(masked_lo(q.z) - zlo[i], x4_) + dot(masked_hi(q.z) - zhi[i], x5);
-                s += dot(masked_lo(q.w) - zlo[i], x6) + dot(masked_hi(q.w) - zhi[i], x7);
-                part[i] += s;
+                nx[i] += q4_texel_nx(masked_lo(q.x), masked_hi(q.x), masked_lo(q.y), masked_hi(q.y),
+                                     masked_lo(q.z), masked_hi(q.z), masked_lo(q.w), masked_hi(q.w),
+                                     x0, x1, x2, x3, x4_, x5, x6, x7);
             }
         }
-        for (uint i = 0u; i < NR; ++i) acc[i] += HALF_AT(sc, row[i] * p.n_groups + g) * part[i];
+        for (uint i = 0u; i < NR; ++i)
+            acc[i] += HALF_AT(sc, row[i] * p.n_groups + g) * (nx[i] - zero_of(row[i], g) * sx);
     }
 #endif
     for (uint j = 0u; j < ROWS; ++j)

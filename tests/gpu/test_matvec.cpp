@@ -570,5 +570,44 @@ TEST_F(GpuTest, MatmulGateUpPairWritesBothHalves) {
     }
 }
 
+// Decode (matvec_texel) and prefill (matmul_texel) put a row's int4 sums together in the same order
+// (q4_texel_nx and q4_texel_xsum, common.glsl), so on the CPU shapes a token's product is the same
+// float whichever path computed it: the fp16 KV cache would turn ulp-level differences in k and v into
+// whole fp16 steps, and a reply's logprobs would depend on whether its prompt was prefilled or decoded.
+TEST_F(GpuTest, TexelDecodeAndPrefillAgreeExactly) {
+    if (!ctx().info().texel_rgba32) GTEST_FAIL() << "lavapipe has rgba32 texel buffers; this device does not";
+    struct Shape { int k, n, group_size; bool sym, v2; uint32_t seed; };
+    for (const Shape s : {Shape{256, 296, 128, false, false, 61}, Shape{896, 136, 128, false, true, 62},
+                          Shape{160, 104, 32, true, false, 63}, Shape{384, 72, 64, false, false, 64}}) {
+        SCOPED_TRACE("k" + std::to_string(s.k) + " n" + std::to_string(s.n) + " g" + std::to_string(s.group_size));
+        GptqLayer layer({s.k, s.n, s.group_size, s.sym, s.v2, false, true, s.seed});
+        const uint32_t rows = 7;
+        auto x = randn(size_t(s.k) * rows, s.seed + 1);
+        for (float& v : x) v += 0.5f;  // a common offset, so sum(x) is large and the zero-point term matters
+        for (const bool x8 : {false, true}) {
+            KernelConfig cfg = KernelConfig::for_device(ctx().info());
+            cfg.matvec = MatvecShape::Texel;
+            cfg.matmul_rows = cfg.matmul_texel = true;
+            cfg.x8 = x8;
+            Ops ops(ctx(), cfg);
+            Arena arena(ctx(), MemoryKind::Device, 1 << 20);
+            GpuLinear w = upload_layer(ctx(), arena, layer, x8);
+            Buffer xb = upload(x), prefill = zeros(size_t(s.n) * rows * 4), decode = zeros(size_t(s.n) * rows * 4);
+            ASSERT_TRUE(ops.texel_fits(w, xb, 0));
+            run([&](Recorder& r) {
+                    ops.matmul(r, w, xb, s.k, prefill, s.n, rows, Epilogue::Store);
+                    for (uint32_t t = 0; t < rows; ++t)
+                        ops.matvec(r, w, xb, t * s.k, BufferView(decode, uint64_t(t) * s.n * 4, uint64_t(s.n) * 4), Epilogue::Store);
+                },
+                ops);
+            const auto a = download<float>(prefill, size_t(s.n) * rows), b = download<float>(decode, size_t(s.n) * rows);
+            size_t differ = 0;
+            for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
+            EXPECT_EQ(differ, 0u) << (x8 ? "x8" : "row-major") << ": outputs where decode and prefill differ";
+            EXPECT_TRUE(all_close(a, ref::gptq_matmul(layer.L, x, rows), kAtol, kRtol, kNmse));
+        }
+    }
+}
+
 }  // namespace
 }  // namespace r1vk::test
