@@ -7,7 +7,8 @@
 # same run) and with the nominal bandwidth, then decode with --lm-head f16 vs q8, --activations f32 vs
 # q8 and, at depth 16384, --kv-cache f16 vs q8, when time is left.
 # Everything under `timeout`, 8 minutes in all.
-#   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default 4800: the H200's nominal 4.8 TB/s)
+#   scripts/gpu-check.sh [BANDWIDTH_GB_S]     (default: the lent card's nominal bandwidth, from its name:
+#   H200 4800, H100 SXM 3350, H100 NVL 3900, H100 PCIe 2000 GB/s; 4800 for a name it does not know)
 # Carry (the device tool's `carry`): build/r1vk build/tests/r1vk_gpu_tests build/tests/models
 # build/CMakeCache.txt .gl   (with vulkan-validationlayers' deb in .gl/ beside the loader's)
 # Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
@@ -16,7 +17,7 @@
 # GPU_CHECK_KV_ARGS="--layers 2 -p 8 -n 4 -r 1 -d 512 -c 600" scripts/gpu-check.sh 50
 set -uo pipefail
 cd "$(dirname "$0")/.."
-BW=${1:-4800}
+BW=${1:-}
 MODEL=${GPU_CHECK_MODEL:-r1-distill-qwen-14b}
 ARGS=${GPU_CHECK_ARGS:--p 512 -n 128 -r 3}
 Q8_ARGS=${GPU_CHECK_Q8_ARGS:--p 8 -n 64 -r 3}
@@ -56,7 +57,20 @@ if ! timeout 60 build/r1vk info >/dev/null 2>&1 || ! timeout 60 build/r1vk info 
 fi
 
 step "r1vk info"
-timeout 60 build/r1vk info || { echo "gpu-check: r1vk info failed"; exit 3; }
+timeout 60 build/r1vk info > /tmp/gpu-check-info.txt 2>&1 || { cat /tmp/gpu-check-info.txt; echo "gpu-check: r1vk info failed"; exit 3; }
+cat /tmp/gpu-check-info.txt
+if [[ -z $BW ]]; then
+  # The default device's line ("* device 0: NVIDIA H100 80GB HBM3 (GPU)"): the card's nominal bandwidth.
+  name=$(sed -n 's/^\* device [0-9]*: //p' /tmp/gpu-check-info.txt | head -1)
+  case $name in
+    *H200*) BW=4800 ;;
+    *H100*PCIe*) BW=2000 ;;
+    *H100*NVL*) BW=3900 ;;
+    *H100*) BW=3350 ;;
+    *) BW=4800; echo "gpu-check: no nominal bandwidth known for '$name': 4800 GB/s assumed (pass it as the argument)" ;;
+  esac
+  echo "gpu-check: nominal bandwidth $BW GB/s ($name)"
+fi
 
 step "gpu tests (every kernel against its C++ twin, under the Khronos validation layer)"
 if ! ls /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json >/dev/null 2>&1; then
