@@ -44,6 +44,23 @@ uvec2 block_range(uint n_blocks) {
 
 float silu(float x) { return x / (1.0 + exp(-x)); }
 
+// RMSNorm's sum of squares in one order whatever the workgroup size: 32 stripes (element i in stripe
+// i % 32), each summed in increasing i by one lane, then the 32 stripe sums in order by every lane.
+// rmsnorm.comp and the matvecs' fused norm tail (matvec.glsl) both use it, so decode's norm is the
+// same float as prefill's: with the int4 products already alike (q4_texel_nx), decode and prefill then
+// feed the fp16 KV cache the same values, which it would otherwise round apart into whole fp16 steps.
+// AT(i): the i-th input; red: 32 shared floats; the macro ends with `ss` declared, the sum.
+#define NORM_STRIPES 32u
+#define NORM_SUMSQ(red, lid, lanes, n, AT)                                        \
+    for (uint j_ = (lid); j_ < NORM_STRIPES; j_ += (lanes)) {                     \
+        float s_ = 0.0;                                                           \
+        for (uint i_ = j_; i_ < (n); i_ += NORM_STRIPES) s_ += AT(i_) * AT(i_);    \
+        red[j_] = s_;                                                             \
+    }                                                                             \
+    barrier();                                                                    \
+    float ss = 0.0;                                                               \
+    for (uint j_ = 0u; j_ < NORM_STRIPES; ++j_) ss += red[j_];
+
 // The 8 nibbles of a GPTQ word as floats, k ascending.
 void unpack_q4(uint q, out vec4 lo, out vec4 hi) {
     lo = vec4(float(q & 15u), float((q >> 4u) & 15u), float((q >> 8u) & 15u), float((q >> 12u) & 15u));

@@ -113,7 +113,7 @@ bool last_workgroup() { return last_to_finish(0u, gl_NumWorkGroups.x * gl_NumWor
 #endif
 
 #ifdef FUSE_NORM
-shared float norm_red[gl_WorkGroupSize.x];
+shared float norm_red[NORM_STRIPES];
 
 // xn = rmsnorm(y) * norm_w, by the workgroup that finishes last: the rmsnorm after a residual add
 // without a dispatch of its own (~90 us each on lavapipe; on a GPU a launch and a barrier, a few us
@@ -121,12 +121,9 @@ shared float norm_red[gl_WorkGroupSize.x];
 void norm_if_last() {
     if (!last_workgroup()) return;
     const uint lid = gl_LocalInvocationID.x;
-    float s = 0.0;
-    for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) s += y[p.y_off + i] * y[p.y_off + i];
-    norm_red[lid] = s;
-    barrier();
-    float ss = 0.0;
-    for (uint j = 0u; j < gl_WorkGroupSize.x; ++j) ss += norm_red[j];  // every lane the same sum, in order
+    // rmsnorm.comp's order (NORM_SUMSQ, common.glsl): prefill's separate norm gives the same float.
+#define Y_AT(i) y[p.y_off + (i)]
+    NORM_SUMSQ(norm_red, lid, gl_WorkGroupSize.x, p.n_out, Y_AT)
     const float inv = inversesqrt(ss / float(p.n_out) + p.norm_eps);
     for (uint i = lid; i < p.n_out; i += gl_WorkGroupSize.x) xn[i] = y[p.y_off + i] * inv * norm_w[i];
 }

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "runtime/engine.h"
 #include "runtime/session.h"
+#include "../common/test_util.h"
 
 namespace r1vk::test {
 
@@ -43,6 +45,28 @@ inline GenerationParams greedy(uint32_t n) {
 // Every Khronos validation message the engine's context collected is a test failure.
 inline void expect_clean(Engine& e) {
     for (const auto& m : e.ctx().validation_messages()) ADD_FAILURE() << m;
+}
+
+// Whether this engine runs the CPU device's shapes (texel matvec and matmul, attention_cpu*), where
+// decode and prefill put every sum together in the same order and so give the same logits bit for bit
+// (q4_texel_nx, NORM_SUMSQ, one attention kernel for both); the GPU shapes agree to fp32 rounding.
+inline bool same_order_shapes(const EngineOptions& o) {
+    Engine e(o);
+    const KernelConfig& c = e.ops().config();
+    return c.matvec == MatvecShape::Texel && c.matmul_rows && c.matmul_texel && c.attn_cpu;
+}
+
+// Decode against prefill logits: identical on the CPU shapes (same_order_shapes), else within the bound.
+inline void expect_decode_matches_prefill(const EngineOptions& o, const std::vector<float>& decode,
+                                          const std::vector<float>& prefill, const char* what) {
+    ASSERT_EQ(decode.size(), prefill.size()) << what;
+    if (same_order_shapes(o)) {
+        size_t differ = 0;
+        for (size_t i = 0; i < decode.size(); ++i) differ += decode[i] != prefill[i];
+        EXPECT_EQ(differ, 0u) << what << ": logits where decode and prefill differ (CPU shapes: none should)";
+    } else {
+        EXPECT_TRUE(all_close(decode, prefill, 1e-4, 1e-4, 1e-9)) << what;
+    }
 }
 
 // Logits of `ids` from a fresh engine: all rows of one prefill call, or one decode step per token

@@ -68,7 +68,7 @@ TEST(LmHeadQ8, TiedModelEmbedsExactlyAndStaysClose) {
     EngineOptions dev = q8;
     dev.model.embed_on_device = true;
     EXPECT_EQ(logits_of(dev, ids, false), prefill) << "fp16 table on the device vs rows from the mapped file";
-    EXPECT_TRUE(all_close(decode, prefill, 1e-4, 1e-4, 1e-9)) << "decode vs prefill with the int8 head";
+    expect_decode_matches_prefill(q8, decode, prefill, "decode vs prefill with the int8 head");
     const double e = nmse(prefill, f16);
     std::printf("[q8] tied random model: logits NMSE int8 vs fp16 head %.3g\n", e);
     EXPECT_LT(e, 2e-4);
@@ -206,7 +206,7 @@ TEST(KvCacheQ8, HalvesTheCacheAndStaysClose) {
     }
     const auto prefill = logits_of(q8, ids, false);
     const auto decode = logits_of(q8, ids, true);
-    EXPECT_TRUE(all_close(decode, prefill, 1e-4, 1e-4, 1e-9)) << "decode vs prefill with the int8 cache";
+    expect_decode_matches_prefill(q8, decode, prefill, "decode vs prefill with the int8 cache");
     const double e = nmse(prefill, f16);
     std::printf("[kv q8] random model: logits NMSE int8 vs fp16 cache %.3g\n", e);
     EXPECT_LT(e, 2e-4);
