@@ -149,7 +149,7 @@ int cmd_bench(const Tokens& t) {
     spec.push_back({"logprobs", 0, true, "also time decode with the per-token trace of K alternatives (0-20), interleaved"});
     spec.push_back({"matvec", 0, true, "the matrix kernels' shape: auto (the device's), rows, texel, lanes, lanes-nosg (all but texel: prefill without texel loads too)"});
     spec.push_back({"weight-layout", 0, true, "CPU shapes: auto (the device's), x8 (blocks of 32 rows texel-interleaved for the subgroup's gathers) or rows (row-major)"});
-    spec.push_back({"attention", 0, true, "attention's shape: auto (the device's), cpu (a position a lane, texel loads) or gpu (query tiles, shared memory)"});
+    spec.push_back({"attention", 0, true, "attention's shape: auto (the device's), dims (CPU: lanes over the head dimension, where the head allows), cpu (CPU: a position a lane) or gpu (query tiles, shared memory)"});
     spec.push_back({"profile", 0, false, "per-kernel GPU time of prefill and decode (timestamp queries), after the timing runs"});
     spec.push_back({"json", 0, false, "one JSON object"});
     Args a("bench", t, spec);
@@ -201,8 +201,10 @@ int cmd_bench(const Tokens& t) {
         eo.x8 = wl == "x8";
     }
     if (const std::string at = a.str("attention", "auto"); at != "auto") {
-        if (at != "cpu" && at != "gpu") fail_usage("r1vk bench: --attention expects auto, cpu or gpu, got '" + at + "'");
-        eo.attn_cpu = at == "cpu";
+        if (at != "dims" && at != "cpu" && at != "gpu")
+            fail_usage("r1vk bench: --attention expects auto, dims, cpu or gpu, got '" + at + "'");
+        eo.attn_cpu = at != "gpu";
+        eo.attn_cpu_dims = at == "dims";
     }
     if (!a.has("ctx")) {
         // Sized to the test; so a limit hit here is the model's, not a --ctx the user gave.

@@ -60,6 +60,12 @@ Engine::Engine(const EngineOptions& opt) {
         kc.x8 = *opt.x8;
     }
     if (opt.attn_cpu) kc.attn_cpu = *opt.attn_cpu;
+    if (opt.attn_cpu_dims) {
+        const DeviceInfo& di = ctx_->info();
+        if (*opt.attn_cpu_dims && !(di.subgroup_arithmetic && di.subgroup_size >= 8))
+            fail_usage("attention_cpu_d needs subgroup arithmetic over 8 lanes in compute shaders, which " + di.name + " lacks");
+        kc.attn_cpu_dims = *opt.attn_cpu_dims;
+    }
     ops_ = std::make_unique<Ops>(*ctx_, kc);
     ModelOptions mo = opt.model;
     if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));

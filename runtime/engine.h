@@ -31,8 +31,9 @@ struct EngineOptions {
     // Weights in the x8 layout or row-major, instead of the device's choice (bench --weight-layout).
     // The x8 layout goes with the texel shape only: any other --matvec turns it off.
     std::optional<bool> x8;
-    // attention's shape instead of the device's (bench --attention): attention_cpu.comp or attention.comp
-    std::optional<bool> attn_cpu;
+    // attention's shape instead of the device's (bench --attention): attention_cpu.comp or attention.comp,
+    // and with the CPU shape, attention_cpu_d.comp where the head shape allows or not
+    std::optional<bool> attn_cpu, attn_cpu_dims;
     ModelOptions model;
 };
 

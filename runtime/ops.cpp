@@ -147,10 +147,12 @@ PipelineDesc attn_combine() { return {"attn_combine", 3, sizeof(pc::AttnCombineP
 PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8, bool cpu,
                        bool combine) {
     // combine: the FUSE_COMBINE variant, two more bindings (5 the merged heads, 6 the split counters).
-    const std::string name = std::string(cpu ? "attention_cpu" : "attention") + (combine ? "_comb" : "") + (kv_q8 ? "_q8" : "");
+    const bool dims = cpu && attention_cpu_dims(c, group, head_dim);
+    const std::string name = std::string(cpu ? (dims ? "attention_cpu_d" : "attention_cpu") : "attention") + (combine ? "_comb" : "") +
+                             (kv_q8 ? "_q8" : "");
     const uint32_t bindings = combine ? 7 : 5;
     if (cpu) {
-        PipelineDesc d{name, bindings, sizeof(pc::AttentionPC), {c.attn_cpu_ls, group, head_dim, c.attn_cpu_block}};
+        PipelineDesc d{name, bindings, sizeof(pc::AttentionPC), {dims ? 8u : c.attn_cpu_ls, group, head_dim, c.attn_cpu_block}};
         d.texel.assign(bindings, VK_FORMAT_UNDEFINED);
         d.texel[1] = d.texel[2] = VK_FORMAT_R32_UINT;
         return d;
@@ -159,7 +161,13 @@ PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim,
     return {name, bindings, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
 }
 
+bool attention_cpu_dims(const KernelConfig& c, uint32_t group, uint32_t head_dim) {
+    return c.attn_cpu_dims && head_dim % 32 == 0 && head_dim <= 128 && group >= 1 && group <= 8;
+}
+
 uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split) {
+    // attention_cpu_d: one trip a position; everything else in it is unrolled.
+    if (attention_cpu_dims(c, group, head_dim)) return split;
     const uint64_t ls = c.attn_cpu_ls, b = c.attn_cpu_block, hd = head_dim, g = group;
     const uint64_t nw = hd / (kv_q8 ? 4 : 2), row = nw / 4 + nw % 4;  // a row: 4 words a trip, then the rest
     const uint64_t blocks = ceil_div64(split, ls * b);
@@ -264,6 +272,8 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         c.attn_min_split = 512;
         // attention_cpu.comp: see there for why. (r32ui storage texel buffers are mandatory in Vulkan.)
         c.attn_cpu = true;
+        // attention_cpu_d.comp where the head shape allows: 3.4-4x attention_cpu at depth (perf-notes).
+        c.attn_cpu_dims = info.subgroup_arithmetic && info.subgroup_size >= 8;
         // llvmpipe ends every loop of an invocation once they have made 65535 trips together, silently
         // (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS): a workgroup sees at most this many positions.
         // attention_cpu makes ~20k trips over 4096 positions of a head of 128 (attention_cpu_trips).

@@ -40,6 +40,9 @@ struct KernelConfig {
     uint32_t attn_max_split = 0;        // KV positions per workgroup at most (0: none), a multiple of attn_ls
     bool attn_cpu = false;              // attention_cpu.comp (lane = position, private accumulators, texel loads)
     uint32_t attn_cpu_ls = 8, attn_cpu_block = 8;  // its invocations per workgroup, positions a lane scores per block
+    // attention_cpu_d.comp instead where the head shape allows (attention_cpu_dims): lanes over the head
+    // dimension, named accumulators, one subgroup of 8 a workgroup (needs subgroup arithmetic and size >= 8).
+    bool attn_cpu_dims = false;
     bool matmul_rows = false;            // CPU shape: whole rows per invocation, tokens in blocks
     bool matmul_texel = false;           // ... read through texels by matvec_groups persistent workgroups
     uint32_t matmul_rows_ls = 16, matmul_rows_rows = 8, matmul_rows_tb = 4;  // best of a sweep on lavapipe
@@ -89,8 +92,12 @@ PipelineDesc fill_random();
 PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false,
                        bool cpu = false, bool combine = false);
 PipelineDesc attn_combine();
-// Loop trips one invocation of attention_cpu.comp makes over `split` positions, counted as llvmpipe
-// counts them (every trip of every loop that is not unrolled), for a split of `split` positions.
+// Whether the CPU shape's attention is attention_cpu_d.comp for this head shape (configured, a head of
+// 32, 64, 96 or 128, at most 8 q heads per kv head: the kernel's named accumulators) rather than
+// attention_cpu.comp.
+bool attention_cpu_dims(const KernelConfig& c, uint32_t group, uint32_t head_dim);
+// Loop trips one invocation of the CPU shape's attention kernel makes over `split` positions, counted as
+// llvmpipe counts them (every trip of every loop that is not unrolled), for a split of `split` positions.
 uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split);
 PipelineDesc read_bw(const KernelConfig& c);
 // Query rows per attention workgroup that fit `shared_bytes` of shared memory (prefill; decode uses 1).

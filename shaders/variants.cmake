@@ -34,4 +34,7 @@ set(R1VK_SHADER_VARIANTS
   "attention_comb_q8|attention.comp|KV_Q8|FUSE_COMBINE"
   "attention_cpu_comb|attention_cpu.comp|FUSE_COMBINE"
   "attention_cpu_comb_q8|attention_cpu.comp|KV_Q8|FUSE_COMBINE"
+  "attention_cpu_d_q8|attention_cpu_d.comp|KV_Q8"
+  "attention_cpu_d_comb|attention_cpu_d.comp|FUSE_COMBINE"
+  "attention_cpu_d_comb_q8|attention_cpu_d.comp|KV_Q8|FUSE_COMBINE"
 )

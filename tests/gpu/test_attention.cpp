@@ -2,8 +2,9 @@
 // (one row, direct and indirect dispatch) and prefill (many rows at an offset), GQA ratios 1/2/5/7,
 // head sizes 64/128, and split lengths from one split to many; and the --kv-cache q8 variant over int8
 // rows (quantize_row_q8, the twin of rope_kv.comp's store, tested in test_kernels.cpp), the reference
-// seeing the same dequantized values. Every case runs both shapes: attention.comp (GPUs) and
-// attention_cpu.comp (the CPU device's default), the latter over several workgroup and block sizes
+// seeing the same dequantized values. Every case runs every kernel: attention.comp (GPUs),
+// attention_cpu_d.comp (the CPU device's default where the head shape allows: lanes over the head
+// dimension) and attention_cpu.comp (lane = position), the latter over several workgroup and block sizes
 // (each within llvmpipe's loop budget at the CPU device's longest split: attention_cpu_trips).
 #include <algorithm>
 
@@ -86,14 +87,21 @@ TEST_P(Attention, MatchesReference) {
     const uint32_t args[3] = {c.n_kv, n_splits, 1};
     Buffer argb = upload(args, sizeof args);
     pc::AttentionPC ap{c.n_heads, c.n_kv, hd, cap, c.rows, q_stride, float(1.0 / std::sqrt(double(hd))), max_splits};
-    struct Shape { bool cpu; uint32_t ls, block; };
-    for (const Shape sh : {Shape{false, 0, 0}, Shape{true, 8, 8}, Shape{true, 16, 3}, Shape{true, 4, 2}, Shape{true, 32, 16}}) {
-        SCOPED_TRACE(sh.cpu ? "attention_cpu, " + std::to_string(sh.ls) + " lanes, blocks of " + std::to_string(sh.block)
+    struct Shape { bool cpu; uint32_t ls, block; bool dims; };
+    for (const Shape sh : {Shape{false, 0, 0, false}, Shape{true, 8, 8, true}, Shape{true, 8, 8, false}, Shape{true, 16, 3, false},
+                           Shape{true, 4, 2, false}, Shape{true, 32, 16, false}}) {
+        SCOPED_TRACE(sh.cpu ? (sh.dims ? std::string("attention_cpu_d where it fits, else ") : std::string()) + "attention_cpu, " +
+                                  std::to_string(sh.ls) + " lanes, blocks of " + std::to_string(sh.block)
                             : std::string("attention (GPU shape)"));
         KernelConfig kc = KernelConfig::for_device(ctx().info());
         kc.attn_cpu = sh.cpu;
         // The CPU shape's split cap is the CPU device's (a GPU's config has none): set it on any device.
         if (sh.cpu) kc.attn_cpu_ls = sh.ls, kc.attn_cpu_block = sh.block, kc.attn_max_split = 4096, kc.loop_budget = 60000;
+        kc.attn_cpu_dims = sh.dims;
+        // The lanes-over-dimensions kernel takes every head shape it can (G <= 8, head of 32..128 in 32s).
+        const uint32_t group = c.n_heads / c.n_kv;
+        const bool dims = sh.cpu && sh.dims && hd % 32 == 0 && hd <= 128 && group <= 8;
+        ASSERT_EQ(kernel_desc::attention(kc, group, hd, 1, c.q8, sh.cpu, false).shader.rfind("attention_cpu_d", 0) == 0, dims);
         Ops ops(ctx(), kc);
         ASSERT_EQ(ops.attention_cpu_fits(ap, kb, vb, c.q8), sh.cpu);
         Buffer part = zeros(size_t(c.rows) * max_splits * c.n_heads * (hd + 2) * 4);
@@ -137,6 +145,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AttnCase{10, 2, 128, 1, 700, 256, true},   // decode, GQA 5, indirect
                       AttnCase{7, 1, 64, 1, 99, 32, true},       // GQA 7, many splits
                       AttnCase{40, 8, 128, 1, 300, 128, false},  // the 14B's head layout
+                      AttnCase{6, 2, 96, 3, 50, 32, false},      // a head of 96 (three quads a lane)
+                      AttnCase{9, 1, 64, 1, 77, 64, true},       // GQA 9: past attention_cpu_d's 8 heads
                       AttnCase{4, 2, 64, 13, 0, 256, false},     // prefill from position 0
                       AttnCase{10, 2, 128, 6, 37, 16, false},    // prefill at an offset, tiny splits
                       AttnCase{7, 1, 64, 17, 700, 128, false},   // long prefill continuation
