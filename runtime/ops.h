@@ -38,7 +38,7 @@ struct KernelConfig {
     uint32_t attn_target_splits = 32;   // decode: aim for this many KV splits per kv head at long context
     uint32_t attn_min_split = 256;      // never split finer than this many positions
     uint32_t attn_max_split = 0;        // KV positions per workgroup at most (0: none), a multiple of attn_ls
-    bool attn_cpu = false;              // attention_cpu.comp (lane = position, private accumulators, texel loads)
+    bool attn_cpu = false;              // the CPU shape: attention_cpu_d.comp or attention_cpu.comp (texel loads)
     uint32_t attn_cpu_ls = 8, attn_cpu_block = 8;  // its invocations per workgroup, positions a lane scores per block
     // attention_cpu_d.comp instead where the head shape allows (attention_cpu_dims): lanes over the head
     // dimension, named accumulators, one subgroup of 8 a workgroup (needs subgroup arithmetic and size >= 8).
@@ -186,7 +186,8 @@ public:
     uint32_t attention_rows_per_group(uint32_t group, uint32_t head_dim) const;
     const Pipeline& attention_pipeline(uint32_t group, uint32_t head_dim, uint32_t qt, bool kv_q8 = false,
                                        bool cpu = false, bool combine = false);
-    // Whether attention_cpu.comp runs this head shape on this K and V cache: configured, a head of whole
+    // Whether the CPU shape's attention (attention_cpu_d.comp where kernel_desc::attention_cpu_dims says,
+    // else attention_cpu.comp) runs this head shape on this K and V cache: configured, a head of whole
     // quads, a capped split within llvmpipe's loop budget, texel views of the cache that fit (alignment,
     // view size); else attention.comp does, through storage buffers.
     bool attention_cpu_fits(const pc::AttentionPC& pc, BufferView k_cache, BufferView v_cache, bool kv_q8) const;
