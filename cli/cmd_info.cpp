@@ -56,7 +56,7 @@ nlohmann::json device_json(const DeviceInfo& d, int chosen) {
               {"max_compute_shared_memory", d.max_compute_shared_memory},
               {"max_workgroup_invocations", d.max_workgroup_invocations}}},
             {"kernels", {{"matvec", matvec_shape_name(kc.matvec)}, {"matvec_workgroup", kc.matvec_ls},
-                         {"attention", kc.attn_cpu ? "cpu" : "gpu"}}}};
+                         {"attention", kc.attn_cpu ? (kc.attn_cpu_dims ? "dims" : "cpu") : "gpu"}}}};
 }
 
 void print_device(const DeviceInfo& d, bool chosen) {
@@ -81,7 +81,9 @@ void print_device(const DeviceInfo& d, bool chosen) {
                 format_bytes(d.max_storage_buffer_range).c_str(), format_bytes(d.max_memory_allocation_size).c_str(),
                 d.max_compute_shared_memory, d.max_workgroup_invocations);
     std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup; attention %s\n", matvec_shape_name(kc.matvec),
-                kc.matvec_ls, kc.attn_cpu ? "a position a lane, texel loads (CPU-shaped)" : "query tiles, shared memory");
+                kc.matvec_ls, !kc.attn_cpu ? "query tiles, shared memory"
+                : kc.attn_cpu_dims ? "lanes over the head dimension where the head allows, else a position a lane (CPU-shaped)"
+                                   : "a position a lane, texel loads (CPU-shaped)");
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ Engine::Engine(const EngineOptions& opt) {
     if (opt.attn_cpu) kc.attn_cpu = *opt.attn_cpu;
     if (opt.attn_cpu_dims) {
         const DeviceInfo& di = ctx_->info();
-        if (*opt.attn_cpu_dims && !(di.subgroup_arithmetic && di.subgroup_size >= 8))
+        if (*opt.attn_cpu_dims && !(di.subgroup_arithmetic && di.min_subgroup_size >= 8))
             fail_usage("attention_cpu_d needs subgroup arithmetic over 8 lanes in compute shaders, which " + di.name + " lacks");
         kc.attn_cpu_dims = *opt.attn_cpu_dims;
     }

@@ -166,7 +166,9 @@ bool attention_cpu_dims(const KernelConfig& c, uint32_t group, uint32_t head_dim
 }
 
 uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split) {
-    // attention_cpu_d: one trip a position; everything else in it is unrolled.
+    // attention_cpu_d: one trip a position; everything else in it is unrolled. The merge tail
+    // (attn_combine.glsl, ~G (2n + HD/8 (n + 1)) trips over n splits) is left out, as for attention_cpu:
+    // the budget's slack holds it up to ~390 splits.
     if (attention_cpu_dims(c, group, head_dim)) return split;
     const uint64_t ls = c.attn_cpu_ls, b = c.attn_cpu_block, hd = head_dim, g = group;
     const uint64_t nw = hd / (kv_q8 ? 4 : 2), row = nw / 4 + nw % 4;  // a row: 4 words a trip, then the rest
@@ -273,7 +275,7 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         // attention_cpu.comp: see there for why. (r32ui storage texel buffers are mandatory in Vulkan.)
         c.attn_cpu = true;
         // attention_cpu_d.comp where the head shape allows: 3.4-4x attention_cpu at depth (perf-notes).
-        c.attn_cpu_dims = info.subgroup_arithmetic && info.subgroup_size >= 8;
+        c.attn_cpu_dims = info.subgroup_arithmetic && info.min_subgroup_size >= 8;
         // llvmpipe ends every loop of an invocation once they have made 65535 trips together, silently
         // (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS): a workgroup sees at most this many positions.
         // attention_cpu makes ~20k trips over 4096 positions of a head of 128 (attention_cpu_trips).

@@ -41,7 +41,7 @@ struct KernelConfig {
     bool attn_cpu = false;              // the CPU shape: attention_cpu_d.comp or attention_cpu.comp (texel loads)
     uint32_t attn_cpu_ls = 8, attn_cpu_block = 8;  // its invocations per workgroup, positions a lane scores per block
     // attention_cpu_d.comp instead where the head shape allows (attention_cpu_dims): lanes over the head
-    // dimension, named accumulators, one subgroup of 8 a workgroup (needs subgroup arithmetic and size >= 8).
+    // dimension, named accumulators, one subgroup of 8 a workgroup (needs subgroup arithmetic, subgroups >= 8).
     bool attn_cpu_dims = false;
     bool matmul_rows = false;            // CPU shape: whole rows per invocation, tokens in blocks
     bool matmul_texel = false;           // ... read through texels by matvec_groups persistent workgroups

@@ -44,13 +44,15 @@ uvec2 block_range(uint n_blocks) {
 
 float silu(float x) { return x / (1.0 + exp(-x)); }
 
-// RMSNorm's sum of squares in one order whatever the workgroup size: 32 stripes (element i in stripe
-// i % 32), each summed in increasing i by one lane, then the 32 stripe sums in order by every lane.
+// RMSNorm's sum of squares in one order whatever the workgroup size: 128 stripes (element i in stripe
+// i % 128), each summed in increasing i by one lane, then the 128 stripe sums in order by every lane.
+// 128 so that a GPU's workgroup keeps its lanes busy (rmsnorm.comp runs 128, the lanes matvec 64: 40 or
+// 80 loads a lane at the 14B's 5120) rather than 32 of them reading 160 each.
 // rmsnorm.comp and the matvecs' fused norm tail (matvec.glsl) both use it, so decode's norm is the
 // same float as prefill's: with the int4 products already alike (q4_texel_nx), decode and prefill then
 // feed the fp16 KV cache the same values, which it would otherwise round apart into whole fp16 steps.
-// AT(i): the i-th input; red: 32 shared floats; the macro ends with `ss` declared, the sum.
-#define NORM_STRIPES 32u
+// AT(i): the i-th input; red: NORM_STRIPES shared floats; the macro ends with `ss` declared, the sum.
+#define NORM_STRIPES 128u
 #define NORM_SUMSQ(red, lid, lanes, n, AT)                                        \
     for (uint j_ = (lid); j_ < NORM_STRIPES; j_ += (lanes)) {                     \
         float s_ = 0.0;                                                           \

@@ -147,6 +147,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AttnCase{40, 8, 128, 1, 300, 128, false},  // the 14B's head layout
                       AttnCase{6, 2, 96, 3, 50, 32, false},      // a head of 96 (three quads a lane)
                       AttnCase{9, 1, 64, 1, 77, 64, true},       // GQA 9: past attention_cpu_d's 8 heads
+                      AttnCase{4, 2, 64, 40, 0, 16, false},      // prefill from 0: early rows have empty splits
+                      AttnCase{6, 2, 96, 20, 0, 8, false, true}, // the same, int8 cache
                       AttnCase{4, 2, 64, 13, 0, 256, false},     // prefill from position 0
                       AttnCase{10, 2, 128, 6, 37, 16, false},    // prefill at an offset, tiny splits
                       AttnCase{7, 1, 64, 17, 700, 128, false},   // long prefill continuation

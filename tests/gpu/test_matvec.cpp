@@ -603,7 +603,12 @@ TEST_F(GpuTest, TexelDecodeAndPrefillAgreeExactly) {
             const auto a = download<float>(prefill, size_t(s.n) * rows), b = download<float>(decode, size_t(s.n) * rows);
             size_t differ = 0;
             for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
-            EXPECT_EQ(differ, 0u) << (x8 ? "x8" : "row-major") << ": outputs where decode and prefill differ";
+            // On the CPU device (which these shapes are for) exactly; a GPU compiler may contract the
+            // two shaders' multiply-adds differently, so there the products only have to agree closely.
+            if (ctx().info().is_cpu())
+                EXPECT_EQ(differ, 0u) << (x8 ? "x8" : "row-major") << ": outputs where decode and prefill differ";
+            else
+                EXPECT_TRUE(all_close(a, b, kAtol, kRtol, kNmse)) << (x8 ? "x8" : "row-major");
             EXPECT_TRUE(all_close(a, ref::gptq_matmul(layer.L, x, rows), kAtol, kRtol, kNmse));
         }
     }
