@@ -61,9 +61,9 @@ Engine::Engine(const EngineOptions& opt) {
     }
     if (opt.attn_cpu) kc.attn_cpu = *opt.attn_cpu;
     if (opt.attn_cpu_dims) {
-        const DeviceInfo& di = ctx_->info();
-        if (*opt.attn_cpu_dims && !(di.subgroup_arithmetic && di.min_subgroup_size >= 8))
-            fail_usage("attention_cpu_d needs subgroup arithmetic over 8 lanes in compute shaders, which " + di.name + " lacks");
+        if (*opt.attn_cpu_dims && !kernel_desc::attention_cpu_dims_supported(ctx_->info()))
+            fail_usage("attention_cpu_d needs subgroup arithmetic over 8 lanes in compute shaders, which " + ctx_->info().name +
+                       " lacks");
         kc.attn_cpu_dims = *opt.attn_cpu_dims;
     }
     ops_ = std::make_unique<Ops>(*ctx_, kc);

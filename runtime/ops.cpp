@@ -161,6 +161,8 @@ PipelineDesc attention(const KernelConfig& c, uint32_t group, uint32_t head_dim,
     return {name, bindings, sizeof(pc::AttentionPC), {c.attn_ls, qt, group, wpl}};
 }
 
+bool attention_cpu_dims_supported(const DeviceInfo& info) { return info.subgroup_arithmetic && info.min_subgroup_size >= 8; }
+
 bool attention_cpu_dims(const KernelConfig& c, uint32_t group, uint32_t head_dim) {
     return c.attn_cpu_dims && head_dim % 32 == 0 && head_dim <= 128 && group >= 1 && group <= 8;
 }
@@ -275,7 +277,7 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         // attention_cpu.comp: see there for why. (r32ui storage texel buffers are mandatory in Vulkan.)
         c.attn_cpu = true;
         // attention_cpu_d.comp where the head shape allows: 3.4-4x attention_cpu at depth (perf-notes).
-        c.attn_cpu_dims = info.subgroup_arithmetic && info.min_subgroup_size >= 8;
+        c.attn_cpu_dims = kernel_desc::attention_cpu_dims_supported(info);
         // llvmpipe ends every loop of an invocation once they have made 65535 trips together, silently
         // (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS): a workgroup sees at most this many positions.
         // attention_cpu makes ~20k trips over 4096 positions of a head of 128 (attention_cpu_trips).

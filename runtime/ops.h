@@ -96,6 +96,9 @@ PipelineDesc attn_combine();
 // 32, 64, 96 or 128, at most 8 q heads per kv head: the kernel's named accumulators) rather than
 // attention_cpu.comp.
 bool attention_cpu_dims(const KernelConfig& c, uint32_t group, uint32_t head_dim);
+// Whether a device can run attention_cpu_d.comp at all: subgroup arithmetic in compute shaders over
+// subgroups of at least its 8 lanes (its scores are subgroupAdd over the workgroup).
+bool attention_cpu_dims_supported(const DeviceInfo& info);
 // Loop trips one invocation of the CPU shape's attention kernel makes over `split` positions, counted as
 // llvmpipe counts them (every trip of every loop that is not unrolled), for a split of `split` positions.
 uint64_t attention_cpu_trips(const KernelConfig& c, uint32_t group, uint32_t head_dim, bool kv_q8, uint32_t split);
