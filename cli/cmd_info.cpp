@@ -56,6 +56,9 @@ nlohmann::json device_json(const DeviceInfo& d, int chosen) {
               {"max_compute_shared_memory", d.max_compute_shared_memory},
               {"max_workgroup_invocations", d.max_workgroup_invocations}}},
             {"kernels", {{"matvec", matvec_shape_name(kc.matvec)}, {"matvec_workgroup", kc.matvec_ls},
+                         {"matvec_rows", kc.matvec_rows},
+                         {"matvec_single", {kernel_desc::matvec_ls_rows(kc, Epilogue::Store).first,
+                                            kernel_desc::matvec_ls_rows(kc, Epilogue::Store).second}},
                          {"attention", kc.attn_cpu ? (kc.attn_cpu_dims ? "dims" : "cpu") : "gpu"}}}};
 }
 
@@ -80,8 +83,9 @@ void print_device(const DeviceInfo& d, bool chosen) {
     std::printf("    limits: storage buffer range %s, allocation %s, shared memory %u B, workgroup %u\n",
                 format_bytes(d.max_storage_buffer_range).c_str(), format_bytes(d.max_memory_allocation_size).c_str(),
                 d.max_compute_shared_memory, d.max_workgroup_invocations);
-    std::printf("    r1vk kernels: matvec %s, %u invocations per workgroup; attention %s\n", matvec_shape_name(kc.matvec),
-                kc.matvec_ls, !kc.attn_cpu ? "query tiles, shared memory"
+    const auto [single_ls, single_rows] = kernel_desc::matvec_ls_rows(kc, Epilogue::Store);
+    std::printf("    r1vk kernels: matvec %s, %u invocations x %u rows a workgroup (%u x %u but for gate/up); attention %s\n",
+                matvec_shape_name(kc.matvec), kc.matvec_ls, kc.matvec_rows, single_ls, single_rows, !kc.attn_cpu ? "query tiles, shared memory"
                 : kc.attn_cpu_dims ? "lanes over the head dimension where the head allows, else a position a lane (CPU-shaped)"
                                    : "a position a lane, texel loads (CPU-shaped)");
 }

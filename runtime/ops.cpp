@@ -57,6 +57,12 @@ void texel_weights_and_x(PipelineDesc& d) {
 }
 }  // namespace
 
+std::pair<uint32_t, uint32_t> matvec_ls_rows(const KernelConfig& c, Epilogue epi) {
+    if (c.matvec == MatvecShape::Texel && epi != Epilogue::SiluMul && c.texel_single_ls && c.texel_single_rows)
+        return {c.texel_single_ls, c.texel_single_rows};
+    return {c.matvec_ls, c.matvec_rows};
+}
+
 PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8) {
     std::string name;
     switch (c.matvec) {
@@ -67,7 +73,8 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
     }
     const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
     if (x8 && !cpu) fail_device("matvec: weights in the x8 layout need a CPU shape (rows or texel)");
-    PipelineDesc d{name, 7, sizeof(pc::MatvecPC), {c.matvec_ls, c.matvec_rows, static_cast<uint32_t>(epi), bias, act_order, sym},
+    const auto [ls, rows] = matvec_ls_rows(c, epi);
+    PipelineDesc d{name, 7, sizeof(pc::MatvecPC), {ls, rows, static_cast<uint32_t>(epi), bias, act_order, sym},
                    !cpu};
     if (cpu) d.spec.push_back(x8);
     if (c.matvec == MatvecShape::Texel) texel_weights_and_x(d);
@@ -272,6 +279,10 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         c.x8 = info.texel_rgba32;  // the x8 layout pays where gathers do (texel loads)
         c.matvec_ls = 16;
         c.matvec_rows = 4;
+        // The heads' and the single int4 products' x loads shared by 8 rows: fp16 head 13-20 %, q/k/v
+        // and o/down 12-17 % faster on the 2-core machine (docs/perf-notes.md).
+        c.texel_single_ls = 8;
+        c.texel_single_rows = 8;
         c.attn_target_splits = 4;
         c.attn_min_split = 512;
         // attention_cpu.comp: see there for why. (r32ui storage texel buffers are mandatory in Vulkan.)
@@ -360,7 +371,8 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
                       w.type == WeightType::Q4 && w.chunks.size() == 1;
     // rope_kv rides along where that one dispatch is the whole q/k/v row of one token.
     // (The tail reads the row at y[0 .. row_stride): the one chunk must be all of it, from output 0.)
-    const uint64_t tail = rope ? rope_trips(rope->pc, c.matvec_ls, rope->kv_q8) : 0;
+    const auto [ls, rows] = kernel_desc::matvec_ls_rows(c, epi);
+    const uint64_t tail = rope ? rope_trips(rope->pc, ls, rope->kv_q8) : 0;
     const bool fuse_rope = !fuse && rope && epi == Epilogue::Store && kernel_desc::has_fused_variants(c.matvec) &&
                            w.type == WeightType::Q4 && w.chunks.size() == 1 && w.out_base == 0 &&
                            w.chunks[0].row_begin == 0 && w.chunks[0].rows == rope->pc.row_stride && rope->pc.rows == 1 &&
@@ -373,7 +385,7 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off,
                         fuse ? norm->eps : 0.0f};
         const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
-        const uint32_t per_group = cpu ? c.matvec_ls * c.matvec_rows : c.matvec_rows;
+        const uint32_t per_group = cpu ? ls * rows : rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
         if (c.matvec == MatvecShape::Texel) {
             // The last workgroup's rope_kv tail counts against llvmpipe's loop budget too (fuse_rope

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "loader/model_config.h"
@@ -26,6 +27,12 @@ struct KernelConfig {
     uint32_t matvec_ls = 64;     // invocations per workgroup
     uint32_t matvec_rows = 2;    // Rows, Texel: outputs per invocation; Lanes: outputs per workgroup
     uint32_t matvec_groups = 64; // Texel: persistent workgroups, each a contiguous run of row blocks
+    // Texel, every product but a gate/up pair (0: matvec_ls / matvec_rows): invocations per workgroup
+    // and rows per invocation. 8 rows in fours from neighbouring x8 blocks share each load of x among
+    // twice the rows (x is read by every lane: ~half of an int4 trip's loads at 4 rows); 8 invocations
+    // keep as many row blocks as 16 x 4, which lavapipe's two threads split evenly. Gate/up pairs
+    // already read 8 physical rows an invocation and stay at matvec_ls x matvec_rows.
+    uint32_t texel_single_ls = 0, texel_single_rows = 0;
     // Upload weights in the x8 layout (shaders/common.glsl): lines a subgroup's gathers up on
     // neighbouring texels for Texel's 4 rows an invocation. Only the CPU shapes read it.
     bool x8 = false;
@@ -66,6 +73,9 @@ namespace kernel_desc {
 // The weight type picks the SPIR-V variant (Q4: "matvec_rows", F16: "matvec_rows_f16", Q8: "..._q8").
 // x8: the weights are in the x8 layout (GpuLinear::x8; the CPU shapes only).
 PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bias, bool act_order, bool sym, bool x8);
+// The (invocations per workgroup, rows per invocation) matvec() builds for this epilogue: matvec_ls /
+// matvec_rows, or texel_single_* for the texel shape's products other than a gate/up pair.
+std::pair<uint32_t, uint32_t> matvec_ls_rows(const KernelConfig& c, Epilogue epi);
 // matvec_{texel,lanes}_norm[_nosg]: the int4 matvec += residual of the texel or lanes shape, ending with the
 // next rmsnorm (Ops::matvec's NormAfter); has_fused_variants says which shapes have these and the rope ones.
 bool has_fused_variants(MatvecShape s);

@@ -16,7 +16,9 @@
 // Its C++ twins are ref::gptq_matmul, ref::f16_matmul and ref::q8_matmul.
 // Weights may be in the x8 layout (X8, common.glsl), which lines the gathers of a subgroup's 8 lanes up
 // on neighbouring texels: with ROWS = 4, the 14B's fp16 head read 12.6 -> 15.3 GB/s and its int4
-// layers 4.25 -> 5.37 GB/s on the 2-core machine (docs/perf-notes.md).
+// layers 4.25 -> 5.37 GB/s on the 2-core machine (docs/perf-notes.md). With ROWS = 8 (the heads and
+// the single int4 products, KernelConfig::texel_single_rows) a lane takes its four rows of two
+// neighbouring x8 blocks (out_of), so each x load serves 8 rows: the heads 13-20 % faster again.
 #extension GL_GOOGLE_include_directive : require
 #include "push_constants.h"
 #include "common.glsl"
@@ -32,14 +34,31 @@ const uint NR = (EPILOGUE == 2u) ? 2u * ROWS : ROWS;  // physical rows per invoc
 vec4 masked_lo(uint q) { return vec4(ivec4(uvec4(q & 15u, q & 0xF0u, q & 0xF00u, q & 0xF000u))); }
 vec4 masked_hi(uint q) { return vec4(ivec4(uvec4(q & 0xF0000u, q & 0xF00000u, q & 0xF000000u, q >> 28u))); }
 
-// The ROWS outputs o0.. of one invocation.
-void rows_at(uint o0) {
+// Output j (< ROWS) of this invocation in row block b. In the x8 layout with ROWS a multiple of 4 above
+// 4, the invocation's rows come in fours, one from each of ROWS / 4 neighbouring 32-row x8 blocks, so
+// that every four is the one lane l of a subgroup of 8 reads in the layout's order (common.glsl):
+// lane l of subgroup s takes rows 32 h + 4 l + (0..3) of its subgroup's 8 ROWS rows, h < ROWS / 4.
+uint out_of(uint b, uint j) {
+    const uint lid = gl_LocalInvocationID.x;
+    if (X8 && ROWS > 4u && ROWS % 4u == 0u && gl_WorkGroupSize.x % 8u == 0u)
+        return b * gl_WorkGroupSize.x * ROWS + (lid >> 3u) * (8u * ROWS) + (j >> 2u) * 32u + (lid & 7u) * 4u + (j & 3u);
+    return (b * gl_WorkGroupSize.x + lid) * ROWS + j;
+}
+// Physical weight row of accumulator i (gate rows, then the up rows n_out + o with the silu epilogue).
+uint row_of(uint b, uint i) {
+    const bool up = EPILOGUE == 2u && i >= ROWS;
+    const uint o = min(out_of(b, up ? i - ROWS : i), p.n_out - 1u);  // clamp: tail rows are never stored
+    return up ? p.n_out + o : o;
+}
+
+// The ROWS outputs of one invocation in row block b.
+void rows_at(uint b) {
     uint row[NR];
     float acc[NR];
     const uint kt = p.k / TEXEL_K;  // texels a row: 8 halves, 16 int8 or 32 nibbles each
     uvec2 wr[NR];                   // where each row's texels start and their stride (the x8 layout)
     for (uint i = 0u; i < NR; ++i) {
-        row[i] = phys_row(i, o0, ROWS);
+        row[i] = row_of(b, i);
         wr[i] = wrow(row[i], kt);
         acc[i] = 0.0;
     }
@@ -95,7 +114,7 @@ void rows_at(uint o0) {
     }
 #endif
     for (uint j = 0u; j < ROWS; ++j)
-        store_output(o0 + j, acc[j], (EPILOGUE == 2u) ? acc[(EPILOGUE == 2u) ? ROWS + j : j] : 0.0, row[j]);
+        store_output(out_of(b, j), acc[j], (EPILOGUE == 2u) ? acc[(EPILOGUE == 2u) ? ROWS + j : j] : 0.0, row[j]);
 }
 
 void main() {
@@ -103,8 +122,7 @@ void main() {
     const uint n_blocks = (p.n_out + per_block - 1u) / per_block;
     const uvec2 blocks = block_range(n_blocks);
     for (uint b = blocks.x; b < blocks.y; ++b) {
-        const uint o0 = (b * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * ROWS;
-        if (o0 < p.n_out) rows_at(o0);
+        if (out_of(b, 0u) < p.n_out) rows_at(b);
     }
 #ifdef FUSE_NORM
     norm_if_last();

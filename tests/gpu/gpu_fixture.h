@@ -118,6 +118,7 @@ inline std::vector<KernelConfig> matvec_configs(const DeviceInfo& info) {
         c.matvec_ls = ls;
         c.matvec_rows = rows;
         c.x8 = false;  // row-major weights unless a config below asks (tests upload with cfg.x8)
+        c.texel_single_ls = c.texel_single_rows = 0;  // every product at ls x rows unless a config below asks
         v.push_back(c);
     };
     add(MatvecShape::Rows, 16, 4);
@@ -137,6 +138,16 @@ inline std::vector<KernelConfig> matvec_configs(const DeviceInfo& info) {
         add(MatvecShape::Texel, 8, 3);
         v.back().x8 = true;
         v.back().matvec_groups = 3;
+        // 8 rows an invocation in fours from two x8 blocks (out_of in matvec_texel.comp), also with
+        // fewer workgroups than blocks, and row-major; then the device's own choice as it is, gate/up
+        // pairs and the other products at different sizes.
+        add(MatvecShape::Texel, 8, 8);
+        v.back().x8 = true;
+        add(MatvecShape::Texel, 16, 8);
+        v.back().x8 = true;
+        v.back().matvec_groups = 3;
+        add(MatvecShape::Texel, 8, 8);
+        v.push_back(KernelConfig::for_device(info));
     }
     if (info.subgroup_arithmetic) {
         add(MatvecShape::Lanes, 64, 2);
@@ -188,7 +199,9 @@ inline std::vector<KernelConfig> matmul_configs(const DeviceInfo& info) {
 // The matvec_configs entry a failure happened in, for SCOPED_TRACE.
 inline std::string matvec_config_name(const KernelConfig& c) {
     return std::string(matvec_shape_name(c.matvec)) + " ls=" + std::to_string(c.matvec_ls) + " rows=" +
-           std::to_string(c.matvec_rows) + (c.x8 ? " x8" : "");
+           std::to_string(c.matvec_rows) +
+           (c.texel_single_rows ? " single " + std::to_string(c.texel_single_ls) + "x" + std::to_string(c.texel_single_rows) : "") +
+           (c.x8 ? " x8" : "");
 }
 
 // The matmul_configs entry a failure happened in, for SCOPED_TRACE.
