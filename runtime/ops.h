@@ -29,12 +29,13 @@ struct KernelConfig {
     uint32_t matvec_groups = 64; // Texel: persistent workgroups, each a contiguous run of row blocks
     // Texel, every product but a gate/up pair (0: matvec_ls / matvec_rows): invocations per workgroup
     // and rows per invocation. 8 rows in fours from neighbouring x8 blocks share each load of x among
-    // twice the rows (x is read by every lane: ~half of an int4 trip's loads at 4 rows); 8 invocations
-    // keep as many row blocks as 16 x 4, which lavapipe's two threads split evenly. Gate/up pairs
-    // already read 8 physical rows an invocation and stay at matvec_ls x matvec_rows.
+    // twice the rows (every lane loads x itself: at 4 rows, two thirds of an int4 trip's texel loads
+    // and a third of the fp16 head's); 8 invocations keep as many row blocks as 16 x 4, which
+    // lavapipe's two threads split evenly. Gate/up pairs already read 8 physical rows an invocation
+    // and stay at matvec_ls x matvec_rows.
     uint32_t texel_single_ls = 0, texel_single_rows = 0;
     // Upload weights in the x8 layout (shaders/common.glsl): lines a subgroup's gathers up on
-    // neighbouring texels for Texel's 4 rows an invocation. Only the CPU shapes read it.
+    // neighbouring texels for Texel's 4 rows an invocation (or 8, in fours). Only the CPU shapes read it.
     bool x8 = false;
     // Loop trips one invocation may make (0: no limit). llvmpipe ends every loop of an invocation,
     // silently, once all its loops together have run 65535 trips (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS):
