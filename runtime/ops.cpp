@@ -271,8 +271,9 @@ std::vector<KernelUse> kernel_uses(const KernelConfig& c, const DeviceInfo& info
 KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
     KernelConfig c;
     if (info.is_cpu()) {
-        // shared/FORMATS.md §7: whole rows per invocation, 16-32 invocations per workgroup; few, long
-        // KV splits since every workgroup costs a thread hand-off.
+        // shared/FORMATS.md §7: whole rows per invocation, 16-32 invocations per workgroup (the texel
+        // shape's single products take 8, with twice the rows: texel_single_*); few, long KV splits
+        // since every workgroup costs a thread hand-off.
         // Texel loads where the device has rgba32 storage texel buffers (lavapipe does): see
         // shaders/matvec_texel.comp for why, and the figures.
         c.matvec = info.texel_rgba32 ? MatvecShape::Texel : MatvecShape::Rows;
