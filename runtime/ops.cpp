@@ -294,6 +294,7 @@ KernelConfig KernelConfig::for_device(const DeviceInfo& info) {
         // (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS): a workgroup sees at most this many positions.
         // attention_cpu makes ~20k trips over 4096 positions of a head of 128 (attention_cpu_trips).
         c.attn_max_split = 4096;
+        c.attn_split_by_ctx = true;
         c.loop_budget = 60000;  // of 65535, with room for the trips the estimates leave out
         c.matmul_rows = true;
         c.matmul_texel = info.texel_rgba32;

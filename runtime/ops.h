@@ -46,6 +46,11 @@ struct KernelConfig {
     uint32_t attn_target_splits = 32;   // decode: aim for this many KV splits per kv head at long context
     uint32_t attn_min_split = 256;      // never split finer than this many positions
     uint32_t attn_max_split = 0;        // KV positions per workgroup at most (0: none), a multiple of attn_ls
+    // One split length for the engine's whole context, from its capacity (ctx / attn_target_splits,
+    // within attn_min_split .. attn_max_split) rather than from each step's KV length: decode and
+    // prefill then split every row's positions alike, so the CPU shapes give the same logits either
+    // way at any depth (else only up to 2048 positions). Never more splits than the plan holds.
+    bool attn_split_by_ctx = false;
     bool attn_cpu = false;              // the CPU shape: attention_cpu_d.comp or attention_cpu.comp (texel loads)
     uint32_t attn_cpu_ls = 8, attn_cpu_block = 8;  // its invocations per workgroup, positions a lane scores per block
     // attention_cpu_d.comp instead where the head shape allows (attention_cpu_dims): lanes over the head

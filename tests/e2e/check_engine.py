@@ -50,6 +50,17 @@ def run(cmd, env=None):
     return p.stdout
 
 
+def cpu_shapes(r1vk, env):
+    """Whether the device r1vk picks runs the CPU device's shapes (texel matvec and matmul, attention_cpu*),
+    where decode and prefill add every sum in the same order (tests/gpu/model_fixture.h, same_order_shapes)."""
+    info = json.loads(run([r1vk, "info", "--json"], env))
+    dev = next((d for d in info.get("devices", []) if d.get("selected")), None)
+    if dev is None:
+        sys.exit("FAIL: r1vk info --json names no selected device")
+    k = dev["kernels"]
+    return "texel loads" in k["matvec"] and k["attention"] in ("dims", "cpu")
+
+
 def compare(name, got, ref, nmse_bound=NMSE_BOUND):
     d = got.astype(np.float64) - ref
     nmse = float((d ** 2).sum() / (ref ** 2).sum())
@@ -70,6 +81,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--kv-q8", action="store_true", help="also check --kv-cache q8 against the oracle's int8 rows")
     ap.add_argument("--act-q8", action="store_true", help="also check --activations q8 against the oracle's int8 inputs")
+    ap.add_argument("--identical-on-cpu", action="store_true",
+                    help="where the device runs the CPU shapes, decode must give prefill's logits bit for bit")
     ap.add_argument("ckpt_args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     ckpt_args = a.ckpt_args[1:] if a.ckpt_args[:1] == ["--"] else a.ckpt_args
@@ -102,6 +115,10 @@ def main():
         errs.append(e)
     good, _ = compare("gpu prefill vs gpu decode", outs["prefill"], outs["decode"].astype(np.float64))
     ok &= good
+    if a.identical_on_cpu and cpu_shapes(a.r1vk, env):
+        differ = int((outs["prefill"] != outs["decode"]).sum())
+        print(f"gpu prefill vs gpu decode, CPU shapes: {differ} of {outs['decode'].size} logits differ (want 0)")
+        ok &= differ == 0
     out = os.path.join(a.work, "reference.npy")
     run([a.r1vk, "logits", "-m", model, "--ids", id_arg, "--out", out, "--backend", "reference"])
     good, _ = compare("C++ reference vs oracle", np.load(out), ref)

@@ -49,13 +49,13 @@ inline void expect_clean(Engine& e) {
 
 // Whether this engine runs the CPU device's shapes (texel matvec and matmul, attention_cpu*), where
 // decode and prefill put every sum together in the same order and so give the same logits bit for bit
-// (q4_texel_nx, NORM_SUMSQ, one attention kernel for both), as long as both split the positions alike:
-// up to 2048 of them (Qwen2Model::write_step: max(attn_min_split 512, ceil(len / 4)) either way), so
-// the tests stay well below. The GPU shapes agree to fp32 rounding.
+// (q4_texel_nx, NORM_SUMSQ, one attention kernel for both, and one attention split length at every
+// depth: KernelConfig::attn_split_by_ctx; Model.DecodeMatchesPrefillPastTwoThousandPositions). The GPU
+// shapes agree to fp32 rounding.
 inline bool same_order_shapes(const EngineOptions& o) {
     Engine e(o);
     const KernelConfig& c = e.ops().config();
-    return c.matvec == MatvecShape::Texel && c.matmul_rows && c.matmul_texel && c.attn_cpu;
+    return c.matvec == MatvecShape::Texel && c.matmul_rows && c.matmul_texel && c.attn_cpu && c.attn_split_by_ctx;
 }
 
 // Decode against prefill logits: identical on the CPU shapes (same_order_shapes), else within the bound.

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "model_fixture.h"
 #include "runtime/engine.h"
@@ -54,6 +55,33 @@ TEST(Model, UploadPathAndEmbeddingPlacementDoNotChangeLogits) {
     // Decode goes through matvec and the recorded command buffer: on the CPU shapes the same floats
     // as prefill, elsewhere the same to fp32 rounding.
     expect_decode_matches_prefill(options(), logits_of(options(), ids, true), base, "decode vs prefill");
+}
+
+// Decode against prefill past 2048 positions, where the attention splits grow with the context: the
+// last token's logits after a 2700-token prompt prefilled in chunks of 512 (rows 2048-2559 split by
+// the chunk's end, 2560) and after 2048 prefilled and 652 decoded one at a time (each split by its own
+// length). On the CPU shapes both must split a row's positions alike to give the same floats.
+TEST(Model, DecodeMatchesPrefillPastTwoThousandPositions) {
+    EngineOptions o = options(2800);
+    o.model_dir = chat_model("deep", "--hidden 128 --heads 4 --kv-heads 2 --intermediate 256 --layers 2 --group-size 32 "
+                                     "--asym --max-pos 4096 --seed 12");
+    o.model.prefill_chunk = 512;
+    std::vector<int32_t> ids(2700);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 37 + i / 7) % 300);
+    std::vector<float> prefill, decode;
+    {
+        Engine e(o);
+        prefill = e.model().forward(ids, HeadRequest{HeadMode::LastLogits}).logits;
+        expect_clean(e);
+    }
+    {
+        Engine e(o);
+        e.model().forward(std::span(ids).first(2048), HeadRequest{HeadMode::LastLogits});
+        for (size_t i = 2048; i < ids.size(); ++i)
+            decode = e.model().forward(std::span(ids).subspan(i, 1), HeadRequest{HeadMode::LastLogits}).logits;
+        expect_clean(e);
+    }
+    expect_decode_matches_prefill(o, decode, prefill, "decode vs prefill at 2700 positions");
 }
 
 // The x8 weight layout (on by default where the device has rgba32 texel buffers: lavapipe) against
