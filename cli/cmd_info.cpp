@@ -22,6 +22,7 @@ std::string api_str(uint32_t v) {
 
 nlohmann::json device_json(const DeviceInfo& d, int chosen) {
     const KernelConfig kc = KernelConfig::for_device(d);
+    const auto single = kernel_desc::matvec_ls_rows(kc, Epilogue::Store);
     nlohmann::json heaps = nlohmann::json::array();
     for (const auto& h : d.heaps)
         heaps.push_back({{"size", h.size}, {"device_local", h.device_local}, {"budget", h.budget}, {"usage", h.usage}});
@@ -58,8 +59,7 @@ nlohmann::json device_json(const DeviceInfo& d, int chosen) {
               {"max_workgroup_invocations", d.max_workgroup_invocations}}},
             {"kernels", {{"matvec", matvec_shape_name(kc.matvec)}, {"matvec_workgroup", kc.matvec_ls},
                          {"matvec_rows", kc.matvec_rows},
-                         {"matvec_single", {kernel_desc::matvec_ls_rows(kc, Epilogue::Store).first,
-                                            kernel_desc::matvec_ls_rows(kc, Epilogue::Store).second}},
+                         {"matvec_single", {single.first, single.second}},
                          {"attention", kc.attn_cpu ? (kc.attn_cpu_dims ? "dims" : "cpu") : "gpu"}}}};
 }
 

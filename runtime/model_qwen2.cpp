@@ -261,8 +261,9 @@ void Qwen2Model::write_step(uint32_t pos0, uint32_t n) {
     // already has a workgroup per row tile, so it splits at most 4 ways. The CPU device sizes the
     // splits by the context's capacity instead (KernelConfig::attn_split_by_ctx; its target is 4 too),
     // so a row's positions split the same way whether it is prefilled or decoded.
-    const uint32_t target = n == 1 || kc.attn_split_by_ctx ? kc.attn_target_splits : 4;
-    uint32_t split = std::max(kc.attn_min_split, ceil_div(kc.attn_split_by_ctx ? opt_.ctx : kv_len, target));
+    const bool by_ctx = kc.attn_split_by_ctx;
+    const uint32_t target = n == 1 || by_ctx ? kc.attn_target_splits : 4;
+    uint32_t split = std::max(kc.attn_min_split, ceil_div(by_ctx ? opt_.ctx : kv_len, target));
     split = ceil_div(split, kc.attn_ls) * kc.attn_ls;
     if (kc.attn_max_split) split = std::min(split, kc.attn_max_split);  // the CPU device's loop budget
     auto* st = s_->step.as<pc::StepParams>();

@@ -12,8 +12,8 @@
 // region is stored texel-interleaved: texel t of the block's row 4l + i (l < 8, i < 4) sits at
 // t * 32 + i * 8 + l. llvmpipe runs 8 invocations on one core's SIMD lanes, and matvec_texel gives
 // invocation l of a subgroup rows 4l..4l+3 (and with 8 rows, 4l..4l+3 of the next block too), so its
-// gather for (t, i) reads 8 neighbouring texels (128 bytes) where row-major rows are a row apart each. A region's last n % 32 rows stay row-major. A
-// texel is 16 bytes: 32 nibbles, 8 halves or 16 int8.
+// gather for (t, i) reads 8 neighbouring texels (128 bytes) where row-major rows are a row apart each.
+// A region's last n % 32 rows stay row-major. A texel is 16 bytes: 32 nibbles, 8 halves or 16 int8.
 // k values in a 16-byte texel of the weight type variant: 8 halves, 16 int8 or 32 nibbles.
 #if defined(WEIGHT_F16)
 #define TEXEL_K 8u

@@ -59,12 +59,17 @@ layout(push_constant) uniform Push { MatvecPC p; RopeKvPC r; };
 layout(push_constant) uniform Push { MatvecPC p; };
 #endif
 
-// Physical weight row of the i-th accumulator of an invocation whose first logical output is o0.
-// With the silu epilogue the matrix is [gate rows; up rows] and output o needs rows o and n_out + o.
+// Physical weight row of logical output o, its up row with the silu epilogue: the matrix is then
+// [gate rows; up rows] and output o needs rows o and n_out + o.
+uint phys_row_of(uint o, bool up) {
+    o = min(o, p.n_out - 1u);  // clamp: tail accumulators compute a valid row, never stored
+    return up ? p.n_out + o : o;
+}
+// Physical weight row of the i-th accumulator of an invocation whose first logical output is o0
+// (nlog logical outputs; with the silu epilogue accumulators nlog.. are their up rows).
 uint phys_row(uint i, uint o0, uint nlog) {
-    uint j = (EPILOGUE == 2u && i >= nlog) ? i - nlog : i;
-    uint o = min(o0 + j, p.n_out - 1u);  // clamp: tail accumulators compute a valid row, never stored
-    return (EPILOGUE == 2u && i >= nlog) ? p.n_out + o : o;
+    const bool up = EPILOGUE == 2u && i >= nlog;
+    return phys_row_of(o0 + (up ? i - nlog : i), up);
 }
 
 float zero_of(uint row, uint g) {

@@ -44,11 +44,10 @@ uint out_of(uint b, uint j) {
         return b * gl_WorkGroupSize.x * ROWS + (lid >> 3u) * (8u * ROWS) + (j >> 2u) * 32u + (lid & 7u) * 4u + (j & 3u);
     return (b * gl_WorkGroupSize.x + lid) * ROWS + j;
 }
-// Physical weight row of accumulator i (gate rows, then the up rows n_out + o with the silu epilogue).
+// Physical weight row of accumulator i (phys_row with out_of's outputs).
 uint row_of(uint b, uint i) {
     const bool up = EPILOGUE == 2u && i >= ROWS;
-    const uint o = min(out_of(b, up ? i - ROWS : i), p.n_out - 1u);  // clamp: tail rows are never stored
-    return up ? p.n_out + o : o;
+    return phys_row_of(out_of(b, up ? i - ROWS : i), up);
 }
 
 // The ROWS outputs of one invocation in row block b.
