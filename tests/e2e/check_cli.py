@@ -2,8 +2,10 @@
 """The r1vk command-line contract: exit codes (0 ok, 1 usage, 2 bad input, 3 device), one-line
 `error: <file>: <problem>` messages for bad input, `tokenize` against the reference ids, `prompt`
 against jinja2's rendering, and the 14B memory plan printed from its config alone."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,7 @@ def main():
     R1VK = sys.argv[1]
     chat_model = sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="r1vk-cli-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
 
     rc, _, _ = r1vk()
     check("no command -> exit 1", rc == 1)

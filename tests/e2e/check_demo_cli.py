@@ -3,8 +3,10 @@
 (the bundled model is found next to the binary, from any working directory) in both output forms,
 `r1vk chat` over stdin for two turns, `r1vk bench` with its same-run baseline, and the clear refusal
 of a prompt that does not fit --ctx. Every call runs with the validation layer on."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,7 @@ def check(name, cond, detail=""):
 def main():
     r1vk = sys.argv[1]
     cwd = tempfile.mkdtemp(prefix="r1vk-demo-cli-")  # nowhere near the source tree
+    atexit.register(shutil.rmtree, cwd, ignore_errors=True)
     env = {"R1VK_VALIDATION": "1", "PATH": "/usr/bin:/bin"}
 
     def run(*args, stdin=None):

@@ -4,8 +4,10 @@ the float64 numpy oracle's greedy continuation of the same prompt ids, for a few
 ids r1vk makes (its C++ template renderer and BPE) must also equal jinja2's rendering encoded by the
 project's independent Python BPE (tools/bpe_train.py). A divergence is allowed only at a genuine
 near-tie."""
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +35,7 @@ def main():
         tcfg = json.load(f)
     template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(tcfg["chat_template"])
     tmp = tempfile.mkdtemp(prefix="r1vk-demo-")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     env = dict(os.environ, R1VK_VALIDATION="1")
     failed = False
     for q in PROMPTS:

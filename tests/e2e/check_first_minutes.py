@@ -2,10 +2,12 @@
 """Issue I: the CLI as a llama-cli user meets it, on the bundled demo model. Interactive parts run
 under a pseudo-terminal (Ctrl-C is the terminal's interrupt character there, as for a person).
 Every call runs with the validation layer on."""
+import atexit
 import json
 import os
 import pty
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,9 +28,12 @@ class Pty:
 
     def __init__(self, argv, env, cwd):
         self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.chdir(cwd)
-            os.execve(argv[0], argv, env)
+        if self.pid == 0:  # the child: never returns into this script (nor runs its atexit clean-up)
+            try:
+                os.chdir(cwd)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
         self.out = b""
 
     def mark(self):
@@ -68,6 +73,7 @@ class Pty:
 def main():
     r1vk = sys.argv[1]
     cwd = tempfile.mkdtemp(prefix="r1vk-first-minutes-")
+    atexit.register(shutil.rmtree, cwd, ignore_errors=True)
     env = {"R1VK_VALIDATION": "1", "PATH": "/usr/bin:/bin", "TERM": "xterm"}
 
     def run(*args, stdin=None, extra_env=None):

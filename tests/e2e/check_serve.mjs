@@ -5,7 +5,7 @@
 //   node check_serve.mjs R1VK NODE_MODULES
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -294,6 +294,7 @@ async function badModel() {
   });
   check("a model that does not load: one error line naming the file, exit code 2",
     code === 2 && /^error: .*config\.json/m.test(stderr), `${code} ${stderr}`);
+  await rm(dir, { recursive: true, force: true });
 }
 
 try {
