@@ -41,7 +41,9 @@ if [[ -n $src && ! -e $src ]]; then
 elif [[ -z $src ]]; then
   echo "gpu-check: no build/CMakeCache.txt: tests that load the demo model may not find it"
 fi
-if ! ldconfig -p | grep -q libvulkan.so.1; then
+# (grep without -q in these tests: under pipefail, grep -q leaving early gets its writer a SIGPIPE,
+# and the pipeline then fails even though it matched.)
+if ! ldconfig -p | grep libvulkan.so.1 >/dev/null; then
   if compgen -G ".gl/*.deb" >/dev/null; then
     for f in .gl/*.deb; do dpkg -x "$f" /; done
     ldconfig
@@ -49,7 +51,7 @@ if ! ldconfig -p | grep -q libvulkan.so.1; then
     echo "gpu-check: no libvulkan.so.1 and no .gl/*.deb to unpack it from"; exit 2
   fi
 fi
-if ! timeout 60 build/r1vk info >/dev/null 2>&1 || ! timeout 60 build/r1vk info | grep -q "GPU)"; then
+if ! timeout 60 build/r1vk info >/dev/null 2>&1 || ! timeout 60 build/r1vk info | grep "GPU)" >/dev/null; then
   for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
              /etc/vulkan/icd.d/nvidia_icd.json; do
     if [[ -f $icd ]]; then export VK_DRIVER_FILES=$icd; echo "gpu-check: VK_DRIVER_FILES=$icd"; break; fi
