@@ -12,34 +12,38 @@
 # Carry (the device tool's `carry`): build/r1vk build/tests/r1vk_gpu_tests build/tests/models
 # build/CMakeCache.txt .gl   (with vulkan-validationlayers' deb in .gl/ beside the loader's)
 # Output also goes to $OUT/gpu-check.log when $OUT is set (the device tool brings $OUT back).
+# GPU_CHECK_BUILD=DIR takes the binaries from DIR instead of build/ (ctest's dry run, e2e.gpu_check).
 # For a dry run on a small device: GPU_CHECK_MODEL=qwen2.5-0.5b GPU_CHECK_ARGS="--layers 2 -p 8 -n 2 -r 1"
 # GPU_CHECK_SKIP_TESTS=1 GPU_CHECK_Q8_ARGS="--layers 2 -p 8 -n 4 -r 1" \
 # GPU_CHECK_KV_ARGS="--layers 2 -p 8 -n 4 -r 1 -d 512 -c 600" scripts/gpu-check.sh 50
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BW=${1:-}
+B=${GPU_CHECK_BUILD:-build}
 MODEL=${GPU_CHECK_MODEL:-r1-distill-qwen-14b}
 ARGS=${GPU_CHECK_ARGS:--p 512 -n 128 -r 3}
 Q8_ARGS=${GPU_CHECK_Q8_ARGS:--p 8 -n 64 -r 3}
 LOG=${OUT:+$OUT/gpu-check.log}
 LOG=${LOG:-/dev/null}
 exec > >(tee -a "$LOG") 2>&1
+T=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
+trap 'rm -rf "$T"' EXIT
 deadline=$(( $(date +%s) + 470 ))   # 8 minutes, less the set-up
 left() { echo $(( deadline - $(date +%s) )); }
 step() { echo; echo "== $* ($(left) s left)"; }
 
-if [[ ! -x build/r1vk || ! -x build/tests/r1vk_gpu_tests ]]; then
-  echo "gpu-check: build/r1vk and build/tests/r1vk_gpu_tests are needed (carry them over)"; exit 2
+if [[ ! -x "$B/r1vk" || ! -x "$B/tests/r1vk_gpu_tests" ]]; then
+  echo "gpu-check: $B/r1vk and $B/tests/r1vk_gpu_tests are needed (carry them over)"; exit 2
 fi
 # The tests find the demo model (source folder) and their random checkpoints (build/tests/models, made
 # here by Debian's numpy python, which that machine may lack) under the folders baked in at build time.
 # Where this copy sits elsewhere, the baked source path is made a link to it. Carry build/CMakeCache.txt
 # (it names that path) and build/tests/models; build/ as a whole is over the 64 MiB a call carries.
-src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' build/CMakeCache.txt 2>/dev/null)
+src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$B/CMakeCache.txt" 2>/dev/null)
 if [[ -n $src && ! -e $src ]]; then
   mkdir -p "$(dirname "$src")" && ln -s "$PWD" "$src" && echo "gpu-check: $src -> $PWD (the tests' baked paths)"
 elif [[ -z $src ]]; then
-  echo "gpu-check: no build/CMakeCache.txt: tests that load the demo model may not find it"
+  echo "gpu-check: no $B/CMakeCache.txt: tests that load the demo model may not find it"
 fi
 # (grep without -q in these tests: under pipefail, grep -q leaving early gets its writer a SIGPIPE,
 # and the pipeline then fails even though it matched.)
@@ -51,7 +55,7 @@ if ! ldconfig -p | grep libvulkan.so.1 >/dev/null; then
     echo "gpu-check: no libvulkan.so.1 and no .gl/*.deb to unpack it from"; exit 2
   fi
 fi
-if ! timeout 60 build/r1vk info >/dev/null 2>&1 || ! timeout 60 build/r1vk info | grep "GPU)" >/dev/null; then
+if ! timeout 60 "$B/r1vk" info >/dev/null 2>&1 || ! timeout 60 "$B/r1vk" info | grep "GPU)" >/dev/null; then
   for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json \
              /etc/vulkan/icd.d/nvidia_icd.json; do
     if [[ -f $icd ]]; then export VK_DRIVER_FILES=$icd; echo "gpu-check: VK_DRIVER_FILES=$icd"; break; fi
@@ -59,11 +63,11 @@ if ! timeout 60 build/r1vk info >/dev/null 2>&1 || ! timeout 60 build/r1vk info 
 fi
 
 step "r1vk info"
-timeout 60 build/r1vk info > /tmp/gpu-check-info.txt 2>&1 || { cat /tmp/gpu-check-info.txt; echo "gpu-check: r1vk info failed"; exit 3; }
-cat /tmp/gpu-check-info.txt
+timeout 60 "$B/r1vk" info > "$T/info.txt" 2>&1 || { cat "$T/info.txt"; echo "gpu-check: r1vk info failed"; exit 3; }
+cat "$T/info.txt"
 if [[ -z $BW ]]; then
   # The default device's line ("* device 0: NVIDIA H100 80GB HBM3 (GPU)"): the card's nominal bandwidth.
-  name=$(sed -n 's/^\* device [0-9]*: //p' /tmp/gpu-check-info.txt | head -1)
+  name=$(sed -n 's/^\* device [0-9]*: //p' "$T/info.txt" | head -1)
   case $name in
     *H200*) BW=4800 ;;
     *H100*PCIe*) BW=2000 ;;
@@ -80,21 +84,21 @@ if ! ls /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json >/dev
   echo " vulkan-validationlayers deb into .gl/ beside the loader's to run them)"
 fi
 if [[ -z ${GPU_CHECK_SKIP_TESTS:-} ]]; then
-  timeout $(( $(left) > 200 ? 180 : $(left) / 2 )) build/tests/r1vk_gpu_tests --gtest_brief=1
+  timeout $(( $(left) > 200 ? 180 : $(left) / 2 )) "$B/tests/r1vk_gpu_tests" --gtest_brief=1
   echo "gpu tests: exit $?"
 fi
 
 step "bench: synthetic $MODEL, $ARGS --profile --bandwidth $BW"
 # shellcheck disable=SC2086
-timeout $(( $(left) - 5 )) build/r1vk bench --synthetic "$MODEL" $ARGS --profile \
-  --bandwidth "$BW" --json > /tmp/gpu-check-bench.json
+timeout $(( $(left) - 5 )) "$B/r1vk" bench --synthetic "$MODEL" $ARGS --profile \
+  --bandwidth "$BW" --json > "$T/bench.json"
 rc=$?
-[[ -n ${OUT:-} && -s /tmp/gpu-check-bench.json ]] && cp /tmp/gpu-check-bench.json "$OUT/bench.json"
+[[ -n ${OUT:-} && -s "$T/bench.json" ]] && cp "$T/bench.json" "$OUT/bench.json"
 if [[ $rc -ne 0 ]]; then echo "bench: exit $rc"; exit $rc; fi
-python3 - "$BW" <<'PY'
+python3 - "$BW" "$T/bench.json" <<'PY'
 import json, sys
 bw = float(sys.argv[1])
-j = json.load(open("/tmp/gpu-check-bench.json"))
+j = json.load(open(sys.argv[2]))
 d, c, r = j["decode_gb_s"], j["copy_baseline_gb_s"], j["compute_read_baseline_gb_s"]
 print(f'device {j["device"]}: prefill {j["prefill_tok_s"]["mean"]:.1f} tok/s, decode {j["decode_tok_s"]["mean"]:.2f} tok/s')
 print(f'decode reads weights at {d:.0f} GB/s: {100*d/r:.0f} % of the compute-read baseline ({r:.0f} GB/s), '
@@ -115,10 +119,10 @@ if (( $(left) > 90 )); then
   step "bench: --lm-head f16 vs q8, synthetic $MODEL, $Q8_ARGS"
   for h in f16 q8 f16 q8; do
     # shellcheck disable=SC2086
-    timeout $(( $(left) > 45 ? 40 : 5 )) build/r1vk bench --synthetic "$MODEL" $Q8_ARGS --lm-head $h --json \
-      > /tmp/gpu-check-$h.json 2>/dev/null &&
+    timeout $(( $(left) > 45 ? 40 : 5 )) "$B/r1vk" bench --synthetic "$MODEL" $Q8_ARGS --lm-head $h --json \
+      > "$T/head-$h.json" 2>/dev/null &&
       python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"lm_head {j['lm_head']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s, {j['weight_bytes_per_token']/1e9:.2f} GB/token, {j['decode_gb_s']:.0f} GB/s\")" \
-        /tmp/gpu-check-$h.json
+        "$T/head-$h.json"
   done
 fi
 # --activations q8 (int8 x blocks and integer dot products in the int4 matvecs: v_dot4 / dp4a) against
@@ -127,10 +131,10 @@ if (( $(left) > 90 )); then
   step "bench: --activations f32 vs q8, synthetic $MODEL, $Q8_ARGS"
   for x in f32 q8 f32 q8; do
     # shellcheck disable=SC2086
-    timeout $(( $(left) > 45 ? 40 : 5 )) build/r1vk bench --synthetic "$MODEL" $Q8_ARGS --activations $x --json \
-      > /tmp/gpu-check-act-$x.json 2>/dev/null &&
+    timeout $(( $(left) > 45 ? 40 : 5 )) "$B/r1vk" bench --synthetic "$MODEL" $Q8_ARGS --activations $x --json \
+      > "$T/act-$x.json" 2>/dev/null &&
       python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"activations {j['activations']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s, {j['decode_gb_s']:.0f} GB/s\")" \
-        /tmp/gpu-check-act-$x.json
+        "$T/act-$x.json"
   done
 fi
 # --kv-cache q8 (132 B a cache row instead of 256) against fp16 at a depth where decode streams the
@@ -140,9 +144,11 @@ if (( $(left) > 60 )); then
   step "bench: --kv-cache f16 vs q8, synthetic $MODEL, $KV_ARGS"
   for kv in f16 q8 f16 q8; do
     # shellcheck disable=SC2086
-    timeout $(( $(left) > 35 ? 30 : 5 )) build/r1vk bench --synthetic "$MODEL" $KV_ARGS --kv-cache $kv --json \
-      > /tmp/gpu-check-kv-$kv.json 2>/dev/null &&
+    timeout $(( $(left) > 35 ? 30 : 5 )) "$B/r1vk" bench --synthetic "$MODEL" $KV_ARGS --kv-cache $kv --json \
+      > "$T/kv-$kv.json" 2>/dev/null &&
       python3 -c "import json,sys; j=json.load(open(sys.argv[1])); d=j['decode_tok_s']; print(f\"kv_cache {j['kv_cache']}: decode {d['mean']:.2f} ± {d['sd']:.2f} tok/s at depth\")" \
-        /tmp/gpu-check-kv-$kv.json
+        "$T/kv-$kv.json"
   done
 fi
+echo
+echo "gpu-check: done ($(left) s left)"
