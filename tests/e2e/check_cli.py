@@ -10,20 +10,15 @@ import subprocess
 import sys
 import tempfile
 
+from e2e_check import check, failures
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-failures = []
 
 
 def r1vk(*args, stdin=None):
     p = subprocess.run([R1VK] + list(args), capture_output=True, text=True, input=stdin)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def expect_error(name, code, needle, *args):

@@ -11,13 +11,7 @@ import subprocess
 import sys
 import tempfile
 
-failures = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
-    if not cond:
-        failures.append(name)
+from e2e_check import check, failures
 
 
 def main():

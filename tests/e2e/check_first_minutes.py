@@ -14,13 +14,7 @@ import sys
 import tempfile
 import time
 
-failures = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
-    if not cond:
-        failures.append(name)
+from e2e_check import check, failures
 
 
 class Pty:

@@ -9,16 +9,11 @@ import os
 import subprocess
 import sys
 
-failures = []
+from e2e_check import check, failures
+
 # Every kernel a decoded token runs (shaders, not labels: the labels are for people).
 DECODE_SHADERS = {"rmsnorm", "matvec_lanes", "matvec_lanes_f16", "matvec_lanes_norm", "matvec_lanes_rope", "rope_kv",
                   "attention_comb", "argmax", "topk", "trace", "penalty", "embed"}
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def run(r1vk, *args, env=None):

@@ -8,9 +8,10 @@ import subprocess
 import sys
 import tempfile
 
+from e2e_check import check, failures
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-failures = []
 
 
 def r1vk(*args, env=None, stdin=None, timeout=120):
@@ -23,12 +24,6 @@ def r1vk(*args, env=None, stdin=None, timeout=120):
     except subprocess.TimeoutExpired:
         return None, "", "TIMEOUT (hang)"
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else f"\n     {detail}"))
-    if not cond:
-        failures.append(name)
 
 
 def no_validation(err):
