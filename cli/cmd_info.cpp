@@ -85,11 +85,10 @@ void print_device(const DeviceInfo& d, bool chosen) {
                 format_bytes(d.max_storage_buffer_range).c_str(), format_bytes(d.max_memory_allocation_size).c_str(),
                 d.max_compute_shared_memory, d.max_workgroup_invocations);
     const auto [single_ls, single_rows] = kernel_desc::matvec_ls_rows(kc, Epilogue::Store);
-    const bool lanes = kc.matvec == MatvecShape::Lanes || kc.matvec == MatvecShape::LanesNoSubgroup;
-    const std::string shape = lanes ? std::to_string(kc.matvec_ls) + " invocations and " + std::to_string(kc.matvec_rows) + " rows a workgroup"
-                                    : std::to_string(single_ls) + " invocations a workgroup, " + std::to_string(single_rows) +
-                                          " rows an invocation (gate/up pairs " + std::to_string(kc.matvec_ls) + " x " +
-                                          std::to_string(kc.matvec_rows) + ")";
+    std::string shape = std::to_string(kc.matvec_ls) + " invocations and " + std::to_string(kc.matvec_rows) + " rows a workgroup";
+    if (cpu_shaped(kc.matvec))
+        shape = std::to_string(single_ls) + " invocations a workgroup, " + std::to_string(single_rows) + " rows an invocation (gate/up pairs " +
+                std::to_string(kc.matvec_ls) + " x " + std::to_string(kc.matvec_rows) + ")";
     std::printf("    r1vk kernels: matvec %s, %s; attention %s\n", matvec_shape_name(kc.matvec), shape.c_str(), !kc.attn_cpu ? "query tiles, shared memory"
                 : kc.attn_cpu_dims ? "lanes over the head dimension where the head allows, else a position a lane (CPU-shaped)"
                                    : "a position a lane, texel loads (CPU-shaped)");

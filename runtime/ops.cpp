@@ -71,7 +71,7 @@ PipelineDesc matvec(const KernelConfig& c, WeightType wt, Epilogue epi, bool bia
         case MatvecShape::Lanes: name = typed("matvec_lanes", wt); break;
         case MatvecShape::LanesNoSubgroup: name = typed("matvec_lanes", wt, "_nosg"); break;
     }
-    const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
+    const bool cpu = cpu_shaped(c.matvec);
     if (x8 && !cpu) fail_device("matvec: weights in the x8 layout need a CPU shape (rows or texel)");
     const auto [ls, rows] = matvec_ls_rows(c, epi);
     PipelineDesc d{name, 7, sizeof(pc::MatvecPC), {ls, rows, static_cast<uint32_t>(epi), bias, act_order, sym},
@@ -386,7 +386,7 @@ bool Ops::matvec(Recorder& rec, const GpuLinear& w, BufferView x, uint32_t x_off
     for (const auto& ch : w.chunks) {
         pc::MatvecPC pc{w.k, ch.rows, w.n_groups, w.group_size, w.zero_words, w.zero_offset, w.out_base + ch.row_begin, x_off,
                         fuse ? norm->eps : 0.0f};
-        const bool cpu = c.matvec == MatvecShape::Rows || c.matvec == MatvecShape::Texel;
+        const bool cpu = cpu_shaped(c.matvec);
         const uint32_t per_group = cpu ? ls * rows : rows;
         auto [gx, gy] = grid_2d(ceil_div(ch.rows, per_group), ctx_->info().max_workgroup_count_x);
         if (c.matvec == MatvecShape::Texel) {

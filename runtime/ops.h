@@ -21,6 +21,8 @@ namespace r1vk {
 // reduction on a GPU.
 enum class MatvecShape { Rows, Texel, Lanes, LanesNoSubgroup };
 const char* matvec_shape_name(MatvecShape s);
+// The CPU shapes (whole rows per invocation) as against the lanes-across-K GPU shapes.
+inline bool cpu_shaped(MatvecShape s) { return s == MatvecShape::Rows || s == MatvecShape::Texel; }
 
 struct KernelConfig {
     MatvecShape matvec = MatvecShape::Lanes;
