@@ -1,4 +1,5 @@
 #include "loader/chat_template.h"
+#include "loader/json_util.h"
 
 #include <fstream>
 #include <optional>
@@ -16,7 +17,7 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace {
 
-// The fallback for --allow-template-fallback (ChatTemplate::load with allow_fallback): a verbatim
+// The fallback of ChatTemplate::load with allow_fallback (the CLI warns when it is used): a verbatim
 // copy of the chat_template in deepseek-ai/DeepSeek-R1-Distill-Qwen-14B's tokenizer_config.json, in
 // its current revision (generation prompt "<｜Assistant｜><think>\n"), identical across the R1
 // distills. It is used only when a model's own template is missing or cannot be parsed, and the CLI
@@ -66,10 +67,7 @@ ordered_json parse_json(const std::string& text, const std::string& origin) {
     try {
         return ordered_json::parse(text);
     } catch (const nlohmann::json::exception& e) {
-        // nlohmann's text starts with "[json.exception.parse_error.101] "; the rest has the position.
-        std::string what = e.what();
-        size_t cut = what.find("] ");
-        fail_input(origin, "invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut + 2)));
+        fail_input(origin, "invalid JSON: " + json_util::plain_message(e));
     }
 }
 

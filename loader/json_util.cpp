@@ -71,12 +71,14 @@ nlohmann::json parse_strict(std::string_view text, const std::string& file, cons
     } catch (const Refusal& r) {
         fail_input(file, what + ": " + r.problem);
     } catch (const json::exception& e) {
-        // Drop nlohmann's "[json.exception.parse_error.101] " tag: the rest says where and why.
-        std::string msg = e.what();
-        if (auto p = msg.find("] "); msg.rfind("[json.exception", 0) == 0 && p != std::string::npos)
-            msg = msg.substr(p + 2);
-        fail_input(file, what + " is not valid JSON: " + msg);
+        fail_input(file, what + " is not valid JSON: " + plain_message(e));
     }
+}
+
+std::string plain_message(const std::exception& e) {
+    std::string msg = e.what();
+    if (auto p = msg.find("] "); msg.rfind("[json.exception", 0) == 0 && p != std::string::npos) msg = msg.substr(p + 2);
+    return msg;
 }
 
 std::string read_text_file(const std::string& path, uint64_t max_bytes) {

@@ -16,6 +16,10 @@ namespace r1vk::json_util {
 nlohmann::json parse_strict(std::string_view text, const std::string& file, const std::string& what,
                             int max_depth = 16);
 
+// An nlohmann exception's text without its "[json.exception.parse_error.101] " tag: the rest says
+// where and why.
+std::string plain_message(const std::exception& e);
+
 // Reads a whole small file (at most max_bytes) into a string; "<path>: cannot open: ..." on failure.
 std::string read_text_file(const std::string& path, uint64_t max_bytes);
 

@@ -15,6 +15,11 @@ using nlohmann::json;
 
 namespace {
 
+// A string from the file as a JSON literal: quoted, with newlines and terminal escapes escaped, so
+// that the error stays one harmless line whatever the file holds.
+std::string as_literal_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string as_literal(const std::string& s) { return as_literal_json(json(s)); }
+
 constexpr uint64_t kMaxConfigBytes = 16u << 20;  // real ones are about 1 KB
 
 // Typed, range-checked access to one JSON object. Messages read "<file>: <prefix><key>: <problem>".
@@ -120,7 +125,7 @@ QuantConfig parse_quant(const json& q, const std::string& file, const std::strin
     c.source = file;
     // AutoGPTQ's quantize_config.json predates quant_method, so absent means GPTQ.
     if (auto m = f.string("quant_method"); m && lower(*m) != "gptq")
-        f.fail("quant_method", "\"" + *m + "\" is not supported (r1vk runs GPTQ)");
+        f.fail("quant_method", as_literal(*m) + " is not supported (r1vk runs GPTQ)");
     c.bits = f.required_int("bits", 1, 64);
     if (c.bits != 4) f.fail("bits", std::to_string(c.bits) + " is not supported (r1vk runs 4-bit GPTQ)");
     c.group_size = f.required_int("group_size", -1, 1 << 20);
@@ -137,9 +142,9 @@ QuantConfig parse_quant(const json& q, const std::string& file, const std::strin
     else if (fm == "gptq_v2")
         c.v2_zeros = true;
     else
-        f.fail("checkpoint_format", "\"" + *fmt + "\" is not supported (r1vk reads \"gptq\" and \"gptq_v2\")");
+        f.fail("checkpoint_format", as_literal(*fmt) + " is not supported (r1vk reads \"gptq\" and \"gptq_v2\")");
     if (auto pd = f.string("pack_dtype"); pd && lower(*pd) != "int32" && lower(*pd) != "torch.int32")
-        f.fail("pack_dtype", "\"" + *pd + "\" is not supported (r1vk reads int32-packed weights)");
+        f.fail("pack_dtype", as_literal(*pd) + " is not supported (r1vk reads int32-packed weights)");
     if (f.boolean("lm_head").value_or(false))
         f.fail("lm_head", "a quantized lm_head is not supported yet");
     if (f.has("dynamic") && !(f.raw("dynamic").is_object() && f.raw("dynamic").empty()))
@@ -165,7 +170,8 @@ void parse_generation(const json& j, const std::string& file, int vocab, Generat
     Fields f(j, file, "");
     g->do_sample = f.boolean("do_sample").value_or(g->do_sample);
     if (auto t = f.number("temperature")) {
-        if (!(*t >= 0.0) || !std::isfinite(*t)) f.fail("temperature", "must be a finite number >= 0");
+        // The CLI's range (--temp): beyond it a float overflows, or the distribution is as good as uniform.
+        if (!(*t >= 0.0 && *t <= 100.0)) f.fail("temperature", "must be in [0, 100]");
         g->temperature = static_cast<float>(*t);
     }
     if (auto p = f.number("top_p")) {
@@ -178,7 +184,7 @@ void parse_generation(const json& j, const std::string& file, int vocab, Generat
         g->min_p = static_cast<float>(*m);
     }
     if (auto r = f.number("repetition_penalty")) {
-        if (!(*r > 0.0) || !std::isfinite(*r)) f.fail("repetition_penalty", "must be a finite number > 0");
+        if (!(*r >= 0.01 && *r <= 100.0)) f.fail("repetition_penalty", "must be in [0.01, 100]");
         g->repetition_penalty = static_cast<float>(*r);
     }
     if (auto b = f.int_list("bos_token_id", 0, vocab - 1)) {
@@ -202,11 +208,11 @@ ModelConfig ModelConfig::parse(const std::string& config_json, const std::string
         f.fail("architectures", "expected a list of strings, got " + json_util::describe(arch));
     c.architecture = arch[0].get<std::string>();
     if (arch.size() != 1 || c.architecture != "Qwen2ForCausalLM")
-        f.fail("architecture " + (arch.size() == 1 ? c.architecture : arch.dump()) +
+        f.fail("architecture " + (arch.size() == 1 ? as_literal(c.architecture) : as_literal_json(arch)) +
                " is not supported yet (r1vk runs Qwen2ForCausalLM)");
     c.model_type = f.string("model_type").value_or("qwen2");
     if (c.model_type != "qwen2")
-        f.fail("model_type", "\"" + c.model_type + "\" is not supported yet (r1vk runs qwen2)");
+        f.fail("model_type", as_literal(c.model_type) + " is not supported yet (r1vk runs qwen2)");
 
     c.hidden_size = f.required_int("hidden_size", 1, 1 << 16);
     c.intermediate_size = f.required_int("intermediate_size", 1, 1 << 20);
@@ -235,7 +241,7 @@ ModelConfig ModelConfig::parse(const std::string& config_json, const std::string
     if (!(c.rms_norm_eps > 0.0 && c.rms_norm_eps < 1.0)) f.fail("rms_norm_eps", "must be in (0, 1)");
     c.tie_word_embeddings = f.boolean("tie_word_embeddings").value_or(false);
     if (auto act = f.string("hidden_act"); act && *act != "silu")
-        f.fail("hidden_act", "\"" + *act + "\" is not supported (r1vk runs silu)");
+        f.fail("hidden_act", as_literal(*act) + " is not supported (r1vk runs silu)");
     if (f.boolean("use_sliding_window").value_or(false))
         f.fail("use_sliding_window", "true is not supported yet (r1vk runs full attention)");
     if (f.has("rope_scaling")) {

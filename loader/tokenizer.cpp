@@ -460,7 +460,7 @@ void Tokenizer::Impl::read_config(const std::filesystem::path& config) {
     try {
         c = json::parse(text);
     } catch (const json::exception& e) {
-        fail_input(name, std::string("invalid JSON: ") + e.what());
+        fail_input(name, "invalid JSON: " + json_util::plain_message(e));
     }
     auto lookup = [&](const char* key) -> int32_t {
         auto v = member(c, key);
@@ -489,7 +489,7 @@ Tokenizer Tokenizer::load(const std::filesystem::path& path) {
     try {
         t.impl_->parse(tj);
     } catch (const json::exception& e) {
-        fail_input(t.impl_->file, std::string("unexpected JSON shape: ") + e.what());
+        fail_input(t.impl_->file, "unexpected JSON shape: " + json_util::plain_message(e));
     }
     t.impl_->read_config(file.parent_path() / "tokenizer_config.json");
     return t;

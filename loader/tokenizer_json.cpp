@@ -1,6 +1,7 @@
 #include "loader/tokenizer_json.h"
 
 #include "common/error.h"
+#include "loader/json_util.h"
 
 namespace r1vk::tok {
 namespace {
@@ -180,7 +181,7 @@ TokenizerJson read_tokenizer_json(std::string_view text, const std::string& file
     try {
         json::sax_parse(text.begin(), text.end(), &reader);
     } catch (const nlohmann::json::exception& e) {
-        fail_input(file, std::string("invalid JSON: ") + e.what());
+        fail_input(file, "invalid JSON: " + json_util::plain_message(e));
     }
     if (!out.rest.is_object()) fail_input(file, "expected a JSON object at the top level");
     return out;

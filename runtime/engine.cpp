@@ -42,6 +42,11 @@ Engine::Engine(const EngineOptions& opt) {
         ckpt_ = std::make_unique<Qwen2Checkpoint>(Qwen2Checkpoint::bind(*index_, cfg_));
         if (opt.need_tokenizer) {
             tokenizer_ = Tokenizer::load(opt.model_dir);
+            // A token the embedding has no row for would fail mid-chat, naming no file: refuse it here.
+            if (tokenizer_->vocab_size() > cfg_.vocab_size)
+                fail_input((opt.model_dir / "tokenizer.json").string(),
+                           "token id " + std::to_string(tokenizer_->vocab_size() - 1) + " is outside config.json's vocab_size " +
+                               std::to_string(cfg_.vocab_size));
             template_ = ChatTemplate::load(opt.model_dir, /*allow_fallback=*/true);
         }
     }

@@ -500,6 +500,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         } detach{profiling ? &model : nullptr};
         const std::string prompt = engine_->chat_template()->render(conversation, true);
         std::vector<int32_t> ids = tok.encode(prompt);
+        if (ids.empty()) fail_input(engine_->chat_template()->origin(), "the chat template rendered an empty prompt");
         const size_t template_tokens = ids.size();
         ids.insert(ids.end(), prefix.begin(), prefix.begin() + forced_from);
         if (ids.size() >= model.capacity()) {
