@@ -209,6 +209,9 @@ int cmd_run(const Tokens& t) {
     if (a.has("prompt-ids")) return run_ids(a, parse_ids(a.str("prompt-ids"), "--prompt-ids"));
     const bool json = a.has("json");
     const std::string prompt = read_prompt(a);
+    // A typo in a sampling option is reported before the model loads (9.4 GB for the 14B), not after.
+    (void)generation_params(a, ModelConfig{});
+    const bool color = use_color(a.str("color", "auto"));
     std::unique_ptr<Engine> engine;
     try {
         engine = load_engine(a);
@@ -217,15 +220,13 @@ int cmd_run(const Tokens& t) {
         if (json) std::printf("{\"type\":\"error\",\"text\":\"%s\",\"exit_code\":%d}\n", json_escape(e.what()).c_str(), e.exit_code());
         throw;
     }
-    if (engine->chat_template()->is_fallback())
-        std::fprintf(stderr, "warning: %s: chat_template not usable; using r1vk's built-in DeepSeek-R1 template\n",
-                     (model_dir(a, false) / "tokenizer_config.json").string().c_str());
+    warn_template_fallback(*engine->chat_template());
     const GenerationParams gp = generation_params(a, engine->config());
     std::vector<ChatMessage> conv;
     if (a.has("system")) conv.push_back({"system", a.str("system")});
     conv.push_back({"user", prompt});
     Session session(*engine);
-    Printer print(json, use_color(a.str("color", "auto")), engine->tokenizer(), gp.max_new_tokens, engine->model().capacity());
+    Printer print(json, color, engine->tokenizer(), gp.max_new_tokens, engine->model().capacity());
     if (a.has("reply-prefix")) {
         // Branching from a fork: the KV cache holds nothing yet here, so this prefills the prompt and
         // the prefix once; the app and the server reuse a live cache up to the fork.
@@ -235,8 +236,10 @@ int cmd_run(const Tokens& t) {
     } else {
         session.start(conv, gp);
     }
-    pump(session, print);
-    return print.error_code();
+    const DoneReason reason = pump(session, print);
+    if (print.error_code()) return print.error_code();
+    // A reply cut short by Ctrl-C is not a success: `r1vk run ... > answer.txt && next` must not go on.
+    return reason == DoneReason::Stopped ? 130 : 0;
 }
 
 namespace {
@@ -252,33 +255,52 @@ const char* kChatHelp =
 void save_conversation(const std::string& path, const std::vector<ChatMessage>& conv) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const ChatMessage& m : conv) j.push_back({{"role", m.role}, {"content", m.content}});
+    // Bytes that are not UTF-8 (a Latin-1 terminal, a pasted binary) become U+FFFD: JSON cannot
+    // hold them, and refusing would lose the whole conversation over one character.
+    const std::string text = j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     const std::string tmp = path + ".tmp";
+    std::error_code ec;
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
         if (!f) fail_input(path, "cannot write");
-        f << j.dump(2) << "\n";
-        if (!f) fail_input(path, "write error");
+        f << text;
+        f.close();
+        if (!f) {
+            std::filesystem::remove(tmp, ec);
+            fail_input(path, "write error");
+        }
     }
-    std::error_code ec;
     std::filesystem::rename(tmp, path, ec);  // a half-written file never replaces a good one
-    if (ec) fail_input(path, "cannot write: " + ec.message());
+    if (ec) {
+        const std::string why = ec.message();
+        std::filesystem::remove(tmp, ec);
+        fail_input(path, "cannot write: " + why);
+    }
 }
 
 // Drops the oldest user/assistant turns until the prompt leaves `room` tokens for the reply.
-// Returns how many turns were dropped.
+// Returns how many turns were dropped. Turns are dropped only when that lets the question in: a
+// question too long for the context on its own leaves the history as it was (start() then refuses
+// it with a one-line error, and the chat goes on with everything it had).
 int fit_context(Engine& engine, std::vector<ChatMessage>& conv, uint32_t room) {
+    std::vector<ChatMessage> fitted = conv;
     int dropped = 0;
     const uint32_t cap = engine.model().capacity();
     for (;;) {
-        const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(conv, true)).size();
-        if (n + room <= cap) return dropped;
-        auto first = std::find_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
-        auto last_user = std::find_if(conv.rbegin(), conv.rend(), [](auto& m) { return m.role == "user"; });
-        if (first == conv.end() || &*first == &*last_user) return dropped;  // only the new question is left
-        auto next = std::find_if(first + 1, conv.end(), [](auto& m) { return m.role == "user"; });
-        conv.erase(first, next);
+        const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(fitted, true)).size();
+        if (n + room <= cap) break;
+        auto first = std::find_if(fitted.begin(), fitted.end(), [](auto& m) { return m.role != "system"; });
+        auto last_user = std::find_if(fitted.rbegin(), fitted.rend(), [](auto& m) { return m.role == "user"; });
+        if (first == fitted.end() || &*first == &*last_user) {  // only the new question is left
+            if (n >= cap) return 0;  // it cannot fit at all: drop nothing
+            break;                   // it fits with a shorter reply
+        }
+        auto next = std::find_if(first + 1, fitted.end(), [](auto& m) { return m.role == "user"; });
+        fitted.erase(first, next);
         ++dropped;
     }
+    conv = std::move(fitted);
+    return dropped;
 }
 
 }  // namespace
@@ -293,25 +315,48 @@ int cmd_chat(const Tokens& t) {
         std::fputs(kChatHelp, stdout);
         return 0;
     }
+    (void)generation_params(a, ModelConfig{});  // option typos before the model loads
+    const bool color = use_color(a.str("color", "auto"));
     std::unique_ptr<Engine> engine_owner = load_engine(a);
-    Engine* engine_ptr = engine_owner.get();
-    auto& engine = *engine_ptr;
-    GenerationParams gp = generation_params(a, engine.config());
+    warn_template_fallback(*engine_owner->chat_template());
+    GenerationParams gp = generation_params(a, engine_owner->config());
     const bool fixed_seed = a.has("seed") && a.str("seed") != "-1";
-    auto session_owner = std::make_unique<Session>(engine);
-    Printer print(a.has("json"), use_color(a.str("color", "auto")), engine.tokenizer(), gp.max_new_tokens,
-                  engine.model().capacity());
+    auto session_owner = std::make_unique<Session>(*engine_owner);
+    Printer print(a.has("json"), color, engine_owner->tokenizer(), gp.max_new_tokens, engine_owner->model().capacity());
     std::vector<ChatMessage> conv;
     if (a.has("system")) conv.push_back({"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
     if (tty) std::fprintf(stderr, "r1vk chat on %s — /help lists the commands, Ctrl-C stops a reply, /exit quits\n",
-                          engine.ctx().info().name.c_str());
+                          engine_owner->ctx().info().name.c_str());
     g_phase.store(kIdle);
     std::string line;
+    // The exit code: that of the last turn that failed (0 when none did), so that a chat fed from a
+    // script says that a question went unanswered even when later ones were answered.
+    int last_error = 0;
     auto ask = [&](const char* question) {
         std::fprintf(stderr, "%s [y/N] ", question);
         std::string yes;
         return std::getline(std::cin, yes) && (yes == "y" || yes == "Y" || yes == "yes");
+    };
+    const auto has_turns = [&] {
+        return std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
+    };
+    // Rebuilds the engine after a lost device. It can fail (the model folder moved, no memory): the
+    // chat then goes on without one, so the conversation can still be saved, and the next question
+    // tries again.
+    auto reload = [&] {
+        session_owner.reset();
+        engine_owner.reset();
+        EngineOptions eo = engine_options(a, true);
+        eo.model_dir = model_dir(a, false);
+        eo.fault = "none";  // an injected fault (R1VK_FAULT) is not injected again into the new engine
+        g_phase.store(kLoading);
+        struct Idle {
+            ~Idle() { g_phase.store(kIdle); }
+        } idle;
+        engine_owner = std::make_unique<Engine>(eo);
+        session_owner = std::make_unique<Session>(*engine_owner);
+        print.set_tokenizer(engine_owner->tokenizer());
     };
     for (;;) {
         if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
@@ -326,7 +371,7 @@ int cmd_chat(const Tokens& t) {
                 if (cmd == "/help") {
                     std::fputs(kChatHelp, stderr);
                 } else if (cmd == "/new") {
-                    if (conv.size() <= 1 || !tty || ask("start a new conversation? the current one is not saved")) {
+                    if (!has_turns() || !tty || ask("start a new conversation? the current one is not saved")) {
                         conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
                         std::fputs("[new conversation]\n", stderr);
                     }
@@ -336,51 +381,62 @@ int cmd_chat(const Tokens& t) {
                     std::fprintf(stderr, "[saved %zu messages to %s]\n", conv.size(), arg.c_str());
                 } else if (cmd == "/load") {
                     if (arg.empty()) fail_usage("/load needs a file name");
-                    conv = load_messages(arg);
-                    std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());
+                    std::vector<ChatMessage> loaded = load_messages(arg);  // a bad file leaves conv alone
+                    if (!has_turns() || !tty || ask("replace the current conversation? it is not saved")) {
+                        // --system holds unless the saved conversation brings its own.
+                        const bool own_system = std::any_of(loaded.begin(), loaded.end(), [](auto& m) { return m.role == "system"; });
+                        if (a.has("system") && !own_system) loaded.insert(loaded.begin(), {"system", a.str("system")});
+                        conv = std::move(loaded);
+                        std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());
+                    }
                 } else {
                     std::fprintf(stderr, "unknown command %s (/help lists them); nothing was sent\n", cmd.c_str());
                 }
-            } catch (const Error& e) {
+            } catch (const std::exception& e) {
                 std::fprintf(stderr, "error: %s\n", e.what());
             }
             continue;
         }
+        // Anything that fails from here on (a template's raise_exception, a question too long, a reload
+        // that cannot find the model) fails this turn only: the conversation so far is kept.
         conv.push_back({"user", line});
-        // Leave half the context (at most -n) for the reply - a reasoning reply is long - and drop the
-        // oldest turns to make room.
-        const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine_ptr->model().capacity() / 2);
-        if (int dropped = fit_context(*engine_ptr, conv, room))
-            std::fprintf(stderr, "[the context is full: dropped the %d oldest turn%s]\n", dropped, dropped > 1 ? "s" : "");
-        print.reset();
-        session_owner->start(conv, gp);
-        const DoneReason r = pump(*session_owner, print);
-        if (!fixed_seed) ++gp.sampling.seed;  // each reply its own draw; a fixed --seed repeats the session exactly
-        if (r == DoneReason::Error) {
-            conv.pop_back();  // the turn did not happen; the user's line is still on screen to retry
-            if (engine_ptr->ctx().lost()) {
-                // The device was lost (or hung): rebuild the engine and go on with the same conversation.
-                // An injected fault (R1VK_FAULT) is not injected again into the new engine.
-                std::fprintf(stderr, "r1vk: the GPU device was lost; reloading the model (the conversation is kept)\n");
-                session_owner.reset();
-                engine_owner.reset();
-                EngineOptions eo = engine_options(a, true);
-                eo.model_dir = model_dir(a, false);
-                eo.fault = "none";
-                g_phase.store(kLoading);
-                engine_owner = std::make_unique<Engine>(eo);
-                engine_ptr = engine_owner.get();
-                session_owner = std::make_unique<Session>(*engine_ptr);
-                print.set_tokenizer(engine_ptr->tokenizer());
-                g_phase.store(kIdle);
+        bool asked = true;  // the question is in conv
+        try {
+            if (!engine_owner || !session_owner) {
+                std::fprintf(stderr, "r1vk: loading the model again\n");
+                reload();
             }
-            continue;
+            Engine& engine = *engine_owner;
+            // Leave half the context (at most -n) for the reply - a reasoning reply is long - and drop
+            // the oldest turns to make room.
+            const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine.model().capacity() / 2);
+            if (int dropped = fit_context(engine, conv, room))
+                std::fprintf(stderr, "[the context is full: dropped the %d oldest turn%s]\n", dropped, dropped > 1 ? "s" : "");
+            print.reset();
+            session_owner->start(conv, gp);
+            const DoneReason r = pump(*session_owner, print);
+            if (!fixed_seed) ++gp.sampling.seed;  // each reply its own draw; a fixed --seed repeats the session exactly
+            if (r == DoneReason::Error) {
+                last_error = print.error_code();
+                conv.pop_back(), asked = false;  // the turn did not happen; the user's line is still on screen to retry
+                if (engine.ctx().lost()) {
+                    std::fprintf(stderr, "r1vk: the GPU device was lost; reloading the model (the conversation is kept)\n");
+                    reload();
+                }
+                continue;
+            }
+            // The model's own text: the template keeps what follows </think> (the answer with the blank
+            // line the model wrote), exactly as transformers renders the history from it.
+            conv.push_back({"assistant", session_owner->last_reply_text()});
+        } catch (const std::exception& e) {
+            const Error* err = dynamic_cast<const Error*>(&e);
+            last_error = err ? err->exit_code() : 3;
+            std::fprintf(stderr, "error: %s\n", e.what());
+            if (asked) conv.pop_back();
+            if (!engine_owner || !session_owner) std::fputs("[no model is loaded: /save keeps the conversation; the next question loads it again]\n", stderr);
         }
-        // The model's own text: the template keeps what follows </think> (the answer with the blank
-        // line the model wrote), exactly as transformers renders the history from it.
-        conv.push_back({"assistant", session_owner->last_reply_text()});
     }
-    return print.error_code();
+    return last_error;
 }
 
 }  // namespace r1vk::cli

@@ -47,9 +47,7 @@ int cmd_prompt(const Tokens& t) {
     if (!a.has("messages")) fail_usage("r1vk prompt: --messages FILE.json is required");
     const auto dir = model_dir(a, false);
     const ChatTemplate tmpl = ChatTemplate::load(dir, /*allow_fallback=*/true);
-    if (tmpl.is_fallback())
-        std::fprintf(stderr, "warning: %s: chat_template not usable; using r1vk's built-in DeepSeek-R1 template\n",
-                     (dir / "tokenizer_config.json").string().c_str());
+    warn_template_fallback(tmpl);
     const std::string text = tmpl.render(load_messages(a.str("messages")), !a.has("no-generation-prompt"));
     if (a.has("ids")) {
         print_ids(Tokenizer::load(dir).encode(text));

@@ -143,4 +143,12 @@ std::string json_escape(const std::string& s) {
     return o;
 }
 
+void warn_template_fallback(const ChatTemplate& t) {
+    if (!t.is_fallback()) return;
+    std::string file = t.origin();  // the file that failed, with " (built-in R1 template)" appended
+    if (auto at = file.rfind(" (built-in"); at != std::string::npos) file.resize(at);
+    std::fprintf(stderr, "warning: %s: %s; using r1vk's built-in DeepSeek-R1 template\n", file.c_str(),
+                 t.fallback_reason().c_str());
+}
+
 }  // namespace r1vk::cli

@@ -35,6 +35,10 @@ ProgressFn progress_printer(const std::string& what);
 
 std::string json_escape(const std::string& s);
 
+// "warning: <file>: <why>; using r1vk's built-in DeepSeek-R1 template" when the model's chat
+// template could not be used; nothing otherwise.
+void warn_template_fallback(const ChatTemplate& t);
+
 // The whole of a text input (a prompt, a text to tokenize): a regular file, a pipe, or "-" for
 // standard input. A directory or another kind of file is refused with a one-line error (exit 2).
 std::string read_text_file(const std::string& path);

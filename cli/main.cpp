@@ -1,4 +1,5 @@
 // r1vk: run DeepSeek-R1-Distill (Qwen2, GPTQ Int4) models on any Vulkan device.
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -36,15 +37,21 @@ int main(int argc, char** argv) {
     }
     const std::string cmd = argv[1];
     const Tokens rest(argv + 2, argv + argc);
+    // A reply that never reached its file (a full disk, a closed descriptor) is a failure, not exit 0.
+    const auto flushed = [](int rc) {
+        if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return rc;
+        std::fprintf(stderr, "error: standard output: %s\n", std::strerror(errno ? errno : EIO));
+        return rc ? rc : 3;
+    };
     try {
-        if (cmd == "info") return cmd_info(rest);
-        if (cmd == "tokenize") return cmd_tokenize(rest);
-        if (cmd == "prompt") return cmd_prompt(rest);
-        if (cmd == "run") return cmd_run(rest);
-        if (cmd == "chat") return cmd_chat(rest);
-        if (cmd == "logits") return cmd_logits(rest);
-        if (cmd == "bench") return cmd_bench(rest);
-        if (cmd == "serve") return cmd_serve(rest);
+        if (cmd == "info") return flushed(cmd_info(rest));
+        if (cmd == "tokenize") return flushed(cmd_tokenize(rest));
+        if (cmd == "prompt") return flushed(cmd_prompt(rest));
+        if (cmd == "run") return flushed(cmd_run(rest));
+        if (cmd == "chat") return flushed(cmd_chat(rest));
+        if (cmd == "logits") return flushed(cmd_logits(rest));
+        if (cmd == "bench") return flushed(cmd_bench(rest));
+        if (cmd == "serve") return flushed(cmd_serve(rest));
         std::fprintf(stderr, "error: unknown command '%s' (r1vk --help lists the commands)\n", cmd.c_str());
         return 1;
     } catch (const r1vk::Error& e) {

@@ -14,3 +14,9 @@ add_test(NAME e2e.demo.first_minutes
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_first_minutes.py $<TARGET_FILE:r1vk>)
 set_tests_properties(e2e.demo.first_minutes PROPERTIES LABELS e2e TIMEOUT 900
                      ENVIRONMENT "R1VK_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+
+# Nothing the user typed or the model wrote is lost when a chat turn, a /save or stdout fails; a model
+# folder's template and tokenizer faults are named at load.
+add_test(NAME e2e.demo.chat_keeps
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_chat_keeps.py $<TARGET_FILE:r1vk>)
+set_tests_properties(e2e.demo.chat_keeps PROPERTIES LABELS e2e TIMEOUT 600)
