@@ -180,6 +180,8 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
     std::vector<int32_t> feed(prompt.begin() + reuse, prompt.end());
     std::vector<int32_t> forced = ask_force();
     if (prompt.size() + forced.size() > model.capacity()) forced.clear();
+    // Forced tokens count against max_new_tokens like sampled ones, and one sampled token follows them.
+    forced.resize(std::min<size_t>(forced.size(), gp.max_new_tokens - 1));
     feed.insert(feed.end(), forced.begin(), forced.end());
     for (int32_t id : forced) see(id);
     if (penalise) model.set_seen(seen);
@@ -229,6 +231,8 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         forced = ask_force();
         // Forced text that would not fit is cut: the reply then ends at capacity as usual.
         forced.resize(std::min<size_t>(forced.size(), model.capacity() - model.pos() - 1));
+        // So is forced text past -n / max_tokens: the sampled token after it is then the last one.
+        forced.resize(std::min<size_t>(forced.size(), gp.max_new_tokens - res.stats.generated_tokens - 1));
         feed.assign(1, next);
         feed.insert(feed.end(), forced.begin(), forced.end());
         see(next);

@@ -5,6 +5,7 @@
 #include <limits>
 #include <random>
 
+#include "loader/json_util.h"
 #include "loader/tokenizer.h"
 
 namespace r1vk::server {
@@ -69,7 +70,8 @@ std::string content_text(const json& m, size_t i) {
     if (!c->is_array()) bad(param, "'" + param + "' must be a string or an array of text parts");
     std::string out;
     for (const json& part : *c) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string())
+        // Compared as JSON, not through value("type", ""): a "type" that is not a string is a 400, not a throw.
+        if (!part.is_object() || !part.contains("type") || part["type"] != "text" || !part.contains("text") || !part["text"].is_string())
             bad(param, "'" + param + "': only parts of type \"text\" are supported");
         out += part["text"].get<std::string>();
     }
@@ -116,7 +118,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     try {
         j = json::parse(body);
     } catch (const json::parse_error& e) {
-        throw ApiError(400, std::string("malformed JSON in the request body: ") + e.what());
+        throw ApiError(400, "malformed JSON in the request body: " + json_util::plain_message(e));
     }
     if (!j.is_object()) throw ApiError(400, "the request body must be a JSON object");
     ChatRequest r;
@@ -132,7 +134,8 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     if (auto v = number(j, "top_p", 0, 1, true)) s.top_p = float(*v);
     if (auto v = integer(j, "top_k", -1, 1024)) s.top_k = int(std::max<int64_t>(*v, 0));  // -1 (vLLM) and 0: off
     if (auto v = number(j, "min_p", 0, 1)) s.min_p = float(*v);
-    if (auto v = number(j, "repetition_penalty", 0, 100, true)) s.repetition_penalty = float(*v);
+    // The CLI's range: a penalty of 1e-39 is 0 or a denormal as a float and turns logits into inf.
+    if (auto v = number(j, "repetition_penalty", 0.01, 100)) s.repetition_penalty = float(*v);
     // Accepted for compatibility, not applied (r1vk has HF's repetition_penalty instead).
     number(j, "frequency_penalty", -2, 2);
     number(j, "presence_penalty", -2, 2);
@@ -182,7 +185,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     }
     if (const json* t = field(j, "tools"); t && !(t->is_array() && t->empty()))
         bad("tools", "tools are not supported by r1vk serve");
-    if (const json* rf = field(j, "response_format"); rf && !(rf->is_object() && rf->value("type", "") == "text"))
+    if (const json* rf = field(j, "response_format"); rf && !(rf->is_object() && rf->contains("type") && (*rf)["type"] == "text"))
         bad("response_format", "only response_format {\"type\": \"text\"} is supported");
     return r;
 }

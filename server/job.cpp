@@ -78,7 +78,8 @@ void Job::handle(Event& e) {
         case Event::Type::ReasoningDelta: {
             Piece p{true, std::move(e.text)};
             add_logprobs(p, e);
-            out_.push_back(std::move(p));
+            // A delta whose text the splitter still holds (a partial "</think>") carries nothing to send.
+            if (!p.text.empty() || !p.logprobs_answer.empty() || !p.logprobs_reasoning.empty()) out_.push_back(std::move(p));
             break;
         }
         case Event::Type::AnswerDelta: {

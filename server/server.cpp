@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <random>
@@ -35,12 +36,26 @@ void send_error(Response& res, const ApiError& e) {
 
 // A generation's failure as an HTTP error: bad input (the prompt does not fit) is the client's, the rest
 // (device lost, out of memory) the server's.
+// Session words the two cases apart: "prompt: it is N tokens but the context holds M" is the prompt's,
+// "non-finite logit" is the model's (its weights or the device), although both are bad input to the CLI.
 ApiError generation_error(const Outcome& o) {
-    if (o.exit_code == 1 || o.exit_code == 2)
+    const bool model_fault = o.error.find("non-finite logit") != std::string::npos;
+    if ((o.exit_code == 1 || o.exit_code == 2) && !model_fault)
         return ApiError(400, o.error, "invalid_request_error", "messages",
-                        o.error.find("context") != std::string::npos ? "context_length_exceeded" : "");
+                        o.error.rfind("prompt: ", 0) == 0 ? "context_length_exceeded" : "");
     return ApiError(500, o.error.empty() ? "generation failed" : o.error, "server_error");
 }
+
+// A generation that ended with no finish reason and no error was cancelled: by shutdown here (a
+// client that went away gets nothing). Not "stop": the reply was cut short.
+ApiError shutdown_error() {
+    return ApiError(503, "the server is shutting down; the reply was cut short", "unavailable_error", "",
+                    "server_shutting_down");
+}
+
+// Once the device is lost every generation fails: say so at once, and in /health, so that a supervisor
+// restarts the server.
+const char* const kDeviceLost = "the GPU device was lost; restart r1vk serve";
 
 // One line per finished generation, like the CLI's statistics line.
 void log_stats(const Outcome& o) {
@@ -52,12 +67,12 @@ void log_stats(const Outcome& o) {
                  s.decode_tok_s, o.failed ? "failed" : o.finish_reason.value_or("cancelled").c_str());
 }
 
+// 64 random bits a process and a 32-bit counter: unique across restarts and 4 billion requests.
 std::string completion_id() {
-    static std::atomic<uint64_t> counter{0};
-    static const uint64_t salt = std::random_device{}();
+    static std::atomic<uint32_t> counter{0};
+    static const uint64_t salt = uint64_t(std::random_device{}()) << 32 | std::random_device{}();
     char buf[48];
-    std::snprintf(buf, sizeof buf, "chatcmpl-%012llx%04llx", (unsigned long long)(salt & 0xffffffffffffULL),
-                  (unsigned long long)(counter.fetch_add(1) & 0xffff));
+    std::snprintf(buf, sizeof buf, "chatcmpl-%016llx%08x", (unsigned long long)salt, unsigned(counter.fetch_add(1)));
     return buf;
 }
 
@@ -83,9 +98,11 @@ private:
     void load();
     void shut_down();
     bool authorized(const Request& req) const;
-    json chunk(const std::string& id, const json& delta, const json& logprobs, const json& finish) const;
+    json chunk(const std::string& id, std::time_t created, const json& delta, const json& logprobs, const json& finish) const;
+    bool device_lost() const { return state_.load() == State::Ready && engine_->ctx().lost(); }
     void stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece> first);
-    bool write_events(Job& job, const std::string& id, std::optional<Piece>& first, httplib::DataSink& sink);
+    bool write_events(Job& job, const std::string& id, std::time_t created, std::optional<Piece>& first,
+                      httplib::DataSink& sink);
     void reply(Response& res, Job& job, std::optional<Piece> first);
 
     ServeOptions opt_;
@@ -118,8 +135,29 @@ void Server::install_routes() {
                 send_error(res, ApiError(500, e.what(), "server_error"));
             }
         };
-        if (std::string(r.method) == "GET") http_.Get(r.path, h);
-        else http_.Post(r.path, h);
+        if (std::string(r.method) == "GET") {
+            http_.Get(r.path, h);
+            continue;
+        }
+        // POST bodies through a content reader: httplib parses a form-urlencoded body (curl -d's
+        // default type) itself otherwise and refuses one over 8 KiB with a bare 413, whatever it holds.
+        http_.Post(r.path, [h](const Request& req, Response& res, const httplib::ContentReader& read) {
+            std::string body;
+            const bool whole = read([&](const char* data, size_t n) {
+                body.append(data, n);
+                return true;
+            });
+            if (!whole) {  // httplib set 413 when it stopped at the payload limit
+                const bool too_big = res.status == 413;
+                return send_error(res, ApiError(too_big ? 413 : 400,
+                                                too_big ? "the request body is over the 16 MiB limit"
+                                                        : "the request body ended before its Content-Length",
+                                                "invalid_request_error"));
+            }
+            Request with_body = req;
+            with_body.body = std::move(body);
+            h(with_body, res);
+        });
     }
     http_.set_pre_routing_handler([this](const Request& req, Response& res) {
         if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
@@ -160,7 +198,9 @@ bool Server::authorized(const Request& req) const {
 void Server::health(const Request&, Response& res) {
     switch (state_.load()) {
         case State::Loading: return send_json(res, 503, {{"status", "loading"}});
-        case State::Ready: return send_json(res, 200, {{"status", "ok"}});
+        case State::Ready:
+            if (device_lost()) return send_json(res, 500, {{"status", "error"}, {"message", kDeviceLost}});
+            return send_json(res, 200, {{"status", "ok"}});
         case State::Failed: return send_json(res, 500, {{"status", "error"}, {"message", load_error_}});
     }
 }
@@ -176,10 +216,11 @@ void Server::completions(const Request&, Response& res) {
                              "invalid_request_error", "", "not_implemented"));
 }
 
-json Server::chunk(const std::string& id, const json& delta, const json& logprobs, const json& finish) const {
+json Server::chunk(const std::string& id, std::time_t created, const json& delta, const json& logprobs,
+                  const json& finish) const {
     return {{"id", id},
             {"object", "chat.completion.chunk"},
-            {"created", std::time(nullptr)},
+            {"created", created},  // one value for the whole stream, as OpenAI sends
             {"model", opt_.model_name},
             {"choices", json::array({{{"index", 0}, {"delta", delta}, {"logprobs", logprobs}, {"finish_reason", finish}}})}};
 }
@@ -187,6 +228,7 @@ json Server::chunk(const std::string& id, const json& delta, const json& logprob
 void Server::chat_completions(const Request& req, Response& res) {
     if (state_.load() != State::Ready)
         throw ApiError(503, "the model is still loading", "unavailable_error", "", "model_loading");
+    if (device_lost()) throw ApiError(500, kDeviceLost, "server_error", "", "device_lost");
     ChatRequest cr = parse_chat_request(req.body, limits_);
     if (!queue_.enter())
         throw ApiError(503,
@@ -218,6 +260,7 @@ void Server::reply(Response& res, Job& job, std::optional<Piece> first) {
     const Outcome& o = job.outcome();
     log_stats(o);
     if (o.failed) throw generation_error(o);
+    if (!o.finish_reason) throw shutdown_error();
     json message = {{"role", "assistant"}, {"content", answer}};
     if (!reasoning.empty()) message["reasoning_content"] = reasoning;
     json logprobs = nullptr;
@@ -240,11 +283,12 @@ void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     const std::string id = completion_id();
+    const std::time_t created = std::time(nullptr);
     res.set_chunked_content_provider(
-        "text/event-stream", [this, job, id, first = std::move(first)](size_t, httplib::DataSink& sink) mutable {
+        "text/event-stream", [this, job, id, created, first = std::move(first)](size_t, httplib::DataSink& sink) mutable {
             // Runs on httplib's thread after the handler returned: nothing may escape from here.
             try {
-                if (write_events(*job, id, first, sink)) return true;
+                if (write_events(*job, id, created, first, sink)) return true;
                 std::fprintf(stderr, "r1vk serve: %s: client disconnected, generation cancelled\n", id.c_str());
             } catch (const std::exception& e) {
                 std::fprintf(stderr, "r1vk serve: %s: %s\n", id.c_str(), e.what());
@@ -254,12 +298,13 @@ void Server::stream(Response& res, std::shared_ptr<Job> job, std::optional<Piece
         });
 }
 
-bool Server::write_events(Job& job, const std::string& id, std::optional<Piece>& first, httplib::DataSink& sink) {
+bool Server::write_events(Job& job, const std::string& id, std::time_t created, std::optional<Piece>& first,
+                          httplib::DataSink& sink) {
     auto send = [&](const json& j) {
         const std::string s = "data: " + dump(j) + "\n\n";
         return sink.write(s.data(), s.size());
     };
-    if (!send(chunk(id, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) return false;
+    if (!send(chunk(id, created, {{"role", "assistant"}, {"content", ""}}, nullptr, nullptr))) return false;
     const bool want_lp = job.request().logprobs;
     Piece p;
     bool have = first.has_value();
@@ -267,16 +312,18 @@ bool Server::write_events(Job& job, const std::string& id, std::optional<Piece>&
     for (; have; have = job.next(p)) {
         json lp = nullptr;
         if (want_lp) lp = {{"content", std::move(p.logprobs_answer)}, {"reasoning_content", std::move(p.logprobs_reasoning)}};
-        if (!send(chunk(id, {{p.reasoning ? "reasoning_content" : "content", p.text}}, lp, nullptr))) return false;
+        if (!send(chunk(id, created, {{p.reasoning ? "reasoning_content" : "content", p.text}}, lp, nullptr))) return false;
     }
     const Outcome& o = job.outcome();
     log_stats(o);
     if (o.failed) {
         send(error_body(generation_error(o)));
+    } else if (!o.finish_reason) {
+        send(error_body(shutdown_error()));
     } else {
-        send(chunk(id, json::object(), nullptr, o.finish_reason.value_or("stop")));
+        send(chunk(id, created, json::object(), nullptr, *o.finish_reason));
         if (job.request().include_usage) {
-            json u = chunk(id, json::object(), nullptr, nullptr);
+            json u = chunk(id, created, json::object(), nullptr, nullptr);
             u["choices"] = json::array();
             u["usage"] = usage_json(o.stats);
             send(u);
@@ -307,14 +354,15 @@ void Server::load() {
     if (state_.load() == State::Ready) return;
     std::fprintf(stderr, "error: %s\n", load_error_.c_str());
     state_.store(State::Failed);
-    // Stop listening: a server without a model is no use. stop() only works once listen() runs.
-    for (int i = 0; i < 2000 && !http_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    shut_down();
+    shut_down();  // stop listening: a server without a model is no use
 }
 
 void Server::shut_down() {
     queue_.shut_down();
     if (state_.load() == State::Ready) session_->cancel();
+    // stop() does nothing before listen() runs: a signal that comes that early waits for it, or the
+    // server would go on listening with its signal spent.
+    for (int i = 0; i < 2000 && !http_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     http_.stop();
 }
 
@@ -327,8 +375,11 @@ int Server::run() {
     pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
-    const size_t threads = size_t(queue_.limit()) + 8;  // waiting requests, plus health checks and refusals
+    // Waiting requests, plus health checks, refusals and idle keep-alive connections (each holds a
+    // thread until it times out: 2 s idle here, not httplib's 5).
+    const size_t threads = size_t(queue_.limit()) + 32;
     http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http_.set_keep_alive_timeout(2);
     http_.set_payload_max_length(16u << 20);
     install_routes();
     const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
@@ -341,11 +392,17 @@ int Server::run() {
 
     std::atomic<bool> finished{false};
     std::thread signals([&] {
-        int sig = 0;
-        sigwait(&sigs, &sig);
-        if (finished.load()) return;
-        std::fprintf(stderr, "r1vk serve: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        shut_down();
+        for (int n = 0;; ++n) {
+            int sig = 0;
+            sigwait(&sigs, &sig);
+            if (finished.load()) return;
+            if (n > 0) {  // a second signal while the first one's shutdown waits (a model loading, a stream)
+                std::fprintf(stderr, "r1vk serve: %s again, exiting now\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                std::_Exit(130);
+            }
+            std::fprintf(stderr, "r1vk serve: %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            shut_down();
+        }
     });
     std::thread loader([this] { load(); });
     http_.listen_after_bind();  // returns after stop(), once every request's thread has finished

@@ -32,9 +32,9 @@ watchdog.unref();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Starts `r1vk serve --port 0 ...`, reads the port it printed, waits (bounded) for /health to say ok.
-async function startServer(args) {
+async function startServer(args, env = {}) {
   const child = spawn(r1vk, ["serve", "--port", "0", ...args], {
-    env: { ...process.env, R1VK_VALIDATION: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    env: { ...process.env, R1VK_VALIDATION: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   children.add(child);
   const srv = { child, stderr: "", stdout: "", exited: null };
   child.stderr.on("data", (d) => { srv.stderr += d; });
@@ -188,6 +188,23 @@ async function mainServer() {
   check("max_completion_tokens 7 (streaming) -> finish_reason length, 7 completion tokens",
     short2.finish === "length" && short2.usage?.completion_tokens === 7, short2);
 
+  // max_tokens counts the tokens a reasoning budget forces too (its closing text was added past the cap).
+  const capped = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, max_tokens: 3,
+    reasoning_budget: 2 });
+  const capped0 = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0, max_tokens: 1,
+    reasoning_budget: 0 });
+  check("max_tokens 3 with reasoning_budget 2, and 1 with 0: no more completion tokens than max_tokens, finish_reason length",
+    capped.usage.completion_tokens === 3 && capped.choices[0].finish_reason === "length" &&
+    capped0.usage.completion_tokens === 1 && capped0.choices[0].finish_reason === "length", { capped, capped0 });
+
+  // curl -d sends application/x-www-form-urlencoded: a JSON body over 8 KiB under that type is still read.
+  const padded = JSON.stringify({ messages: Q(PROBLEMS[1][0]), temperature: 0 }) + " ".repeat(9000);
+  const form = await raw(srv, "POST", "/v1/chat/completions", padded, { "Content-Type": "application/x-www-form-urlencoded" });
+  check("a 9 KB JSON body sent as form-urlencoded (curl -d's default) is answered, not refused with a bare 413",
+    form.status === 200 && form.json?.choices?.[0]?.message?.content?.trim() === PROBLEMS[1][1], `${form.status} ${form.text.slice(0, 300)}`);
+  const huge = await raw(srv, "POST", "/v1/chat/completions", " ".repeat(17 << 20));
+  check("a body over 16 MiB: 413 with an error object", huge.status === 413 && isError(huge.json), `${huge.status} ${huge.text.slice(0, 200)}`);
+
   // stop: the answer ends before the stop string, which is not sent.
   const st = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, stop: [" = "] });
   const st2 = await streamChat(client, { model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, stop: "29" });
@@ -297,8 +314,68 @@ async function badModel() {
   await rm(dir, { recursive: true, force: true });
 }
 
+// The device is lost in the first reply: that request fails with a 500, and from then on /health says
+// so (a supervisor restarts the server) and requests fail at once, naming the cause.
+async function lostDevice() {
+  const srv = await startServer([], { R1VK_FAULT: "submit_lost@decode:20" });
+  // The request startServer sent while the model loaded may have been the one to lose the device.
+  const wl = srv.chatWhileLoading?.status === 500 ? srv.chatWhileLoading : null;
+  const first = wl ?? await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[0][0]), temperature: 0 });
+  const health = await raw(srv, "GET", "/health");
+  const next = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[1][0]), temperature: 0 });
+  check("a lost device: the request fails with a 500 error object",
+    first.status === 500 && isError(first.json) && /DEVICE_LOST/.test(first.json.error.message), `${first.status} ${first.text}`);
+  check("then /health says error (500), and the next request is a 500 naming the lost device",
+    health.status === 500 && health.json?.status === "error" && next.status === 500 && next.json?.error?.code === "device_lost",
+    `${health.status} ${health.text} | ${next.status} ${next.text}`);
+  srv.stderr = srv.stderr.replace(/.*DEVICE_LOST.*\n/g, "");  // the injected fault's own line is expected
+  await stopServer(srv, "server after a lost device");
+}
+
+// SIGTERM while a reply streams: the stream ends with an error event, not finish_reason "stop" on a
+// cut-short reply; and a SIGTERM as soon as the server says it listens is not lost.
+async function shutdowns() {
+  const srv = await startServer([]);
+  const r = await fetch(`${srv.base}/v1/chat/completions`, { method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ messages: Q("What is 95123 + 48795?"), temperature: 0, stream: true }) });
+  const reader = r.body.getReader();
+  let text = "";
+  for (let chunks = 0; chunks < 4; ++chunks) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  srv.child.kill("SIGTERM");
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  check("SIGTERM mid-stream: the stream ends with a server_shutting_down error event and [DONE], no finish_reason stop",
+    /server_shutting_down/.test(text) && !/"finish_reason":"stop"/.test(text) && text.trimEnd().endsWith("data: [DONE]"), text.slice(-600));
+  for (let i = 0; i < 150 && !srv.exited; ++i) await sleep(100);
+  check("SIGTERM mid-stream: then the server exits 0", srv.exited?.code === 0, srv.exited ?? "still running after 15 s");
+
+  for (let round = 0; round < 5; ++round) {
+    const child = spawn(r1vk, ["serve", "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+    children.add(child);
+    let out = "";
+    const exited = new Promise((resolve) => child.on("exit", (code) => { children.delete(child); resolve(code); }));
+    await new Promise((resolve) => child.stdout.on("data", (d) => { out += d; if (/listening/.test(out)) resolve(); }));
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, sleep(15_000).then(() => "still running after 15 s")]);
+    if (code !== 0) {
+      check("a SIGTERM the moment the server says it listens: it exits 0", false, `round ${round}: ${code}`);
+      return;
+    }
+  }
+  check("a SIGTERM the moment the server says it listens: it exits 0 (5 rounds)", true);
+}
+
 try {
   await badModel();
+  await lostDevice();
+  await shutdowns();
   await mainServer();
   await keyedServer();
 } catch (e) {

@@ -70,11 +70,16 @@ TEST(ServeApi, RefusesWhatIsMalformedMistypedOrOutOfRange) {
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": 5}]})").second, "messages[0].content");
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})").second, "messages[0].content");
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]})").second, "messages");
+    // A part's "type" that is not a string was a 500 (nlohmann type_error from value("type", "")).
+    EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": [{"type": 5, "text": "hi"}]}]})"),
+              std::make_pair(400, std::string("messages[0].content")));
+    EXPECT_EQ(error_of("{" + m + R"(, "response_format": {"type": 5}})"), std::make_pair(400, std::string("response_format")));
     for (const char* bad : {R"("temperature": "0")", R"("temperature": -0.1)", R"("temperature": 2.5)", R"("top_p": 0)",
                             R"("top_k": 2000)", R"("min_p": 1.5)", R"("max_tokens": 0)", R"("max_tokens": 1.5)",
                             R"("n": 3)", R"("stream": "yes")", R"("stop": [1])", R"("stop": 7)", R"("top_logprobs": 2)",
                             R"("logprobs": true, "top_logprobs": 21)", R"("reasoning_budget": -5)", R"("seed": -2)", R"("model": 1)",
-                            R"("stream_options": 1)", R"("tools": [{"type": "function"}])"}) {
+                            R"("stream_options": 1)", R"("tools": [{"type": "function"}])",
+                            R"("repetition_penalty": 1e-39)", R"("repetition_penalty": 0)"}) {
         const auto [status, param] = error_of("{" + m + ", " + bad + "}");
         EXPECT_EQ(status, 400) << bad;
         EXPECT_FALSE(param.empty()) << bad;
