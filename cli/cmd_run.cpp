@@ -83,7 +83,11 @@ GenerationParams generation_params(const Args& a, const ModelConfig& cfg) {
     g.ignore_eos = a.has("ignore-eos");
     g.reasoning_budget = int(a.integer("reasoning-budget", -1, -1, 1 << 24));
     if (a.has("reasoning-budget-message")) g.reasoning_budget_message = a.str("reasoning-budget-message");
-    if (a.has("logprobs")) g.trace_top_k = int(a.integer("logprobs", 0, 0, kMaxTraceTopK));
+    if (a.has("logprobs")) {
+        // The numbers go on the JSON events only: without --json they would be computed and dropped.
+        if (!a.has("json")) fail_usage("--logprobs goes with --json (the per-token numbers are printed on its events)");
+        g.trace_top_k = int(a.integer("logprobs", 0, 0, kMaxTraceTopK));
+    }
     g.stop = a.all("stop");
     return g;
 }

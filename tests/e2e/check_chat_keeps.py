@@ -125,6 +125,10 @@ def main():
     check("a bad --temp is a usage error (1) before the model folder is read", p.returncode == 1 and "--temp" in p.stderr,
           f"rc={p.returncode} {p.stderr!r}")
 
+    p = subprocess.run([r1vk, "run", "-p", "hi", "--logprobs", "3"], capture_output=True, text=True, env=env, timeout=60)
+    check("--logprobs without --json is a usage error, not numbers silently dropped",
+          p.returncode == 1 and "--logprobs goes with --json" in p.stderr, f"rc={p.returncode} {p.stderr!r}")
+
     # An unusable template: a warning naming the file and the reason, from run and from chat.
     def broken_template(d):
         with open(os.path.join(d, "chat_template.jinja"), "w") as f:
