@@ -139,6 +139,18 @@ bool Arena::host_visible() const {
     return ctx_->memory_type_flags(memory_type_for(*ctx_, kind_, req.memoryTypeBits)) & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT;
 }
 
+void Arena::reserve(VkDeviceSize bytes) {
+    // Each buffer may be padded to the alignment; 64 KiB covers 256 of them at 256 bytes.
+    bytes += VkDeviceSize(64) << 10;
+    if (bytes > block_size_ || (!blocks_.empty() && blocks_.back()->size() - used_.back() >= bytes)) return;
+    VkBuffer b = create_vk_buffer(*ctx_, 16);  // the memory type, as alloc() finds it
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(ctx_->device(), b, &req);
+    vkDestroyBuffer(ctx_->device(), b, nullptr);
+    blocks_.push_back(std::make_unique<MemoryBlock>(*ctx_, bytes, memory_type_for(*ctx_, kind_, req.memoryTypeBits)));
+    used_.push_back(0);
+}
+
 Buffer Arena::alloc(VkDeviceSize size, MemCategory cat) {
     Buffer out;
     out.ctx_ = ctx_;
@@ -152,23 +164,35 @@ Buffer Arena::alloc(VkDeviceSize size, MemCategory cat) {
         VkDeviceSize align = std::max<VkDeviceSize>(req.alignment, 256);
         MemoryBlock* block = nullptr;
         VkDeviceSize offset = 0;
-        if (req.size > block_size_ / 2) {
+        if (req.size > dedicated_above()) {
             // Large tensors get a block of their own rather than wasting the tail of a shared one.
             dedicated_.push_back(std::make_unique<MemoryBlock>(*ctx_, req.size, type));
             block = dedicated_.back().get();
         } else {
-            VkDeviceSize start = (used_ + align - 1) / align * align;
-            if (blocks_.empty() || start + req.size > blocks_.back()->size()) {
-                blocks_.push_back(std::make_unique<MemoryBlock>(*ctx_, block_size_, type));
-                start = 0;
+            const auto fits = [&](size_t b) {
+                offset = (used_[b] + align - 1) / align * align;
+                return offset + req.size <= blocks_[b]->size();
+            };
+            size_t i = blocks_.size();
+            if (!blocks_.empty() && fits(blocks_.size() - 1)) i = blocks_.size() - 1;
+            for (size_t b = 0; i == blocks_.size() && b + 1 < blocks_.size(); ++b)
+                if (fits(b)) i = b;
+            if (i == blocks_.size()) {
+                // What is still to come, with room for alignment padding, caps the new block (past
+                // the expected total, blocks fit what they are opened for).
+                VkDeviceSize size = block_size_;
+                if (expected_) size = (expected_ > charged_ ? expected_ - charged_ : 0) + (VkDeviceSize(1) << 20);
+                blocks_.push_back(std::make_unique<MemoryBlock>(*ctx_, std::clamp(size, req.size, block_size_), type));
+                used_.push_back(0);
+                offset = 0;
             }
-            block = blocks_.back().get();
-            offset = start;
-            used_ = start + req.size;
+            block = blocks_[i].get();
+            used_[i] = offset + req.size;
         }
         R1VK_VK(vkBindBufferMemory(ctx_->device(), out.buf_, block->handle(), offset));
         out.mapped_ = block->mapped() ? block->mapped() + offset : nullptr;
         out.charged_ = req.size;
+        if (req.size <= dedicated_above()) charged_ += req.size;
         ctx_->ledger().add(cat, out.charged_);
     } catch (...) {
         vkDestroyBuffer(ctx_->device(), out.buf_, nullptr);

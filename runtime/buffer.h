@@ -67,9 +67,21 @@ private:
 };
 
 // Bump allocator over large blocks of one memory kind. Buffers it hands out must die before it.
+// A buffer goes into the newest block, else the first older one with room left (so a tail that a
+// large tensor left is filled by later small ones), else a new block; with expect() a new block is
+// no larger than what is still to come, and reserve() sizes one to a layer. It matters on an 8 GB
+// card: bump allocation into fixed 256 MiB blocks wasted 0.97 GB (12 %) of the 14B's weights.
 class Arena {
 public:
     Arena(Context& ctx, MemoryKind kind, VkDeviceSize block_size = VkDeviceSize(256) << 20);
+    // The bytes (as charged: the buffers' memory requirements) the allocations of at most
+    // dedicated_above() bytes will take together; the larger ones get a block of their own.
+    void expect(VkDeviceSize shared_total) { expected_ = shared_total; }
+    // The next allocations come to about `bytes` together (one layer's weights): unless the newest
+    // block has that much room left, a block of that size is opened for them, so that blocks hold
+    // whole layers with no tail between them.
+    void reserve(VkDeviceSize bytes);
+    VkDeviceSize dedicated_above() const { return block_size_ / 2; }
     Buffer alloc(VkDeviceSize size, MemCategory cat);
     MemoryKind kind() const { return kind_; }
     bool host_visible() const;  // whether buffers from this arena are mapped
@@ -78,10 +90,10 @@ private:
     Context* ctx_;
     MemoryKind kind_;
     VkDeviceSize block_size_;
-    uint32_t type_index_ = 0;
+    VkDeviceSize expected_ = 0, charged_ = 0;  // expect()'s total, and what shared blocks hold so far
     std::vector<std::unique_ptr<MemoryBlock>> blocks_;     // shared, bump-allocated
+    std::vector<VkDeviceSize> used_;                       // per shared block: its bump offset
     std::vector<std::unique_ptr<MemoryBlock>> dedicated_;  // one large buffer each
-    VkDeviceSize used_ = 0;  // in the last shared block
 };
 
 // Which memory type a kind maps to on this device.

@@ -71,6 +71,16 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
     x8_head_ = kc.x8 && !(opt_.act_q8 && opt_.lm_head_q8);
     weights_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device);
     runtime_arena_ = std::make_unique<Arena>(ctx, MemoryKind::Device, uint64_t(64) << 20);
+    // The plan's bytes are what the arenas will be asked for, so their shared blocks can fit them
+    // closely. The head and the embedding table are single tensors: above the threshold they get a
+    // block of their own and are no part of the shared total. (The layers' tensors are far below it.)
+    const auto shared = [&](MemCategory c) {
+        const uint64_t b = plan_.of(c);
+        return b > weights_arena_->dedicated_above() ? 0 : b;
+    };
+    weights_arena_->expect(plan_.of(MemCategory::QuantWeights) + plan_.of(MemCategory::ScalesZeros) +
+                           plan_.of(MemCategory::NormsBiases) + shared(MemCategory::LmHead) + shared(MemCategory::Embedding));
+    runtime_arena_->expect(per_ctx);
     if (ckpt) load_checkpoint(*ckpt);
     else make_synthetic();
     // Every layer has the same quantization, so the first one's projections say whether the int8 path
@@ -96,6 +106,7 @@ void Qwen2Model::load_checkpoint(const Qwen2Checkpoint& ck) {
     up.set_progress(opt_.progress, plan_.decode_read_bytes + plan_.of(MemCategory::Embedding));
     Arena& a = *weights_arena_;
     for (const Qwen2Layer& L : ck.layers) {
+        a.reserve(layer_weight_bytes(plan_, cfg_));
         Layer l;
         l.in_norm = upload_vector(a, up, *L.input_norm, MemCategory::NormsBiases);
         l.post_norm = upload_vector(a, up, *L.post_attn_norm, MemCategory::NormsBiases);
@@ -151,6 +162,7 @@ void Qwen2Model::allocate_runtime() {
     Arena& a = *runtime_arena_;
     for (Layer& l : layers_) {
         const uint64_t kv = uint64_t(cfg_.num_kv_heads) * opt_.ctx * kv_row_bytes(uint64_t(cfg_.head_dim), opt_.kv_q8);
+        a.reserve(2 * kv);  // a block per layer: at most contexts K/V buffers do not tile 64 MiB blocks
         l.k_cache = a.alloc(kv, MemCategory::KvCache);
         l.v_cache = a.alloc(kv, MemCategory::KvCache);
     }

@@ -120,6 +120,7 @@ void Qwen2Model::make_synthetic() {
     Uploader up(*ctx_);
     Filler f{*ctx_, *ops_, *weights_arena_, up, rec, opt_.synthetic_seed * 7919u + 1, x8_layers_, x8_head_};
     for (int i = 0; i < cfg_.num_layers; ++i) {
+        weights_arena_->reserve(layer_weight_bytes(plan_, cfg_));
         Layer l;
         l.in_norm = f.constant(H, 1.0f, MemCategory::NormsBiases);
         l.post_norm = f.constant(H, 1.0f, MemCategory::NormsBiases);

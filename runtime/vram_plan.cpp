@@ -59,6 +59,12 @@ uint64_t lm_head_bytes(const ModelConfig& c, bool q8) {
     return q8 ? V * H + V * 4 : V * H * 2;
 }
 
+uint64_t layer_weight_bytes(const VramPlan& p, const ModelConfig& c) {
+    const uint64_t final_norm = uint64_t(c.hidden_size) * 4;
+    return (p.of(MemCategory::QuantWeights) + p.of(MemCategory::ScalesZeros) + p.of(MemCategory::NormsBiases) - final_norm) /
+           uint64_t(c.num_layers);
+}
+
 uint64_t kv_row_bytes(uint64_t head_dim, bool q8) { return q8 ? head_dim + 4 : head_dim * 2; }
 
 VramPlan plan_qwen2(const ModelConfig& c, const PlanOptions& o) {

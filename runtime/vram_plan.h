@@ -62,6 +62,9 @@ struct ScratchLayout {
 };
 ScratchLayout scratch_layout(const ModelConfig& cfg, const PlanOptions& opt);
 
+// The device bytes of one layer's weights (qweights, scales/zeros, norms and biases: all layers alike).
+uint64_t layer_weight_bytes(const VramPlan& p, const ModelConfig& c);
+
 VramPlan plan_qwen2(const ModelConfig& cfg, const PlanOptions& opt);
 
 // The largest context (<= limit) whose whole plan fits `bytes`, 0 if none: what `r1vk info` and the
