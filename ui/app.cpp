@@ -4,6 +4,8 @@
 #include <ctime>
 #include <random>
 
+#include "ui/text.h"
+
 namespace r1vk::ui {
 
 App::App(Store store, std::function<void()> wake)
@@ -33,8 +35,15 @@ Conversation* App::find(const std::string& id) {
 }
 
 void App::save(const std::string& conv_id) {
-    if (Conversation* c = find(conv_id))
+    Conversation* c = find(conv_id);
+    if (!c) return;
+    // Saving runs inside a frame (send, apply): an exception would end the app and lose the reply
+    // being shown, so it becomes a note like any other failed write.
+    try {
         if (!store_.save(*c)) note("could not save the conversation under " + store_.data_dir().string());
+    } catch (const std::exception& e) {
+        note(std::string("could not save the conversation: ") + e.what());
+    }
 }
 
 // Sliders change settings every frame of a drag: mark them and write at most once a second (and at exit).
@@ -42,7 +51,11 @@ void App::save_settings() { settings_dirty_ = true; }
 
 void App::flush_settings() {
     if (!settings_dirty_ || keep_settings) return;
-    store_.save_settings(settings);
+    try {  // also runs in ~App: nothing may escape
+        if (!store_.save_settings(settings)) note("could not save the settings");
+    } catch (const std::exception& e) {
+        note(std::string("could not save the settings: ") + e.what());
+    }
     settings_dirty_ = false;
     settings_saved_ = now();
 }
@@ -145,7 +158,8 @@ bool App::send(const std::string& text) {
     if (ctl_.busy()) return note("a reply is still being generated (Esc stops it)"), false;
     if (!current()) new_conversation();
     Conversation& c = *current();
-    if (c.messages.empty() || c.title == "New chat") c.title = text.substr(0, 48);
+    // Cut by characters: a cut by bytes can split one (CJK is 3 bytes each) and leave invalid UTF-8.
+    if (c.messages.empty() || c.title == "New chat") c.title = utf8_head(text, 48);
     c.messages.push_back({"user", text, {}, 0});
     Message a;
     a.role = "assistant";
@@ -199,7 +213,8 @@ std::string App::token_text(int32_t id) const {
     Engine* e = ctl_.engine();
     if (!e || !e->tokenizer() || id < 0) return "";
     const int32_t one[1] = {id};
-    return e->tokenizer()->decode(one);
+    // A lone token is often part of a character (byte-level BPE): show its stray bytes as <0xE4>.
+    return token_label(e->tokenizer()->decode(one));
 }
 
 void App::apply(Event& e) {

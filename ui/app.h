@@ -91,7 +91,7 @@ public:
     Conversation* current();
     std::vector<ChatMessage> history(const Conversation& c, int upto) const;
     GenerationParams params() const;
-    std::string token_text(int32_t id) const;
+    std::string token_text(int32_t id) const;  // for display and labels: valid UTF-8 (stray bytes as <0xE4>)
 
     Settings settings;
     std::vector<Conversation> convs;

@@ -359,7 +359,9 @@ void draw_trace_tools(App& app) {
     }
 }
 
-std::string export_reply(App& app, const Branch& b, const std::string& stem) {
+namespace {
+
+std::string export_reply_files(App& app, const Branch& b, const std::string& stem) {
     using nlohmann::json;
     json toks = json::array();
     for (size_t i = 0; i < b.tokens.size(); ++i) {
@@ -397,8 +399,19 @@ std::string export_reply(App& app, const Branch& b, const std::string& stem) {
         for (char ch : r) o += ch == '\n' ? std::string("\n> ") : std::string(1, ch);
         return o;
     }() + "\n\n## Answer\n\n" + b.answer + "\n";
-    const bool ok = write_atomic(dir / (stem + ".json"), j.dump(1)) && write_atomic(dir / (stem + ".md"), md);
+    const bool ok = write_atomic(dir / (stem + ".json"), dump_json(j)) && write_atomic(dir / (stem + ".md"), md);
     return ok ? "exported " + (dir / stem).string() + ".{json,md}" : "could not write " + dir.string();
+}
+
+}  // namespace
+
+std::string export_reply(App& app, const Branch& b, const std::string& stem) {
+    // A button's handler: an exception would end the app, so it becomes the note the button shows.
+    try {
+        return export_reply_files(app, b, stem);
+    } catch (const std::exception& e) {
+        return std::string("could not export the reply: ") + e.what();
+    }
 }
 
 }  // namespace r1vk::ui

@@ -186,7 +186,9 @@ void draw_vram(App& app) {
     if (ImGui::Button("Export CSV + JSON")) app.note(export_vram(app));
 }
 
-std::string export_vram(App& app) {
+namespace {
+
+std::string export_vram_files(App& app) {
     using nlohmann::json;
     const auto tl = app.ctl().timeline();
     std::string csv = "seconds,ledger_bytes,heap_usage_bytes\n";
@@ -203,8 +205,19 @@ std::string export_vram(App& app) {
     const json j = {{"timeline", jt}, {"phases", ph}, {"ledger", ledger}, {"peak", app.ctl().peak()}};
     const auto dir = app.store().data_dir() / "exports";
     const std::string stem = "vram-" + std::to_string(long(std::time(nullptr)));
-    const bool ok = write_atomic(dir / (stem + ".csv"), csv) && write_atomic(dir / (stem + ".json"), j.dump(1));
+    const bool ok = write_atomic(dir / (stem + ".csv"), csv) && write_atomic(dir / (stem + ".json"), dump_json(j));
     return ok ? "exported " + (dir / stem).string() + ".{csv,json}" : "could not write " + dir.string();
+}
+
+}  // namespace
+
+std::string export_vram(App& app) {
+    // A button's handler: an exception would end the app, so it becomes the note the button shows.
+    try {
+        return export_vram_files(app);
+    } catch (const std::exception& e) {
+        return std::string("could not export the VRAM timeline: ") + e.what();
+    }
 }
 
 void draw_fit(App& app) {

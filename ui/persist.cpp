@@ -65,6 +65,8 @@ bool write_atomic(const fs::path& path, const std::string& data, long fail_after
     return true;
 }
 
+std::string dump_json(const json& j) { return j.dump(1, ' ', false, json::error_handler_t::replace); }
+
 json to_json(const Branch& b) {
     json toks = json::array();
     for (const TokRec& t : b.tokens) {
@@ -233,7 +235,7 @@ std::vector<Conversation> Store::load_all(std::vector<std::string>* problems) co
 }
 
 bool Store::save(const Conversation& c) const {
-    return write_atomic(data_ / "conversations" / (c.id + ".json"), to_json(c).dump(1));
+    return write_atomic(data_ / "conversations" / (c.id + ".json"), dump_json(to_json(c)));
 }
 
 void Store::remove(const std::string& id) const {
@@ -250,7 +252,7 @@ Settings Store::load_settings() const {
     return {};
 }
 
-bool Store::save_settings(const Settings& s) const { return write_atomic(config_ / "settings.json", to_json(s).dump(1)); }
+bool Store::save_settings(const Settings& s) const { return write_atomic(config_ / "settings.json", dump_json(to_json(s))); }
 
 std::string Store::new_id() const {
     const auto now = std::chrono::system_clock::now().time_since_epoch();

@@ -21,6 +21,10 @@ std::filesystem::path default_config_dir();
 // without renaming, as a crash would (tests). Returns false (and leaves `path` alone) on any error.
 bool write_atomic(const std::filesystem::path& path, const std::string& data, long fail_after = -1);
 
+// Indented JSON text for every file the app writes. Strings that are not valid UTF-8 are written
+// with U+FFFD where nlohmann's default would throw type_error.316 (and end the app mid-save).
+std::string dump_json(const nlohmann::json& j);
+
 nlohmann::json to_json(const Branch& b);
 Branch branch_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const Conversation& c);

@@ -265,7 +265,7 @@ int Script::finish(App& app, const VkWindow& win) {
                 if (b && b->fork_at >= 0) o["branch"] = {{"at", b->fork_at}, {"token", b->fork_token}, {"text", b->fork_text}};
                 msgs.push_back(std::move(o));
             }
-        if (!write_file(o_.transcript, json{{"messages", msgs}}.dump(1))) code = code ? code : 2;
+        if (!write_file(o_.transcript, dump_json(json{{"messages", msgs}}))) code = code ? code : 2;
     }
     if (o_.export_all && c && !c->messages.empty() && c->messages.back().cur()) {
         const Message& m = c->messages.back();
@@ -322,7 +322,7 @@ int Script::finish(App& app, const VkWindow& win) {
             {"error", error_},
             {"fonts", app.font_note},
             {"validation_messages", vmsgs}};
-        if (!write_file(o_.state, state.dump(1))) code = code ? code : 2;
+        if (!write_file(o_.state, dump_json(state))) code = code ? code : 2;
     }
     if (!error_.empty()) std::fprintf(stderr, "r1vk-chat: %s\n", error_.c_str());
     if (!vmsgs.empty()) {

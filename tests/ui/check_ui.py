@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drives r1vk-chat's scripted mode under Xvfb (lavapipe, validation layer on) and checks what it wrote.
 
-usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | persist | nodisplay | badmodel
+usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | persist | nodisplay | badmodel |
+                                           profile | utf8
 """
 import json
 import os
@@ -299,6 +300,36 @@ def check_profile():
         fail("no screenshot of the Profile tab")
 
 
+def check_utf8():
+    """Text that is not valid UTF-8 never reaches the writer: a long CJK question (its title is cut,
+    once by bytes, mid-character) and a branch forced to token 160, the lone byte 0xE4, both used to
+    abort the app (nlohmann type_error.316, exit 134) and lose the reply. Now both exit 0 and every
+    file they write is strict UTF-8."""
+    question = "a" + "你" * 60
+    data = fresh("data-utf8")
+    run(["--data-dir", data, "--prompt", question, "--temp", "0", "--max-tokens", "48", "--quit-when-done",
+         "--export"])
+    files = [os.path.join(data, "conversations", f) for f in os.listdir(os.path.join(data, "conversations"))]
+    files += [os.path.join(data, "exports", f) for f in os.listdir(os.path.join(data, "exports"))]
+    for f in files:
+        if f.endswith(".json"):
+            json.load(open(f, encoding="utf-8", errors="strict"))  # raises on invalid UTF-8
+    conv = json.load(open(next(f for f in files if "/conversations/" in f), encoding="utf-8"))
+    if conv["title"] != question[:48]:
+        fail(f"title {conv['title']!r} is not the question's first 48 characters")
+    tr = os.path.join(OUT, "utf8-branch.json")
+    data = fresh("data-utf8-branch")
+    run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--branch-at", "3", "--branch-token", "160",
+         "--quit-when-done", "--transcript", tr])
+    a = json.load(open(tr, encoding="utf-8"))["messages"][1]
+    if a.get("branch", {}).get("text") != "<0xE4>" or a["done"] != "eos":
+        fail(f"the branch to the lone byte 0xE4 should be labelled <0xE4> and finish: {a}")
+    (saved,) = os.listdir(os.path.join(data, "conversations"))
+    conv = json.load(open(os.path.join(data, "conversations", saved), encoding="utf-8", errors="strict"))
+    if conv["messages"][1]["branches"][1]["fork_text"] != "<0xE4>":
+        fail("the saved branch lost its label")
+
+
 {"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "persist": check_persist, "nodisplay": check_nodisplay,
- "badmodel": check_badmodel, "profile": check_profile}[MODE]()
+ "badmodel": check_badmodel, "profile": check_profile, "utf8": check_utf8}[MODE]()
 print("ok")

@@ -1,5 +1,7 @@
 // Persistence of the desktop app: the atomic writer never lets a half-written file replace a good one,
 // conversations (with branches and trace data) round-trip, and a corrupt file is skipped, not fatal.
+// Strings that are not valid UTF-8 (raw token bytes, a title cut mid-character) are saved with
+// U+FFFD instead of throwing.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -143,5 +145,38 @@ TEST(UiPersist, SettingsRoundTrip) {
     EXPECT_EQ(r.reasoning_budget, 64);
     EXPECT_EQ(r.system_prompt, "be brief");
     EXPECT_EQ(r.color, ColorMode::Entropy);
+    fs::remove_all(d);
+}
+
+// A lone token's bytes (0xE4: the first of three) and a title cut in bytes reached the writer raw;
+// nlohmann's dump threw type_error.316 from inside a frame and the app aborted, losing the reply.
+TEST(UiPersist, InvalidUtf8IsSavedWithReplacementNotThrown) {
+    const fs::path d = temp_dir("utf8");
+    Store store(d, d / "config");
+    Conversation c = sample();
+    const std::string ni = "\xE4\xBD\xA0";  // 你
+    c.title = ni + ni.substr(0, 2);         // a byte cut after 1.67 characters
+    c.messages[0].content = "a\xE4";
+    Branch& b = c.messages[1].branches[1];
+    b.fork_text = "\xE4";
+    b.tokens[0].top[1].text = "\xE4";
+    bool saved = false;
+    EXPECT_NO_THROW(saved = store.save(c));
+    EXPECT_TRUE(saved);
+    std::vector<std::string> problems;
+    const auto all = store.load_all(&problems);
+    EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems[0]);
+    ASSERT_EQ(all.size(), 1u);
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(all[0].title, ni + fffd);
+    EXPECT_EQ(all[0].messages[0].content, "a" + fffd);
+    EXPECT_EQ(all[0].messages[1].branches[1].fork_text, fffd);
+    EXPECT_EQ(all[0].messages[1].branches[1].tokens[0].top[1].text, fffd);
+
+    Settings s;
+    s.system_prompt = "\xE4";
+    EXPECT_NO_THROW(saved = store.save_settings(s));
+    EXPECT_TRUE(saved);
+    EXPECT_EQ(store.load_settings().system_prompt, fffd);
     fs::remove_all(d);
 }
