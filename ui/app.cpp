@@ -61,7 +61,7 @@ void App::flush_settings() {
 }
 
 void App::load_model(const std::string& dir) {
-    if (ctl_.busy()) return note("stop the reply before loading another model");
+    if (streaming()) return note("stop the reply before loading another model");
     settings.model_dir = dir;
     save_settings();
     last_error.clear();
@@ -146,7 +146,7 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
         note(err);
         return false;
     }
-    target = Target{c.id, msg, c.messages[size_t(msg)].current};
+    target = Target{c.id, msg, c.messages[size_t(msg)].current, ctl_.generation()};
     reply_started_ = now();
     view.follow_reasoning = view.follow_answer = true;
     return true;
@@ -155,7 +155,7 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
 bool App::send(const std::string& text) {
     if (text.empty()) return false;
     if (!ctl_.engine()) return note("load a model first"), false;
-    if (ctl_.busy()) return note("a reply is still being generated (Esc stops it)"), false;
+    if (streaming()) return note("a reply is still being generated (Esc stops it)"), false;
     if (!current()) new_conversation();
     Conversation& c = *current();
     // Cut by characters: a cut by bytes can split one (CJK is 3 bytes each) and leave invalid UTF-8.
@@ -172,7 +172,7 @@ bool App::send(const std::string& text) {
 bool App::regenerate() {
     Conversation* c = current();
     if (!c || c->messages.empty() || c->messages.back().role != "assistant") return false;
-    if (!ctl_.engine() || ctl_.busy()) return false;
+    if (!ctl_.engine() || streaming()) return false;
     Message& m = c->messages.back();
     m.branches.emplace_back();
     m.current = int(m.branches.size()) - 1;
@@ -182,7 +182,7 @@ bool App::regenerate() {
 bool App::branch(int msg, int at, const std::vector<int32_t>& forced, const std::string& label) {
     Conversation* c = current();
     if (!c || msg < 0 || msg >= int(c->messages.size()) || forced.empty()) return false;
-    if (!ctl_.engine() || ctl_.busy()) return note("wait for the reply to finish before branching"), false;
+    if (!ctl_.engine() || streaming()) return note("wait for the reply to finish before branching"), false;
     if (msg != int(c->messages.size()) - 1) return note("only the latest reply can be branched"), false;
     Message& m = c->messages[size_t(msg)];
     const Branch parent = *m.cur();
@@ -217,12 +217,15 @@ std::string App::token_text(int32_t id) const {
     return token_label(e->tokenizer()->decode(one));
 }
 
-void App::apply(Event& e) {
-    Conversation* c = target ? find(target->conv) : nullptr;
-    if (!c || target->msg >= int(c->messages.size())) return;
-    Message& m = c->messages[size_t(target->msg)];
-    if (target->branch >= int(m.branches.size())) return;
-    Branch& b = m.branches[size_t(target->branch)];
+void App::apply(uint64_t gen, Event& e) {
+    if (!target || gen != target->gen) return;  // an earlier reply's (the target has moved on)
+    Conversation* c = find(target->conv);
+    Message* m = c && target->msg < int(c->messages.size()) ? &c->messages[size_t(target->msg)] : nullptr;
+    if (!m || target->branch >= int(m->branches.size())) {
+        if (e.type == Event::Type::Done) target.reset();  // its place is gone; the reply is over all the same
+        return;
+    }
+    Branch& b = m->branches[size_t(target->branch)];
     switch (e.type) {
         case Event::Type::ReasoningDelta:
         case Event::Type::AnswerDelta: {
@@ -294,8 +297,8 @@ bool App::update() {
     }
     if (st.state == LoadState::Loading) changed = true;
     if (settings_dirty_ && now() - settings_saved_ > 1.0) flush_settings();
-    for (Event& e : ctl_.take_events()) {
-        apply(e);
+    for (TaggedEvent& t : ctl_.take_events()) {
+        apply(t.gen, t.event);
         changed = true;
     }
     return changed;

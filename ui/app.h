@@ -15,10 +15,12 @@
 
 namespace r1vk::ui {
 
-// Where a generation's events go: conversation id, message index, branch index.
+// Where a generation's events go: conversation id, message index, branch index, and the reply's
+// serial (Controller::generation), so events of any other reply are never written here.
 struct Target {
     std::string conv;
     int msg = -1, branch = -1;
+    uint64_t gen = 0;
 };
 
 // Per-frame view state that is not worth persisting.
@@ -86,7 +88,9 @@ public:
 
     // Per frame, UI thread: applies events, returns true if anything changed.
     bool update();
-    bool streaming() const { return ctl_.busy(); }
+    // A reply runs until its Done is applied, not until the controller is idle: between the two its
+    // last events wait in the inbox, and a reply started then would receive them.
+    bool streaming() const { return ctl_.busy() || target.has_value(); }
 
     Conversation* current();
     std::vector<ChatMessage> history(const Conversation& c, int upto) const;
@@ -111,7 +115,7 @@ public:
     std::vector<int32_t> pending_forced;  // the forced ids of the running branch (not yet in events)
 
 private:
-    void apply(Event& e);
+    void apply(uint64_t gen, Event& e);
     void save(const std::string& conv_id);
     Conversation* find(const std::string& id);
     bool start_reply(Conversation& c, int msg, std::optional<std::vector<int32_t>> prefix, uint32_t forced_from);

@@ -20,6 +20,7 @@ void Controller::teardown() {
     if (session_) session_->cancel();
     quit_.store(true);
     if (pump_.joinable()) pump_.join();
+    pumped_ = started_.load();  // a reply the pump never finished is over: its serial is spent
     quit_.store(false);
     session_.reset();  // joins the generation worker
     engine_.reset();
@@ -138,7 +139,13 @@ void Controller::pump() {
         Event ev{Event::Type::Error};
         ev.text = std::string("event pump: ") + e.what();
         std::lock_guard lk(mu_);
-        inbox_.push_back(std::move(ev));
+        inbox_.push_back({pumped_ + 1, std::move(ev)});
+        // A started reply's Done will never be pumped: end it here, or the app waits for it forever.
+        if (started_.load() > pumped_) {
+            Event done{Event::Type::Done};
+            done.reason = DoneReason::Error;
+            inbox_.push_back({++pumped_, std::move(done)});
+        }
     }
     busy_.store(false);
     wake_();
@@ -156,9 +163,10 @@ void Controller::pump_loop() {
             const bool done = e.type == Event::Type::Done;
             {
                 std::lock_guard lk(mu_);
-                inbox_.push_back(std::move(e));
+                inbox_.push_back({pumped_ + 1, std::move(e)});
             }
             if (done) {
+                ++pumped_;
                 busy_.store(false);
                 mark("idle");
             }
@@ -196,6 +204,7 @@ bool Controller::start_continue(std::vector<ChatMessage> conv, std::vector<int32
         *error = std::string("error: ") + e.what();
         return false;
     }
+    started_.fetch_add(1);  // only a reply that runs takes a serial: each one ends in exactly one Done
     return true;
 }
 
@@ -203,9 +212,9 @@ void Controller::stop() {
     if (session_ && busy_.load()) session_->cancel();
 }
 
-std::vector<Event> Controller::take_events() {
+std::vector<TaggedEvent> Controller::take_events() {
     std::lock_guard lk(mu_);
-    std::vector<Event> out;
+    std::vector<TaggedEvent> out;
     out.swap(inbox_);
     return out;
 }

@@ -30,6 +30,14 @@ struct LoadStatus {
     int exit_code = 0;
 };
 
+// An event and the reply it belongs to: the serial generation() gave when that reply started. A
+// reply's last events can still wait in the inbox after busy() went false, so the UI thread
+// matches events to the reply it targets by serial, never by arrival.
+struct TaggedEvent {
+    uint64_t gen = 0;
+    Event event;
+};
+
 class Controller {
 public:
     // `wake` is called from worker threads when something new arrived; `clock` gives seconds since launch.
@@ -41,13 +49,16 @@ public:
     // Valid while status().state == Ready; read-only use from the UI thread (config, tokenizer, ledger).
     Engine* engine() const { return ready_.load() ? engine_.get() : nullptr; }
 
+    // False once the pump has queued the reply's Done, which may not be applied yet (App::streaming).
     bool busy() const { return busy_.load(); }
+    // The serial of the last reply started (1, 2, ...); its events carry it.
+    uint64_t generation() const { return started_.load(); }
     // Both return false (with `error` set) when no model is ready or a reply is running.
     bool start(std::vector<ChatMessage> conv, const GenerationParams& gp, std::string* error);
     bool start_continue(std::vector<ChatMessage> conv, std::vector<int32_t> prefix, uint32_t forced_from,
                         const GenerationParams& gp, std::string* error);
     void stop();
-    std::vector<Event> take_events();
+    std::vector<TaggedEvent> take_events();
 
     std::vector<VramPoint> timeline() const;
     std::vector<PhaseMark> phases() const;
@@ -69,7 +80,12 @@ private:
     std::vector<VramPoint> timeline_;
     std::vector<PhaseMark> phases_;
     uint64_t peak_ = 0;
-    std::vector<Event> inbox_;
+    std::vector<TaggedEvent> inbox_;
+    // Replies started, and Dones pumped (pump thread; teardown, after joining it): the events between
+    // the k-th and the (k+1)-th Done belong to reply k+1, since a reply starts only after busy_ fell,
+    // which the pump does after queuing the previous Done.
+    std::atomic<uint64_t> started_{0};
+    uint64_t pumped_ = 0;
 
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Session> session_;

@@ -1,6 +1,8 @@
-# ui: r1vk-chat, the desktop app. Unit tests of its persistence, its scripted mode under Xvfb on the
-# Vulkan device with the validation layer (answer, screenshot, state dump, branch, restart, errors),
-# and a branch made in the app checked against a fresh Session forced with the same prefix.
+# ui: r1vk-chat, the desktop app. Unit tests of its persistence and text helpers, its commands and
+# event handling driven without a window (test_app.cpp, on the demo model), its scripted mode under
+# Xvfb on the Vulkan device with the validation layer (answer, screenshot, state dump, branch,
+# restart, errors, UTF-8), and a branch made in the app checked against a fresh Session forced with
+# the same prefix.
 if(NOT TARGET r1vk-chat)
   return()
 endif()
