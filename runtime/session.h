@@ -73,8 +73,11 @@ struct TokenInfo {
     std::string bytes;         // the token's raw bytes (may be an incomplete UTF-8 sequence)
     bool reasoning = false;    // generated inside the thinking (the closing </think> counts as thinking)
     bool injected = false;     // forced (reasoning budget, a branch's chosen token), not sampled
-    bool prefix = false;       // a continued reply's given prefix: text the caller already showed (held
-                               // back at the fork, e.g. whitespace); a front end keeping records skips it
+    bool prefix = false;       // a continued reply's given prefix: its text here was held back at the
+                               // fork (whitespace, a possible tag start). The parent reply showed it too
+                               // unless a tag followed there; a front end that copied the parent's
+                               // records adds it where they lack it (ui/app.cpp); the CLI lists no
+                               // prefix tokens
     bool has_trace = false;    // injected tokens have a trace too when it was asked for
     TokenTrace trace;
 };

@@ -230,14 +230,25 @@ void App::apply(uint64_t gen, Event& e) {
         case Event::Type::ReasoningDelta:
         case Event::Type::AnswerDelta: {
             const bool r = e.type == Event::Type::ReasoningDelta;
-            // A continued reply re-reports prefix tokens whose text was held back at the fork; the
-            // branch already holds that text (copied from its parent), so only new tokens add text.
-            if (e.tokens.empty()) (r ? b.reasoning : b.answer) += e.text;
-            for (const TokenInfo& t : e.tokens)
-                if (!t.prefix) (r ? b.reasoning : b.answer) += t.text;
-            if (!r && b.thinking_s == 0 && !b.reasoning.empty()) b.thinking_s = now() - reply_started_;
+            std::string& pane = r ? b.reasoning : b.answer;
+            if (e.tokens.empty()) pane += e.text;
             for (TokenInfo& t : e.tokens) {
-                if (t.prefix) continue;
+                if (t.prefix) {
+                    // A continued reply reports text of its prefix that was held back at the fork
+                    // (trailing whitespace, a possible start of </think>). The branch's record of
+                    // that token is its parent's, and the parent either showed all of that text
+                    // (the record ends with it) or dropped it because a tag followed: then it is
+                    // missing here, e.g. the "\n" before </think> when the branch goes on thinking.
+                    if (t.text.empty() || t.index >= b.tokens.size()) continue;
+                    TokRec& rec = b.tokens[t.index];
+                    std::string& part = r ? rec.reasoning_text : rec.answer_text;
+                    if (part.ends_with(t.text)) continue;
+                    part += t.text;
+                    pane += t.text;
+                    rec.reasoning = rec.reasoning || r;
+                    continue;
+                }
+                pane += t.text;
                 if (t.index >= b.tokens.size()) b.tokens.resize(t.index + 1);
                 TokRec& rec = b.tokens[t.index];
                 rec.id = t.id;
@@ -254,6 +265,7 @@ void App::apply(uint64_t gen, Event& e) {
                     for (const TopLogprob& a : t.trace.top) rec.top.push_back({a.id, a.logprob, token_text(a.id)});
                 }
             }
+            if (!r && b.thinking_s == 0 && !b.reasoning.empty()) b.thinking_s = now() - reply_started_;
             break;
         }
         case Event::Type::Stats:

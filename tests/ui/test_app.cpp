@@ -8,8 +8,11 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <thread>
 
+#include "runtime/engine.h"
+#include "runtime/session.h"
 #include "ui/app.h"
 
 namespace fs = std::filesystem;
@@ -136,4 +139,97 @@ TEST(UiApp, EventsCarryTheirReplysSerial) {
         ++i;
     }
     EXPECT_EQ(i, evs.size()) << "events after the last Done";
+}
+
+namespace {
+
+struct Fork {
+    int at = 0;
+    int32_t token = -1;
+    std::string reasoning, answer;  // what a fresh Session shows for the whole branch
+};
+
+// The greedy reply's ids, then for each fork a fresh Session continuing the same prefix as the
+// app's branch does: its whole reasoning and answer, the prefix's part included. Done on an Engine of
+// its own before the app loads one (two Engines at once would share volk's device functions).
+// Forks with token -1 take the runner-up there.
+std::vector<int32_t> reference(std::vector<Fork>& forks) {
+    EngineOptions o;
+    o.model_dir = kModel;
+    o.validation = true;
+    o.model.ctx = 0;  // the engine's default for this model, as the app loads it
+    Engine engine(o);
+    GenerationParams gp;
+    gp.sampling.temperature = 0;
+    gp.trace_top_k = 5;
+    const std::vector<ChatMessage> conv = {{"user", kQuestion}};
+    std::vector<int32_t> ids;
+    std::map<uint32_t, int32_t> runner_up;
+    {
+        Session s(engine);
+        s.run(conv, gp, [&](const Event& e) {
+            for (const TokenInfo& t : e.tokens)
+                if (t.has_trace && t.trace.top.size() > 1)
+                    runner_up[t.index] = t.trace.top[0].id == t.id ? t.trace.top[1].id : t.trace.top[0].id;
+            if (e.type == Event::Type::Done) ids = e.reply_ids;
+        });
+    }
+    for (Fork& f : forks) {
+        if (f.at < 0) f.at += int(ids.size());
+        if (f.token < 0) f.token = runner_up.at(uint32_t(f.at));
+        std::vector<int32_t> prefix(ids.begin(), ids.begin() + f.at);
+        prefix.push_back(f.token);
+        Session s(engine);
+        s.start_continue(conv, prefix, uint32_t(f.at), gp);
+        Event e;
+        do s.next_event(e);
+        while (e.type != Event::Type::Done);
+        f.reasoning = s.last_reasoning();
+        f.answer = s.last_answer();
+    }
+    EXPECT_TRUE(engine.ctx().validation_messages().empty());
+    return ids;
+}
+
+std::string records(const Branch& b, bool reasoning) {
+    std::string s;
+    for (const TokRec& t : b.tokens) s += reasoning ? t.reasoning_text : t.answer_text;
+    return s;
+}
+
+}  // namespace
+
+// A branch copies its parent's first tokens and their text. Text the Session held back at the fork
+// (the "\n" before </think>) and reports only once the branch goes on was skipped as already there,
+// but the parent had dropped it (a tag followed): "…a9result: d7 …", the newline lost.
+TEST(UiApp, BranchShowsTheTextHeldBackAtItsFork) {
+    // At 91 the greedy reply closes its thinking (</think>) after a "\n" it therefore dropped; 275
+    // ("result") goes on thinking instead. Then the runner-up inside the thinking and in the answer.
+    std::vector<Fork> forks = {{91, 275}, {12, -1}, {-3, -1}};
+    const std::vector<int32_t> ids = reference(forks);
+    ASSERT_GT(ids.size(), 92u);
+
+    Harness h("fork");
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    App& app = h.app;
+    ASSERT_TRUE(app.send(kQuestion));
+    ASSERT_TRUE(h.finish());
+    Message& m = app.current()->messages[1];
+    ASSERT_EQ(m.cur()->reply_ids, ids) << "the app's greedy reply differs from the Session's";
+    ASSERT_TRUE(m.cur()->tokens[90].reasoning_text.empty()) << "the parent shows token 90's \\n";
+    for (const Fork& f : forks) {
+        SCOPED_TRACE("fork at " + std::to_string(f.at) + " to " + std::to_string(f.token));
+        m.current = 0;  // each fork from the original reply
+        ASSERT_TRUE(app.branch(1, f.at, {f.token}, app.token_text(f.token)));
+        ASSERT_TRUE(h.finish());
+        const Branch& b = *m.cur();
+        ASSERT_EQ(b.done, "eos");
+        EXPECT_EQ(b.reasoning, f.reasoning);
+        EXPECT_EQ(b.answer, f.answer);
+        // The token records hold the same text, so the trace and the panes agree.
+        EXPECT_EQ(records(b, true), b.reasoning);
+        EXPECT_EQ(records(b, false), b.answer);
+    }
+    EXPECT_EQ(m.branches.size(), forks.size() + 1);
+    EXPECT_TRUE(app.ctl().validation_messages().empty());
 }
