@@ -87,7 +87,11 @@ void App::delete_conversation(int i) {
     if (i < 0 || i >= int(convs.size())) return;
     if (target && target->conv == convs[size_t(i)].id) return note("stop the reply before deleting its conversation");
     store_.remove(convs[size_t(i)].id);
+    if (view.renaming == convs[size_t(i)].id) view.renaming.clear();
+    if (i == cur) view.sel_msg = -1;  // another conversation is shown: its replies, not an index into this one
     convs.erase(convs.begin() + i);
+    // The selection stays on the conversation it was on: the ones after i moved down by one.
+    if (i < cur) --cur;
     cur = std::min(cur, int(convs.size()) - 1);
 }
 

@@ -29,7 +29,8 @@ struct View {
     bool focus_prompt = true;   // put the keyboard in the prompt box next frame (start, after sending)
     std::string model_dir_edit;
     std::string rename_buf;
-    int renaming = -1;
+    std::string renaming;       // id of the conversation whose title is being edited ("": none);
+                                // an id, not an index, so deleting another one does not move the box
     std::string search;
     bool search_open = false;
     bool search_focus = false;

@@ -73,25 +73,25 @@ void draw_conversations(App& app) {
     for (int i = int(app.convs.size()) - 1; i >= 0; --i) {
         Conversation& c = app.convs[size_t(i)];
         ImGui::PushID(c.id.c_str());
-        if (app.view.renaming == i) {
+        if (app.view.renaming == c.id) {
             ImGui::SetNextItemWidth(-1);
             if (ImGui::IsWindowAppearing() || !ImGui::IsAnyItemActive()) ImGui::SetKeyboardFocusHere();
             if (ImGui::InputText("##rename", &app.view.rename_buf,
                                  ImGuiInputTextFlags_EnterReturnsTrue | ImGuiInputTextFlags_AutoSelectAll)) {
                 app.rename_conversation(i, app.view.rename_buf);
-                app.view.renaming = -1;
+                app.view.renaming.clear();
             }
-            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.view.renaming = -1;
+            if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.view.renaming.clear();
         } else {
             const bool busy = app.target && app.target->conv == c.id;
             std::string label = (busy ? "● " : "") + (c.title.empty() ? std::string("(untitled)") : c.title);
             if (ImGui::Selectable(label.c_str(), i == app.cur)) app.select_conversation(i), app.view.sel_msg = -1;
             if (ImGui::BeginPopupContextItem("conv")) {
-                if (ImGui::MenuItem("Rename")) app.view.renaming = i, app.view.rename_buf = c.title;
+                if (ImGui::MenuItem("Rename")) app.view.renaming = c.id, app.view.rename_buf = c.title;
                 if (ImGui::MenuItem("Delete")) del = i;
                 ImGui::EndPopup();
             }
-            if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(0)) app.view.renaming = i, app.view.rename_buf = c.title;
+            if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(0)) app.view.renaming = c.id, app.view.rename_buf = c.title;
         }
         ImGui::PopID();
     }

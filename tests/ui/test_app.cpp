@@ -233,3 +233,32 @@ TEST(UiApp, BranchShowsTheTextHeldBackAtItsFork) {
     EXPECT_EQ(m.branches.size(), forks.size() + 1);
     EXPECT_TRUE(app.ctl().validation_messages().empty());
 }
+
+// Deleting a conversation above the selected one left `cur` at the same index, so the selection
+// jumped to the next conversation; the rename box, kept as an index, jumped the same way.
+TEST(UiApp, DeletingAConversationKeepsSelectionAndRenameBoxOnTheirOwn) {
+    const fs::path d = temp_dir("delete");
+    App app(Store(d, d / "config"), [] {});
+    app.keep_settings = true;
+    for (const char* id : {"a", "b", "c", "d"}) {
+        Conversation c;
+        c.id = id;
+        c.title = std::string("title ") + id;
+        app.convs.push_back(c);
+    }
+    app.select_conversation(1);  // "b"
+    app.view.renaming = "c";
+    app.delete_conversation(0);
+    ASSERT_NE(app.current(), nullptr);
+    EXPECT_EQ(app.current()->id, "b");
+    EXPECT_EQ(app.view.renaming, "c");
+    app.delete_conversation(2);  // "d", below the selection
+    EXPECT_EQ(app.current()->id, "b");
+    app.delete_conversation(1);  // the one being renamed
+    EXPECT_EQ(app.current()->id, "b");
+    EXPECT_TRUE(app.view.renaming.empty());
+    app.delete_conversation(0);  // the selected, and last, one
+    EXPECT_EQ(app.current(), nullptr);
+    EXPECT_EQ(app.cur, -1);
+    fs::remove_all(d);
+}
