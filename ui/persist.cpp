@@ -223,7 +223,11 @@ std::vector<Conversation> Store::load_all(std::vector<std::string>* problems) co
         if (e.path().extension() != ".json") continue;  // skips leftover *.json.tmpPID files
         try {
             std::ifstream f(e.path());
-            out.push_back(conversation_from_json(json::parse(f)));
+            Conversation c = conversation_from_json(json::parse(f));
+            // The file is the conversation: save and remove go by <id>.json, so the id is the file's
+            // name, not the "id" inside (a copy such as backup.json would share it with the original).
+            c.id = e.path().stem().string();
+            out.push_back(std::move(c));
         } catch (const std::exception& ex) {
             if (problems) problems->push_back(e.path().string() + ": " + ex.what());
         }

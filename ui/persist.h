@@ -36,8 +36,8 @@ class Store {
 public:
     Store(std::filesystem::path data_dir, std::filesystem::path config_dir);
     const std::filesystem::path& data_dir() const { return data_; }
-    // Every conversations/<id>.json that parses, oldest first; unreadable files are skipped and named
-    // in `problems`.
+    // Every conversations/<id>.json that parses, oldest first, its id the file's name; unreadable files
+    // are skipped and named in `problems`.
     std::vector<Conversation> load_all(std::vector<std::string>* problems = nullptr) const;
     bool save(const Conversation& c) const;
     void remove(const std::string& id) const;

@@ -180,3 +180,28 @@ TEST(UiPersist, InvalidUtf8IsSavedWithReplacementNotThrown) {
     EXPECT_EQ(store.load_settings().system_prompt, fffd);
     fs::remove_all(d);
 }
+
+// A conversation file copied by hand (backup.json next to c1.json) loaded with the "id" inside, so two
+// entries shared one id: one ImGui id for two rows, and deleting the copy removed the original's file.
+TEST(UiPersist, ConversationIdIsItsFileName) {
+    const fs::path d = temp_dir("stem");
+    Store store(d, d / "config");
+    ASSERT_TRUE(store.save(sample()));
+    fs::copy_file(d / "conversations" / "c1.json", d / "conversations" / "backup.json");
+    auto all = store.load_all();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].id, "backup");  // same created time: ordered by id
+    EXPECT_EQ(all[1].id, "c1");
+    store.remove(all[0].id);
+    EXPECT_FALSE(fs::exists(d / "conversations" / "backup.json"));
+    EXPECT_TRUE(fs::exists(d / "conversations" / "c1.json"));
+    // Saving the loaded copy writes its own file, not the original's.
+    Conversation copy = all[0];
+    copy.title = "the copy";
+    ASSERT_TRUE(store.save(copy));
+    EXPECT_EQ(read(d / "conversations" / "c1.json").find("the copy"), std::string::npos);
+    all = store.load_all();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].title, "the copy");
+    fs::remove_all(d);
+}
