@@ -204,6 +204,11 @@ bool App::branch(int msg, int at, const std::vector<int32_t>& forced, const std:
     b.fork_text = label;
     b.tokens.assign(parent.tokens.begin(), parent.tokens.begin() + at);
     for (const TokRec& t : b.tokens) b.reasoning += t.reasoning_text, b.answer += t.answer_text;
+    // Forked after the thinking closed, the branch thought exactly as its parent did; left at 0,
+    // apply() would time it from this branch's start to its first answer token: the prefill.
+    const bool after_thinking =
+        !b.answer.empty() || (size_t(at) < parent.tokens.size() && !parent.tokens[size_t(at)].reasoning);
+    if (after_thinking) b.thinking_s = parent.thinking_s;
     std::vector<int32_t> prefix(ids.begin(), ids.begin() + at);
     prefix.insert(prefix.end(), forced.begin(), forced.end());
     m.branches.push_back(std::move(b));

@@ -262,3 +262,28 @@ TEST(UiApp, DeletingAConversationKeepsSelectionAndRenameBoxOnTheirOwn) {
     EXPECT_EQ(app.cur, -1);
     fs::remove_all(d);
 }
+
+// A branch copies its parent's reasoning, so its first answer token set "thought for" to the time
+// since the branch started: for a fork inside the answer, only the prefill.
+TEST(UiApp, BranchInTheAnswerKeepsItsParentsThinkingTime) {
+    Harness h("thinking");
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    App& app = h.app;
+    ASSERT_TRUE(app.send(kQuestion));
+    ASSERT_TRUE(h.finish());
+    Message& m = app.current()->messages[1];
+    const Branch parent = *m.cur();
+    ASSERT_GT(parent.thinking_s, 0.0);
+    ASSERT_FALSE(parent.answer.empty());
+    for (int at : {int(parent.tokens.size()) - 3, 12}) {
+        const TokRec& t = parent.tokens[size_t(at)];
+        ASSERT_GE(t.top.size(), 2u);
+        m.current = 0;
+        ASSERT_TRUE(app.branch(1, at, {t.top[0].id == t.id ? t.top[1].id : t.top[0].id}, "alt"));
+        ASSERT_TRUE(h.finish());
+        const Branch& b = *m.cur();
+        ASSERT_EQ(b.done, "eos");
+        if (!t.reasoning) EXPECT_EQ(b.thinking_s, parent.thinking_s) << "fork at " << at << " in the answer";
+        else EXPECT_GT(b.thinking_s, 0.0) << "fork at " << at << " in the thinking: timed from the branch's start";
+    }
+}
