@@ -166,7 +166,8 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         if (ban) model.set_banned(*hooks.banned);
         head.ban = ban;
     };
-    // Forced tokens go into the model with the next forward call and are reported right after it.
+    // Forced tokens are reported before the forward call that feeds them: the splitter then knows
+    // whether they closed the thinking, so the ban on the think tags covers the very next pick.
     auto report_forced = [&](std::span<const int32_t> forced) {
         for (int32_t id : forced) {
             see(id);
@@ -175,15 +176,37 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
             ++res.stats.injected_tokens;
         }
     };
+    const auto is_stop = [&](int32_t id) { return std::find(stop_ids.begin(), stop_ids.end(), id) != stop_ids.end(); };
+    // Cuts what is to be forced to the context's `room` and to -n, and at a stop id (an end of
+    // sequence picked as a branch's alternative ends the reply there, unfed and unreported).
+    // Returns whether the reply ends after the forced tokens, and why.
+    auto fit_forced = [&](std::vector<int32_t>& forced, size_t room) -> std::optional<DoneReason> {
+        std::optional<DoneReason> end;
+        if (auto s = std::find_if(forced.begin(), forced.end(), is_stop); s != forced.end()) {
+            forced.erase(s, forced.end());
+            end = DoneReason::Eos;
+        }
+        forced.resize(std::min(forced.size(), room));
+        const uint32_t left = gp.max_new_tokens - res.stats.generated_tokens;  // >= 1 here
+        if (forced.size() >= left) forced.resize(left), end = DoneReason::MaxTokens;
+        return end;
+    };
+    auto after_forced = [&](std::optional<DoneReason> end) -> std::optional<DoneReason> {
+        if (hooks.stop_hit && hooks.stop_hit->load()) return DoneReason::Stop;
+        return end;
+    };
 
+    std::vector<int32_t> forced = ask_force();
+    std::optional<DoneReason> end = fit_forced(forced, model.capacity() - prompt.size());
+    // Everything cached and nothing forced (a branch at the very end of the cache): the last prompt
+    // token is fed again, as forward needs one token to give logits.
+    if (reuse >= prompt.size() && forced.empty()) reuse = uint32_t(prompt.size()) - 1;
+    res.stats.reused_tokens = reuse;
     model.truncate(reuse);
     std::vector<int32_t> feed(prompt.begin() + reuse, prompt.end());
-    std::vector<int32_t> forced = ask_force();
-    if (prompt.size() + forced.size() > model.capacity()) forced.clear();
-    // Forced tokens count against max_new_tokens like sampled ones, and one sampled token follows them.
-    forced.resize(std::min<size_t>(forced.size(), gp.max_new_tokens - 1));
     feed.insert(feed.end(), forced.begin(), forced.end());
-    for (int32_t id : forced) see(id);
+    report_forced(forced);
+    end = after_forced(end);
     if (penalise) model.set_seen(seen);
     update_ban();
     // Prefill chunk by chunk here (as forward would inside) so a cancel during a long prompt stops
@@ -198,15 +221,19 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         }
         model.forward(std::span<const int32_t>(feed).subspan(fed, chunk), HeadRequest{HeadMode::None});
     }
-    HeadResult r = model.forward(std::span<const int32_t>(feed).subspan(fed), head);
+    HeadResult r = model.forward(std::span<const int32_t>(feed).subspan(fed), end ? HeadRequest{HeadMode::None} : head);
     res.stats.prefill_s = since(t0);
     res.stats.prefill_tok_s = double(feed.size()) / std::max(res.stats.prefill_s, 1e-9);
-    report_forced(forced);
+    if (end) {
+        res.reason = *end;
+        return res;
+    }
     int32_t next = pick(r);
     res.stats.ttft_s = since(t0);
     const auto t1 = Clock::now();
+    uint32_t decode_steps = 0;  // forward calls after prefill: each gives one sampled token
     for (;;) {
-        if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
+        if (is_stop(next)) {
             res.reason = DoneReason::Eos;
             break;
         }
@@ -230,27 +257,26 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
         }
         forced = ask_force();
         // Forced text that would not fit is cut: the reply then ends at capacity as usual.
-        forced.resize(std::min<size_t>(forced.size(), model.capacity() - model.pos() - 1));
-        // So is forced text past -n / max_tokens: the sampled token after it is then the last one.
-        forced.resize(std::min<size_t>(forced.size(), gp.max_new_tokens - res.stats.generated_tokens - 1));
+        end = fit_forced(forced, model.capacity() - model.pos() - 1);
         feed.assign(1, next);
         feed.insert(feed.end(), forced.begin(), forced.end());
         see(next);
-        for (int32_t id : forced) see(id);
+        report_forced(forced);
+        end = after_forced(end);
+        if (!end && model.pos() + feed.size() >= model.capacity() && !forced.empty()) end = DoneReason::ContextFull;
         if (penalise) model.set_seen(seen);
         update_ban();
-        r = model.forward(feed, head);
-        report_forced(forced);
-        if (model.pos() >= model.capacity() && !forced.empty()) {
-            res.reason = DoneReason::ContextFull;
+        r = model.forward(feed, end ? HeadRequest{HeadMode::None} : head);
+        if (end) {
+            res.reason = *end;
             break;
         }
+        ++decode_steps;
         next = pick(r);
     }
     res.stats.decode_s = since(t1);
-    // The first token comes from prefill; the rest are decode steps.
-    if (res.stats.generated_tokens > 1)
-        res.stats.decode_tok_s = (res.stats.generated_tokens - 1) / std::max(res.stats.decode_s, 1e-9);
+    // Tokens sampled per second of decode (forced ones ride along in the same forward calls).
+    if (decode_steps) res.stats.decode_tok_s = decode_steps / std::max(res.stats.decode_s, 1e-9);
     return res;
 }
 
@@ -485,6 +511,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     std::string reasoning_all, answer_all;
     std::vector<int32_t> reply(prefix.begin(), prefix.begin() + forced_from);
     std::string raw;
+    const auto t_work = Clock::now();
     try {
         const Tokenizer& tok = *engine_->tokenizer();
         Qwen2Model& model = engine_->model();
@@ -600,6 +627,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         std::vector<int32_t> tags, banned;
         for (const char* t : {"<think>", "</think>"})
             if (auto v = tok.encode(t); v.size() == 1) tags.push_back(v[0]);
+        if (split.closed()) banned = tags;  // a continuation whose prefix is already in the answer
         LoopHooks hooks;
         hooks.on_token = [&](const LoopStep& s) {
             cached_.push_back(s.id);
@@ -610,7 +638,9 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         hooks.banned = &banned;
         hooks.stop_hit = &stop_hit;
         hooks.force = force;
+        const double setup_s = since(t_work);  // the template and the tokenizer: part of the time to first token
         LoopResult lr = generate_ids(model, ids, reuse, params, stop, cancel_, hooks);
+        if (lr.stats.ttft_s > 0) lr.stats.ttft_s += setup_s;
         // The last sampled token never went through the model: the cache holds pos() tokens.
         cached_.resize(std::min<size_t>(cached_.size(), model.pos()));
         const std::string rest = dec.flush();

@@ -78,7 +78,7 @@ struct TokenInfo {
                                // unless a tag followed there; a front end that copied the parent's
                                // records adds it where they lack it (ui/app.cpp); the CLI lists no
                                // prefix tokens
-    bool has_trace = false;    // injected tokens have a trace too when it was asked for
+    bool has_trace = false;    // sampled tokens, when a trace was asked for (forced ones were not drawn: none)
     TokenTrace trace;
 };
 

@@ -215,5 +215,79 @@ TEST(TraceSession, ContinuingFromAForkEqualsAFreshRunAndReusesTheCache) {
     expect_clean(*e);
 }
 
+// Forced tokens at the edges (review repros): a forced end of sequence ends the reply there, unfed
+// and unstreamed; -n counts forced tokens, so -n 1 with one forced token injects it and samples
+// nothing; a forced token that just fits the context is kept.
+TEST(TraceSession, ForcedTokensObeyEndOfSequenceMaxTokensAndTheContext) {
+    auto e = demo_engine();
+    Session s(*e);
+    Reply r = reply(s, kSum, greedy());
+    ASSERT_EQ(r.reason, DoneReason::Eos) << r.error;
+    const uint32_t template_tokens = r.stats.prompt_tokens;
+    const uint32_t j = 6;
+    ASSERT_GT(r.reply_ids.size(), j + 3);
+    const auto injected_ids = [](const Reply& x) {
+        std::vector<int32_t> ids;
+        for (const Event& d : x.deltas)
+            for (const TokenInfo& t : d.tokens)
+                if (t.injected) ids.push_back(t.id);
+        return ids;
+    };
+    std::vector<int32_t> prefix(r.reply_ids.begin(), r.reply_ids.begin() + j);
+    {
+        SCOPED_TRACE("forced end of sequence");
+        const int32_t eos = e->tokenizer()->eos_id();
+        ASSERT_GE(eos, 0);
+        std::vector<int32_t> p = prefix;
+        p.push_back(eos);
+        s.start_continue(kSum, p, j, greedy());
+        Reply b = collect(s);
+        EXPECT_EQ(b.reason, DoneReason::Eos) << b.error;
+        EXPECT_EQ(b.reply_ids, prefix);
+        EXPECT_TRUE(injected_ids(b).empty());
+        EXPECT_EQ(b.stats.generated_tokens, 0u);
+    }
+    {
+        SCOPED_TRACE("-n 1 with one forced token");
+        std::vector<int32_t> p(r.reply_ids.begin(), r.reply_ids.begin() + j + 1);
+        GenerationParams g = greedy();
+        g.max_new_tokens = 1;
+        s.start_continue(kSum, p, j, g);
+        Reply b = collect(s);
+        EXPECT_EQ(b.reason, DoneReason::MaxTokens) << b.error;
+        EXPECT_EQ(b.reply_ids, p);
+        EXPECT_EQ(injected_ids(b), std::vector<int32_t>{p.back()});
+    }
+    {
+        SCOPED_TRACE("-n 2 with three forced tokens");
+        std::vector<int32_t> p(r.reply_ids.begin(), r.reply_ids.begin() + j + 3);
+        GenerationParams g = greedy();
+        g.max_new_tokens = 2;
+        s.start_continue(kSum, p, j, g);
+        Reply b = collect(s);
+        EXPECT_EQ(b.reason, DoneReason::MaxTokens) << b.error;
+        EXPECT_EQ(b.reply_ids, std::vector<int32_t>(p.begin(), p.end() - 1));
+        EXPECT_EQ(b.stats.injected_tokens, 2u);
+    }
+    {
+        SCOPED_TRACE("a forced token that just fits the context");
+        EngineOptions o;
+        o.model_dir = kModel;
+        o.validation = true;
+        o.model.ctx = template_tokens + j + 1;
+        Engine small(o);
+        Session t(small);
+        std::vector<int32_t> p(r.reply_ids.begin(), r.reply_ids.begin() + j + 1);
+        t.start_continue(kSum, p, j, greedy());
+        Reply b = collect(t);
+        ASSERT_NE(b.reason, DoneReason::Error) << b.error;
+        EXPECT_EQ(injected_ids(b), std::vector<int32_t>{p.back()});
+        ASSERT_GE(b.reply_ids.size(), j + 1);
+        EXPECT_TRUE(std::equal(p.begin(), p.end(), b.reply_ids.begin()));
+        expect_clean(small);
+    }
+    expect_clean(*e);
+}
+
 }  // namespace
 }  // namespace r1vk
