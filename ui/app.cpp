@@ -8,6 +8,24 @@
 
 namespace r1vk::ui {
 
+namespace {
+
+// The runtime drops whitespace before </think> and at the end of a reply. A branch copies its
+// parent's records, which may end with whitespace the parent showed because it went on thinking:
+// once the branch's thinking is over (its answer begins, or it ends), that whitespace goes too, from
+// the pane and from the records, so both read as a fresh reply would.
+void trim_thinking_tail(Branch& b) {
+    const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
+    while (!b.reasoning.empty() && space(b.reasoning.back())) b.reasoning.pop_back();
+    for (auto t = b.tokens.rbegin(); t != b.tokens.rend(); ++t) {
+        std::string& r = t->reasoning_text;
+        while (!r.empty() && space(r.back())) r.pop_back();
+        if (!r.empty()) break;
+    }
+}
+
+}  // namespace
+
 App::App(Store store, std::function<void()> wake)
     : store_(std::move(store)), ctl_(std::move(wake), [this] { return now(); }), t0_(std::chrono::steady_clock::now()) {
     settings = store_.load_settings();
@@ -240,6 +258,7 @@ void App::apply(uint64_t gen, Event& e) {
         case Event::Type::AnswerDelta: {
             const bool r = e.type == Event::Type::ReasoningDelta;
             std::string& pane = r ? b.reasoning : b.answer;
+            if (!r && b.answer.empty()) trim_thinking_tail(b);
             if (e.tokens.empty()) pane += e.text;
             for (TokenInfo& t : e.tokens) {
                 if (t.prefix) {
@@ -291,6 +310,7 @@ void App::apply(uint64_t gen, Event& e) {
             b.seed = s.seed;
             if (!s.profile.empty()) b.profile = s.profile;
             if (e.type == Event::Type::Done) {
+                trim_thinking_tail(b);
                 b.done = done_reason_name(e.reason);
                 if (!e.reply_ids.empty()) b.reply_ids = e.reply_ids;
                 if (b.thinking_s == 0 && !b.reasoning.empty()) b.thinking_s = now() - reply_started_;

@@ -144,8 +144,8 @@ TEST(UiApp, EventsCarryTheirReplysSerial) {
 namespace {
 
 struct Fork {
-    int at = 0;
-    int32_t token = -1;
+    int at = 0;         // < 0: from the end; 0: the first token inside the thinking that follows a "\n"
+    int32_t token = -1; // -1: the runner-up there; -2: </think>
     std::string reasoning, answer;  // what a fresh Session shows for the whole branch
 };
 
@@ -174,8 +174,17 @@ std::vector<int32_t> reference(std::vector<Fork>& forks) {
             if (e.type == Event::Type::Done) ids = e.reply_ids;
         });
     }
+    const Tokenizer& tok = *engine.tokenizer();
+    const auto text = [&](int32_t id) { return tok.decode(std::span<const int32_t>(&id, 1)); };
     for (Fork& f : forks) {
         if (f.at < 0) f.at += int(ids.size());
+        if (f.at == 0) {
+            const int32_t close = tok.encode("</think>").at(0);
+            for (size_t i = 2; i < ids.size() && ids[i] != close && f.at == 0; ++i)
+                if (text(ids[i - 1]).ends_with("\n") && ids[i] != close) f.at = int(i);
+            EXPECT_GT(f.at, 0) << "no newline inside the thinking";
+        }
+        if (f.token == -2) f.token = tok.encode("</think>").at(0);
         if (f.token < 0) f.token = runner_up.at(uint32_t(f.at));
         std::vector<int32_t> prefix(ids.begin(), ids.begin() + f.at);
         prefix.push_back(f.token);
@@ -204,8 +213,10 @@ std::string records(const Branch& b, bool reasoning) {
 // but the parent had dropped it (a tag followed): "…a9result: d7 …", the newline lost.
 TEST(UiApp, BranchShowsTheTextHeldBackAtItsFork) {
     // At 91 the greedy reply closes its thinking (</think>) after a "\n" it therefore dropped; 275
-    // ("result") goes on thinking instead. Then the runner-up inside the thinking and in the answer.
-    std::vector<Fork> forks = {{91, 275}, {12, -1}, {-3, -1}};
+    // ("result") goes on thinking instead. Then the runner-up inside the thinking and in the answer,
+    // and </think> forced right after a "\n" the parent showed (as it went on thinking): the branch
+    // must drop that "\n" as a fresh reply drops whitespace before </think>.
+    std::vector<Fork> forks = {{91, 275}, {12, -1}, {-3, -1}, {0, -2}};
     const std::vector<int32_t> ids = reference(forks);
     ASSERT_GT(ids.size(), 92u);
 
