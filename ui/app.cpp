@@ -227,6 +227,9 @@ bool App::branch(int msg, int at, const std::vector<int32_t>& forced, const std:
     const bool after_thinking =
         !b.answer.empty() || (size_t(at) < parent.tokens.size() && !parent.tokens[size_t(at)].reasoning);
     if (after_thinking) b.thinking_s = parent.thinking_s;
+    // Forked inside the thinking, the parent's time up to the fork is not known per token, so the
+    // branch times its own thinking and says so.
+    else b.thought_from_fork = true;
     std::vector<int32_t> prefix(ids.begin(), ids.begin() + at);
     prefix.insert(prefix.end(), forced.begin(), forced.end());
     m.branches.push_back(std::move(b));

@@ -238,7 +238,8 @@ void draw_reply(App& app) {
     if (!b->done.empty() && b->fork_at < 0 && b->reasoning_tokens) n_reason = int(b->reasoning_tokens);
     char rhead[128];
     if (b->thinking_s > 0)
-        std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · thought for %.1f s###rh", n_reason, b->thinking_s);
+        std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · thought for %.1f s%s###rh", n_reason, b->thinking_s,
+                      b->thought_from_fork ? " after the fork" : "");
     else
         std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · %s###rh", n_reason,
                       b->done.empty() && app.target ? ("thinking " + std::to_string(int((app.now() - app.reply_started()) * 10) / 10.0).substr(0, 4) + " s…").c_str() : "");

@@ -99,6 +99,7 @@ json to_json(const Branch& b) {
               {"decode_tok_s", b.decode_tok_s},
               {"prefill_tok_s", b.prefill_tok_s},
               {"thinking_s", b.thinking_s},
+              {"thought_from_fork", b.thought_from_fork},
               {"seed", b.seed}}},
             {"done", b.done},
             {"error", b.error}};
@@ -137,6 +138,7 @@ Branch branch_from_json(const json& j) {
     b.decode_tok_s = s.value("decode_tok_s", 0.0);
     b.prefill_tok_s = s.value("prefill_tok_s", 0.0);
     b.thinking_s = s.value("thinking_s", 0.0);
+    b.thought_from_fork = s.value("thought_from_fork", false);
     b.seed = s.value("seed", uint64_t(0));
     b.done = j.value("done", "");
     b.error = j.value("error", "");

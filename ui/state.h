@@ -40,6 +40,7 @@ struct Branch {
     // stats
     uint32_t prompt_tokens = 0, reused_tokens = 0, generated_tokens = 0, reasoning_tokens = 0, answer_tokens = 0;
     double ttft_s = 0, decode_tok_s = 0, prefill_tok_s = 0, thinking_s = 0;
+    bool thought_from_fork = false;  // forked inside the thinking: thinking_s counts from the fork only
     uint64_t seed = 0;
     std::vector<PhaseProfile> profile;  // GPU time per phase and kernel, when it was asked for (not saved)
     std::string done;   // "" while streaming, else the done reason ("eos", "stopped", ...)

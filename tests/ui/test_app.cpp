@@ -294,7 +294,12 @@ TEST(UiApp, BranchInTheAnswerKeepsItsParentsThinkingTime) {
         ASSERT_TRUE(h.finish());
         const Branch& b = *m.cur();
         ASSERT_EQ(b.done, "eos");
-        if (!t.reasoning) EXPECT_EQ(b.thinking_s, parent.thinking_s) << "fork at " << at << " in the answer";
-        else EXPECT_GT(b.thinking_s, 0.0) << "fork at " << at << " in the thinking: timed from the branch's start";
+        if (!t.reasoning) {
+            EXPECT_EQ(b.thinking_s, parent.thinking_s) << "fork at " << at << " in the answer";
+            EXPECT_FALSE(b.thought_from_fork);
+        } else {
+            EXPECT_GT(b.thinking_s, 0.0) << "fork at " << at << " in the thinking: timed from the branch's start";
+            EXPECT_TRUE(b.thought_from_fork) << "the header must say the time counts from the fork";
+        }
     }
 }

@@ -57,6 +57,7 @@ Conversation sample() {
     b.parent = 0;
     b.fork_at = 0;
     b.fork_token = 8;
+    b.thought_from_fork = true;
     b.answer = "other";
     a.branches.push_back(b);
     a.current = 1;
@@ -109,6 +110,8 @@ TEST(UiPersist, ConversationRoundTripsWithBranchesAndTrace) {
     ASSERT_EQ(m.branches.size(), 2u);
     EXPECT_EQ(m.current, 1);
     EXPECT_EQ(m.branches[1].fork_token, 8);
+    EXPECT_TRUE(m.branches[1].thought_from_fork);
+    EXPECT_FALSE(m.branches[0].thought_from_fork);
     EXPECT_EQ(m.branches[0].reply_ids, (std::vector<int32_t>{1, 2, 3}));
     ASSERT_EQ(m.branches[0].tokens.size(), 1u);
     const TokRec& t = m.branches[0].tokens[0];
