@@ -247,27 +247,18 @@ TEST(TraceSession, ForcedTokensObeyEndOfSequenceMaxTokensAndTheContext) {
         EXPECT_TRUE(injected_ids(b).empty());
         EXPECT_EQ(b.stats.generated_tokens, 0u);
     }
-    {
-        SCOPED_TRACE("-n 1 with one forced token");
-        std::vector<int32_t> p(r.reply_ids.begin(), r.reply_ids.begin() + j + 1);
+    // -n 1 with one forced token, -n 2 with three: the forced tokens up to -n go in, nothing is sampled.
+    for (uint32_t n_forced : {1u, 3u}) {
+        const uint32_t n = std::min(n_forced, 2u);
+        SCOPED_TRACE("-n " + std::to_string(n) + " with " + std::to_string(n_forced) + " forced");
+        std::vector<int32_t> p(r.reply_ids.begin(), r.reply_ids.begin() + j + n_forced);
         GenerationParams g = greedy();
-        g.max_new_tokens = 1;
+        g.max_new_tokens = n;
         s.start_continue(kSum, p, j, g);
         Reply b = collect(s);
         EXPECT_EQ(b.reason, DoneReason::MaxTokens) << b.error;
-        EXPECT_EQ(b.reply_ids, p);
-        EXPECT_EQ(injected_ids(b), std::vector<int32_t>{p.back()});
-    }
-    {
-        SCOPED_TRACE("-n 2 with three forced tokens");
-        std::vector<int32_t> p(r.reply_ids.begin(), r.reply_ids.begin() + j + 3);
-        GenerationParams g = greedy();
-        g.max_new_tokens = 2;
-        s.start_continue(kSum, p, j, g);
-        Reply b = collect(s);
-        EXPECT_EQ(b.reason, DoneReason::MaxTokens) << b.error;
-        EXPECT_EQ(b.reply_ids, std::vector<int32_t>(p.begin(), p.end() - 1));
-        EXPECT_EQ(b.stats.injected_tokens, 2u);
+        EXPECT_EQ(b.reply_ids, std::vector<int32_t>(p.begin(), p.begin() + j + n));
+        EXPECT_EQ(injected_ids(b), std::vector<int32_t>(p.begin() + j, p.begin() + j + n));
     }
     {
         SCOPED_TRACE("a forced token that just fits the context");

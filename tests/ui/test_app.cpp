@@ -59,6 +59,11 @@ struct Harness {
             return app.ctl().status().state != LoadState::Loading;
         }) && app.ctl().status().state == LoadState::Ready;
     }
+    // The demo model loaded and one greedy reply to kQuestion applied to its end: its message.
+    Message* first_reply() {
+        if (!loaded() || !app.send(kQuestion) || !finish()) return nullptr;
+        return &app.current()->messages[1];
+    }
     // Frames until the running reply is applied to its end.
     bool finish() {
         return wait_for([&] {
@@ -221,11 +226,10 @@ TEST(UiApp, BranchShowsTheTextHeldBackAtItsFork) {
     ASSERT_GT(ids.size(), 92u);
 
     Harness h("fork");
-    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
     App& app = h.app;
-    ASSERT_TRUE(app.send(kQuestion));
-    ASSERT_TRUE(h.finish());
-    Message& m = app.current()->messages[1];
+    Message* first = h.first_reply();
+    ASSERT_TRUE(first) << app.ctl().status().error;
+    Message& m = *first;
     ASSERT_EQ(m.cur()->reply_ids, ids) << "the app's greedy reply differs from the Session's";
     ASSERT_TRUE(m.cur()->tokens[90].reasoning_text.empty()) << "the parent shows token 90's \\n";
     for (const Fork& f : forks) {
@@ -278,11 +282,10 @@ TEST(UiApp, DeletingAConversationKeepsSelectionAndRenameBoxOnTheirOwn) {
 // since the branch started: for a fork inside the answer, only the prefill.
 TEST(UiApp, BranchInTheAnswerKeepsItsParentsThinkingTime) {
     Harness h("thinking");
-    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
     App& app = h.app;
-    ASSERT_TRUE(app.send(kQuestion));
-    ASSERT_TRUE(h.finish());
-    Message& m = app.current()->messages[1];
+    Message* first = h.first_reply();
+    ASSERT_TRUE(first) << app.ctl().status().error;
+    Message& m = *first;
     const Branch parent = *m.cur();
     ASSERT_GT(parent.thinking_s, 0.0);
     ASSERT_FALSE(parent.answer.empty());
