@@ -40,7 +40,7 @@ case "$SANITIZE" in
       "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1"
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SAN/tsan.supp"
     # The Session/threading tests only (see tests/sanitizers/README.md for why not the whole suite).
-    if (($# == 0)); then set -- -R 'Session|Concurrency|Fault'; fi
+    if (($# == 0)); then set -- -R 'Session|Concurrency|Fault|TurnQueue'; fi
     ;;
   *) echo "test.sh: --sanitize takes address or thread" >&2; exit 1 ;;
 esac

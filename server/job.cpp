@@ -2,17 +2,18 @@
 
 namespace r1vk::server {
 
-bool TurnQueue::enter() {
+TurnQueue::Turn TurnQueue::enter() {
     std::unique_lock lk(mu_);
-    if (down_ || admitted_ >= limit_) return false;
+    if (down_) return Turn::ShuttingDown;
+    if (admitted_ >= limit_) return Turn::Busy;
     ++admitted_;
     const uint64_t ticket = next_ticket_++;
     cv_.wait(lk, [&] { return down_ || serving_ == ticket; });
     if (serving_ != ticket) {  // shutting down: nobody takes a turn any more
         --admitted_;
-        return false;
+        return Turn::ShuttingDown;
     }
-    return true;
+    return Turn::Taken;
 }
 
 void TurnQueue::leave() {

@@ -20,12 +20,17 @@ namespace r1vk::server {
 class TurnQueue {
 public:
     explicit TurnQueue(size_t limit) : limit_(limit) {}
-    // Admits a request and blocks until it is its turn; false (at once) when `limit` requests are in
-    // already, or (at once or while waiting) when the server is shutting down.
-    bool enter();
+    enum class Turn { Taken, Busy, ShuttingDown };
+    // Admits a request and blocks until it is its turn: Busy (at once) when `limit` requests are in
+    // already, ShuttingDown (at once or while waiting) when the server is shutting down.
+    Turn enter();
     void leave();
     void shut_down();
     size_t limit() const { return limit_; }
+    size_t admitted() {  // requests in: the one generating and those waiting (tests)
+        std::lock_guard lk(mu_);
+        return admitted_;
+    }
 
 private:
     std::mutex mu_;

@@ -5,8 +5,10 @@
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <ctime>
 #include <memory>
@@ -230,7 +232,10 @@ void Server::chat_completions(const Request& req, Response& res) {
         throw ApiError(503, "the model is still loading", "unavailable_error", "", "model_loading");
     if (device_lost()) throw ApiError(500, kDeviceLost, "server_error", "", "device_lost");
     ChatRequest cr = parse_chat_request(req.body, limits_);
-    if (!queue_.enter())
+    const TurnQueue::Turn turn = queue_.enter();
+    if (turn == TurnQueue::Turn::ShuttingDown)
+        throw ApiError(503, "the server is shutting down", "unavailable_error", "", "server_shutting_down");
+    if (turn == TurnQueue::Turn::Busy)
         throw ApiError(503,
                        "the server is busy: " + std::to_string(queue_.limit()) +
                            " requests are in already (--parallel); retry later",
@@ -382,9 +387,12 @@ int Server::run() {
     http_.set_keep_alive_timeout(2);
     http_.set_payload_max_length(16u << 20);
     install_routes();
+    errno = 0;
     const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
     if (port < 0) {
-        std::fprintf(stderr, "error: cannot listen on %s:%d\n", opt_.host.c_str(), opt_.port);
+        const int e = errno;  // bind()'s or getaddrinfo()'s, as httplib leaves it
+        std::fprintf(stderr, "error: cannot listen on %s:%d%s%s\n", opt_.host.c_str(), opt_.port, e ? ": " : "",
+                     e ? std::strerror(e) : " (the address is not one of this machine's)");
         return 3;
     }
     std::printf("r1vk serve: listening on http://%s:%d (model %s loading)\n", opt_.host.c_str(), port, opt_.model_name.c_str());
