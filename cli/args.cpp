@@ -121,4 +121,11 @@ std::vector<int32_t> parse_ids(const std::string& s, const std::string& option) 
     return ids;
 }
 
+void check_vocab(const std::vector<int32_t>& ids, int vocab_size, const std::string& option) {
+    for (int32_t id : ids)
+        if (id >= vocab_size)
+            fail_usage(option + ": token id " + std::to_string(id) + " is outside the model's vocabulary [0, " +
+                       std::to_string(vocab_size) + ")");
+}
+
 }  // namespace r1vk::cli

@@ -37,5 +37,7 @@ private:
 
 // "1,2,3" -> ids; a usage error names the bad element.
 std::vector<int32_t> parse_ids(const std::string& s, const std::string& option);
+// A usage error naming the option when an id is past the model's vocabulary.
+void check_vocab(const std::vector<int32_t>& ids, int vocab_size, const std::string& option);
 
 }  // namespace r1vk::cli

@@ -3,6 +3,7 @@
 // with -m, the model's memory plan from config.json alone (no weights needed).
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -98,7 +99,7 @@ void print_device(const DeviceInfo& d, bool chosen) {
 
 int cmd_info(const Tokens& t) {
     std::vector<Opt> spec = {{"model", 'm', true, "model directory (or config directory): print its memory plan"},
-                             {"ctx", 0, true, "context length for the plan (default 4096)"},
+                             {"ctx", 'c', true, "context length for the plan (default 4096, at most the model's)", "ctx-size"},
                              {"device", 0, true, "the device to plan for"},
                              {"embed-on-device", 0, false, "plan with the embedding table in VRAM"},
                              lm_head_opt(),
@@ -117,11 +118,17 @@ int cmd_info(const Tokens& t) {
     const bool q8 = lm_head_q8(a);  // checked before any output: a bad value is a usage error alone
     const bool kv8 = kv_cache_q8(a);
     const int requested = int(a.integer("device", -1, 0, 64));
+    // Every argument and the model's config are checked before anything is printed: an error is one
+    // line alone.
+    if (a.has("ctx") && !a.has("model")) fail_usage("--ctx: plans need a model: give -m DIR");
+    const long long ctx_arg = a.integer("ctx", 0, 1, 1 << 24);
     if (a.has("kernels")) {
         const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
         return info_kernels(requested, a.has("model") ? ModelConfig::load(a.str("model")) : synthetic_config(name, 0), name, json);
     }
 
+    const std::optional<ModelConfig> model_cfg =
+        a.has("model") ? std::optional<ModelConfig>(ModelConfig::load(a.str("model"))) : std::nullopt;
     std::vector<DeviceInfo> devs;
     std::string device_error;
     try {
@@ -146,12 +153,12 @@ int cmd_info(const Tokens& t) {
         for (const auto& d : devs) print_device(d, int(d.index) == chosen);
     }
 
-    if (a.has("model")) {
-        const ModelConfig cfg = ModelConfig::load(a.str("model"));
+    if (model_cfg) {
+        const ModelConfig& cfg = *model_cfg;
         const KernelConfig kc = chosen >= 0 ? KernelConfig::for_device(devs[chosen]) : KernelConfig{};
         const int max_pos = cfg.max_position_embeddings;
         const uint32_t def_ctx = max_pos > 0 ? uint32_t(std::min(4096, max_pos)) : 4096;
-        PlanOptions po{uint32_t(a.integer("ctx", def_ctx, 1, 1 << 24)), 256, a.has("embed-on-device"), kc.attn_target_splits,
+        PlanOptions po{ctx_arg ? uint32_t(ctx_arg) : def_ctx, 256, a.has("embed-on-device"), kc.attn_target_splits,
                        kc.topk_slice, 64, q8, kv8, kc.attn_max_split};
         po.prefill_chunk = std::min<uint32_t>(256, po.ctx);
         const VramPlan plan = plan_qwen2(cfg, po);

@@ -1,7 +1,9 @@
 // r1vk logits: the logits of a token sequence as a float32 .npy [n_ids, vocab], row t = logits after
 // consuming ids[0..t]. prefill = one batch through the matrix-matrix path; decode = one token at a
 // time through the KV cache. This is what the numpy oracle checks.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "cli/common.h"
@@ -19,7 +21,7 @@ void write_npy(const std::string& path, const std::vector<float>& data, size_t r
     header.append(total - 10 - header.size() - 1, ' ');
     header += '\n';
     std::ofstream f(path, std::ios::binary);
-    if (!f) fail_input(path, "cannot create");
+    if (!f) fail_input(path, std::string("cannot create: ") + std::strerror(errno));
     const uint16_t len = uint16_t(header.size());
     f.write("\x93NUMPY\x01\x00", 8);
     f.write(reinterpret_cast<const char*>(&len), 2);
@@ -54,9 +56,7 @@ int cmd_logits(const Tokens& t) {
         const ModelConfig cfg = ModelConfig::load(dir);
         const TensorIndex index = TensorIndex::open(dir);
         const Qwen2Checkpoint ck = Qwen2Checkpoint::bind(index, cfg);
-        for (int32_t id : ids)
-            if (id >= cfg.vocab_size)
-                fail_usage("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(cfg.vocab_size) + ")");
+        check_vocab(ids, cfg.vocab_size, "--ids");
         // --kv-cache q8 (ref::round_kv_q8) and --activations q8 (ref::quantize_x_q8) are emulated exactly, so
         // the int8 options can be measured here too.
         write_npy(a.str("out"), ref::forward(cfg, ck, ids, kv_cache_q8(a), activations_q8(a)), ids.size(),
@@ -67,6 +67,7 @@ int cmd_logits(const Tokens& t) {
 
     EngineOptions eo = engine_options(a, false);
     eo.model_dir = model_dir(a, false);
+    check_vocab(ids, ModelConfig::load(eo.model_dir).vocab_size, "--ids");
     eo.model.prefill_chunk = uint32_t(a.integer("prefill-chunk", 256, 1, 65536));
     if (!a.has("ctx")) {
         // The context is sized to the ids here, so a limit is the model's, not a --ctx the user gave.

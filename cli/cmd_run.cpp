@@ -157,12 +157,15 @@ nlohmann::ordered_json trace_json(const TokenTrace& t) {
 int run_ids(const Args& a, const std::vector<int32_t>& prompt) {
     EngineOptions eo = engine_options(a, false);
     eo.model_dir = model_dir(a, false);
+    std::vector<std::vector<int32_t>> turns{prompt};
+    if (a.has("then-ids")) turns.push_back(parse_ids(a.str("then-ids"), "--then-ids"));
+    const int vocab = ModelConfig::load(eo.model_dir).vocab_size;
+    check_vocab(turns[0], vocab, "--prompt-ids");
+    if (turns.size() > 1) check_vocab(turns[1], vocab, "--then-ids");
     Engine engine(eo);
     const GenerationParams gp = generation_params(a, engine.config());
     std::atomic<bool> cancel{false};
     const std::vector<int32_t> stop = gp.ignore_eos ? std::vector<int32_t>{} : engine.config().generation.eos_token_ids;
-    std::vector<std::vector<int32_t>> turns{prompt};
-    if (a.has("then-ids")) turns.push_back(parse_ids(a.str("then-ids"), "--then-ids"));
     std::vector<int32_t> context;  // what the model has seen, turn after turn
     DoneReason reason = DoneReason::Eos;
     for (size_t turn = 0; turn < turns.size(); ++turn) {
@@ -211,6 +214,14 @@ int cmd_run(const Tokens& t) {
         return 0;
     }
     if (a.has("prompt-ids")) return run_ids(a, parse_ids(a.str("prompt-ids"), "--prompt-ids"));
+    if (a.has("forced") && !a.has("reply-prefix")) fail_usage("r1vk run: --forced goes with --reply-prefix");
+    if (a.has("then-ids")) fail_usage("r1vk run: --then-ids goes with --prompt-ids");
+    std::vector<int32_t> prefix;
+    uint32_t forced = 0;
+    if (a.has("reply-prefix")) {
+        prefix = parse_ids(a.str("reply-prefix"), "--reply-prefix");
+        forced = uint32_t(a.integer("forced", 1, 0, (long long)prefix.size()));
+    }
     const bool json = a.has("json");
     const std::string prompt = read_prompt(a);
     // A typo in a sampling option is reported before the model loads (9.4 GB for the 14B), not after.
@@ -234,8 +245,7 @@ int cmd_run(const Tokens& t) {
     if (a.has("reply-prefix")) {
         // Branching from a fork: the KV cache holds nothing yet here, so this prefills the prompt and
         // the prefix once; the app and the server reuse a live cache up to the fork.
-        std::vector<int32_t> prefix = parse_ids(a.str("reply-prefix"), "--reply-prefix");
-        const auto forced = uint32_t(a.integer("forced", 1, 0, (long long)prefix.size()));
+        check_vocab(prefix, engine->config().vocab_size, "--reply-prefix");
         session.start_continue(conv, prefix, uint32_t(prefix.size()) - forced, gp);
     } else {
         session.start(conv, gp);
@@ -397,7 +407,7 @@ int cmd_chat(const Tokens& t) {
                     std::fprintf(stderr, "unknown command %s (/help lists them); nothing was sent\n", cmd.c_str());
                 }
             } catch (const std::exception& e) {
-                std::fprintf(stderr, "error: %s\n", e.what());
+                print_error(e.what());
             }
             continue;
         }
@@ -435,7 +445,7 @@ int cmd_chat(const Tokens& t) {
         } catch (const std::exception& e) {
             const Error* err = dynamic_cast<const Error*>(&e);
             last_error = err ? err->exit_code() : 3;
-            std::fprintf(stderr, "error: %s\n", e.what());
+            print_error(e.what());
             if (asked) conv.pop_back();
             if (!engine_owner || !session_owner) std::fputs("[no model is loaded: /save keeps the conversation; the next question loads it again]\n", stderr);
         }

@@ -1,5 +1,6 @@
 #include "cli/common.h"
 #include "loader/mapped_file.h"
+#include "loader/tokenizer_utf8.h"
 
 #include <unistd.h>
 
@@ -97,7 +98,9 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer) {
 }
 
 ProgressFn progress_printer(const std::string& what) {
+    // A log or a dumb terminal (TERM=dumb: no cursor control) gets no progress line.
     if (!isatty(STDERR_FILENO)) return {};
+    if (const char* term = std::getenv("TERM"); term && std::string_view(term) == "dumb") return {};
     return [what, last = -1](uint64_t done, uint64_t total) mutable {
         const int pct = total ? int(done * 100 / total) : 100;
         if (pct == last) return;
@@ -115,9 +118,16 @@ std::string read_text_file(const std::string& path) {
         ss << std::cin.rdbuf();
         return ss.str();
     }
-    // MappedFile refuses a directory, a FIFO or a device at once, naming what it is (no hang).
-    MappedFile f = MappedFile::open(path);
-    return std::string(reinterpret_cast<const char*>(f.bytes().data()), f.size());
+    // A pipe works (`-f <(cmd)`); a directory or socket is refused naming what it is.
+    return read_user_file(path, 256ull << 20);
+}
+
+void print_error(const std::string& msg) {
+    std::string clean;
+    tok::utf8_append_lossy(msg, clean, true);
+    for (char& c : clean)
+        if ((unsigned char)c < 0x20 || c == 0x7f) c = '?';
+    std::fprintf(stderr, "error: %s\n", clean.c_str());
 }
 
 std::string json_escape(const std::string& s) {

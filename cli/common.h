@@ -33,6 +33,9 @@ Opt kv_cache_opt();
 // Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
 ProgressFn progress_printer(const std::string& what);
 
+// "error: MSG" on stderr, one line: bytes that are not UTF-8 become U+FFFD and control characters
+// '?', so a hostile file's bytes quoted in a message cannot garble or drive the terminal.
+void print_error(const std::string& msg);
 std::string json_escape(const std::string& s);
 
 // "warning: <file>: <why>; using r1vk's built-in DeepSeek-R1 template" when the model's chat

@@ -21,7 +21,7 @@ const char* kUsage =
     "  logits    logits of a token sequence as .npy (verification)\n"
     "  serve     OpenAI-compatible HTTP server (/v1/chat/completions with reasoning_content)\n"
     "\n"
-    "exit codes: 0 ok, 1 usage, 2 bad input, 3 device/resource\n";
+    "exit codes: 0 ok, 1 usage, 2 bad input, 3 device/resource, 130 stopped by Ctrl-C\n";
 
 }  // namespace
 
@@ -55,13 +55,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "error: unknown command '%s' (r1vk --help lists the commands)\n", cmd.c_str());
         return 1;
     } catch (const r1vk::Error& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
+        r1vk::cli::print_error(e.what());
         return e.exit_code();
     } catch (const std::bad_alloc&) {
         std::fprintf(stderr, "error: out of host memory\n");
         return 3;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "error: %s\n", e.what());
+        r1vk::cli::print_error(e.what());
         return 3;
     }
 }

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/common.h"
 #include "loader/tokenizer_utf8.h"
 
 namespace r1vk::cli {
@@ -77,7 +78,7 @@ void Printer::operator()(const Event& e) {
         case Event::Type::Error:
             end_section();
             if (json_) print_json(ojson{{"type", "error"}, {"text", e.text}, {"exit_code", e.exit_code ? e.exit_code : 3}});
-            std::fprintf(stderr, "error: %s\n", e.text.c_str());
+            print_error(e.text);
             error_code_ = e.exit_code ? e.exit_code : 3;
             break;
         case Event::Type::Done: {

@@ -22,6 +22,39 @@ const char* file_type_name(unsigned mode) {
     return "not a regular file";
 }
 
+std::string read_user_file(const std::filesystem::path& path, uint64_t max_bytes) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) fail_input(path.string(), errno == ENOENT ? std::string("no such file") : std::string("cannot open: ") + std::strerror(errno));
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+        const int e = errno;
+        ::close(fd);
+        fail_input(path.string(), st.st_mode ? std::string("not a file to read text from: it is ") + file_type_name(st.st_mode)
+                                             : std::string("cannot stat: ") + std::strerror(e));
+    }
+    // Blocking from here: a pipe's writer may be slow (`<(cmd)`); with no writer it reads as the end.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int e = errno;
+            ::close(fd);
+            fail_input(path.string(), std::string("cannot read: ") + std::strerror(e));
+        }
+        if (n == 0) break;
+        if (out.size() + size_t(n) > max_bytes) {
+            ::close(fd);
+            fail_input(path.string(), "more than the " + std::to_string(max_bytes) + "-byte limit for this kind of file");
+        }
+        out.append(buf, size_t(n));
+    }
+    ::close(fd);
+    return out;
+}
+
 MappedFile MappedFile::open(const std::filesystem::path& path) {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (a hang on a
     // hostile model directory); the type is checked on the open descriptor right after.

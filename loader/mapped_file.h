@@ -2,13 +2,21 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
+#include <string>
 
 namespace r1vk {
 
 // "a directory", "a FIFO (named pipe)", "a character device", ... for a stat() st_mode.
 const char* file_type_name(unsigned mode);
+
+// The whole of a file the user named for text (a prompt, a messages JSON): a regular file, or a
+// pipe or character device, so `-f <(cmd)` and /dev/stdin work. A directory, socket or block device
+// is refused naming what it is, as is more than `max_bytes`. A FIFO with no writer reads as empty
+// (no hang).
+std::string read_user_file(const std::filesystem::path& path, uint64_t max_bytes);
 
 class MappedFile {
 public:

@@ -63,8 +63,39 @@ def main():
     with open(bad_msgs, "w") as f:
         f.write('[{"role": "user"}]')
     expect_error("bad messages file -> exit 2", 2, "bad.json", "prompt", "-m", chat_model, "--messages", bad_msgs)
-    expect_error("token id outside the vocabulary -> exit 1", 1, "vocabulary", "logits", "-m", chat_model, "--ids",
-                 "1,99999", "--out", os.path.join(tmp, "y.npy"))
+    expect_error("token id outside the vocabulary -> exit 1", 1, "--ids: token id 99999", "logits", "-m", chat_model,
+                 "--ids", "1,99999", "--out", os.path.join(tmp, "y.npy"))
+
+    # A new user's mistakes (review of the README): each one line naming the flag, nothing on stdout.
+    cfg14 = os.path.join(ROOT, "assets", "configs", "deepseek-r1-distill-qwen-14b-gptq-int4")
+    rc, out, err = r1vk("info", "-m", cfg14, "-c", "4096")
+    check("info -c N (the common spelling) plans at N", rc == 0 and "VRAM plan at --ctx 4096" in out, err)
+    for args, needle in ((["info", "--ctx", "abc", "-m", cfg14], "--ctx"), (["info", "--ctx", "100"], "--ctx"),
+                         (["info", "-m", "/nonexistent/model"], "no such file")):
+        rc, out, err = r1vk(*args)
+        lines = [l for l in err.splitlines() if l.strip()]
+        check(f"{' '.join(args)}: one error line, nothing printed before it", rc in (1, 2) and out == "" and
+              len(lines) == 1 and needle in lines[0], f"rc={rc} out={out[:200]!r} err={err!r}")
+    expect_error("bench --layers without --synthetic -> exit 1", 1, "--layers", "bench", "-m", chat_model, "--layers", "2")
+    expect_error("bench --layers past the preset's -> exit 1", 1, "24 layers", "bench", "--synthetic", "qwen2.5-0.5b",
+                 "--layers", "999")
+    expect_error("run --forced without --reply-prefix -> exit 1", 1, "--forced", "run", "-m", chat_model, "-p", "hi",
+                 "--forced", "1")
+    expect_error("run --reply-prefix past the vocabulary -> exit 1", 1, "--reply-prefix: token id 99999", "run", "-m",
+                 chat_model, "-p", "hi", "--reply-prefix", "1,99999")
+    expect_error("logits --out a directory -> exit 2, saying why", 2, "Is a directory", "logits", "-m", chat_model,
+                 "--ids", "1", "--out", tmp)
+    expect_error("serve --ctx past the model's -> exit 1 before listening", 1, "max_position_embeddings", "serve", "-m",
+                 chat_model, "--port", "0", "--ctx", "1000000")
+    expect_error("serve --alias '' -> exit 1", 1, "--alias", "serve", "-m", chat_model, "--port", "0", "--alias", "")
+    # Bytes of a hostile file quoted in an error reach the terminal as U+FFFD and '?', not raw.
+    hostile = os.path.join(tmp, "hostile")
+    shutil.copytree(chat_model, hostile)
+    with open(os.path.join(hostile, "tokenizer_config.json"), "wb") as f:
+        f.write(b"\xff\x1b[31m")
+    p = subprocess.run([R1VK, "run", "-m", hostile, "-p", "hi"], capture_output=True)
+    check("an error quoting raw bytes prints them as U+FFFD and '?'", p.returncode == 2 and
+          b"\xff" not in p.stderr and b"\x1b" not in p.stderr and p.stderr.startswith(b"error: "), repr(p.stderr))
 
     # tokenize: the reference ids the tokenizer tests use
     ref_path = os.path.join(ROOT, "tests", "data", "tokenizer", "reference_qwen3.json")

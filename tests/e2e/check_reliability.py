@@ -77,8 +77,23 @@ def run(model, tmp):
     os.mkfifo(fifo)
     expect_error("model path a FIFO -> exit 2", 2, [fifo], "run", "-m", fifo, "-p", "hi")
     expect_error("model path /dev/zero -> exit 2", 2, ["/dev/zero"], "run", "-m", "/dev/zero", "-p", "hi")
-    expect_error("tokenize --file FIFO -> exit 2", 2, [fifo, "FIFO"], "tokenize", "-m", model, "--file", fifo)
-    expect_error("prompt --messages FIFO -> exit 2", 2, [fifo, "FIFO"], "prompt", "-m", model, "--messages", fifo)
+    # Text the user names may come through a pipe (`-f <(cmd)`): read to its end. A FIFO with no
+    # writer reads as empty at once (an empty messages file is an error naming it), never a hang.
+    text_file = os.path.join(tmp, "text.txt")
+    with open(text_file, "w") as f:
+        f.write("What is 12 + 5?\n")
+    rc_f, out_f, _ = r1vk("tokenize", "-m", model, "--file", text_file)
+    rp, wp = os.pipe()
+    with os.fdopen(wp, "w") as w:
+        w.write("What is 12 + 5?\n")
+    p = subprocess.run([R1VK, "tokenize", "-m", model, "--file", f"/dev/fd/{rp}"], pass_fds=[rp],
+                       capture_output=True, text=True, timeout=120)
+    os.close(rp)
+    check("tokenize --file a pipe reads it as the same file would", rc_f == 0 and p.returncode == 0 and
+          p.stdout == out_f and out_f.strip() != "", f"rc={p.returncode} {p.stdout!r} vs {out_f!r} {p.stderr[-500:]!r}")
+    expect_error("prompt --messages FIFO without a writer -> exit 2", 2, [fifo], "prompt", "-m", model, "--messages", fifo)
+    expect_error("tokenize --file a directory -> exit 2", 2, [tmp, "directory"], "tokenize", "-m", model, "--file", tmp)
+    expect_error("run -f a directory -> exit 2", 2, [tmp, "directory"], "run", "-m", model, "-f", tmp)
 
     # ---- non-finite weights: exit 2 naming the tensor; overflowing activations: exit 2, no token
     mk = [sys.executable, os.path.join(HERE, "make_chat_model.py")]
