@@ -50,36 +50,52 @@ Stat stat(const std::vector<double>& v) {
     return s;
 }
 
-// Device-memory traffic of vkCmdCopyBuffer ping-ponging between two 64 MiB buffers (far larger than
-// any cache), bytes read plus bytes written per second: what the driver's own copy reaches.
+// Passes a timed submission needs to last about 20 ms, given one pass's time from a trial: a GPU
+// moving 1 GiB in 0.3 ms would otherwise be timed mostly on the submit and the fence wait (tens of
+// µs), reading low by up to a fifth.
+int passes_for(double trial_s, int trial_passes, int most) {
+    const double per_pass = trial_s / trial_passes;
+    return std::clamp(int(std::ceil(0.02 / std::max(per_pass, 1e-9))), trial_passes, most);
+}
+
+// Device-memory traffic of vkCmdCopyBuffer ping-ponging between two 64 MiB buffers (larger than any
+// GPU's last-level cache), bytes read plus bytes written per second: what the driver's own copy reaches.
 double copy_baseline_gbs(Context& ctx, uint32_t reps) {
     constexpr VkDeviceSize kBytes = VkDeviceSize(64) << 20;
-    constexpr int kCopies = 8;
     Buffer a(ctx, kBytes, MemoryKind::Device, MemCategory::Other), b(ctx, kBytes, MemoryKind::Device, MemCategory::Other);
     CommandPool pool(ctx);
     CommandBuffer cb(ctx, pool);
-    cb.begin(false);
+    Fence fence(ctx);
     const VkBufferCopy region{0, 0, kBytes};
-    vkCmdFillBuffer(cb.handle(), a.handle(), 0, VK_WHOLE_SIZE, 0x3c003c00u);
-    for (int i = 0; i < kCopies; ++i) {
+    int copies = 8;
+    const auto record = [&] {
+        cb.begin(false);
+        vkCmdFillBuffer(cb.handle(), a.handle(), 0, VK_WHOLE_SIZE, 0x3c003c00u);
+        for (int i = 0; i < copies; ++i) {
         VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
         mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
         mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
         vkCmdPipelineBarrier(cb.handle(), VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb,
                              0, nullptr, 0, nullptr);
-        const bool fwd = i % 2 == 0;
-        vkCmdCopyBuffer(cb.handle(), (fwd ? a : b).handle(), (fwd ? b : a).handle(), 1, &region);
-    }
-    cb.end();
-    Fence fence(ctx);
-    std::vector<double> gbs;
-    for (uint32_t r = 0; r <= reps; ++r) {  // r == 0 warms up (first touch of the pages)
+            const bool fwd = i % 2 == 0;
+            vkCmdCopyBuffer(cb.handle(), (fwd ? a : b).handle(), (fwd ? b : a).handle(), 1, &region);
+        }
+        cb.end();
+    };
+    const auto timed = [&] {
         const auto t0 = std::chrono::steady_clock::now();
         submit(ctx, cb.handle(), fence);
         fence.wait();
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (r > 0) gbs.push_back(2.0 * double(kBytes) * kCopies / s / 1e9);
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    record();
+    timed();  // warm-up: first touch of the pages
+    if (const int n = passes_for(timed(), copies, 1024); n > copies) {
+        copies = n;
+        record();
     }
+    std::vector<double> gbs;
+    for (uint32_t r = 0; r < std::max(reps, 1u); ++r) gbs.push_back(2.0 * double(kBytes) * copies / timed() / 1e9);
     return stat(gbs).mean;
 }
 
@@ -97,32 +113,40 @@ public:
           data_(ctx, bytes_, MemoryKind::Device, MemCategory::Other),
           // Each pass writes its own sums, so the passes need no barrier between them (as decode's
           // independent dispatches would not); 64 KiB chunks keep every slice's offset 16 KiB-aligned.
-          sums_(ctx, uint64_t(groups()) * 4 * kPasses, MemoryKind::Device, MemCategory::Other),
+          sums_(ctx, uint64_t(groups()) * 4 * kMostPasses, MemoryKind::Device, MemCategory::Other),
           pool_(ctx),
           cb_(ctx, pool_),
           fence_(ctx) {
+        record(ops);
+        seconds();  // warm-up: pipeline compile, first touch
+        if (const int n = passes_for(seconds(), passes_, kMostPasses); n > passes_) {
+            passes_ = n;
+            record(ops);
+        }
+    }
+    double measure() { return double(bytes_) * passes_ / seconds() / 1e9; }
+    uint64_t bytes() const { return bytes_; }
+
+private:
+    void record(Ops& ops) {
         cb_.begin(false);
         vkCmdFillBuffer(cb_.handle(), data_.handle(), 0, VK_WHOLE_SIZE, 0x3c003c00u);
         Recorder rec(cb_.handle(), ops.sets());
         rec.barrier();  // the fill before the first read (a transfer write: Recorder's barrier covers it)
-        for (int i = 0; i < kPasses; ++i)
+        for (int i = 0; i < passes_; ++i)
             ops.read_bw(rec, data_, n_vec4(), kChunkVec4,
                         BufferView(sums_, uint64_t(groups()) * 4 * i, uint64_t(groups()) * 4));
         cb_.end();
-        measure();  // warm-up: pipeline compile, first touch
     }
-    double measure() {
+    double seconds() {
         const auto t0 = std::chrono::steady_clock::now();
         submit(*ctx_, cb_.handle(), fence_);
         fence_.wait();
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        return double(bytes_) * kPasses / s / 1e9;
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
-    uint64_t bytes() const { return bytes_; }
-
-private:
     static constexpr uint32_t kChunkVec4 = 4096;  // 64 KiB a workgroup
-    static constexpr int kPasses = 8;
+    static constexpr int kMostPasses = 256;       // 64 GiB at 256 MiB: ~15 ms at 4.8 TB/s
+    int passes_ = 8;
     uint32_t n_vec4() const { return uint32_t(bytes_ / 16); }
     uint32_t groups() const { return (n_vec4() + kChunkVec4 - 1) / kChunkVec4; }
     Context* ctx_;
@@ -184,7 +208,11 @@ int cmd_bench(const Tokens& t) {
         if (a.has("model")) fail_usage("r1vk bench: give -m DIR or --synthetic NAME, not both");
         eo.synthetic = a.str("synthetic");
         eo.synthetic_layers = int(a.integer("layers", 0, 1, 1024));
+        if (const int all = synthetic_config(eo.synthetic, 0).num_layers; eo.synthetic_layers > all)
+            fail_usage("r1vk bench: --layers " + std::to_string(eo.synthetic_layers) + ": " + eo.synthetic + " has " +
+                       std::to_string(all) + " layers");
     } else {
+        if (a.has("layers")) fail_usage("r1vk bench: --layers keeps the first layers of a --synthetic model only");
         eo.model_dir = model_dir(a, false);
     }
     if (const std::string mv = a.str("matvec", "auto"); mv != "auto") {
