@@ -3,7 +3,9 @@
 #include "ui/panels.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
@@ -13,64 +15,6 @@
 namespace r1vk::ui {
 
 using nlohmann::json;
-
-int parse_args(int argc, char** argv, ScriptOptions& o) {
-    auto need = [&](int& i) -> const char* {
-        if (i + 1 >= argc) {
-            std::fprintf(stderr, "r1vk-chat: %s needs a value\n", argv[i]);
-            return nullptr;
-        }
-        return argv[++i];
-    };
-    for (int i = 1; i < argc; ++i) {
-        const std::string a = argv[i];
-        const char* v = nullptr;
-        auto take = [&]() { return (v = need(i)) != nullptr; };
-        if (a == "-h" || a == "--help") return 0;
-        else if (a == "--quit-when-done") o.quit_when_done = true;
-        else if (a == "--check-display") o.check_display = true;
-        else if ((a == "-m" || a == "--model") && take()) o.model = v;
-        else if (a == "--data-dir" && take()) o.data_dir = v;
-        else if (a == "--prompt" && take()) o.prompts.push_back(v);
-        else if (a == "--screenshot" && take()) o.screenshot = v;
-        else if (a == "--transcript" && take()) o.transcript = v;
-        else if (a == "--state" && take()) o.state = v;
-        else if (a == "--branch-at" && take()) o.branch_at = std::atoi(v);
-        else if (a == "--branch-token" && take()) o.branch_token = v;
-        else if (a == "--ctx" && take()) o.ctx = std::atoi(v);
-        else if (a == "--max-tokens" && take()) o.max_tokens = std::atoi(v);
-        else if (a == "--seed" && take()) o.seed = std::atoi(v);
-        else if (a == "--temp" && take()) o.temp = float(std::atof(v));
-        else if (a == "--color" && take()) o.color = v;
-        else if (a == "--layout" && take()) o.layout = v;
-        else if (a == "--tab" && take()) o.tab = v;
-        else if (a == "--reasoning-budget" && take()) o.reasoning_budget = std::atoi(v);
-        else if (a == "--export") o.export_all = true;
-        else if (a == "--profile") o.profile = true;
-        else if (a == "--stop-after" && take()) o.stop_after = std::atoi(v);
-        else if (a == "--search" && take()) o.search = v;
-        else if (a == "--pin-token" && take()) o.pin_token = std::atoi(v);
-        else if (a == "--stay" && take()) o.stay = std::atof(v);
-        else if (a == "--resize" && take()) {
-            if (std::sscanf(v, "%dx%d", &o.resize_w, &o.resize_h) != 2 || o.resize_w < 200 || o.resize_h < 200) {
-                std::fprintf(stderr, "r1vk-chat: --resize wants WxH (at least 200x200)\n");
-                return 1;
-            }
-        }
-        else if (a == "--scale" && take()) o.scale = float(std::atof(v));
-        else if (a == "--size" && take()) {
-            if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
-                std::fprintf(stderr, "r1vk-chat: --size wants WxH (at least 200x200)\n");
-                return 1;
-            }
-        } else {
-            if (!v) std::fprintf(stderr, "r1vk-chat: unknown option %s (see --help)\n", a.c_str());
-            return 1;
-        }
-    }
-    if (o.branch_at >= 0 && o.branch_token.empty()) o.branch_token = "alt";
-    return -1;
-}
 
 void apply_overrides(App& app, const ScriptOptions& o) {
     Settings& s = app.settings;

@@ -6,34 +6,12 @@
 #include <vector>
 
 #include "ui/app.h"
+#include "ui/args.h"
 #include "ui/vk_window.h"
 
 namespace r1vk::ui {
 
-struct ScriptOptions {
-    std::string model, data_dir;
-    std::vector<std::string> prompts;
-    bool quit_when_done = false;
-    bool check_display = false;  // only check that a window could open (exit 0) or not (3)
-    std::string screenshot, transcript, state;
-    int branch_at = -1;
-    std::string branch_token;  // a token id, or "alt": the most likely token other than the one chosen
-    int ctx = 0, max_tokens = 0, seed = -1;
-    float temp = -1;
-    std::string color, layout, tab, search;
-    bool profile = false;  // --profile: time every kernel of each reply (the Profile tab)
-    int pin_token = -1;
-    int reasoning_budget = -2;  // -2: the saved setting
-    bool export_all = false;
-    int stop_after = -1;
-    int resize_w = 0, resize_h = 0;  // resize the window after the replies (swapchain rebuild under test)        // press Stop once a reply has this many tokens    // export the last reply (JSON, Markdown) and the VRAM timeline at the end
-    int width = 1440, height = 900;
-    double stay = 0;
-    float scale = 0;  // UI scale override (0: the monitor's content scale)  // seconds to stay open at rest before quitting (idle CPU measurement)
-};
 
-// Returns -1 to go on, else the exit code (0 after --help, 1 on a usage error, printed).
-int parse_args(int argc, char** argv, ScriptOptions& o);
 // Flags that override saved settings (sampling, layout, colours) for this run.
 void apply_overrides(App& app, const ScriptOptions& o);
 
