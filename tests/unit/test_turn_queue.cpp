@@ -21,34 +21,41 @@ bool eventually(F f) {
     return f();
 }
 
-TEST(TurnQueue, BusyPastTheLimitAndShuttingDownForTheWaiting) {
-    TurnQueue q(2);
-    ASSERT_EQ(q.enter(), Turn::Taken);
+// A queue of two places: the first request generating, a second one waiting its turn on a thread.
+struct OneWaiting {
+    TurnQueue q{2};
     std::atomic<int> waited{-1};
-    std::thread waiter([&] { waited = int(q.enter()); });
-    // Once the waiter holds the second place, a third request is refused as busy, at once.
-    ASSERT_TRUE(eventually([&] { return q.admitted() == 2; }));
-    EXPECT_EQ(q.enter(), Turn::Busy);
-    EXPECT_EQ(waited.load(), -1) << "the waiter took a turn that was not free";
-    q.shut_down();
-    waiter.join();
-    EXPECT_EQ(waited.load(), int(Turn::ShuttingDown));
-    EXPECT_EQ(q.enter(), Turn::ShuttingDown) << "after the shutdown a new request is not 'busy'";
-    q.leave();
+    std::thread waiter;
+    OneWaiting() {
+        EXPECT_EQ(q.enter(), Turn::Taken);
+        waiter = std::thread([this] { waited = int(q.enter()); });
+        EXPECT_TRUE(eventually([&] { return q.admitted() == 2; }));
+    }
+    ~OneWaiting() {
+        if (waiter.joinable()) waiter.join();
+    }
+};
+
+TEST(TurnQueue, BusyPastTheLimitAndShuttingDownForTheWaiting) {
+    OneWaiting w;
+    // The waiter holds the second place: a third request is refused as busy, at once.
+    EXPECT_EQ(w.q.enter(), Turn::Busy);
+    EXPECT_EQ(w.waited.load(), -1) << "the waiter took a turn that was not free";
+    w.q.shut_down();
+    w.waiter.join();
+    EXPECT_EQ(w.waited.load(), int(Turn::ShuttingDown));
+    EXPECT_EQ(w.q.enter(), Turn::ShuttingDown) << "after the shutdown a new request is not 'busy'";
+    w.q.leave();
 }
 
 TEST(TurnQueue, AWaitingRequestTakesTheTurnWhenItIsGivenBack) {
-    TurnQueue q(2);
-    ASSERT_EQ(q.enter(), Turn::Taken);
-    std::atomic<int> second{-1};
-    std::thread t([&] { second = int(q.enter()); });
-    ASSERT_TRUE(eventually([&] { return q.admitted() == 2; }));
+    OneWaiting w;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_EQ(second.load(), -1) << "the second request did not wait for the first";
-    q.leave();
-    t.join();
-    EXPECT_EQ(second.load(), int(Turn::Taken));
-    q.leave();
+    EXPECT_EQ(w.waited.load(), -1) << "the second request did not wait for the first";
+    w.q.leave();
+    w.waiter.join();
+    EXPECT_EQ(w.waited.load(), int(Turn::Taken));
+    w.q.leave();
 }
 
 }  // namespace
