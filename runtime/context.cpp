@@ -431,6 +431,7 @@ Context::Context(const ContextOptions& opt)
                 if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) { family = int(i); break; }
         if (family < 0) fail_device("device " + info_.name + " has no compute queue");
         queue_family_ = static_cast<uint32_t>(family);
+        timestamp_bits_ = qf[size_t(family)].timestampValidBits;
 
         auto exts = device_extensions(phys_);
         std::vector<const char*> enable;

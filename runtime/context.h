@@ -134,6 +134,8 @@ public:
     VkDevice device() const { return device_; }
     VkQueue queue() const { return queue_; }
     uint32_t queue_family() const { return queue_family_; }
+    // Bits a timestamp on the compute queue carries (36 on some GPUs: differences wrap; 0: none).
+    uint32_t timestamp_bits() const { return timestamp_bits_; }
     const DeviceInfo& info() const { return info_; }
     bool validation_enabled() const { return validation_; }
     bool compile_only() const { return compile_only_; }
@@ -174,6 +176,7 @@ private:
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;
     uint32_t queue_family_ = 0;
+    uint32_t timestamp_bits_ = 0;
     DeviceInfo info_;
     VkPhysicalDeviceMemoryProperties mem_props_{};
     bool validation_ = false;

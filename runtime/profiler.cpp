@@ -8,8 +8,8 @@
 namespace r1vk {
 
 GpuProfiler::GpuProfiler(Context& ctx) : ctx_(&ctx) {
-    if (!ctx.info().timestamps)
-        fail_device(ctx.info().name + " has no compute timestamps (timestampComputeAndGraphics); --profile needs them");
+    if (!ctx.info().timestamps || ctx.timestamp_bits() == 0)
+        fail_device(ctx.info().name + " has no timestamps on its compute queue; --profile needs them");
     VkQueryPoolCreateInfo ci{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
     ci.queryType = VK_QUERY_TYPE_TIMESTAMP;
     ci.queryCount = kSlots * (kPerSlot + 1);
@@ -42,11 +42,13 @@ void GpuProfiler::collect(uint32_t slot, const std::string& phase, uint32_t toke
     R1VK_VK(vkGetQueryPoolResults(ctx_->device(), pool_, slot * (kPerSlot + 1), uint32_t(ts.size()), ts.size() * 8,
                                   ts.data(), 8, VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
     const double period = ctx_->info().timestamp_period_ns;
+    // Only the low timestamp_bits() bits count: a difference across a wrap is taken modulo them.
+    const uint64_t mask = ctx_->timestamp_bits() >= 64 ? ~uint64_t(0) : (uint64_t(1) << ctx_->timestamp_bits()) - 1;
     PhaseStat& p = phases_[phase];
     p.tokens += tokens;
     p.submits += 1;
     for (size_t i = 0; i < s.kernels.size(); ++i) {
-        const double ns = double(ts[i + 1] - ts[i]) * period;
+        const double ns = double((ts[i + 1] - ts[i]) & mask) * period;
         KernelStat& k = p.kernels[s.kernels[i]];
         k.calls += 1;
         k.ns += ns;
