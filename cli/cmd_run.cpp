@@ -221,6 +221,7 @@ int cmd_run(const Tokens& t) {
     if (a.has("reply-prefix")) {
         prefix = parse_ids(a.str("reply-prefix"), "--reply-prefix");
         forced = uint32_t(a.integer("forced", 1, 0, (long long)prefix.size()));
+        check_vocab(prefix, ModelConfig::load(model_dir(a, false)).vocab_size, "--reply-prefix");
     }
     const bool json = a.has("json");
     const std::string prompt = read_prompt(a);
@@ -245,7 +246,6 @@ int cmd_run(const Tokens& t) {
     if (a.has("reply-prefix")) {
         // Branching from a fork: the KV cache holds nothing yet here, so this prefills the prompt and
         // the prefix once; the app and the server reuse a live cache up to the fork.
-        check_vocab(prefix, engine->config().vocab_size, "--reply-prefix");
         session.start_continue(conv, prefix, uint32_t(prefix.size()) - forced, gp);
     } else {
         session.start(conv, gp);

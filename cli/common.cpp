@@ -122,13 +122,7 @@ std::string read_text_file(const std::string& path) {
     return read_user_file(path, 256ull << 20);
 }
 
-void print_error(const std::string& msg) {
-    std::string clean;
-    tok::utf8_append_lossy(msg, clean, true);
-    for (char& c : clean)
-        if ((unsigned char)c < 0x20 || c == 0x7f) c = '?';
-    std::fprintf(stderr, "error: %s\n", clean.c_str());
-}
+void print_error(const std::string& msg) { std::fprintf(stderr, "error: %s\n", tok::terminal_safe(msg).c_str()); }
 
 std::string json_escape(const std::string& s) {
     std::string o;

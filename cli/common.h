@@ -33,8 +33,8 @@ Opt kv_cache_opt();
 // Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
 ProgressFn progress_printer(const std::string& what);
 
-// "error: MSG" on stderr, one line: bytes that are not UTF-8 become U+FFFD and control characters
-// '?', so a hostile file's bytes quoted in a message cannot garble or drive the terminal.
+// "error: MSG" on stderr, one line, through tok::terminal_safe: a hostile file's bytes or path quoted
+// in a message cannot garble or drive the terminal.
 void print_error(const std::string& msg);
 std::string json_escape(const std::string& s);
 

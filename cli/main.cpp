@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
         if (cmd == "logits") return flushed(cmd_logits(rest));
         if (cmd == "bench") return flushed(cmd_bench(rest));
         if (cmd == "serve") return flushed(cmd_serve(rest));
-        std::fprintf(stderr, "error: unknown command '%s' (r1vk --help lists the commands)\n", cmd.c_str());
+        r1vk::cli::print_error("unknown command '" + cmd + "' (r1vk --help lists the commands)");
         return 1;
     } catch (const r1vk::Error& e) {
         r1vk::cli::print_error(e.what());

@@ -270,7 +270,9 @@ ModelConfig ModelConfig::parse(const std::string& config_json, const std::string
 
 ModelConfig ModelConfig::load(const fs::path& dir) {
     std::error_code ec;
-    if (!fs::exists(dir, ec)) fail_input(dir.string(), "not a model directory: no such file or directory");
+    const fs::file_status st = fs::status(dir, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory) fail_input(dir.string(), "cannot open: " + ec.message());
+    if (!fs::exists(st)) fail_input(dir.string(), "not a model directory: no such file or directory");
     if (!fs::is_directory(dir, ec)) fail_input(dir.string(), "not a model directory");
     const fs::path cfg_path = dir / "config.json";
     if (!fs::exists(cfg_path, ec)) fail_input(cfg_path.string(), "missing (a model directory needs config.json)");

@@ -73,6 +73,26 @@ inline size_t utf8_append_lossy(std::string_view s, std::string& out, bool final
     return i;
 }
 
+// s made safe for a terminal line: ill-formed UTF-8 becomes U+FFFD, and every character that could
+// move the cursor, start an escape sequence or reorder the text (C0 and C1 controls, DEL, the bidi
+// embeddings, overrides and isolates) becomes '?'. For errors that quote a file's bytes or a path.
+inline std::string terminal_safe(std::string_view s) {
+    std::string v, out;
+    utf8_append_lossy(s, v, true);
+    out.reserve(v.size());
+    for (size_t i = 0; i < v.size();) {
+        const int n = utf8_seq(v, i);  // well-formed now: 1..4
+        const auto b = [&](size_t k) { return static_cast<unsigned char>(v[i + k]); };
+        const bool control = (n == 1 && (b(0) < 0x20 || b(0) == 0x7f)) || (n == 2 && b(0) == 0xC2 && b(1) < 0xA0) ||
+                             (n == 3 && b(0) == 0xE2 && b(1) == 0x80 && b(2) >= 0xAA && b(2) <= 0xAE) ||
+                             (n == 3 && b(0) == 0xE2 && b(1) == 0x81 && b(2) >= 0xA6 && b(2) <= 0xA9);
+        if (control) out += '?';
+        else out.append(v, i, size_t(n));
+        i += size_t(n);
+    }
+    return out;
+}
+
 // Decodes the well-formed character at s[i] (caller checked it); sets len.
 inline char32_t utf8_decode(std::string_view s, size_t i, size_t& len) {
     auto b = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };

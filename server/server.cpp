@@ -15,6 +15,7 @@
 #include <random>
 #include <thread>
 
+#include "loader/tokenizer_utf8.h"
 #include "server/job.h"
 
 namespace r1vk::server {
@@ -357,7 +358,7 @@ void Server::load() {
         load_exit_code_ = 3;
     }
     if (state_.load() == State::Ready) return;
-    std::fprintf(stderr, "error: %s\n", load_error_.c_str());
+    std::fprintf(stderr, "error: %s\n", tok::terminal_safe(load_error_).c_str());
     state_.store(State::Failed);
     shut_down();  // stop listening: a server without a model is no use
 }
@@ -391,7 +392,7 @@ int Server::run() {
     const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);
     if (port < 0) {
         const int e = errno;  // bind()'s or getaddrinfo()'s, as httplib leaves it
-        std::fprintf(stderr, "error: cannot listen on %s:%d%s%s\n", opt_.host.c_str(), opt_.port, e ? ": " : "",
+        std::fprintf(stderr, "error: cannot listen on %s:%d%s%s\n", tok::terminal_safe(opt_.host).c_str(), opt_.port, e ? ": " : "",
                      e ? std::strerror(e) : " (the address is not one of this machine's)");
         return 3;
     }

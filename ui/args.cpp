@@ -49,8 +49,7 @@ bool one_of(const std::string& opt, const char* v, std::initializer_list<const c
 
 int parse_args(int argc, char** argv, ScriptOptions& o) {
     auto need = [&](int& i) -> const char* {
-        // A value that looks like an option ("--temp --prompt x") is a missing value, not the value.
-        if (i + 1 >= argc || (argv[i + 1][0] == '-' && argv[i + 1][1] == '-')) {
+        if (i + 1 >= argc) {
             std::fprintf(stderr, "r1vk-chat: %s needs a value\n", argv[i]);
             return nullptr;
         }
@@ -61,6 +60,15 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         const char* v = nullptr;
         bool bad = false;  // a value given but refused (the message is printed)
         auto take = [&]() { return (v = need(i)) != nullptr || (bad = true, false); };
+        // A number or a name whose value looks like an option ("--temp --prompt x") lacks its value:
+        // '--prompt' is not taken as the temperature. Text options (--prompt, --search) take anything.
+        auto take_word = [&]() {
+            if (i + 1 < argc && std::strncmp(argv[i + 1], "--", 2) == 0) {
+                std::fprintf(stderr, "r1vk-chat: %s needs a value\n", argv[i]);
+                return bad = true, false;
+            }
+            return take();
+        };
         auto num = [&](long lo, long hi, int& out) { return bad = !int_arg(a, v, lo, hi, out), true; };
         if (a == "-h" || a == "--help") return 0;
         else if (a == "--quit-when-done") o.quit_when_done = true;
@@ -71,33 +79,33 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--screenshot" && take()) o.screenshot = v;
         else if (a == "--transcript" && take()) o.transcript = v;
         else if (a == "--state" && take()) o.state = v;
-        else if (a == "--branch-at" && take()) num(0, 1 << 24, o.branch_at);
-        else if (a == "--branch-token" && take()) {
+        else if (a == "--branch-at" && take_word()) num(0, 1 << 24, o.branch_at);
+        else if (a == "--branch-token" && take_word()) {
             int id = 0;
             if (std::strcmp(v, "alt") != 0) num(0, 1 << 30, id);
             o.branch_token = v;
         }
-        else if (a == "--ctx" && take()) num(1, 1 << 24, o.ctx);
-        else if (a == "--max-tokens" && take()) num(1, 1 << 24, o.max_tokens);
-        else if (a == "--seed" && take()) num(0, 2147483647, o.seed);
-        else if (a == "--temp" && take()) bad = !num_arg(a, v, 0, 100, o.temp);
-        else if (a == "--color" && take()) bad = !one_of(a, v, {"off", "prob", "entropy"}, o.color);
-        else if (a == "--layout" && take()) bad = !one_of(a, v, {"stacked", "side"}, o.layout);
-        else if (a == "--tab" && take()) bad = !one_of(a, v, {"Trace", "VRAM", "Fit", "Profile", "Settings"}, o.tab);
-        else if (a == "--reasoning-budget" && take()) num(-1, 1 << 24, o.reasoning_budget);
+        else if (a == "--ctx" && take_word()) num(1, 1 << 24, o.ctx);
+        else if (a == "--max-tokens" && take_word()) num(1, 1 << 24, o.max_tokens);
+        else if (a == "--seed" && take_word()) num(0, 2147483647, o.seed);
+        else if (a == "--temp" && take_word()) bad = !num_arg(a, v, 0, 100, o.temp);
+        else if (a == "--color" && take_word()) bad = !one_of(a, v, {"off", "prob", "entropy"}, o.color);
+        else if (a == "--layout" && take_word()) bad = !one_of(a, v, {"stacked", "side"}, o.layout);
+        else if (a == "--tab" && take_word()) bad = !one_of(a, v, {"Trace", "VRAM", "Fit", "Profile", "Settings"}, o.tab);
+        else if (a == "--reasoning-budget" && take_word()) num(-1, 1 << 24, o.reasoning_budget);
         else if (a == "--export") o.export_all = true;
         else if (a == "--profile") o.profile = true;
-        else if (a == "--stop-after" && take()) num(0, 1 << 24, o.stop_after);
+        else if (a == "--stop-after" && take_word()) num(0, 1 << 24, o.stop_after);
         else if (a == "--search" && take()) o.search = v;
-        else if (a == "--pin-token" && take()) num(0, 1 << 24, o.pin_token);
-        else if (a == "--stay" && take()) bad = !num_arg(a, v, 0, 3600, o.stay);
+        else if (a == "--pin-token" && take_word()) num(0, 1 << 24, o.pin_token);
+        else if (a == "--stay" && take_word()) bad = !num_arg(a, v, 0, 3600, o.stay);
         else if (a == "--resize" && take()) {
             if (std::sscanf(v, "%dx%d", &o.resize_w, &o.resize_h) != 2 || o.resize_w < 200 || o.resize_h < 200) {
                 std::fprintf(stderr, "r1vk-chat: --resize wants WxH (at least 200x200)\n");
                 return 1;
             }
         }
-        else if (a == "--scale" && take()) bad = !num_arg(a, v, 0.25, 8, o.scale);
+        else if (a == "--scale" && take_word()) bad = !num_arg(a, v, 0.25, 8, o.scale);
         else if (a == "--size" && take()) {
             if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
                 std::fprintf(stderr, "r1vk-chat: --size wants WxH (at least 200x200)\n");

@@ -21,6 +21,7 @@
 #include <stb/stb_image_write.h>
 
 #include "common/error.h"
+#include "loader/tokenizer_utf8.h"
 #include "imgui.h"
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_vulkan.h"
@@ -168,7 +169,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         font_thread.join();
         // Without a Vulkan window there is nowhere to draw the message: say it where the CLI would.
-        std::fprintf(stderr, "error: %s\n", e.what());
+        std::fprintf(stderr, "error: %s\n", tok::terminal_safe(e.what()).c_str());
         win.destroy();
         glfwTerminate();
         return 3;

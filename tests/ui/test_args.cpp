@@ -34,6 +34,12 @@ TEST(UiArgs, GoodValuesAreTaken) {
     EXPECT_EQ(o.branch_at, 12);
     EXPECT_FLOAT_EQ(o.scale, 1.5f);
     ASSERT_EQ(o.prompts.size(), 1u);
+    // Text options take text that looks like an option.
+    ScriptOptions t;
+    EXPECT_EQ(parse({"--prompt", "--verbose?", "--search", "--foo"}, t), -1);
+    ASSERT_EQ(t.prompts.size(), 1u);
+    EXPECT_EQ(t.prompts[0], "--verbose?");
+    EXPECT_EQ(t.search, "--foo");
 }
 
 TEST(UiArgs, BadValuesAreUsageErrors) {
