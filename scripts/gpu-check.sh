@@ -69,7 +69,8 @@ if [[ ! -e /usr/share/vulkan/explicit_layer.d/VkLayer_khronos_validation.json ]]
   dpkg -x "$GL"/vulkan-validationlayers_*.deb / && ldconfig
 fi
 # Shared libraries the binaries need that this machine lacks (Debian 12 sonames): linked from
-# $GL/lib; if some are there but too old (a GLIBCXX version not found), every carried one is used.
+# $GL/lib; if the binaries still cannot start (a library there but too old: a GLIBCXX version not
+# found, or broken), every carried one is used.
 mkdir -p "$T/lib"
 link_libs() {  # all | missing
   for f in "$GL"/lib/*.so*; do
@@ -78,12 +79,14 @@ link_libs() {  # all | missing
     if [[ $1 == all ]] || ! ldconfig -p | grep -F "	$n (" >/dev/null; then ln -sf "$(readlink -f "$f")" "$T/lib/$n"; fi
   done
 }
+starts() { "$B/r1vk" --version >/dev/null 2>&1 && "$B/tests/r1vk_gpu_tests" --gtest_list_tests >/dev/null 2>&1; }
 link_libs missing
 export LD_LIBRARY_PATH=$T/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-if ldd "$B/r1vk" "$B/tests/r1vk_gpu_tests" 2>&1 | grep "not found" >/dev/null; then link_libs all; fi
+starts || link_libs all
 for n in "$T"/lib/*; do [[ -e $n ]] && echo "gpu-check: carried lib ${n##*/}"; done
-if ldd "$B/r1vk" "$B/tests/r1vk_gpu_tests" 2>&1 | grep "not found"; then
-  echo "gpu-check: shared libraries missing (make .gl/lib with scripts/gpu-carry.sh and carry .gl)"; exit 2
+if ! starts; then
+  "$B/r1vk" --version 2>&1 | tail -3; "$B/tests/r1vk_gpu_tests" --gtest_list_tests 2>&1 | tail -3
+  echo "gpu-check: the binaries cannot start here (make .gl/lib with scripts/gpu-carry.sh and carry .gl)"; exit 2
 fi
 if ! timeout -k 10 60 "$B/r1vk" info 2>/dev/null | grep "GPU)" >/dev/null; then
   found=
