@@ -58,6 +58,14 @@ int passes_for(double trial_s, int trial_passes, int most) {
     return std::clamp(int(std::ceil(0.02 / std::max(per_pass, 1e-9))), trial_passes, most);
 }
 
+// Wall seconds of one submission of cb, to its fence.
+double timed_submit(Context& ctx, const CommandBuffer& cb, Fence& fence) {
+    const auto t0 = std::chrono::steady_clock::now();
+    submit(ctx, cb.handle(), fence);
+    fence.wait();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 // Device-memory traffic of vkCmdCopyBuffer ping-ponging between two 64 MiB buffers (larger than any
 // GPU's last-level cache), bytes read plus bytes written per second: what the driver's own copy reaches.
 double copy_baseline_gbs(Context& ctx, uint32_t reps) {
@@ -72,22 +80,17 @@ double copy_baseline_gbs(Context& ctx, uint32_t reps) {
         cb.begin(false);
         vkCmdFillBuffer(cb.handle(), a.handle(), 0, VK_WHOLE_SIZE, 0x3c003c00u);
         for (int i = 0; i < copies; ++i) {
-        VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-        mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-        mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
-        vkCmdPipelineBarrier(cb.handle(), VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb,
-                             0, nullptr, 0, nullptr);
+            VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+            mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+            mb.dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+            vkCmdPipelineBarrier(cb.handle(), VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &mb,
+                                 0, nullptr, 0, nullptr);
             const bool fwd = i % 2 == 0;
             vkCmdCopyBuffer(cb.handle(), (fwd ? a : b).handle(), (fwd ? b : a).handle(), 1, &region);
         }
         cb.end();
     };
-    const auto timed = [&] {
-        const auto t0 = std::chrono::steady_clock::now();
-        submit(ctx, cb.handle(), fence);
-        fence.wait();
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
+    const auto timed = [&] { return timed_submit(ctx, cb, fence); };
     record();
     timed();  // warm-up: first touch of the pages
     if (const int n = passes_for(timed(), copies, 1024); n > copies) {
@@ -138,12 +141,7 @@ private:
                         BufferView(sums_, uint64_t(groups()) * 4 * i, uint64_t(groups()) * 4));
         cb_.end();
     }
-    double seconds() {
-        const auto t0 = std::chrono::steady_clock::now();
-        submit(*ctx_, cb_.handle(), fence_);
-        fence_.wait();
-        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
+    double seconds() { return timed_submit(*ctx_, cb_, fence_); }
     static constexpr uint32_t kChunkVec4 = 4096;  // 64 KiB a workgroup
     static constexpr int kMostPasses = 256;       // 64 GiB at 256 MiB: ~15 ms at 4.8 TB/s
     int passes_ = 8;

@@ -26,10 +26,7 @@ int cmd_serve(const Tokens& t) {
     o.engine.model_dir = model_dir(a, false);
     // What can be checked without the device is checked before the server listens: an error is then
     // one line, and no client sees a server that was never going to load.
-    const ModelConfig cfg = ModelConfig::load(o.engine.model_dir);
-    if (cfg.max_position_embeddings > 0 && o.engine.model.ctx > uint32_t(cfg.max_position_embeddings))
-        fail_usage("--ctx " + std::to_string(o.engine.model.ctx) + " exceeds the model's max_position_embeddings (" +
-                   std::to_string(cfg.max_position_embeddings) + ")");
+    ModelConfig::load(o.engine.model_dir).check_ctx(o.engine.model.ctx);
     if (a.has("alias") && a.str("alias").empty()) fail_usage("r1vk serve: --alias needs a non-empty model id");
     o.model_name = a.has("alias") ? a.str("alias") : std::filesystem::absolute(o.engine.model_dir).lexically_normal().filename().string();
     if (o.model_name.empty()) o.model_name = std::filesystem::absolute(o.engine.model_dir).lexically_normal().parent_path().filename().string();

@@ -268,6 +268,12 @@ ModelConfig ModelConfig::parse(const std::string& config_json, const std::string
     return c;
 }
 
+void ModelConfig::check_ctx(uint32_t ctx) const {
+    if (max_position_embeddings > 0 && ctx > uint32_t(max_position_embeddings))
+        fail_usage("--ctx " + std::to_string(ctx) + " exceeds the model's max_position_embeddings (" +
+                   std::to_string(max_position_embeddings) + ")");
+}
+
 ModelConfig ModelConfig::load(const fs::path& dir) {
     std::error_code ec;
     const fs::file_status st = fs::status(dir, ec);

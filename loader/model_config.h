@@ -54,6 +54,8 @@ struct ModelConfig {
     static ModelConfig load(const std::filesystem::path& dir);
     // Same, from JSON text already read (tests); `source` names the file in messages.
     static ModelConfig parse(const std::string& config_json, const std::string& source);
+    // A usage error when a --ctx of `ctx` tokens is past max_position_embeddings (0: no limit).
+    void check_ctx(uint32_t ctx) const;
 };
 
 }  // namespace r1vk

@@ -42,9 +42,7 @@ Qwen2Model::Qwen2Model(Context& ctx, Ops& ops, const ModelConfig& cfg, const Qwe
         fail_usage("--activations q8 needs integer dot products and subgroup arithmetic, which " + ctx.info().name +
                    " does not offer; use --activations f32");
     if (opt_.ctx == 0) fail_usage("--ctx must be at least 1");
-    if (cfg.max_position_embeddings > 0 && opt_.ctx > uint32_t(cfg.max_position_embeddings))
-        fail_usage("--ctx " + std::to_string(opt_.ctx) + " exceeds the model's max_position_embeddings (" +
-                   std::to_string(cfg.max_position_embeddings) + ")");
+    cfg.check_ctx(opt_.ctx);
     const uint64_t kv_layer = uint64_t(cfg.num_kv_heads) * opt_.ctx * kv_row_bytes(uint64_t(cfg.head_dim), opt.kv_q8);
     if (kv_layer > ctx.info().max_buffer_bytes())
         fail_device("--ctx " + std::to_string(opt_.ctx) + " needs " + format_bytes(kv_layer) +

@@ -14,7 +14,6 @@ size_t partial_tag_suffix(std::string_view s, std::string_view tag) {
     return 0;
 }
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
 
 }  // namespace
 
@@ -41,7 +40,7 @@ ReasoningSplitter::Out ReasoningSplitter::push(std::string_view text) {
     for (;;) {
         if (at_start_) {  // drop the whitespace that opens a section ("<think>\n", "</think>\n\n")
             size_t i = 0;
-            while (i < held_.size() && is_space(held_[i])) ++i;
+            while (i < held_.size() && is_tag_space(held_[i])) ++i;
             take(out, false, 0, i);
             if (held_.empty()) return out;  // only whitespace so far: wait
             at_start_ = false;
@@ -50,12 +49,12 @@ ReasoningSplitter::Out ReasoningSplitter::push(std::string_view text) {
         const size_t at = state_ == State::Answer ? std::string::npos : held_.find(state_ == State::Before ? kOpen : kClose);
         if (at == std::string::npos) {
             size_t keep = state_ == State::Answer ? 0 : partial_tag_suffix(held_, state_ == State::Before ? kOpen : kClose);
-            while (keep < held_.size() && is_space(held_[held_.size() - keep - 1])) ++keep;
+            while (keep < held_.size() && is_tag_space(held_[held_.size() - keep - 1])) ++keep;
             take(out, reasoning, held_.size() - keep, 0);
             return out;
         }
         size_t end = at;
-        while (end > 0 && is_space(held_[end - 1])) --end;
+        while (end > 0 && is_tag_space(held_[end - 1])) --end;
         take(out, reasoning, end, at - end + (state_ == State::Before ? kOpen.size() : kClose.size()));
         state_ = state_ == State::Before ? State::Reasoning : State::Answer;
         at_start_ = true;
@@ -65,7 +64,7 @@ ReasoningSplitter::Out ReasoningSplitter::push(std::string_view text) {
 ReasoningSplitter::Out ReasoningSplitter::finish() {
     Out out;
     size_t end = held_.size();
-    while (end > 0 && is_space(held_[end - 1])) --end;
+    while (end > 0 && is_tag_space(held_[end - 1])) --end;
     take(out, state_ == State::Reasoning, end, held_.size() - end);
     return out;
 }

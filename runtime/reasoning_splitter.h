@@ -11,6 +11,9 @@
 
 namespace r1vk {
 
+// The whitespace the splitter drops around the think tags and at the end of a reply.
+inline bool is_tag_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 class ReasoningSplitter {
 public:
     // Where emitted text came from: [begin, end) offsets into everything pushed so far. Emitted text

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <random>
 
+#include "runtime/reasoning_splitter.h"
 #include "ui/text.h"
 
 namespace r1vk::ui {
@@ -15,11 +16,10 @@ namespace {
 // once the branch's thinking is over (its answer begins, or it ends), that whitespace goes too, from
 // the pane and from the records, so both read as a fresh reply would.
 void trim_thinking_tail(Branch& b) {
-    const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
-    while (!b.reasoning.empty() && space(b.reasoning.back())) b.reasoning.pop_back();
+    while (!b.reasoning.empty() && is_tag_space(b.reasoning.back())) b.reasoning.pop_back();
     for (auto t = b.tokens.rbegin(); t != b.tokens.rend(); ++t) {
         std::string& r = t->reasoning_text;
-        while (!r.empty() && space(r.back())) r.pop_back();
+        while (!r.empty() && is_tag_space(r.back())) r.pop_back();
         if (!r.empty()) break;
     }
 }
