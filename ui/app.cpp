@@ -26,6 +26,17 @@ void trim_thinking_tail(Branch& b) {
 
 }  // namespace
 
+ReplyCounts reply_counts(const Branch& b) {
+    ReplyCounts n;
+    n.inherited = b.fork_at > 0 ? uint32_t(std::min<size_t>(size_t(b.fork_at), b.tokens.size())) : 0;
+    const bool have_stats = b.reasoning_tokens + b.answer_tokens > 0;
+    const size_t counted = have_stats ? n.inherited : b.tokens.size();
+    for (size_t i = 0; i < counted; ++i) (b.tokens[i].reasoning ? n.reasoning : n.answer) += 1;
+    if (have_stats) n.reasoning += b.reasoning_tokens, n.answer += b.answer_tokens;
+    n.prompt = b.prompt_tokens - std::min(b.prompt_tokens, b.prompt_tokens ? n.inherited : 0u);
+    return n;
+}
+
 App::App(Store store, std::function<void()> wake)
     : store_(std::move(store)), ctl_(std::move(wake), [this] { return now(); }), t0_(std::chrono::steady_clock::now()) {
     settings = store_.load_settings();

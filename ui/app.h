@@ -64,6 +64,17 @@ struct FrameStats {
     double first_frame_since_exec_s = -1;  // from exec (/proc, 10 ms resolution)
 };
 
+// A reply's token counts as the user reads them. A branch's first `fork_at` tokens are its parent's:
+// the engine counts them in its prompt and its reasoning/answer counts only what the branch
+// generated, so here they move from the prompt to the reply, and prompt + reasoning + answer is what
+// the context holds. While a reply streams (no statistics yet) the reply is counted from the records.
+struct ReplyCounts {
+    uint32_t prompt = 0, reasoning = 0, answer = 0;
+    uint32_t inherited = 0;  // of reasoning + answer, the tokens up to the fork
+    uint32_t total() const { return prompt + reasoning + answer; }
+};
+ReplyCounts reply_counts(const Branch& b);
+
 class App {
 public:
     App(Store store, std::function<void()> wake);

@@ -233,9 +233,7 @@ void draw_reply(App& app) {
     // Reasoning (secondary, collapsible) and Answer.
     const float avail_h = ImGui::GetContentRegionAvail().y;
     const float avail_w = ImGui::GetContentRegionAvail().x;
-    int n_reason = 0;
-    for (const TokRec& t : b->tokens) n_reason += t.reasoning;
-    if (!b->done.empty() && b->fork_at < 0 && b->reasoning_tokens) n_reason = int(b->reasoning_tokens);
+    const int n_reason = int(reply_counts(*b).reasoning);
     char rhead[128];
     if (b->thinking_s > 0)
         std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · thought for %.1f s%s###rh", n_reason, b->thinking_s,
@@ -350,17 +348,18 @@ void draw_status_bar(App& app) {
             if (c->messages[size_t(i)].role == "assistant") b = c->messages[size_t(i)].cur();
     Engine* e = app.ctl().engine();
     if (b && (b->generated_tokens || !b->tokens.empty())) {
-        const uint32_t gen = std::max<uint32_t>(b->generated_tokens, uint32_t(b->tokens.size()));
+        const ReplyCounts n = reply_counts(*b);
         // While streaming the Stats event has not come yet: estimate from the records so far.
         const bool live = b->done.empty() && app.target;
         const double el = app.now() - app.reply_started();
         const double tps = live ? (el > 0 ? double(b->tokens.size()) / el : 0) : b->decode_tok_s;
         ImGui::Text("TTFT %s   ·   %.1f tok/s   ·   %u / %u tokens",
-                    live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps,
-                    b->prompt_tokens + gen, e ? e->model().capacity() : 0u);
+                    live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps, n.total(),
+                    e ? e->model().capacity() : 0u);
         ImGui::SameLine();
-        ImGui::TextColored(kDim, "  (prompt %u, reused %u, reasoning %u, answer %u)", b->prompt_tokens, b->reused_tokens,
-                           b->reasoning_tokens, b->answer_tokens);
+        const std::string fork = n.inherited ? ", of which " + std::to_string(n.inherited) + " up to the fork" : "";
+        ImGui::TextColored(kDim, "  (prompt %u, reasoning %u, answer %u%s · %u reused from the cache)", n.prompt,
+                           n.reasoning, n.answer, fork.c_str(), b->reused_tokens);
     } else {
         ImGui::TextColored(kDim, "TTFT –   ·   – tok/s   ·   – tokens");
     }

@@ -162,8 +162,7 @@ void draw_vram(App& app) {
         if (const Conversation* c = app.current())
             for (const auto& m : c->messages)
                 if (const Branch* b = m.cur())
-                    kv_used = uint64_t(b->prompt_tokens + std::max<uint32_t>(b->generated_tokens, uint32_t(b->tokens.size()))) *
-                              e->model().plan().kv_bytes_per_token;
+                    kv_used = uint64_t(reply_counts(*b).total()) * e->model().plan().kv_bytes_per_token;
         for (size_t i = 0; i < kMemCategoryCount; ++i) {
             const auto c = MemCategory(i);
             const uint64_t b = led.bytes(c);

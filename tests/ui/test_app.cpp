@@ -244,9 +244,48 @@ TEST(UiApp, BranchShowsTheTextHeldBackAtItsFork) {
         // The token records hold the same text, so the trace and the panes agree.
         EXPECT_EQ(records(b, true), b.reasoning);
         EXPECT_EQ(records(b, false), b.answer);
+        // The status bar's counts add up to the tokens the branch shows: the engine counted only
+        // what the branch generated, 80 of the 92 reasoning tokens of a fork at 12.
+        const ReplyCounts n = reply_counts(b);
+        EXPECT_EQ(n.inherited, uint32_t(b.fork_at));
+        EXPECT_EQ(n.reasoning + n.answer, b.tokens.size());
+        EXPECT_EQ(n.reasoning + n.answer, n.inherited + b.generated_tokens);
+        EXPECT_EQ(n.prompt + n.inherited, b.prompt_tokens) << "the engine's prompt holds the tokens up to the fork";
+        EXPECT_EQ(n.total(), b.prompt_tokens + b.generated_tokens) << "what the context holds, each token once";
     }
     EXPECT_EQ(m.branches.size(), forks.size() + 1);
     EXPECT_TRUE(app.ctl().validation_messages().empty());
+}
+
+// While a reply streams there are no statistics yet: the counts come from the token records, the
+// inherited ones included; once they are in, a branch adds its parent's tokens up to the fork.
+TEST(UiApp, ReplyCountsAddTheTokensUpToTheFork) {
+    Branch b;
+    for (bool r : {true, true, true, false, true, false, false}) b.tokens.push_back(TokRec{.reasoning = r});
+    ReplyCounts n = reply_counts(b);
+    EXPECT_EQ(n.reasoning, 4u);
+    EXPECT_EQ(n.answer, 3u);
+    EXPECT_EQ(n.inherited, 0u);
+    b.fork_at = 4;  // three reasoning tokens and an answer token up to the fork
+    n = reply_counts(b);
+    EXPECT_EQ(n.reasoning, 4u);
+    EXPECT_EQ(n.answer, 3u);
+    EXPECT_EQ(n.inherited, 4u);
+    b.reasoning_tokens = 1, b.answer_tokens = 2;  // the engine's, for what came after the fork
+    b.prompt_tokens = 10 + 4;                      // its prompt: the chat's 10 and the 4 up to the fork
+    n = reply_counts(b);
+    EXPECT_EQ(n.reasoning, 4u);
+    EXPECT_EQ(n.answer, 3u);
+    EXPECT_EQ(n.prompt, 10u);
+    EXPECT_EQ(n.total(), 17u);
+    b.fork_at = 20;  // past the records (older data): only what is there
+    b.reasoning_tokens = 0, b.answer_tokens = 0, b.prompt_tokens = 0;
+    EXPECT_EQ(reply_counts(b).inherited, 7u);
+    Branch fresh;  // no fork: the engine's counts as they are
+    fresh.tokens.resize(3);
+    fresh.reasoning_tokens = 5, fresh.answer_tokens = 1;
+    EXPECT_EQ(reply_counts(fresh).reasoning, 5u);
+    EXPECT_EQ(reply_counts(fresh).answer, 1u);
 }
 
 // Deleting a conversation above the selected one left `cur` at the same index, so the selection
