@@ -41,6 +41,7 @@ struct View {
     int branch_msg = -1;
     std::string branch_text;
     bool follow_reasoning = true, follow_answer = true;
+    float history_h = 0;        // the earlier turns' content height last frame
     std::string fit_dir;
     int fit_ctx = 4096;
     bool fit_q8 = false;        // plan with the int8 head (--lm-head q8)

@@ -26,6 +26,7 @@
 #include "imgui_impl_glfw.h"
 #include "imgui_impl_vulkan.h"
 #include "ui/fonts.h"
+#include "ui/theme.h"
 #include "ui/panels.h"
 #include "ui/script.h"
 #include "ui/vk_window.h"
@@ -118,7 +119,7 @@ void style(float scale) {
     c[ImGuiCol_TabActive] = ImVec4(0.22f, 0.32f, 0.50f, 1);
     c[ImGuiCol_TabHovered] = ImVec4(0.26f, 0.38f, 0.58f, 1);
     c[ImGuiCol_PlotHistogram] = ImVec4(0.35f, 0.62f, 0.95f, 1);
-    c[ImGuiCol_Text] = ImVec4(0.92f, 0.93f, 0.95f, 1);
+    c[ImGuiCol_Text] = kText;
     c[ImGuiCol_Separator] = ImVec4(0.22f, 0.24f, 0.29f, 1);
     c[ImGuiCol_TableRowBgAlt] = ImVec4(1, 1, 1, 0.03f);
     s.ScaleAllSizes(scale);

@@ -9,15 +9,12 @@
 #include "imgui.h"
 #include "imgui_stdlib.h"
 #include "ui/panels.h"
+#include "ui/text.h"
+#include "ui/theme.h"
 
 namespace r1vk::ui {
 
 namespace {
-
-const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
-const ImVec4 kAccent(0.45f, 0.70f, 1.0f, 1.0f);
-const ImVec4 kErr(1.0f, 0.45f, 0.40f, 1.0f);
-
 
 int shown_message(App& app) {
     Conversation* c = app.current();
@@ -122,6 +119,7 @@ static void draw_history(App& app, Conversation& c, int shown) {
             if (!b->answer.empty()) ImGui::TextUnformatted(b->answer.c_str());
             else if (b->done.empty()) ImGui::TextColored(kDim, "thinking…");
             else if (!b->error.empty()) ImGui::TextColored(kErr, "%s", b->error.c_str());
+            else ImGui::TextColored(kDim, "(no answer: %s)", b->done == "eos" ? "the model stopped" : done_label(b->done));
             ImGui::PopTextWrapPos();
         }
         ImGui::Spacing();
@@ -152,8 +150,7 @@ static void pane(App& app, int msg, Branch& b, bool reasoning, ImVec2 size) {
             ImGui::TextColored(kDim, reasoning ? "…" : (b.reasoning.empty() ? "waiting for the first token…" : "thinking…"));
         else if (!streaming && !b.done.empty() && (reasoning ? b.reasoning.empty() : b.answer.empty()))
             ImGui::TextColored(kDim, "%s", reasoning ? "(no thinking)"
-                                                     : ("(no answer: " + (b.done == "eos" ? std::string("the model stopped")
-                                                                                         : b.done) + ")").c_str());
+                                                     : ("(no answer: " + std::string(b.done == "eos" ? "the model stopped" : done_label(b.done)) + ")").c_str());
         if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 2) follow = true;
         if (streaming && follow) ImGui::SetScrollHereY(1.0f);
     }
@@ -164,13 +161,19 @@ static void pane(App& app, int msg, Branch& b, bool reasoning, ImVec2 size) {
 void draw_reply(App& app) {
     Conversation* c = app.current();
     const int msg = shown_message(app);
-    const float h_hist = ImGui::GetContentRegionAvail().y * 0.26f;
+    // The earlier turns take what they need, up to a quarter of the height (then they scroll). Their
+    // height is last frame's: the app draws a few frames after every change, so it settles at once.
+    const float h_hist = std::min(ImGui::GetContentRegionAvail().y * 0.26f,
+                                  std::max(app.view.history_h, ImGui::GetTextLineHeightWithSpacing() * 2));
     ImGui::BeginChild("history", ImVec2(-1, h_hist), false);
+    ImGui::PushTextWrapPos(0);
     if (c && !c->messages.empty()) draw_history(app, *c, msg);
     else
         ImGui::TextColored(kDim, app.ctl().engine() ? "Ask something below (Ctrl+Enter sends). The bundled model adds "
                                                        "and subtracts: try “What is 4738 + 2591?”"
                                                      : "Load a model to start.");
+    ImGui::PopTextWrapPos();
+    app.view.history_h = ImGui::GetCursorPosY();  // the content's height (scrolling included)
     ImGui::EndChild();
     ImGui::Separator();
     if (msg < 0) return;
@@ -194,7 +197,7 @@ void draw_reply(App& app) {
     if (b->fork_at >= 0)
         ImGui::TextColored(kDim, "branch of %d at token #%d → “%s”", b->parent + 1, b->fork_at, b->fork_text.c_str());
     else
-        ImGui::TextColored(kDim, "%s", b->done.empty() ? "streaming" : b->done == "eos" ? "complete" : b->done.c_str());
+        ImGui::TextColored(kDim, "%s", b->done.empty() ? "streaming" : done_label(b->done));
     const bool busy = app.streaming();
     {  // right-align the actions: measure them at the current font size
         const ImGuiStyle& st = ImGui::GetStyle();
@@ -202,7 +205,8 @@ void draw_reply(App& app) {
         const float w = bw(busy ? "Stop (Esc)" : "Regenerate") + bw("Copy") + bw(app.settings.stacked ? "Side by side" : "Stacked") +
                         ImGui::GetFrameHeight() + st.ItemInnerSpacing.x + ImGui::CalcTextSize("Select").x + st.ItemSpacing.x;
         const float after = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x + st.ItemSpacing.x;
-        ImGui::SameLine(std::max(after, ImGui::GetWindowContentRegionMax().x - w + st.ItemSpacing.x));
+        const float right = ImGui::GetWindowContentRegionMax().x - w + st.ItemSpacing.x;
+        if (after <= right) ImGui::SameLine(right);  // else they go on a line of their own (narrow window)
     }
     if (busy) {
         if (ImGui::Button("Stop (Esc)")) app.stop();
@@ -233,14 +237,21 @@ void draw_reply(App& app) {
     // Reasoning (secondary, collapsible) and Answer.
     const float avail_h = ImGui::GetContentRegionAvail().y;
     const float avail_w = ImGui::GetContentRegionAvail().x;
-    const int n_reason = int(reply_counts(*b).reasoning);
-    char rhead[128];
-    if (b->thinking_s > 0)
-        std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · thought for %.1f s%s###rh", n_reason, b->thinking_s,
-                      b->thought_from_fork ? " after the fork" : "");
-    else
-        std::snprintf(rhead, sizeof rhead, "Reasoning · %d tokens · %s###rh", n_reason,
-                      b->done.empty() && app.target ? ("thinking " + std::to_string(int((app.now() - app.reply_started()) * 10) / 10.0).substr(0, 4) + " s…").c_str() : "");
+    const uint32_t n_reason = reply_counts(*b).reasoning;
+    std::string rhead = "Reasoning · ";
+    char secs[64] = "";
+    if (b->reasoning.empty() && !b->done.empty()) {
+        rhead += "none";  // no thinking text (a budget of 0 forces an empty block: one token, nothing to read)
+    } else {
+        rhead += n_reason == 1 ? "1 token" : std::to_string(n_reason) + " tokens";
+        if (b->thinking_s > 0)
+            std::snprintf(secs, sizeof secs, " · thought for %.1f s%s", b->thinking_s,
+                          b->thought_from_fork ? " after the fork" : "");
+        else if (b->done.empty() && app.target)
+            std::snprintf(secs, sizeof secs, " · thinking %.1f s…", app.now() - app.reply_started());
+    }
+    rhead += secs;
+    rhead += "###rh";
     const float gap = ImGui::GetStyle().ItemSpacing.x;
     bool& show = app.settings.show_reasoning;
     auto toggle = [&](float width) {
@@ -367,6 +378,15 @@ void draw_status_bar(App& app) {
         ImGui::SameLine();
         ImGui::TextColored(kAccent, "   %s", app.view.status_line.c_str());
     }
+    // The side panel (trace, VRAM, fit, profile, settings) can make way for the reply.
+    const char* label = app.settings.show_vram ? "Hide side panel" : "Show side panel";
+    const float w = ImGui::CalcTextSize(label).x + ImGui::GetStyle().FramePadding.x * 2;
+    const float after = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x + ImGui::GetStyle().ItemSpacing.x;
+    ImGui::SameLine(std::max(after, ImGui::GetWindowContentRegionMax().x - w));
+    if (ImGui::SmallButton(label)) {
+        app.settings.show_vram = !app.settings.show_vram;
+        app.save_settings();
+    }
 }
 
 void draw_app(App& app) {
@@ -397,6 +417,7 @@ void draw_app(App& app) {
     const float fs = ImGui::GetFontSize() / 15.0f;
     // Side columns shrink on small windows so the reply keeps at least half the width.
     const float left_w = std::min(200 * fs, io.DisplaySize.x * 0.17f);
+    if (!app.view.force_tab.empty()) app.settings.show_vram = true;  // Ctrl+F, a scripted --tab
     const float right_w = app.settings.show_vram ? std::min(380 * fs, io.DisplaySize.x * 0.3f) : 0;
 
     ImGui::BeginChild("left", ImVec2(left_w, avail_h), true);
@@ -417,7 +438,7 @@ void draw_app(App& app) {
         auto tab_flags = [&](const char* name) {
             return app.view.force_tab == name ? ImGuiTabItemFlags_SetSelected : ImGuiTabItemFlags_None;
         };
-        if (ImGui::BeginTabBar("tabs")) {
+        if (ImGui::BeginTabBar("tabs", ImGuiTabBarFlags_FittingPolicyScroll)) {
             if (ImGui::BeginTabItem("Trace", nullptr, tab_flags("Trace"))) {
                 draw_trace_tools(app);
                 ImGui::EndTabItem();

@@ -6,12 +6,11 @@
 
 #include "imgui.h"
 #include "ui/panels.h"
+#include "ui/theme.h"
 
 namespace r1vk::ui {
 
 namespace {
-
-const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
 
 void dim_wrapped(const char* text) {
     ImGui::PushStyleColor(ImGuiCol_Text, kDim);
@@ -53,7 +52,11 @@ void phase_table(const PhaseProfile& p) {
         ImGui::TableNextColumn();
         char share[16];
         std::snprintf(share, sizeof share, "%.0f%%", p.ns > 0 ? 100.0 * k.ns / p.ns : 0.0);
-        ImGui::ProgressBar(p.ns > 0 ? float(k.ns / p.ns) : 0.0f, ImVec2(-1, 0), share);
+        // As tall as a line of text and without frame padding, which would lower the text baseline of
+        // the row's later cells (the GB/s column) below the earlier ones.
+        ImGui::PushStyleVar(ImGuiStyleVar_FramePadding, ImVec2(ImGui::GetStyle().FramePadding.x, 0));
+        ImGui::ProgressBar(p.ns > 0 ? float(k.ns / p.ns) : 0.0f, ImVec2(-1, ImGui::GetTextLineHeight()), share);
+        ImGui::PopStyleVar();
         ImGui::TableNextColumn();
         if (k.ns > 0) ImGui::Text("%.1f", double(k.bytes) / k.ns);  // bytes per ns = GB/s
     }

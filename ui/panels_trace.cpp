@@ -11,13 +11,12 @@
 #include "imgui_internal.h"  // ImVec2 operators (1.86 defines them there)
 #include "imgui_stdlib.h"
 #include "ui/panels.h"
+#include "ui/text.h"
+#include "ui/theme.h"
 
 namespace r1vk::ui {
 
 namespace {
-
-const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
-const ImVec4 kAccent(0.45f, 0.70f, 1.0f, 1.0f);
 
 // Entropy (nats) at which the colour saturates: a step spread over ~e^2.5 ≈ 12 likely tokens.
 constexpr float kEntropyMax = 2.5f;
@@ -46,23 +45,14 @@ std::vector<std::pair<size_t, size_t>> find_all(const std::string& hay, const st
     return out;
 }
 
-// Probabilities as people read them: 42.1%, 99.97%, 0.003%.
-std::string pct(float p) {
-    char b[32];
-    const float v = p * 100;
-    if (v >= 99.95f && v < 100.0f) std::snprintf(b, sizeof b, "%.4g%%", v);
-    else if (v >= 0.1f || v == 0.0f) std::snprintf(b, sizeof b, "%.1f%%", v);
-    else std::snprintf(b, sizeof b, "%.2g%%", v);
-    return b;
-}
-
-
 void token_tooltip(const TokRec& t, int index) {
     ImGui::BeginTooltip();
+    // Drawn inside the pane: the reasoning pane's dimmed text colour would carry over.
+    ImGui::PushStyleColor(ImGuiCol_Text, kText);
     ImGui::Text("token #%d  id %d%s", index, t.id, t.injected ? "  (forced)" : "");
     ImGui::Text("“%s”", visible(t.text()).c_str());
     if (t.has_trace) {
-        ImGui::Text("p = %.3f   entropy = %.2f nats", std::exp(t.logprob), t.entropy);
+        ImGui::Text("p = %s   entropy = %.2f nats", pct(std::exp(t.logprob)).c_str(), t.entropy);
         ImGui::Separator();
         for (const Alt& a : t.top) {
             const float p = std::exp(a.logprob);
@@ -74,6 +64,7 @@ void token_tooltip(const TokRec& t, int index) {
     } else {
         ImGui::TextColored(kDim, "no trace data for this token");
     }
+    ImGui::PopStyleColor();
     ImGui::EndTooltip();
 }
 
@@ -117,6 +108,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             break;
         }
     if (!any) {
+        if (full.empty()) return;  // nothing to draw: no empty line above the pane's "(no answer…)" note
         ImGui::PushTextWrapPos(0);
         ImGui::TextUnformatted(full.c_str(), full.c_str() + full.size());
         ImGui::PopTextWrapPos();
@@ -130,6 +122,13 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
     const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
     const ImVec2 clip_min = ImGui::GetWindowPos(), clip_max = clip_min + ImGui::GetWindowSize();
     const auto hits = app.view.search_open ? find_all(full, app.view.search) : std::vector<std::pair<size_t, size_t>>{};
+    // The search counts the reasoning's hits, then the answer's: the current one gets its own colour.
+    size_t hits_before = 0, hits_total = hits.size();
+    if (!hits.empty()) {
+        const size_t other = find_all(reasoning ? b.answer : b.reasoning, app.view.search).size();
+        hits_before = reasoning ? 0 : other;
+        hits_total += other;
+    }
     const ImVec2 mouse = ImGui::GetIO().MousePos;
     const bool hovered_win = ImGui::IsWindowHovered();
     float x = 0, y = 0;
@@ -145,6 +144,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
         offset = end;
         while (hit_i < hits.size() && hits[hit_i].second <= begin) ++hit_i;
         const bool hit = hit_i < hits.size() && hits[hit_i].first < end;
+        const bool current_hit = hit && hits_before + hit_i == size_t(app.view.search_hit) % hits_total;
         // A token may hold newlines: lay out its segments, breaking lines at them.
         size_t s = 0;
         ImVec2 first_min(-1, -1), last_max;
@@ -158,7 +158,10 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             last_max = z;
             if (z.y >= clip_min.y && a.y <= clip_max.y) {
                 if (unsigned col = token_color(app, t, 1.0f)) dl->AddRectFilled(a, z, col, 2.0f);
-                if (hit) dl->AddRect(a - ImVec2(1, 1), z + ImVec2(1, 1), IM_COL32(255, 230, 80, 255), 2.0f, 0, 1.5f);
+                if (hit)
+                    dl->AddRect(a - ImVec2(1, 1), z + ImVec2(1, 1),
+                                current_hit ? IM_COL32(255, 140, 40, 255) : IM_COL32(255, 230, 80, 160), 2.0f, 0,
+                                current_hit ? 2.5f : 1.5f);
                 if (int(i) == app.view.branch_token && msg == app.view.branch_msg)
                     dl->AddRect(a, z, IM_COL32(120, 180, 255, 255), 2.0f, 0, 1.5f);
                 if (!seg.empty()) dl->AddText(a, text_col, seg.c_str());
@@ -235,6 +238,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
 
 void draw_color_legend(App& app) {
     int mode = int(app.settings.color);
+    ImGui::AlignTextToFramePadding();
     ImGui::TextUnformatted("Colour");
     ImGui::SameLine();
     bool ch = ImGui::RadioButton("off", &mode, 0);
@@ -263,8 +267,9 @@ void draw_color_legend(App& app) {
     ImGui::Dummy(ImVec2(w, h));
     if (app.settings.color == ColorMode::Probability) ImGui::TextColored(kDim, "p = 1 (sure)");
     else ImGui::TextColored(kDim, "0 nats (sure)");
-    ImGui::SameLine(w - ImGui::CalcTextSize("unsure: p → 0").x);
-    ImGui::TextColored(kDim, app.settings.color == ColorMode::Probability ? "unsure: p → 0" : "≥ 2.5 nats");
+    const char* right = app.settings.color == ColorMode::Probability ? "unsure: p → 0" : "≥ 2.5 nats";
+    ImGui::SameLine(ImGui::GetCursorStartPos().x + w - ImGui::CalcTextSize(right).x);
+    ImGui::TextColored(kDim, "%s", right);
 }
 
 void draw_trace_tools(App& app) {

@@ -11,6 +11,7 @@
 #include "imgui_internal.h"  // ImVec2 operators (1.86 defines them there)
 #include "imgui_stdlib.h"
 #include "ui/panels.h"
+#include "ui/theme.h"
 
 #ifndef R1VK_SOURCE_DIR
 #define R1VK_SOURCE_DIR "."
@@ -19,10 +20,6 @@
 namespace r1vk::ui {
 
 namespace {
-
-const ImVec4 kDim(0.62f, 0.65f, 0.72f, 1.0f);
-const ImVec4 kOk(0.45f, 0.85f, 0.50f, 1.0f);
-const ImVec4 kBad(1.0f, 0.45f, 0.40f, 1.0f);
 
 
 const char* nice_name(MemCategory c) {
@@ -233,7 +230,6 @@ void draw_fit(App& app) {
     ImGui::Checkbox("int8 lm_head (--lm-head q8)", &app.view.fit_q8);
     if (ImGui::IsItemHovered())
         ImGui::SetTooltip("the head as per-row int8: half its bytes, logits not exact (r1vk run/chat/serve --lm-head q8)");
-    ImGui::SameLine();
     ImGui::Checkbox("int8 K/V cache (--kv-cache q8)", &app.view.fit_kv_q8);
     if (ImGui::IsItemHovered())
         ImGui::SetTooltip("K and V rows as int8 with a scale per head and position: about half the cache, logits not "
@@ -256,12 +252,12 @@ void draw_fit(App& app) {
         fit = fit_model(app.view.fit_dir, uint32_t(app.view.fit_ctx), budgets, app.view.fit_q8, app.view.fit_kv_q8);
     }
     if (!fit.error.empty()) {
-        ImGui::TextColored(kBad, "%s", fit.error.c_str());
+        ImGui::TextColored(kErr, "%s", fit.error.c_str());
         return;
     }
     const uint64_t total = fit.plan.total();
     if (app.view.fit_ctx > fit.max_positions)
-        ImGui::TextColored(kBad, "the model's maximum is %d positions", fit.max_positions);
+        ImGui::TextColored(kErr, "the model's maximum is %d positions", fit.max_positions);
     ImGui::Text("needs %s at %d tokens", fmt_bytes(total).c_str(), app.view.fit_ctx);
     if (ImGui::BeginTable("plan", 3, ImGuiTableFlags_RowBg)) {
         setup_columns();
@@ -287,11 +283,11 @@ void draw_fit(App& app) {
             else ImGui::Text("%llu GB", (unsigned long long)(budget >> 30));
             ImGui::TableNextColumn();
             const bool fits = total <= budget;
-            ImGui::TextColored(fits ? kOk : kBad, fits ? "✓ %s free" : "✗ short %s",
+            ImGui::TextColored(fits ? kOk : kErr, fits ? "✓ %s free" : "✗ short %s",
                                fmt_bytes(fits ? budget - total : total - budget).c_str());
             ImGui::TableNextColumn();
             if (maxc) ImGui::Text("%u", maxc);
-            else ImGui::TextColored(kBad, "none");
+            else ImGui::TextColored(kErr, "none");
         }
         ImGui::EndTable();
     }

@@ -51,4 +51,29 @@ inline std::string token_label(std::string_view bytes) {
     return out;
 }
 
+// Probabilities as people read them: 42.1%, 99.97%, 0.003%. Never "100%" for a token that was not
+// certain: 99.996% reads ">99.99%", so a "least confident" list does not show 100% beside an
+// alternative at 0.001%.
+inline std::string pct(float p) {
+    char b[32];
+    const float v = p * 100;
+    if (v >= 99.995f && v < 100.0f) return ">99.99%";
+    if (v >= 99.95f && v < 100.0f) std::snprintf(b, sizeof b, "%.2f%%", v);
+    else if (v >= 100.0f) return "100%";
+    else if (v >= 0.1f || v == 0.0f) std::snprintf(b, sizeof b, "%.1f%%", v);
+    else std::snprintf(b, sizeof b, "%.2g%%", v);
+    return b;
+}
+
+// Why a reply ended, in the user's words (the runtime's names are for JSON and logs).
+inline const char* done_label(std::string_view done) {
+    if (done == "eos") return "complete";
+    if (done == "stop") return "ended at a stop string";
+    if (done == "max_tokens") return "stopped at the max tokens limit (Settings)";
+    if (done == "context_full") return "the context is full";
+    if (done == "stopped") return "stopped by you";
+    if (done == "error") return "ended by an error";
+    return "ended";
+}
+
 }  // namespace r1vk::ui

@@ -33,3 +33,26 @@ TEST(UiText, TokenLabelShowsStrayBytes) {
     EXPECT_EQ(token_label(""), "");
     EXPECT_TRUE(valid(token_label("\xF0\x9F\x98")));
 }
+
+// A token that was not certain never reads 100%: "least confident" lists showed `"5" 100%` beside an
+// alternative at 0.0011% (99.9989% rounded by %.4g).
+TEST(UiText, PercentNeverRoundsUpToCertainty) {
+    EXPECT_EQ(pct(0.999989f), ">99.99%");
+    EXPECT_EQ(pct(0.99996f), ">99.99%");
+    EXPECT_EQ(pct(0.9998f), "99.98%");
+    EXPECT_EQ(pct(0.9996f), "99.96%");
+    EXPECT_EQ(pct(1.0f), "100%");
+    EXPECT_EQ(pct(0.421f), "42.1%");
+    EXPECT_EQ(pct(0.00003f), "0.003%");
+    EXPECT_EQ(pct(0.0f), "0.0%");
+}
+
+// The reasons a reply ended, as the header and the panes show them: never the runtime's JSON names.
+TEST(UiText, DoneReasonsInWords) {
+    for (const char* r : {"eos", "stop", "max_tokens", "context_full", "stopped", "error"}) {
+        const std::string s = done_label(r);
+        EXPECT_EQ(s.find('_'), std::string::npos) << r;
+        EXPECT_NE(s, r) << r;
+    }
+    EXPECT_EQ(std::string(done_label("max_tokens")), "stopped at the max tokens limit (Settings)");
+}
