@@ -335,26 +335,36 @@ void draw_trace_tools(App& app) {
     const float list_h = ImGui::GetContentRegionAvail().y - ImGui::GetFrameHeightWithSpacing() * 2.2f;
     ImGui::BeginChild("forks", ImVec2(-1, std::max(60.0f, list_h)), true);
     if (idx.empty()) ImGui::TextColored(kDim, b->tokens.empty() ? "no token data for this reply" : "—");
-    for (int i : idx) {
-        const TokRec& t = b->tokens[size_t(i)];
-        const Alt* alt = nullptr;
-        for (const Alt& a : t.top)
-            if (a.id != t.id) {
-                alt = &a;
-                break;
+    // A table, so the columns line up in the proportional font; each row one selectable.
+    if (!idx.empty() && ImGui::BeginTable("forks-t", 4, ImGuiTableFlags_SizingFixedFit)) {
+        for (int i : idx) {
+            const TokRec& t = b->tokens[size_t(i)];
+            const Alt* alt = nullptr;
+            for (const Alt& a : t.top)
+                if (a.id != t.id) {
+                    alt = &a;
+                    break;
+                }
+            ImGui::TableNextRow();
+            ImGui::TableNextColumn();
+            char label[32];
+            std::snprintf(label, sizeof label, "#%d##f%d", i, i);
+            if (ImGui::Selectable(label, false, ImGuiSelectableFlags_SpanAllColumns)) {
+                app.view.jump_token = i;
+                app.view.jump_in_reasoning = !t.reasoning_text.empty();
+                app.view.follow_reasoning = app.view.follow_answer = false;
+                app.view.branch_token = i;
+                app.view.branch_msg = msg;
             }
-        char label[200];
-        std::snprintf(label, sizeof label, "#%-4d “%s” %s   %s%s%s %s##f%d", i, visible(t.text()).c_str(),
-                      pct(std::exp(t.logprob)).c_str(), alt ? "vs “" : "", alt ? visible(alt->text).c_str() : "",
-                      alt ? "”" : "", alt ? pct(std::exp(alt->logprob)).c_str() : "", i);
-        if (ImGui::Selectable(label)) {
-            app.view.jump_token = i;
-            app.view.jump_in_reasoning = !t.reasoning_text.empty();
-            app.view.follow_reasoning = app.view.follow_answer = false;
-            app.view.branch_token = i;
-            app.view.branch_msg = msg;
+            if (ImGui::IsItemHovered()) token_tooltip(t, i);
+            ImGui::TableNextColumn();
+            ImGui::Text("“%s”", visible(t.text()).c_str());
+            ImGui::TableNextColumn();
+            ImGui::TextUnformatted(pct(std::exp(t.logprob)).c_str());
+            ImGui::TableNextColumn();
+            if (alt) ImGui::TextColored(kDim, "vs “%s” %s", visible(alt->text).c_str(), pct(std::exp(alt->logprob)).c_str());
         }
-        if (ImGui::IsItemHovered()) token_tooltip(t, i);
+        ImGui::EndTable();
     }
     ImGui::EndChild();
     if (ImGui::Button("Export JSON + Markdown")) {

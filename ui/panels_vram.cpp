@@ -149,7 +149,7 @@ void draw_vram(App& app) {
         ImGui::Text("device-local heap size: %s", fmt_bytes(size).c_str());
     }
     const VramLedger& led = e->ctx().ledger();
-    const uint64_t total = led.total() + ui_bytes;
+    const uint64_t total = led.total();
     ImGui::Spacing();
     ImGui::Text("r1vk allocated %s (device blocks %s)", fmt_bytes(led.total()).c_str(), fmt_bytes(led.device_memory()).c_str());
     if (ImGui::BeginTable("ledger", 3, ImGuiTableFlags_RowBg)) {
@@ -171,9 +171,10 @@ void draw_vram(App& app) {
                 bar_row(nice_name(c), b, total);
             }
         }
-        bar_row("UI (render, est.)", ui_bytes, total, "the window's font atlas on its own device");
         ImGui::EndTable();
     }
+    // The window renders on a device of its own: not r1vk's allocation, so not a row of its ledger.
+    if (ui_bytes) ImGui::TextColored(kDim, "+ %s for the window (font atlas, estimated)", fmt_bytes(ui_bytes).c_str());
     ImGui::Spacing();
     ImGui::TextUnformatted("Timeline");
     ImGui::SameLine();
