@@ -245,8 +245,8 @@ void draw_reply(App& app) {
     } else {
         rhead += n_reason == 1 ? "1 token" : std::to_string(n_reason) + " tokens";
         if (b->thinking_s > 0)
-            std::snprintf(secs, sizeof secs, " · thought for %.1f s%s", b->thinking_s,
-                          b->thought_from_fork ? " after the fork" : "");
+            std::snprintf(secs, sizeof secs, b->thought_from_fork ? " · %.1f s after the fork" : " · thought for %.1f s",
+                          b->thinking_s);
         else if (b->done.empty() && app.target)
             std::snprintf(secs, sizeof secs, " · thinking %.1f s…", app.now() - app.reply_started());
     }
@@ -260,6 +260,8 @@ void draw_reply(App& app) {
         ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0, 0, 0, 0));
         ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(0, 0.5f));
         if (ImGui::Button((std::string(show ? "▾ " : "▸ ") + rhead).c_str(), ImVec2(width, 0))) show = !show;
+        if (b->thought_from_fork && ImGui::IsItemHovered())
+            ImGui::SetTooltip("thinking time from the fork on: the parent's time up to the fork is not known per token");
         ImGui::PopStyleVar();
         ImGui::PopStyleColor(2);
     };

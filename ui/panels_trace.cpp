@@ -52,7 +52,8 @@ void token_tooltip(const TokRec& t, int index) {
     ImGui::Text("token #%d  id %d%s", index, t.id, t.injected ? "  (forced)" : "");
     ImGui::Text("“%s”", visible(t.text()).c_str());
     if (t.has_trace) {
-        ImGui::Text("p = %s   entropy = %.2f nats", pct(std::exp(t.logprob)).c_str(), t.entropy);
+        const std::string p = pct(std::exp(t.logprob));
+        ImGui::Text("p%s%s   entropy = %.2f nats", p[0] == '>' ? " " : " = ", p.c_str(), t.entropy);
         ImGui::Separator();
         for (const Alt& a : t.top) {
             const float p = std::exp(a.logprob);
