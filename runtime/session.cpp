@@ -563,6 +563,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         std::atomic<bool> stop_hit{false};
         auto out = [&](Event e) {
             (e.type == Event::Type::ReasoningDelta ? reasoning_all : answer_all) += e.text;
+            e.stats.prompt_tokens = uint32_t(ids.size());  // a live view can show the context's use
             emit(std::move(e));
         };
         auto send = [&](const ReasoningSplitter::Out& o, bool silent = false) {

@@ -105,7 +105,7 @@ struct Event {
     enum class Type { ReasoningDelta, AnswerDelta, Stats, Done, Error };
     Type type;
     std::string text;               // deltas, error message
-    GenerationStats stats;          // Stats, Done
+    GenerationStats stats;          // Stats, Done; deltas carry prompt_tokens (what the context holds before the reply)
     DoneReason reason = DoneReason::Eos;  // Done
     std::vector<int32_t> ids;       // the tokens behind a delta
     int exit_code = 0;              // Error: the r1vk::Error class (1 usage, 2 bad input, 3 device)

@@ -273,6 +273,7 @@ void App::apply(uint64_t gen, Event& e) {
             const bool r = e.type == Event::Type::ReasoningDelta;
             std::string& pane = r ? b.reasoning : b.answer;
             if (!r && b.answer.empty()) trim_thinking_tail(b);
+            if (e.stats.prompt_tokens) b.prompt_tokens = e.stats.prompt_tokens;  // the context's use while streaming
             if (e.tokens.empty()) pane += e.text;
             for (TokenInfo& t : e.tokens) {
                 if (t.prefix) {

@@ -52,8 +52,11 @@ TEST(Session, StreamsDeltasThenStatsThenDone) {
     ASSERT_GE(c.events.size(), 2u);
     EXPECT_EQ(c.events.back().type, Event::Type::Done);
     EXPECT_EQ(c.events[c.events.size() - 2].type, Event::Type::Stats);
-    for (size_t i = 0; i + 2 < c.events.size(); ++i)
+    for (size_t i = 0; i + 2 < c.events.size(); ++i) {
         EXPECT_TRUE(c.events[i].type == Event::Type::ReasoningDelta || c.events[i].type == Event::Type::AnswerDelta);
+        // Every delta says how much of the context the prompt holds, before the statistics come.
+        EXPECT_EQ(c.events[i].stats.prompt_tokens, c.stats.prompt_tokens) << "event " << i;
+    }
     EXPECT_LE(c.ids.size(), 24u);
     EXPECT_FALSE(s.busy());
     expect_clean(*e);

@@ -267,12 +267,13 @@ TEST(UiApp, ReplyCountsAddTheTokensUpToTheFork) {
     EXPECT_EQ(n.answer, 3u);
     EXPECT_EQ(n.inherited, 0u);
     b.fork_at = 4;  // three reasoning tokens and an answer token up to the fork
+    b.prompt_tokens = 10 + 4;  // from the first delta: the chat's 10 and the 4 up to the fork
     n = reply_counts(b);
     EXPECT_EQ(n.reasoning, 4u);
     EXPECT_EQ(n.answer, 3u);
     EXPECT_EQ(n.inherited, 4u);
+    EXPECT_EQ(n.total(), 17u) << "while streaming, the same total the statistics give at the end";
     b.reasoning_tokens = 1, b.answer_tokens = 2;  // the engine's, for what came after the fork
-    b.prompt_tokens = 10 + 4;                      // its prompt: the chat's 10 and the 4 up to the fork
     n = reply_counts(b);
     EXPECT_EQ(n.reasoning, 4u);
     EXPECT_EQ(n.answer, 3u);
