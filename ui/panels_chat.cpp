@@ -116,7 +116,8 @@ static void draw_history(App& app, Conversation& c, int shown) {
                                                    std::to_string(m.branches.size())).c_str() : "");
             if (ImGui::Selectable(head, sel)) app.view.sel_msg = i;
             ImGui::PushTextWrapPos(0);
-            if (!b->answer.empty()) ImGui::TextUnformatted(b->answer.c_str());
+            if (sel) ;  // the panes below show it
+            else if (!b->answer.empty()) ImGui::TextUnformatted(b->answer.c_str());
             else if (b->done.empty()) ImGui::TextColored(kDim, "thinking…");
             else if (!b->error.empty()) ImGui::TextColored(kErr, "%s", b->error.c_str());
             else ImGui::TextColored(kDim, "(no answer: %s)", b->done == "eos" ? "the model stopped" : done_label(b->done));
