@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <system_error>
 
 #include "loader/json_util.h"
 #include "loader/tokenizer.h"
@@ -109,6 +110,17 @@ json error_body(const ApiError& e) {
               {"type", e.type},
               {"param", e.param.empty() ? json(nullptr) : json(e.param)},
               {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+}
+
+std::string without_dir(std::string message, const std::filesystem::path& dir) {
+    if (dir.empty()) return message;
+    // As given (the loader's errors join it with the file's name) and absolute, longest first.
+    std::error_code ec;
+    std::vector<std::string> prefixes = {(dir / "").string(), (std::filesystem::absolute(dir, ec).lexically_normal() / "").string()};
+    if (prefixes[0].size() < prefixes[1].size()) std::swap(prefixes[0], prefixes[1]);
+    for (const std::string& p : prefixes)
+        for (size_t at; (at = message.find(p)) != std::string::npos;) message.erase(at, p.size());
+    return message;
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }

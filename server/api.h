@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,6 +28,10 @@ struct ApiError : std::runtime_error {
           code(std::move(code)) {}
 };
 json error_body(const ApiError& e);
+
+// `message` for an HTTP client: the model directory cut from the paths it quotes, so that an error in
+// the model's files names the file (tokenizer_config.json), not where on the server it is.
+std::string without_dir(std::string message, const std::filesystem::path& dir);
 
 // Serialises with invalid UTF-8 replaced (a token may end inside a multi-byte character).
 std::string dump(const json& j);

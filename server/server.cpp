@@ -13,6 +13,7 @@
 #include <ctime>
 #include <memory>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "loader/tokenizer_utf8.h"
@@ -41,12 +42,14 @@ void send_error(Response& res, const ApiError& e) {
 // (device lost, out of memory) the server's.
 // Session words the two cases apart: "prompt: it is N tokens but the context holds M" is the prompt's,
 // "non-finite logit" is the model's (its weights or the device), although both are bad input to the CLI.
-ApiError generation_error(const Outcome& o) {
+// The client's message names the model's files without the model directory (the log has it whole).
+ApiError generation_error(const Outcome& o, const std::filesystem::path& model_dir) {
+    const std::string message = without_dir(o.error, model_dir);
     const bool model_fault = o.error.find("non-finite logit") != std::string::npos;
     if ((o.exit_code == 1 || o.exit_code == 2) && !model_fault)
-        return ApiError(400, o.error, "invalid_request_error", "messages",
+        return ApiError(400, message, "invalid_request_error", "messages",
                         o.error.rfind("prompt: ", 0) == 0 ? "context_length_exceeded" : "");
-    return ApiError(500, o.error.empty() ? "generation failed" : o.error, "server_error");
+    return ApiError(500, message.empty() ? "generation failed" : message, "server_error");
 }
 
 // A generation that ended with no finish reason and no error was cancelled: by shutdown here (a
@@ -54,6 +57,58 @@ ApiError generation_error(const Outcome& o) {
 ApiError shutdown_error() {
     return ApiError(503, "the server is shutting down; the reply was cut short", "unavailable_error", "",
                     "server_shutting_down");
+}
+
+// The request body limit. httplib checks it against a Content-Length only; a chunked body, or one that
+// inflates (Content-Encoding: gzip, br), is capped as it is read and decoded, by read_body.
+constexpr size_t kMaxBodyBytes = 16u << 20;
+
+enum class BodyRead { Whole, TooBig, Broken };
+
+// Reads the request body, decoded, into `out` (nullptr: reads and drops it), up to kMaxBodyBytes.
+// TooBig stops reading at the cap; the rest of the body is left unread.
+BodyRead read_body(const httplib::ContentReader& read, std::string* out) {
+    size_t total = 0;
+    bool over = false;
+    const bool whole = read([&](const char* data, size_t n) {
+        if (n > kMaxBodyBytes - total) {
+            over = true;
+            return false;  // httplib stops reading (and decoding) here
+        }
+        total += n;
+        if (out) out->append(data, n);
+        return true;
+    });
+    if (over) return BodyRead::TooBig;
+    return whole ? BodyRead::Whole : BodyRead::Broken;
+}
+
+// Answers a body that was not read whole (true); `res.status` is httplib's when it refused first:
+// 413 for a Content-Length past the limit, 415 for an encoding it cannot decode.
+bool refuse_body(BodyRead r, Response& res) {
+    if (r == BodyRead::Whole) return false;
+    // What is left of the body would be read as the next request: the client must not send one here.
+    res.set_header("Connection", "close");
+    if (r == BodyRead::TooBig || res.status == 413)
+        send_error(res, ApiError(413, "the request body is over the 16 MiB limit (after decoding)", "invalid_request_error"));
+    else if (res.status == 415)
+        send_error(res, ApiError(415, "the request body's Content-Encoding is not supported", "invalid_request_error"));
+    else
+        send_error(res, ApiError(400, "the request body could not be read: cut short, or a malformed chunked or compressed encoding",
+                                 "invalid_request_error"));
+    return true;
+}
+
+// An answer given before the body is read leaves the body in the connection, where it would be read as
+// the next request: the client is told to close it.
+void close_if_body_unread(const Request& req, Response& res) {
+    if (req.has_header("Transfer-Encoding") || std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 0)
+        res.set_header("Connection", "close");
+}
+
+void unknown_route(const Request& req, Response& res) {
+    send_json(res, 404,
+              error_body(ApiError(404, "unknown route: " + req.method + " " + req.path, "invalid_request_error", "", "not_found")));
 }
 
 // Once the device is lost every generation fails: say so at once, and in /health, so that a supervisor
@@ -65,9 +120,10 @@ void log_stats(const Outcome& o) {
     const GenerationStats& s = o.stats;
     std::fprintf(stderr,
                  "r1vk serve: %u prompt tokens (%u reused), %u generated (%u reasoning); TTFT %.3f s; prefill %.1f tok/s; "
-                 "decode %.1f tok/s; %s\n",
+                 "decode %.1f tok/s; %s%s\n",
                  s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.ttft_s, s.prefill_tok_s,
-                 s.decode_tok_s, o.failed ? "failed" : o.finish_reason.value_or("cancelled").c_str());
+                 s.decode_tok_s, o.failed ? "failed: " : o.finish_reason.value_or("cancelled").c_str(),
+                 o.failed ? tok::terminal_safe(o.error).c_str() : "");
 }
 
 // 64 random bits a process and a 32-bit counter: unique across restarts and 4 billion requests.
@@ -145,25 +201,32 @@ void Server::install_routes() {
         // POST bodies through a content reader: httplib parses a form-urlencoded body (curl -d's
         // default type) itself otherwise and refuses one over 8 KiB with a bare 413, whatever it holds.
         http_.Post(r.path, [h](const Request& req, Response& res, const httplib::ContentReader& read) {
-            std::string body;
-            const bool whole = read([&](const char* data, size_t n) {
-                body.append(data, n);
-                return true;
-            });
-            if (!whole) {  // httplib set 413 when it stopped at the payload limit
-                const bool too_big = res.status == 413;
-                return send_error(res, ApiError(too_big ? 413 : 400,
-                                                too_big ? "the request body is over the 16 MiB limit"
-                                                        : "the request body ended before its Content-Length",
-                                                "invalid_request_error"));
-            }
             Request with_body = req;
-            with_body.body = std::move(body);
+            if (refuse_body(read_body(read, &with_body.body), res)) return;
             h(with_body, res);
         });
     }
+    // A body sent to no route is read too (through the same cap, then dropped): httplib would read it
+    // whole into memory otherwise, and one left unread would be parsed as the connection's next request.
+    const auto miss_with_body = [](const Request& req, Response& res, const httplib::ContentReader& read) {
+        if (read_body(read, nullptr) != BodyRead::Whole) res.set_header("Connection", "close");
+        unknown_route(req, res);
+    };
+    http_.Post(".*", miss_with_body);
+    http_.Put(".*", miss_with_body);
+    http_.Patch(".*", miss_with_body);
+    http_.Delete(".*", miss_with_body);
     http_.set_pre_routing_handler([this](const Request& req, Response& res) {
+        // PRI (and any method but these) has no handler to read its body through the cap: answered
+        // before httplib reads it.
+        static const std::set<std::string> routed = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+        if (!routed.count(req.method)) {
+            close_if_body_unread(req, res);
+            unknown_route(req, res);
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+        close_if_body_unread(req, res);
         send_json(res, 401,
                   error_body(ApiError(401, "missing or wrong API key (send \"Authorization: Bearer <key>\")",
                                       "invalid_request_error", "", "invalid_api_key")));
@@ -173,9 +236,7 @@ void Server::install_routes() {
     http_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
         if (!res.body.empty() || res.content_length_ > 0) return httplib::Server::HandlerResponse::Unhandled;
         if (res.status == 404)
-            send_json(res, 404,
-                      error_body(ApiError(404, "unknown route: " + req.method + " " + req.path, "invalid_request_error",
-                                          "", "not_found")));
+            unknown_route(req, res);
         else
             send_json(res, res.status,
                       error_body(ApiError(res.status, "HTTP error " + std::to_string(res.status), "invalid_request_error")));
@@ -204,7 +265,7 @@ void Server::health(const Request&, Response& res) {
         case State::Ready:
             if (device_lost()) return send_json(res, 500, {{"status", "error"}, {"message", kDeviceLost}});
             return send_json(res, 200, {{"status", "ok"}});
-        case State::Failed: return send_json(res, 500, {{"status", "error"}, {"message", load_error_}});
+        case State::Failed: return send_json(res, 500, {{"status", "error"}, {"message", without_dir(load_error_, opt_.engine.model_dir)}});
     }
 }
 
@@ -247,7 +308,10 @@ void Server::chat_completions(const Request& req, Response& res) {
     // The first piece decides the status: a prompt that does not fit fails before any text.
     std::optional<Piece> first;
     if (Piece p; job->next(p)) first = std::move(p);
-    if (!first && job->outcome().failed) throw generation_error(job->outcome());
+    if (!first && job->outcome().failed) {
+        log_stats(job->outcome());
+        throw generation_error(job->outcome(), opt_.engine.model_dir);
+    }
     if (job->request().stream) stream(res, std::move(job), std::move(first));
     else reply(res, *job, std::move(first));
 }
@@ -265,7 +329,7 @@ void Server::reply(Response& res, Job& job, std::optional<Piece> first) {
     }
     const Outcome& o = job.outcome();
     log_stats(o);
-    if (o.failed) throw generation_error(o);
+    if (o.failed) throw generation_error(o, opt_.engine.model_dir);
     if (!o.finish_reason) throw shutdown_error();
     json message = {{"role", "assistant"}, {"content", answer}};
     if (!reasoning.empty()) message["reasoning_content"] = reasoning;
@@ -323,7 +387,7 @@ bool Server::write_events(Job& job, const std::string& id, std::time_t created, 
     const Outcome& o = job.outcome();
     log_stats(o);
     if (o.failed) {
-        send(error_body(generation_error(o)));
+        send(error_body(generation_error(o, opt_.engine.model_dir)));
     } else if (!o.finish_reason) {
         send(error_body(shutdown_error()));
     } else {
@@ -386,7 +450,7 @@ int Server::run() {
     const size_t threads = size_t(queue_.limit()) + 32;
     http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http_.set_keep_alive_timeout(2);
-    http_.set_payload_max_length(16u << 20);
+    http_.set_payload_max_length(kMaxBodyBytes);
     install_routes();
     errno = 0;
     const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);

@@ -5,12 +5,14 @@
 //   node check_serve.mjs R1VK NODE_MODULES
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import zlib from "node:zlib";
 
 const [r1vk, nodeModules] = process.argv.slice(2);
+const demoModel = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "assets", "models", "r1-arith-demo");
 const openaiEntry = path.join(nodeModules, "openai", "index.mjs");
 if (!existsSync(openaiEntry)) {
   console.log(`FAIL ${openaiEntry} is missing: scripts/fetch-test-data.sh fetches the pinned openai client`);
@@ -94,14 +96,45 @@ async function streamChat(client, body, opts) {
   return r;
 }
 
+// body: an object (sent as JSON), a string, bytes or a stream (sent chunked, without a Content-Length).
 async function raw(srv, method, route, body, headers = {}) {
+  const stream = body instanceof ReadableStream;
   const r = await fetch(srv.base + route, {
-    method, headers: { "Content-Type": "application/json", ...headers },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+    method, headers: { "Content-Type": "application/json", ...headers }, ...(stream ? { duplex: "half" } : {}),
+    body: body === undefined ? undefined : typeof body === "string" || body instanceof Uint8Array || stream ? body : JSON.stringify(body) });
   const text = await r.text();
   let json = null;
   try { json = JSON.parse(text); } catch {}
   return { status: r.status, json, text, headers: r.headers };
+}
+
+// `bytes` spaces as a stream: fetch sends it with Transfer-Encoding: chunked, 1 MiB a chunk.
+function chunkedBody(bytes) {
+  let sent = 0;
+  return new ReadableStream({ pull(c) {
+    if (sent >= bytes) return c.close();
+    const n = Math.min(1 << 20, bytes - sent);
+    c.enqueue(new Uint8Array(n).fill(32));
+    sent += n;
+  } });
+}
+
+// `mib` MiB of spaces, gzipped a MiB at a time (the check itself never holds them all).
+async function gzipBomb(mib) {
+  const gz = zlib.createGzip({ level: 9 });
+  const parts = [];
+  gz.on("data", (d) => parts.push(d));
+  const ended = new Promise((resolve) => gz.on("end", resolve));
+  const block = Buffer.alloc(1 << 20, 32);
+  for (let i = 0; i < mib; ++i) if (!gz.write(block)) await new Promise((resolve) => gz.once("drain", resolve));
+  gz.end();
+  await ended;
+  return Buffer.concat(parts);
+}
+
+// The server's peak resident memory so far (VmHWM), in MiB.
+async function peakMiB(srv) {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${srv.child.pid}/status`, "utf8"))[1]) / 1024;
 }
 
 const isError = (j) => j && j.error && typeof j.error.message === "string" && typeof j.error.type === "string" &&
@@ -204,6 +237,26 @@ async function mainServer() {
     form.status === 200 && form.json?.choices?.[0]?.message?.content?.trim() === PROBLEMS[1][1], `${form.status} ${form.text.slice(0, 300)}`);
   const huge = await raw(srv, "POST", "/v1/chat/completions", " ".repeat(17 << 20));
   check("a body over 16 MiB: 413 with an error object", huge.status === 413 && isError(huge.json), `${huge.status} ${huge.text.slice(0, 200)}`);
+
+  // httplib checks the limit against a Content-Length only: a chunked body, or a gzip one that inflates,
+  // was read whole into memory (and then refused as malformed JSON, or sent to no route at all).
+  const peak0 = await peakMiB(srv);
+  const chunked = await raw(srv, "POST", "/v1/chat/completions", chunkedBody(20 << 20));
+  check("a 20 MiB body sent chunked (no Content-Length): 413 with an error object",
+    chunked.status === 413 && isError(chunked.json), `${chunked.status} ${chunked.text.slice(0, 200)}`);
+  const bomb = await gzipBomb(256);
+  const inflated = await raw(srv, "POST", "/v1/chat/completions", bomb, { "Content-Encoding": "gzip" });
+  check(`a ${(bomb.length / 1024).toFixed(0)} KB gzip body that inflates to 256 MiB: 413 with an error object`,
+    inflated.status === 413 && isError(inflated.json), `${inflated.status} ${inflated.text.slice(0, 200)}`);
+  const stray = await raw(srv, "POST", "/v1/nothing", chunkedBody(100 << 20));
+  check("100 MiB sent chunked to an unknown route: 404 with an error object", stray.status === 404 && isError(stray.json),
+    `${stray.status} ${stray.text.slice(0, 200)}`);
+  const grown = (await peakMiB(srv)) - peak0;
+  check(`... and none of them read whole: the server's peak memory grew by ${grown.toFixed(0)} MiB (under 100)`, grown < 100);
+  const zipped = await raw(srv, "POST", "/v1/chat/completions",
+    zlib.gzipSync(JSON.stringify({ messages: Q(PROBLEMS[1][0]), temperature: 0 })), { "Content-Encoding": "gzip" });
+  check("a gzip body under the limit is decoded and answered",
+    zipped.status === 200 && zipped.json?.choices?.[0]?.message?.content?.trim() === PROBLEMS[1][1], `${zipped.status} ${zipped.text.slice(0, 300)}`);
 
   // stop: the answer ends before the stop string, which is not sent.
   const st = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, stop: [" = "] });
@@ -314,6 +367,28 @@ async function badModel() {
   await rm(dir, { recursive: true, force: true });
 }
 
+// A model whose chat template fails to render (the bundled model, its template made to raise): the 400
+// names tokenizer_config.json, not the model directory, which is the server's own path; its log has it.
+async function templateError() {
+  const dir = await mkdtemp(path.join(tmpdir(), "r1vk-serve-template-"));
+  for (const f of ["config.json", "generation_config.json", "model.safetensors", "tokenizer.json"])
+    await symlink(path.join(demoModel, f), path.join(dir, f));
+  const cfg = JSON.parse(await readFile(path.join(demoModel, "tokenizer_config.json"), "utf8"));
+  cfg.chat_template = "{% if messages[-1]['content'] == 'raise' %}{{ raise_exception('refused on purpose') }}{% endif %}" +
+    cfg.chat_template;
+  await writeFile(path.join(dir, "tokenizer_config.json"), JSON.stringify(cfg));
+  const srv = await startServer(["-m", dir]);
+  const r = await raw(srv, "POST", "/v1/chat/completions", { messages: Q("raise") });
+  const message = r.json?.error?.message ?? "";
+  check("a template error: 400 naming tokenizer_config.json, not the model directory",
+    r.status === 400 && isError(r.json) && /^tokenizer_config\.json: chat_template: .*refused on purpose/.test(message) &&
+      !message.includes(dir), `${r.status} ${r.text}`);
+  check("a template error: the server's log names the file with its directory", srv.stderr.includes(path.join(dir, "tokenizer_config.json")),
+    srv.stderr.slice(-1500));
+  await stopServer(srv, "server with a failing template");
+  await rm(dir, { recursive: true, force: true });
+}
+
 // The device is lost in the first reply: that request fails with a 500, and from then on /health says
 // so (a supervisor restarts the server) and requests fail at once, naming the cause.
 async function lostDevice() {
@@ -374,6 +449,7 @@ async function shutdowns() {
 
 try {
   await badModel();
+  await templateError();
   await lostDevice();
   await shutdowns();
   await mainServer();

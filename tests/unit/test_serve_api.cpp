@@ -96,6 +96,18 @@ TEST(ServeApi, ErrorBodyHasOpenAIsShape) {
     EXPECT_EQ(dump(json{{"t", std::string("\xe4\xb8")}}), "{\"t\":\"\xef\xbf\xbd\"}");  // a cut character is replaced
 }
 
+// An error about the model's files goes to HTTP clients without the server's path to them.
+TEST(ServeApi, ClientMessagesNameModelFilesWithoutTheirDirectory) {
+    EXPECT_EQ(without_dir("/srv/models/r1/tokenizer_config.json: chat_template: line 1 col 2: boom", "/srv/models/r1"),
+              "tokenizer_config.json: chat_template: line 1 col 2: boom");
+    EXPECT_EQ(without_dir("/srv/models/r1/tokenizer_config.json: x", "/srv/models/r1/"), "tokenizer_config.json: x");
+    // A relative directory is cut as given and as the absolute path it stands for.
+    const std::string abs = (std::filesystem::current_path() / "m" / "tokenizer.json").string();
+    EXPECT_EQ(without_dir("m/tokenizer.json: bad; " + abs + ": bad", "m"), "tokenizer.json: bad; tokenizer.json: bad");
+    EXPECT_EQ(without_dir("prompt: it is 9 tokens but the context holds 4", "/srv/models/r1"),
+              "prompt: it is 9 tokens but the context holds 4");
+}
+
 TEST(ServeApi, UsageAndFinishReasons) {
     GenerationStats s;
     s.prompt_tokens = 19;
