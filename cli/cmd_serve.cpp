@@ -3,6 +3,7 @@
 
 #include "cli/common.h"
 #include "loader/model_config.h"
+#include "server/access.h"
 #include "server/server.h"
 
 namespace r1vk::cli {
@@ -16,6 +17,9 @@ int cmd_serve(const Tokens& t) {
                     "requests admitted at once (default 8): one generates, the others wait their turn; "
                     "past that, 503 with Retry-After"});
     spec.push_back({"alias", 0, true, "model id reported by /v1/models (default: the model directory's name)"});
+    spec.push_back({"cors-origin", 0, true,
+                    "let browser pages from this origin (scheme://host[:port], or * for any) read the answers (CORS); "
+                    "pages from localhost, 127.0.0.1 and [::1] always may; repeatable"});
     Args a("serve", t, spec);
     if (a.help()) {
         std::fputs(a.usage().c_str(), stdout);
@@ -34,6 +38,12 @@ int cmd_serve(const Tokens& t) {
     o.port = int(a.integer("port", 8080, 0, 65535));
     o.api_key = a.str("api-key");
     o.parallel = int(a.integer("parallel", 8, 1, 256));
+    for (const std::string& origin : a.all("cors-origin")) {
+        if (!server::is_cors_origin(origin))
+            fail_usage("r1vk serve: --cors-origin expects an origin like https://app.example.com:3000 (scheme://host[:port], "
+                       "no path) or *, got '" + origin + "'");
+        o.cors_origins.push_back(origin);
+    }
     return server::serve(o);
 }
 

@@ -13,10 +13,12 @@
 #include <ctime>
 #include <memory>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
 #include "loader/tokenizer_utf8.h"
+#include "server/access.h"
 #include "server/job.h"
 
 namespace r1vk::server {
@@ -137,16 +139,20 @@ std::string completion_id() {
 
 class Server {
 public:
-    explicit Server(const ServeOptions& opt) : opt_(opt), queue_(size_t(std::max(1, opt.parallel))) {}
+    explicit Server(const ServeOptions& opt)
+        : opt_(opt), queue_(size_t(std::max(1, opt.parallel))), cors_(opt.cors_origins) {}
     int run();
 
 private:
     using Handler = void (Server::*)(const Request&, Response&);
     struct Route {
         const char* method;
-        const char* path;
+        const char* path;  // a regular expression, as httplib takes it
         Handler fn;
     };
+    static const std::vector<Route>& routes();
+    // The methods `path` takes, for Allow ("GET, HEAD, OPTIONS"); "" for no route.
+    static std::string allowed_methods(const std::string& path);
 
     void health(const Request&, Response& res);
     void models(const Request&, Response& res);
@@ -154,6 +160,10 @@ private:
     void completions(const Request&, Response& res);
 
     void install_routes();
+    void install_misses();
+    httplib::Server::HandlerResponse before_routing(const Request& req, Response& res);
+    void preflight(const Request& req, Response& res);
+    void add_cors_headers(const Request& req, Response& res) const;
     void load();
     void shut_down();
     bool authorized(const Request& req) const;
@@ -166,6 +176,7 @@ private:
 
     ServeOptions opt_;
     TurnQueue queue_;
+    CorsPolicy cors_;
     httplib::Server http_;
     std::atomic<State> state_{State::Loading};
     std::unique_ptr<Engine> engine_;
@@ -176,15 +187,35 @@ private:
     std::time_t created_ = std::time(nullptr);
 };
 
-void Server::install_routes() {
-    static const Route routes[] = {
+const std::vector<Server::Route>& Server::routes() {
+    static const std::vector<Route> table = {
         {"GET", "/health", &Server::health},
         {"GET", "/v1/health", &Server::health},
         {"GET", "/v1/models", &Server::models},
         {"POST", "/v1/chat/completions", &Server::chat_completions},
         {"POST", "/v1/completions", &Server::completions},
     };
-    for (const Route& r : routes) {
+    return table;
+}
+
+std::string Server::allowed_methods(const std::string& path) {
+    static const std::vector<std::regex> patterns = [] {
+        std::vector<std::regex> out;
+        for (const Route& r : routes()) out.emplace_back(r.path);
+        return out;
+    }();
+    std::string get, post;
+    for (size_t i = 0; i < routes().size(); ++i) {
+        if (!std::regex_match(path, patterns[i])) continue;
+        if (std::string(routes()[i].method) == "GET") get = "GET, HEAD, ";  // httplib answers HEAD with the GET handler
+        else post = "POST, ";
+    }
+    if (get.empty() && post.empty()) return "";
+    return get + post + "OPTIONS";
+}
+
+void Server::install_routes() {
+    for (const Route& r : routes()) {
         auto h = [this, fn = r.fn](const Request& req, Response& res) {
             try {
                 (this->*fn)(req, res);
@@ -206,6 +237,19 @@ void Server::install_routes() {
             h(with_body, res);
         });
     }
+    install_misses();
+    http_.set_pre_routing_handler([this](const Request& req, Response& res) { return before_routing(req, res); });
+    http_.set_post_routing_handler([this](const Request& req, Response& res) { add_cors_headers(req, res); });
+    http_.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
+        send_error(res, ApiError(500, "internal error", "server_error"));
+    });
+    http_.set_logger([](const Request& req, const Response& res) {
+        std::fprintf(stderr, "r1vk serve: %s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
+    });
+}
+
+// What no route takes: an unknown route or an unknown method, and httplib's own refusals.
+void Server::install_misses() {
     // A body sent to no route is read too (through the same cap, then dropped): httplib would read it
     // whole into memory otherwise, and one left unread would be parsed as the connection's next request.
     const auto miss_with_body = [](const Request& req, Response& res, const httplib::ContentReader& read) {
@@ -216,22 +260,6 @@ void Server::install_routes() {
     http_.Put(".*", miss_with_body);
     http_.Patch(".*", miss_with_body);
     http_.Delete(".*", miss_with_body);
-    http_.set_pre_routing_handler([this](const Request& req, Response& res) {
-        // PRI (and any method but these) has no handler to read its body through the cap: answered
-        // before httplib reads it.
-        static const std::set<std::string> routed = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
-        if (!routed.count(req.method)) {
-            close_if_body_unread(req, res);
-            unknown_route(req, res);
-            return httplib::Server::HandlerResponse::Handled;
-        }
-        if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
-        close_if_body_unread(req, res);
-        send_json(res, 401,
-                  error_body(ApiError(401, "missing or wrong API key (send \"Authorization: Bearer <key>\")",
-                                      "invalid_request_error", "", "invalid_api_key")));
-        return httplib::Server::HandlerResponse::Handled;
-    });
     // Unknown routes and httplib's own refusals get an OpenAI error object too.
     http_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
         if (!res.body.empty() || res.content_length_ > 0) return httplib::Server::HandlerResponse::Unhandled;
@@ -242,12 +270,54 @@ void Server::install_routes() {
                       error_body(ApiError(res.status, "HTTP error " + std::to_string(res.status), "invalid_request_error")));
         return httplib::Server::HandlerResponse::Handled;
     }));
-    http_.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
-        send_error(res, ApiError(500, "internal error", "server_error"));
-    });
-    http_.set_logger([](const Request& req, const Response& res) {
-        std::fprintf(stderr, "r1vk serve: %s %s %d\n", req.method.c_str(), req.path.c_str(), res.status);
-    });
+}
+
+// Before a route's handler, and before its body is read: preflights, unknown methods, the API key.
+httplib::Server::HandlerResponse Server::before_routing(const Request& req, Response& res) {
+    using R = httplib::Server::HandlerResponse;
+    // A browser's preflight carries no credentials: it is answered before the API key is looked at.
+    if (req.method == "OPTIONS") {
+        close_if_body_unread(req, res);
+        preflight(req, res);
+        return R::Handled;
+    }
+    // PRI (and any method but these) has no handler to read its body through the cap: answered
+    // before httplib reads it.
+    static const std::set<std::string> routed = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+    if (!routed.count(req.method)) {
+        close_if_body_unread(req, res);
+        unknown_route(req, res);
+        return R::Handled;
+    }
+    if (authorized(req)) return R::Unhandled;
+    close_if_body_unread(req, res);
+    send_json(res, 401,
+              error_body(ApiError(401, "missing or wrong API key (send \"Authorization: Bearer <key>\")", "invalid_request_error",
+                                  "", "invalid_api_key")));
+    return R::Handled;
+}
+
+// OPTIONS on a route: 204 with Allow; from a browser page of an allowed origin (a CORS preflight), what
+// it may send too. A page from another origin gets no CORS headers, and its browser stops there.
+void Server::preflight(const Request& req, Response& res) {
+    const std::string allow = allowed_methods(req.path);
+    if (allow.empty()) return unknown_route(req, res);
+    res.status = 204;
+    res.set_header("Allow", allow);
+    if (!cors_.allows(req.get_header_value("Origin")) || !req.has_header("Access-Control-Request-Method")) return;
+    res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    // Whatever headers the page asks to send (the openai SDK sends its own X-Stainless-* ones).
+    const std::string asked = req.get_header_value("Access-Control-Request-Headers");
+    res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
+    res.set_header("Access-Control-Max-Age", "7200");  // Chromium's cap: one preflight per route for 2 h
+}
+
+// On every answer (errors and streams too, since this runs as its headers are written): the Origin
+// echoed when the policy allows it. Vary: Origin on all of them, as the answer depends on it.
+void Server::add_cors_headers(const Request& req, Response& res) const {
+    res.set_header("Vary", "Origin");
+    const std::string origin = req.get_header_value("Origin");
+    if (cors_.allows(origin)) res.set_header("Access-Control-Allow-Origin", origin);
 }
 
 bool Server::authorized(const Request& req) const {

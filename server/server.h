@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "runtime/engine.h"
 
@@ -17,6 +18,8 @@ struct ServeOptions {
     int port = 8080;                  // 0: any free port (the bound one is printed)
     std::string api_key;              // when set, /v1/* needs "Authorization: Bearer <key>"
     int parallel = 8;                 // requests admitted at once: one generates, the others wait
+    // Browser origins whose pages may read the answers (CORS) besides this machine's own; "*": any.
+    std::vector<std::string> cors_origins;
 };
 
 // Listens until SIGINT or SIGTERM; prints "r1vk serve: listening on http://HOST:PORT" on stdout once

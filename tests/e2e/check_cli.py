@@ -88,6 +88,8 @@ def main():
     expect_error("serve --ctx past the model's -> exit 1 before listening", 1, "max_position_embeddings", "serve", "-m",
                  chat_model, "--port", "0", "--ctx", "1000000")
     expect_error("serve --alias '' -> exit 1", 1, "--alias", "serve", "-m", chat_model, "--port", "0", "--alias", "")
+    expect_error("serve --cors-origin with a path (it would never match) -> exit 1", 1, "--cors-origin expects an origin",
+                 "serve", "-m", chat_model, "--port", "0", "--cors-origin", "https://app.example.com/")
     # Bytes of a hostile file quoted in an error reach the terminal as U+FFFD and '?', not raw.
     hostile = os.path.join(tmp, "hostile")
     shutil.copytree(chat_model, hostile)

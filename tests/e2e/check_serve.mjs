@@ -293,6 +293,8 @@ async function mainServer() {
     /time is up/i.test(b8.choices[0].message.reasoning_content ?? "") && b8.choices[0].message.content.trim().length > 0 &&
     b8.choices[0].message.reasoning_content.length < m.reasoning_content.length, b8.choices[0]);
 
+  await corsChecks(srv);
+
   // Bad input over raw HTTP: the right status and an OpenAI error object, and the server lives on.
   const long = "What is 1 + 1? ".repeat(400);
   const bad = [
@@ -327,15 +329,59 @@ async function mainServer() {
   await stopServer(srv, "server");
 }
 
+const acao = (r) => r.headers.get("access-control-allow-origin");
+const headersOf = (r) => `${r.status} ${JSON.stringify([...r.headers])}`;
+
+// CORS on the default policy: pages from this machine (localhost, 127.0.0.1, [::1], any port) may read
+// every answer, streams and errors included; other origins get no CORS headers (their browser blocks them).
+async function corsChecks(srv) {
+  const pre = await raw(srv, "OPTIONS", "/v1/chat/completions", undefined, { Origin: "http://localhost:5173",
+    "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os" });
+  check("CORS: a preflight from http://localhost:5173 -> 204, the origin echoed, POST and the asked-for headers allowed, a Max-Age",
+    pre.status === 204 && acao(pre) === "http://localhost:5173" && /\bPOST\b/.test(pre.headers.get("access-control-allow-methods")) &&
+      pre.headers.get("access-control-allow-headers") === "authorization,content-type,x-stainless-os" &&
+      Number(pre.headers.get("access-control-max-age")) > 0, headersOf(pre));
+  const streamed = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[1][0]), temperature: 0, stream: true },
+    { Origin: "http://127.0.0.1:3000" });
+  check("CORS: a stream for a page on http://127.0.0.1:3000 carries its origin, and Vary: Origin",
+    streamed.status === 200 && acao(streamed) === "http://127.0.0.1:3000" && /origin/i.test(streamed.headers.get("vary")) &&
+      streamed.text.includes("data: [DONE]"), headersOf(streamed));
+  const failed = await raw(srv, "POST", "/v1/chat/completions", { messages: "hi" }, { Origin: "https://[::1]:8443" });
+  check("CORS: an error for a page on https://[::1]:8443 carries its origin",
+    failed.status === 400 && isError(failed.json) && acao(failed) === "https://[::1]:8443", headersOf(failed));
+  const foreign = await raw(srv, "GET", "/v1/models", undefined, { Origin: "https://evil.example" });
+  const lookalike = await raw(srv, "OPTIONS", "/v1/chat/completions", undefined, { Origin: "http://localhost.evil.example",
+    "Access-Control-Request-Method": "POST" });
+  check("CORS: another origin (and a localhost look-alike) gets its answer but no CORS headers",
+    foreign.status === 200 && acao(foreign) === null && lookalike.status === 204 && acao(lookalike) === null &&
+      lookalike.headers.get("access-control-allow-methods") === null, `${headersOf(foreign)} | ${headersOf(lookalike)}`);
+  const plain = await raw(srv, "GET", "/v1/models");
+  const nowhere = await raw(srv, "OPTIONS", "/v1/nothing", undefined, { Origin: "http://localhost:5173" });
+  check("CORS: no Origin, no CORS headers (and no refusal); OPTIONS on an unknown route -> 404",
+    plain.status === 200 && acao(plain) === null && nowhere.status === 404 && isError(nowhere.json), `${headersOf(plain)} | ${nowhere.text}`);
+}
+
 // --api-key and --parallel 1: the key guards /v1/*, not /health; past one request in flight, 503.
+// --cors-origin: one more origin whose pages may read the answers.
 async function keyedServer() {
-  const srv = await startServer(["--api-key", "sekret", "--parallel", "1"]);
+  const srv = await startServer(["--api-key", "sekret", "--parallel", "1", "--cors-origin", "https://app.example.com"]);
   const noKey = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[1][0]) });
   const wrong = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "Bearer nope" });
   check("--api-key: 401 with an error object without the key, and with a wrong one",
     noKey.status === 401 && isError(noKey.json) && wrong.status === 401 && isError(wrong.json), `${noKey.text} ${wrong.text}`);
   const health = await raw(srv, "GET", "/health");
   check("--api-key: /health needs no key", health.status === 200, health.text);
+  // --cors-origin adds an origin to localhost's; a preflight never needs the key (browsers send none).
+  const app = "https://app.example.com";
+  const pre = await raw(srv, "OPTIONS", "/v1/chat/completions", undefined, { Origin: app, "Access-Control-Request-Method": "POST" });
+  check("--api-key, --cors-origin: a preflight from the named origin -> 204 without the key, Authorization and Content-Type allowed",
+    pre.status === 204 && acao(pre) === app && /authorization/i.test(pre.headers.get("access-control-allow-headers")), headersOf(pre));
+  const refused = await raw(srv, "GET", "/v1/models", undefined, { Origin: app });
+  const local = await raw(srv, "GET", "/v1/models", undefined, { Origin: "http://localhost", Authorization: "Bearer sekret" });
+  const other = await raw(srv, "GET", "/v1/models", undefined, { Origin: "https://other.example.com", Authorization: "Bearer sekret" });
+  check("--cors-origin: the 401 carries the named origin (the page can read why), localhost's still allowed, others not",
+    refused.status === 401 && acao(refused) === app && local.status === 200 && acao(local) === "http://localhost" &&
+      other.status === 200 && acao(other) === null, `${headersOf(refused)} | ${headersOf(local)} | ${headersOf(other)}`);
   const client = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: "sekret", maxRetries: 0 });
   const ok = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0 });
   check("--api-key: the client with the key is answered", ok.choices[0].message.content.trim() === PROBLEMS[1][1], ok.choices[0]);

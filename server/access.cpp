@@ -1,0 +1,44 @@
+#include "server/access.h"
+
+#include <algorithm>
+#include <cctype>
+#include <regex>
+
+namespace r1vk::server {
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return s;
+}
+
+// http(s)://localhost, 127.0.0.1 or [::1], with any port or none; nothing else (localhost.example.com
+// is someone else's).
+bool is_local(const std::string& origin) {
+    static const std::regex local(R"(https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?)");
+    return std::regex_match(origin, local);
+}
+
+}  // namespace
+
+CorsPolicy::CorsPolicy(const std::vector<std::string>& extra) {
+    for (const std::string& o : extra) {
+        if (o == "*") any_ = true;
+        extra_.push_back(lower(o));
+    }
+}
+
+bool CorsPolicy::allows(const std::string& origin) const {
+    if (origin.empty()) return false;
+    if (any_) return true;
+    const std::string o = lower(origin);
+    return is_local(o) || std::find(extra_.begin(), extra_.end(), o) != extra_.end();
+}
+
+bool is_cors_origin(const std::string& s) {
+    static const std::regex origin(R"([A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+)");
+    return s == "*" || std::regex_match(s, origin);
+}
+
+}  // namespace r1vk::server

@@ -1,0 +1,42 @@
+// Who may call r1vk serve: the CORS origin policy (localhost's pages by default, --cors-origin's too).
+#include <gtest/gtest.h>
+
+#include "server/access.h"
+
+namespace r1vk::server {
+namespace {
+
+TEST(ServeCors, PagesFromThisMachineMayCallByDefault) {
+    const CorsPolicy p;
+    for (const char* o : {"http://localhost", "http://localhost:5173", "https://localhost:8443", "http://127.0.0.1:3000",
+                          "http://[::1]:8080", "https://[::1]", "HTTP://LOCALHOST:80"})
+        EXPECT_TRUE(p.allows(o)) << o;
+    // Look-alikes are someone else's; an origin has no path; "null" (a file:// page) is not this machine.
+    for (const char* o : {"", "null", "https://evil.example", "http://localhost.evil.example", "http://127.0.0.1.evil.example",
+                          "http://evil.example/http://localhost", "http://localhost:5173/", "http://localhost:123456",
+                          "ftp://localhost", "http://user@localhost", "http://0.0.0.0:8080"})
+        EXPECT_FALSE(p.allows(o)) << o;
+}
+
+TEST(ServeCors, NamedOriginsAndTheWildcard) {
+    const CorsPolicy named({"https://App.Example.com:3000"});
+    EXPECT_TRUE(named.allows("https://app.example.com:3000"));  // scheme and host are case-insensitive
+    EXPECT_TRUE(named.allows("http://localhost:1"));             // localhost's still may
+    EXPECT_FALSE(named.allows("https://app.example.com"));       // another port is another origin
+    EXPECT_FALSE(named.allows("http://app.example.com:3000"));
+    const CorsPolicy any({"*"});
+    EXPECT_TRUE(any.allows("https://anything.example"));
+    EXPECT_TRUE(any.allows("null"));
+    EXPECT_FALSE(any.allows(""));  // no Origin: not a browser's cross-origin request, no CORS headers
+}
+
+TEST(ServeCors, TheOptionTakesOriginsOnly) {
+    for (const char* o : {"*", "https://app.example.com", "http://localhost:5173", "http://[::1]:80", "tauri://localhost"})
+        EXPECT_TRUE(is_cors_origin(o)) << o;
+    for (const char* o : {"", "app.example.com", "https://app.example.com/", "https://app.example.com/path", "https://",
+                          "*.example.com", "https://a b"})
+        EXPECT_FALSE(is_cors_origin(o)) << o;
+}
+
+}  // namespace
+}  // namespace r1vk::server
