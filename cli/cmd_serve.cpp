@@ -32,8 +32,9 @@ int cmd_serve(const Tokens& t) {
     // one line, and no client sees a server that was never going to load.
     ModelConfig::load(o.engine.model_dir).check_ctx(o.engine.model.ctx);
     if (a.has("alias") && a.str("alias").empty()) fail_usage("r1vk serve: --alias needs a non-empty model id");
-    o.model_name = a.has("alias") ? a.str("alias") : std::filesystem::absolute(o.engine.model_dir).lexically_normal().filename().string();
-    if (o.model_name.empty()) o.model_name = std::filesystem::absolute(o.engine.model_dir).lexically_normal().parent_path().filename().string();
+    const std::filesystem::path dir = std::filesystem::absolute(o.engine.model_dir).lexically_normal();
+    o.dir_name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();  // "m/" too
+    o.model_name = a.has("alias") ? a.str("alias") : o.dir_name;
     o.host = a.str("host", "127.0.0.1");
     o.port = int(a.integer("port", 8080, 0, 65535));
     o.api_key = a.str("api-key");

@@ -156,6 +156,8 @@ private:
 
     void health(const Request&, Response& res);
     void models(const Request&, Response& res);
+    void model(const Request& req, Response& res);
+    json model_object(const std::string& id) const;
     void chat_completions(const Request& req, Response& res);
     void completions(const Request&, Response& res);
 
@@ -192,6 +194,7 @@ const std::vector<Server::Route>& Server::routes() {
         {"GET", "/health", &Server::health},
         {"GET", "/v1/health", &Server::health},
         {"GET", "/v1/models", &Server::models},
+        {"GET", "/v1/models/(.+)", &Server::model},
         {"POST", "/v1/chat/completions", &Server::chat_completions},
         {"POST", "/v1/completions", &Server::completions},
     };
@@ -339,10 +342,24 @@ void Server::health(const Request&, Response& res) {
     }
 }
 
-void Server::models(const Request&, Response& res) {
-    json m = {{"id", opt_.model_name}, {"object", "model"}, {"created", created_}, {"owned_by", "r1vk"}};
+json Server::model_object(const std::string& id) const {
+    json m = {{"id", id}, {"object", "model"}, {"created", created_}, {"owned_by", "r1vk"}};
     if (state_.load() == State::Ready) m["max_model_len"] = limits_.ctx;
-    send_json(res, 200, {{"object", "list"}, {"data", json::array({m})}});
+    return m;
+}
+
+void Server::models(const Request&, Response& res) {
+    send_json(res, 200, {{"object", "list"}, {"data", json::array({model_object(opt_.model_name)})}});
+}
+
+// GET /v1/models/{id} (the SDKs' models.retrieve): the model by the id /v1/models lists or, when
+// --alias renamed it, by its directory's name too.
+void Server::model(const Request& req, Response& res) {
+    const std::string id = req.matches[1];
+    if (id != opt_.model_name && id != opt_.dir_name)
+        throw ApiError(404, "the model '" + id + "' does not exist; this server has '" + opt_.model_name + "'",
+                       "invalid_request_error", "", "model_not_found");
+    send_json(res, 200, model_object(id));
 }
 
 void Server::completions(const Request&, Response& res) {

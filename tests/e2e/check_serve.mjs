@@ -158,6 +158,12 @@ async function mainServer() {
 
   const models = await client.models.list();
   check("/v1/models lists the bundled model", models.data.length === 1 && models.data[0].id === "r1-arith-demo", models.data);
+  const one = await client.models.retrieve("r1-arith-demo");
+  check("/v1/models/{id} (models.retrieve): the model object", one.id === "r1-arith-demo" && one.object === "model" &&
+    one.max_model_len > 0, one);
+  const missing = await client.models.retrieve("gpt-4o").catch((e) => e);
+  check("/v1/models/{another id}: 404 with code model_not_found",
+    missing instanceof OpenAI.NotFoundError && missing.code === "model_not_found", String(missing));
 
   // Non-streaming: reasoning and answer apart, the sum right, usage complete.
   const c = await client.chat.completions.create({ model: "r1-arith-demo", messages: Q(PROBLEMS[0][0]), temperature: 0 });
@@ -362,9 +368,10 @@ async function corsChecks(srv) {
 }
 
 // --api-key and --parallel 1: the key guards /v1/*, not /health; past one request in flight, 503.
-// --cors-origin: one more origin whose pages may read the answers.
+// --cors-origin: one more origin whose pages may read the answers. --alias: the model's other id.
 async function keyedServer() {
-  const srv = await startServer(["--api-key", "sekret", "--parallel", "1", "--cors-origin", "https://app.example.com"]);
+  const srv = await startServer(["--api-key", "sekret", "--parallel", "1", "--cors-origin", "https://app.example.com",
+    "--alias", "arith"]);
   const noKey = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[1][0]) });
   const wrong = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "Bearer nope" });
   check("--api-key: 401 with an error object without the key, and with a wrong one",
@@ -383,6 +390,12 @@ async function keyedServer() {
     refused.status === 401 && acao(refused) === app && local.status === 200 && acao(local) === "http://localhost" &&
       other.status === 200 && acao(other) === null, `${headersOf(refused)} | ${headersOf(local)} | ${headersOf(other)}`);
   const client = new OpenAI({ baseURL: `${srv.base}/v1`, apiKey: "sekret", maxRetries: 0 });
+  const named = await client.models.list();
+  const byAlias = await client.models.retrieve("arith");
+  const byDir = await client.models.retrieve("r1-arith-demo");
+  check("--alias: /v1/models lists the alias; /v1/models/{id} knows the model by it and by its directory's name",
+    named.data.length === 1 && named.data[0].id === "arith" && byAlias.id === "arith" && byDir.id === "r1-arith-demo",
+    { named: named.data, byAlias, byDir });
   const ok = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[1][0]), temperature: 0 });
   check("--api-key: the client with the key is answered", ok.choices[0].message.content.trim() === PROBLEMS[1][1], ok.choices[0]);
 
