@@ -102,6 +102,19 @@ std::vector<ChatMessage> parse_messages(const json& j) {
     return out;
 }
 
+// Fields r1vk cannot honour are refused, not ignored: a client that sends them expects their effect.
+// Empty ones (and a choice of no call) ask for nothing and are accepted, as SDKs send them so.
+void refuse_unsupported(const json& j) {
+    for (const char* key : {"tools", "functions"})  // functions: the legacy spelling of tools
+        if (const json* t = field(j, key); t && !(t->is_array() && t->empty()))
+            bad(key, std::string(key) + " are not supported by r1vk serve");
+    for (const char* key : {"tool_choice", "function_call"})
+        if (const json* c = field(j, key); c && *c != "none" && *c != "auto")
+            bad(key, std::string("'") + key + "' can only be \"none\" or \"auto\": r1vk serve has no function calling");
+    if (const json* b = field(j, "logit_bias"); b && !(b->is_object() && b->empty()))
+        bad("logit_bias", "logit_bias is not supported by r1vk serve");
+}
+
 }  // namespace
 
 json error_body(const ApiError& e) {
@@ -195,8 +208,7 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
         }
         r.gp.stop.erase(std::remove(r.gp.stop.begin(), r.gp.stop.end(), std::string()), r.gp.stop.end());
     }
-    if (const json* t = field(j, "tools"); t && !(t->is_array() && t->empty()))
-        bad("tools", "tools are not supported by r1vk serve");
+    refuse_unsupported(j);
     if (const json* rf = field(j, "response_format"); rf && !(rf->is_object() && rf->contains("type") && (*rf)["type"] == "text"))
         bad("response_format", "only response_format {\"type\": \"text\"} is supported");
     return r;

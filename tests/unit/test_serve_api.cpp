@@ -79,12 +79,21 @@ TEST(ServeApi, RefusesWhatIsMalformedMistypedOrOutOfRange) {
                             R"("n": 3)", R"("stream": "yes")", R"("stop": [1])", R"("stop": 7)", R"("top_logprobs": 2)",
                             R"("logprobs": true, "top_logprobs": 21)", R"("reasoning_budget": -5)", R"("seed": -2)", R"("model": 1)",
                             R"("stream_options": 1)", R"("tools": [{"type": "function"}])",
-                            R"("repetition_penalty": 1e-39)", R"("repetition_penalty": 0)"}) {
+                            R"("repetition_penalty": 1e-39)", R"("repetition_penalty": 0)",
+                            // Not supported, so refused rather than ignored.
+                            R"("logit_bias": {"15": 100})", R"("logit_bias": [])", R"("functions": [{"name": "f"}])",
+                            R"("function_call": {"name": "f"})", R"("tool_choice": "required")"}) {
         const auto [status, param] = error_of("{" + m + ", " + bad + "}");
         EXPECT_EQ(status, 400) << bad;
         EXPECT_FALSE(param.empty()) << bad;
     }
     EXPECT_EQ(error_of("{" + m + R"(, "temperature": null, "stop": null, "n": 1})").first, 200);
+    // Empty ones ask for nothing.
+    EXPECT_EQ(error_of("{" + m + R"(, "logit_bias": {}, "functions": [], "tools": [], "function_call": "none", "tool_choice": "auto"})").first,
+              200);
+    EXPECT_EQ(error_of("{" + m + R"(, "logit_bias": null, "functions": null, "function_call": null})").first, 200);
+    EXPECT_EQ(error_of("{" + m + R"(, "logit_bias": {"15": 100}})"), std::make_pair(400, std::string("logit_bias")));
+    EXPECT_EQ(error_of("{" + m + R"(, "functions": [{"name": "f"}]})"), std::make_pair(400, std::string("functions")));
 }
 
 TEST(ServeApi, ErrorBodyHasOpenAIsShape) {
