@@ -22,6 +22,16 @@ bool is_local(const std::string& origin) {
 
 }  // namespace
 
+bool bearer_matches(const std::string& authorization, const std::string& key) {
+    const size_t space = authorization.find(' ');
+    if (space == std::string::npos || lower(authorization.substr(0, space)) != "bearer") return false;
+    const size_t token = authorization.find_first_not_of(' ', space);  // 1*SP between scheme and token
+    const std::string got = token == std::string::npos ? "" : authorization.substr(token);
+    unsigned diff = got.size() != key.size();
+    for (size_t i = 0; i < key.size(); ++i) diff |= unsigned(char(i < got.size() ? got[i] : 0) ^ key[i]);
+    return diff == 0;
+}
+
 CorsPolicy::CorsPolicy(const std::vector<std::string>& extra) {
     for (const std::string& o : extra) {
         if (o == "*") any_ = true;

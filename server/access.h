@@ -1,10 +1,16 @@
-// Who may call r1vk serve, apart from HTTP: the browser origins whose pages may read its answers (CORS).
+// Who may call r1vk serve, apart from HTTP: the API key a client shows (Authorization: Bearer) and the
+// browser origins whose pages may read the answers (CORS).
 #pragma once
 
 #include <string>
 #include <vector>
 
 namespace r1vk::server {
+
+// Whether an Authorization header's value carries `key` as a Bearer token. The scheme is
+// case-insensitive (RFC 7235: "bearer KEY" is as good as "Bearer KEY"); the key is compared in a time
+// that does not depend on where it differs, so the server's answers do not give it away byte by byte.
+bool bearer_matches(const std::string& authorization, const std::string& key);
 
 // Like Ollama's: pages served from this machine (http or https on localhost, 127.0.0.1 or [::1], any
 // port) may call the server by default, so that a local web UI works out of the box; other origins only

@@ -325,11 +325,7 @@ void Server::add_cors_headers(const Request& req, Response& res) const {
 
 bool Server::authorized(const Request& req) const {
     if (opt_.api_key.empty() || req.path.rfind("/v1/", 0) != 0 || req.path == "/v1/health") return true;
-    const std::string want = "Bearer " + opt_.api_key;
-    const std::string got = req.get_header_value("Authorization");
-    unsigned diff = got.size() != want.size();
-    for (size_t i = 0; i < want.size(); ++i) diff |= unsigned(char(i < got.size() ? got[i] : 0) ^ want[i]);
-    return diff == 0;
+    return bearer_matches(req.get_header_value("Authorization"), opt_.api_key);
 }
 
 void Server::health(const Request&, Response& res) {

@@ -379,6 +379,8 @@ async function keyedServer() {
   const wrong = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "Bearer nope" });
   check("--api-key: 401 with an error object without the key, and with a wrong one",
     noKey.status === 401 && isError(noKey.json) && wrong.status === 401 && isError(wrong.json), `${noKey.text} ${wrong.text}`);
+  const lower = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "bearer sekret" });
+  check("--api-key: the scheme is case-insensitive (\"bearer KEY\" is answered, RFC 7235)", lower.status === 200, lower.text);
   const health = await raw(srv, "GET", "/health");
   check("--api-key: /health needs no key", health.status === 200, health.text);
   // --cors-origin adds an origin to localhost's; a preflight never needs the key (browsers send none).

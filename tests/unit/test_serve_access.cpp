@@ -1,10 +1,20 @@
-// Who may call r1vk serve: the CORS origin policy (localhost's pages by default, --cors-origin's too).
+// Who may call r1vk serve: the API key's Bearer header, and the CORS origin policy (localhost's pages by
+// default, --cors-origin's too).
 #include <gtest/gtest.h>
 
 #include "server/access.h"
 
 namespace r1vk::server {
 namespace {
+
+TEST(ServeAuth, TheBearerSchemeIsCaseInsensitiveTheKeyIsNot) {
+    for (const char* h : {"Bearer sekret", "bearer sekret", "BEARER sekret", "bEaReR sekret", "Bearer   sekret"})
+        EXPECT_TRUE(bearer_matches(h, "sekret")) << h;
+    for (const char* h : {"", "Bearer", "Bearer ", "Bearersekret", "Basic sekret", "Bearer Sekret", "Bearer sekre",
+                          "Bearer sekret2", "Bearer sekret ", "Token Bearer sekret", "sekret"})
+        EXPECT_FALSE(bearer_matches(h, "sekret")) << h;
+    EXPECT_TRUE(bearer_matches("Bearer a b", "a b"));  // the rest of the header is the token
+}
 
 TEST(ServeCors, PagesFromThisMachineMayCallByDefault) {
     const CorsPolicy p;
