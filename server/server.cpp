@@ -108,11 +108,6 @@ void close_if_body_unread(const Request& req, Response& res) {
         res.set_header("Connection", "close");
 }
 
-void unknown_route(const Request& req, Response& res) {
-    send_json(res, 404,
-              error_body(ApiError(404, "unknown route: " + req.method + " " + req.path, "invalid_request_error", "", "not_found")));
-}
-
 // Once the device is lost every generation fails: say so at once, and in /health, so that a supervisor
 // restarts the server.
 const char* const kDeviceLost = "the GPU device was lost; restart r1vk serve";
@@ -153,6 +148,7 @@ private:
     static const std::vector<Route>& routes();
     // The methods `path` takes, for Allow ("GET, HEAD, OPTIONS"); "" for no route.
     static std::string allowed_methods(const std::string& path);
+    static void route_miss(const Request& req, Response& res);
 
     void health(const Request&, Response& res);
     void models(const Request&, Response& res);
@@ -217,6 +213,18 @@ std::string Server::allowed_methods(const std::string& path) {
     return get + post + "OPTIONS";
 }
 
+// No route takes the request: a 405 naming the methods that path takes (Allow) when it is a route,
+// else a 404.
+void Server::route_miss(const Request& req, Response& res) {
+    const std::string allow = allowed_methods(req.path);
+    if (allow.empty())
+        return send_json(res, 404, error_body(ApiError(404, "unknown route: " + req.method + " " + req.path,
+                                                       "invalid_request_error", "", "not_found")));
+    res.set_header("Allow", allow);
+    send_json(res, 405, error_body(ApiError(405, req.method + " " + req.path + " is not allowed; the route takes " + allow,
+                                            "invalid_request_error", "", "method_not_allowed")));
+}
+
 void Server::install_routes() {
     for (const Route& r : routes()) {
         auto h = [this, fn = r.fn](const Request& req, Response& res) {
@@ -251,23 +259,23 @@ void Server::install_routes() {
     });
 }
 
-// What no route takes: an unknown route or an unknown method, and httplib's own refusals.
+// What no route takes (an unknown route, or a route with the wrong method), and httplib's own refusals.
 void Server::install_misses() {
     // A body sent to no route is read too (through the same cap, then dropped): httplib would read it
     // whole into memory otherwise, and one left unread would be parsed as the connection's next request.
     const auto miss_with_body = [](const Request& req, Response& res, const httplib::ContentReader& read) {
         if (read_body(read, nullptr) != BodyRead::Whole) res.set_header("Connection", "close");
-        unknown_route(req, res);
+        route_miss(req, res);
     };
     http_.Post(".*", miss_with_body);
     http_.Put(".*", miss_with_body);
     http_.Patch(".*", miss_with_body);
     http_.Delete(".*", miss_with_body);
-    // Unknown routes and httplib's own refusals get an OpenAI error object too.
+    // GET and HEAD misses, and httplib's own refusals, get an OpenAI error object too.
     http_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
         if (!res.body.empty() || res.content_length_ > 0) return httplib::Server::HandlerResponse::Unhandled;
         if (res.status == 404)
-            unknown_route(req, res);
+            route_miss(req, res);
         else
             send_json(res, res.status,
                       error_body(ApiError(res.status, "HTTP error " + std::to_string(res.status), "invalid_request_error")));
@@ -289,7 +297,7 @@ httplib::Server::HandlerResponse Server::before_routing(const Request& req, Resp
     static const std::set<std::string> routed = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
     if (!routed.count(req.method)) {
         close_if_body_unread(req, res);
-        unknown_route(req, res);
+        route_miss(req, res);
         return R::Handled;
     }
     if (authorized(req)) return R::Unhandled;
@@ -304,7 +312,7 @@ httplib::Server::HandlerResponse Server::before_routing(const Request& req, Resp
 // it may send too. A page from another origin gets no CORS headers, and its browser stops there.
 void Server::preflight(const Request& req, Response& res) {
     const std::string allow = allowed_methods(req.path);
-    if (allow.empty()) return unknown_route(req, res);
+    if (allow.empty()) return route_miss(req, res);
     res.status = 204;
     res.set_header("Allow", allow);
     if (!cors_.allows(req.get_header_value("Origin")) || !req.has_header("Access-Control-Request-Method")) return;

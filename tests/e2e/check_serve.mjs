@@ -323,13 +323,19 @@ async function mainServer() {
     ["a prompt longer than the context", "POST", "/v1/chat/completions", { messages: Q(long) }, 400, "messages"],
     ["a prompt longer than the context (streaming)", "POST", "/v1/chat/completions", { messages: Q(long), stream: true }, 400, "messages"],
     ["an unknown route", "GET", "/v1/nothing", undefined, 404, null],
-    ["the wrong method", "GET", "/v1/chat/completions", undefined, 404, null],
+    ["the wrong method", "GET", "/v1/chat/completions", undefined, 405, null],
   ];
   for (const [name, method, route, body, status, param] of bad) {
     const r = await raw(srv, method, route, body);
     check(`${name}: ${status} with an error object${param ? ` naming ${param}` : ""}`,
       r.status === status && isError(r.json) && (param === null || r.json.error.param === param), `${r.status} ${r.text}`);
   }
+  const wrongGet = await raw(srv, "GET", "/v1/chat/completions");
+  const wrongPost = await raw(srv, "POST", "/v1/models", { messages: Q("hi") });
+  check("the wrong method on a route: 405 method_not_allowed with an Allow header naming the route's methods",
+    wrongGet.status === 405 && wrongGet.json?.error?.code === "method_not_allowed" && wrongGet.headers.get("allow") === "POST, OPTIONS" &&
+      wrongPost.status === 405 && wrongPost.headers.get("allow") === "GET, HEAD, OPTIONS",
+    `${headersOf(wrongGet)} ${wrongGet.text} | ${headersOf(wrongPost)} ${wrongPost.text}`);
   const tooLong = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(long) });
   check("the too-long prompt says context_length_exceeded", tooLong.json?.error?.code === "context_length_exceeded", tooLong.text);
   const alive = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[2][0]), temperature: 0 });
