@@ -62,7 +62,8 @@ std::optional<std::string> finish_reason(DoneReason r);
 
 // Logprob entries {token, logprob, bytes, top_logprobs} of the tokens behind one delta event, each
 // token once, sorted by where the token was generated: inside the thinking (the closing </think>
-// included) or in the answer, whichever event carries it.
+// included) or in the answer, whichever event carries it. Forced tokens (a reasoning budget's closing)
+// have no trace, as they were not sampled, and so no entry.
 class LogprobCollector {
 public:
     LogprobCollector(const Tokenizer& tok, int top_logprobs) : tok_(&tok), top_(top_logprobs) {}

@@ -299,6 +299,18 @@ async function mainServer() {
     /time is up/i.test(b8.choices[0].message.reasoning_content ?? "") && b8.choices[0].message.content.trim().length > 0 &&
     b8.choices[0].message.reasoning_content.length < m.reasoning_content.length, b8.choices[0]);
 
+  // logprobs with a reasoning budget: the tokens the budget forces were not drawn from the model, so they
+  // have no logprob and no entry (none is made up); the sampled ones around them have theirs.
+  const lb = await client.chat.completions.create({ model: "x", messages: Q(PROBLEMS[0][0]), temperature: 0, reasoning_budget: 8,
+    logprobs: true });
+  const lbr = lb.choices[0].logprobs?.reasoning_content ?? [], lbc = lb.choices[0].logprobs?.content ?? [];
+  check("logprobs with reasoning_budget 8: entries for the 8 sampled thinking tokens and the answer's, none for the forced closing",
+    /time is up/i.test(lb.choices[0].message.reasoning_content) && lbr.length === 8 &&
+      !lbr.map((e) => e.token).join("").includes("time is up") && !lbr.some((e) => e.token === "</think>") &&
+      lbc.map((e) => e.token).join("").trimStart() === lb.choices[0].message.content &&
+      lbr.length + lbc.length < lb.usage.completion_tokens && [...lbr, ...lbc].every((e) => Number.isFinite(e.logprob) && e.logprob <= 0),
+    { reasoning: lbr.map((e) => e.token), content: lbc.map((e) => e.token), usage: lb.usage, message: lb.choices[0].message });
+
   await corsChecks(srv);
 
   // Bad input over raw HTTP: the right status and an OpenAI error object, and the server lives on.
