@@ -98,7 +98,13 @@ std::vector<ChatMessage> parse_messages(const json& j) {
         // earlier turns' thinking, so it is left out here too.
         out.push_back({r, content_text(m, i)});
     }
-    if (out.back().role != "user") bad("messages", "the last message must be the user's");
+    // A system message may come last (the template puts every system message first); an assistant
+    // message may not: r1vk does not continue a reply, and a new turn right after one is no question.
+    auto last = out.rbegin();
+    while (last != out.rend() && last->role == "system") ++last;
+    if (last == out.rend()) bad("messages", "there is no user message");
+    if (last->role != "user")
+        bad("messages", "the last message (after any system ones) must be the user's: r1vk does not continue an assistant message");
     return out;
 }
 

@@ -70,6 +70,11 @@ TEST(ServeApi, RefusesWhatIsMalformedMistypedOrOutOfRange) {
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": 5}]})").second, "messages[0].content");
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})").second, "messages[0].content");
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]})").second, "messages");
+    EXPECT_EQ(error_of(R"({"messages": [{"role": "system", "content": "x"}]})").second, "messages");
+    EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"},
+                                        {"role": "developer", "content": "z"}]})").second, "messages");
+    // A system message after the question is taken: the template puts it first.
+    EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": "x"}, {"role": "system", "content": "y"}]})").first, 200);
     // A part's "type" that is not a string was a 500 (nlohmann type_error from value("type", "")).
     EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": [{"type": 5, "text": "hi"}]}]})"),
               std::make_pair(400, std::string("messages[0].content")));
