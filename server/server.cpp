@@ -64,24 +64,26 @@ ApiError shutdown_error() {
 // The request body limit. httplib checks it against a Content-Length only; a chunked body, or one that
 // inflates (Content-Encoding: gzip, br), is capped as it is read and decoded, by read_body.
 constexpr size_t kMaxBodyBytes = 16u << 20;
+// Past the cap the rest of a body is still read, and dropped, up to this much (decoded): a connection
+// closed on a client that is still sending is reset, and the client never sees the 413. A body larger
+// still is cut off there, reset and all.
+constexpr size_t kDrainBytes = 512u << 20;
 
 enum class BodyRead { Whole, TooBig, Broken };
 
 // Reads the request body, decoded, into `out` (nullptr: reads and drops it), up to kMaxBodyBytes.
-// TooBig stops reading at the cap; the rest of the body is left unread.
 BodyRead read_body(const httplib::ContentReader& read, std::string* out) {
     size_t total = 0;
-    bool over = false;
     const bool whole = read([&](const char* data, size_t n) {
-        if (n > kMaxBodyBytes - total) {
-            over = true;
-            return false;  // httplib stops reading (and decoding) here
-        }
         total += n;
-        if (out) out->append(data, n);
-        return true;
+        if (total <= kMaxBodyBytes) {
+            if (out) out->append(data, n);
+            return true;
+        }
+        if (out && !out->empty()) std::string().swap(*out);
+        return total <= kDrainBytes;  // false: httplib stops reading (and decoding) here
     });
-    if (over) return BodyRead::TooBig;
+    if (total > kMaxBodyBytes) return BodyRead::TooBig;
     return whole ? BodyRead::Whole : BodyRead::Broken;
 }
 
@@ -101,11 +103,20 @@ bool refuse_body(BodyRead r, Response& res) {
     return true;
 }
 
+bool has_body(const Request& req) {
+    return req.has_header("Transfer-Encoding") || std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 0;
+}
+
 // An answer given before the body is read leaves the body in the connection, where it would be read as
-// the next request: the client is told to close it.
+// the next request: the client is told to close it (and the server closes it: one request a connection).
 void close_if_body_unread(const Request& req, Response& res) {
-    if (req.has_header("Transfer-Encoding") || std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 0)
-        res.set_header("Connection", "close");
+    if (has_body(req)) res.set_header("Connection", "close");
+}
+
+void send_unauthorized(Response& res) {
+    send_json(res, 401,
+              error_body(ApiError(401, "missing or wrong API key (send \"Authorization: Bearer <key>\")", "invalid_request_error",
+                                  "", "invalid_api_key")));
 }
 
 // Once the device is lost every generation fails: say so at once, and in /health, so that a supervisor
@@ -242,7 +253,11 @@ void Server::install_routes() {
         }
         // POST bodies through a content reader: httplib parses a form-urlencoded body (curl -d's
         // default type) itself otherwise and refuses one over 8 KiB with a bare 413, whatever it holds.
-        http_.Post(r.path, [h](const Request& req, Response& res, const httplib::ContentReader& read) {
+        http_.Post(r.path, [this, h](const Request& req, Response& res, const httplib::ContentReader& read) {
+            if (!authorized(req)) {  // see before_routing
+                read_body(read, nullptr);
+                return send_unauthorized(res);
+            }
             Request with_body = req;
             if (refuse_body(read_body(read, &with_body.body), res)) return;
             h(with_body, res);
@@ -263,8 +278,9 @@ void Server::install_routes() {
 void Server::install_misses() {
     // A body sent to no route is read too (through the same cap, then dropped): httplib would read it
     // whole into memory otherwise, and one left unread would be parsed as the connection's next request.
-    const auto miss_with_body = [](const Request& req, Response& res, const httplib::ContentReader& read) {
+    const auto miss_with_body = [this](const Request& req, Response& res, const httplib::ContentReader& read) {
         if (read_body(read, nullptr) != BodyRead::Whole) res.set_header("Connection", "close");
+        if (!authorized(req)) return send_unauthorized(res);  // see before_routing
         route_miss(req, res);
     };
     http_.Post(".*", miss_with_body);
@@ -301,10 +317,11 @@ httplib::Server::HandlerResponse Server::before_routing(const Request& req, Resp
         return R::Handled;
     }
     if (authorized(req)) return R::Unhandled;
+    // A request with a body gets its 401 from its handler, once the body is read: closed on an unread
+    // body, the connection is reset and the client may never see the answer.
+    if (has_body(req) && req.method != "GET" && req.method != "HEAD") return R::Unhandled;
     close_if_body_unread(req, res);
-    send_json(res, 401,
-              error_body(ApiError(401, "missing or wrong API key (send \"Authorization: Bearer <key>\")", "invalid_request_error",
-                                  "", "invalid_api_key")));
+    send_unauthorized(res);
     return R::Handled;
 }
 
@@ -381,6 +398,8 @@ json Server::chunk(const std::string& id, std::time_t created, const json& delta
 }
 
 void Server::chat_completions(const Request& req, Response& res) {
+    if (state_.load() == State::Failed)  // the server is stopping: it has no model
+        throw ApiError(500, "the model did not load: " + without_dir(load_error_, opt_.engine.model_dir), "server_error");
     if (state_.load() != State::Ready)
         throw ApiError(503, "the model is still loading", "unavailable_error", "", "model_loading");
     if (device_lost()) throw ApiError(500, kDeviceLost, "server_error", "", "device_lost");
@@ -541,7 +560,11 @@ int Server::run() {
     const size_t threads = size_t(queue_.limit()) + 32;
     http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http_.set_keep_alive_timeout(2);
-    http_.set_payload_max_length(kMaxBodyBytes);
+    // One request a connection. httplib 0.11.4 keeps a connection open whatever the response says, so
+    // the unread rest of a refused body (past the cap, or before a 401 or a preflight's answer) would be
+    // read as the connection's next request. A new connection on localhost costs far less than a token.
+    http_.set_keep_alive_max_count(1);
+    http_.set_payload_max_length(kDrainBytes);  // the 16 MiB cap is read_body's, after decoding
     install_routes();
     errno = 0;
     const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);

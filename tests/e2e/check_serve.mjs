@@ -4,6 +4,7 @@
 // it exits.
 //   node check_serve.mjs R1VK NODE_MODULES
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -312,6 +313,7 @@ async function mainServer() {
     { reasoning: lbr.map((e) => e.token), content: lbc.map((e) => e.token), usage: lb.usage, message: lb.choices[0].message });
 
   await corsChecks(srv);
+  await smugglingChecks(srv);
 
   // Bad input over raw HTTP: the right status and an OpenAI error object, and the server lives on.
   const long = "What is 1 + 1? ".repeat(400);
@@ -361,6 +363,32 @@ const headersOf = (r) => `${r.status} ${JSON.stringify([...r.headers])}`;
 
 // CORS on the default policy: pages from this machine (localhost, 127.0.0.1, [::1], any port) may read
 // every answer, streams and errors included; other origins get no CORS headers (their browser blocks them).
+// Sends `parts` on one raw connection, 300 ms apart; resolves with all the server sent back, once it
+// closes the connection (or after 4 s: the keep-alive timeout is 2 s).
+function rawExchange(srv, parts) {
+  return new Promise((resolve) => {
+    const sock = net.connect(srv.port, "127.0.0.1");
+    let got = "";
+    const done = () => { sock.destroy(); resolve(got); };
+    sock.on("data", (d) => { got += d; });
+    sock.on("end", done);
+    sock.on("error", done);
+    setTimeout(done, 4000);
+    parts.forEach((p, i) => setTimeout(() => { if (!sock.destroyed) sock.write(p); }, 300 * i));
+  });
+}
+
+// A body the server answers without reading (a preflight's, a 401's) must not be taken as the
+// connection's next request: httplib ignored the response's Connection: close and ran it.
+async function smugglingChecks(srv) {
+  const inner = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+  // The body after the answer, as a slow client sends it.
+  const got = await rawExchange(srv, [`OPTIONS /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: ${inner.length}\r\n\r\n`, inner]);
+  const answers = got.match(/^HTTP\/1\.1 \d+/gm) ?? [];
+  check("a preflight's body is never run as a second request on its connection",
+    answers.length === 1 && /^HTTP\/1\.1 204/.test(answers[0]) && !got.includes('"object":"list"'), got.slice(0, 400));
+}
+
 async function corsChecks(srv) {
   const pre = await raw(srv, "OPTIONS", "/v1/chat/completions", undefined, { Origin: "http://localhost:5173",
     "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type,x-stainless-os" });
@@ -397,6 +425,12 @@ async function keyedServer() {
   const wrong = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "Bearer nope" });
   check("--api-key: 401 with an error object without the key, and with a wrong one",
     noKey.status === 401 && isError(noKey.json) && wrong.status === 401 && isError(wrong.json), `${noKey.text} ${wrong.text}`);
+  // Its 401 comes once the body is read: a connection closed on an unread 8 MiB upload was reset, and
+  // the client saw "fetch failed", not why.
+  const bigNoKey = await raw(srv, "POST", "/v1/chat/completions", chunkedBody(8 << 20));
+  const bigStray = await raw(srv, "POST", "/v1/nothing", chunkedBody(8 << 20));
+  check("--api-key: an 8 MiB body without the key gets its 401 (to a route and to no route), not a reset connection",
+    bigNoKey.status === 401 && isError(bigNoKey.json) && bigStray.status === 401, `${bigNoKey.status} ${bigStray.status}`);
   const lower = await raw(srv, "GET", "/v1/models", undefined, { Authorization: "bearer sekret" });
   check("--api-key: the scheme is case-insensitive (\"bearer KEY\" is answered, RFC 7235)", lower.status === 200, lower.text);
   const health = await raw(srv, "GET", "/health");
