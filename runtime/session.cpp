@@ -651,7 +651,10 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             send(split.finish());
         }
         for (Event& e : stops.flush()) out(std::move(e));
-        if (auto e = attr.rest(split.in_reasoning())) emit(std::move(*e));
+        if (auto e = attr.rest(split.in_reasoning())) {
+            e->stats.prompt_tokens = uint32_t(ids.size());
+            emit(std::move(*e));
+        }
         raw = attr.text();
         if (stop_hit.load()) {  // the model's text up to its thinking's end, then the answer as cut
             const size_t close = raw.find("</think>");

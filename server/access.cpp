@@ -32,10 +32,20 @@ bool bearer_matches(const std::string& authorization, const std::string& key) {
     return diff == 0;
 }
 
+// A browser never sends a scheme's default port: https://x:443 is https://x.
+static std::string without_default_port(const std::string& o) {
+    for (const char* d : {"https://", "http://"}) {
+        const std::string port = std::string(d) == "https://" ? ":443" : ":80";
+        if (o.rfind(d, 0) == 0 && o.size() > port.size() && o.compare(o.size() - port.size(), port.size(), port) == 0)
+            return o.substr(0, o.size() - port.size());
+    }
+    return o;
+}
+
 CorsPolicy::CorsPolicy(const std::vector<std::string>& extra) {
     for (const std::string& o : extra) {
         if (o == "*") any_ = true;
-        extra_.push_back(lower(o));
+        extra_.push_back(without_default_port(lower(o)));
     }
 }
 
@@ -46,8 +56,11 @@ bool CorsPolicy::allows(const std::string& origin) const {
     return is_local(o) || std::find(extra_.begin(), extra_.end(), o) != extra_.end();
 }
 
+// As a browser writes an origin: scheme://host[:port], the host a name (no trailing dot), an IPv4
+// address or [IPv6]; no user, path, query or fragment, which would never match.
 bool is_cors_origin(const std::string& s) {
-    static const std::regex origin(R"([A-Za-z][A-Za-z0-9+.-]*://[^/?#\s]+)");
+    static const std::regex origin(R"([a-z][a-z0-9+.-]*://([a-z0-9-]+(\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(:[0-9]{1,5})?)",
+                                   std::regex::icase);
     return s == "*" || std::regex_match(s, origin);
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string_view>
 #include <system_error>
 
 #include "loader/json_util.h"
@@ -137,8 +138,13 @@ std::string without_dir(std::string message, const std::filesystem::path& dir) {
     std::error_code ec;
     std::vector<std::string> prefixes = {(dir / "").string(), (std::filesystem::absolute(dir, ec).lexically_normal() / "").string()};
     if (prefixes[0].size() < prefixes[1].size()) std::swap(prefixes[0], prefixes[1]);
+    // Only where a path starts (the message's start, after a space, a quote, a parenthesis or a colon):
+    // with -m r1, the "r1/" inside another path is not the model's directory.
     for (const std::string& p : prefixes)
-        for (size_t at; (at = message.find(p)) != std::string::npos;) message.erase(at, p.size());
+        for (size_t at = 0; (at = message.find(p, at)) != std::string::npos;) {
+            if (at == 0 || std::string_view(" '\"(:").find(message[at - 1]) != std::string_view::npos) message.erase(at, p.size());
+            else ++at;
+        }
     return message;
 }
 

@@ -361,6 +361,15 @@ void draw_status_bar(App& app) {
         for (int i = int(c->messages.size()) - 1; i >= 0 && !b; --i)
             if (c->messages[size_t(i)].role == "assistant") b = c->messages[size_t(i)].cur();
     Engine* e = app.ctl().engine();
+    // The side panel's toggle keeps its place at the right end: the figures are clipped before it, so
+    // on a narrow window it is never pushed out of sight.
+    const char* label = app.settings.show_vram ? "Hide side panel" : "Show side panel";
+    const float button_w = ImGui::CalcTextSize(label).x + ImGui::GetStyle().FramePadding.x * 2;
+    const float button_x = ImGui::GetWindowContentRegionMax().x - button_w;
+    const ImVec2 line = ImGui::GetCursorScreenPos();
+    ImGui::PushClipRect(ImVec2(ImGui::GetWindowPos().x, line.y),
+                        ImVec2(ImGui::GetWindowPos().x + button_x - ImGui::GetStyle().ItemSpacing.x, line.y + ImGui::GetFrameHeight()),
+                        true);
     if (b && (b->generated_tokens || !b->tokens.empty())) {
         const ReplyCounts n = reply_counts(*b);
         // While streaming the Stats event has not come yet: estimate from the records so far.
@@ -381,11 +390,9 @@ void draw_status_bar(App& app) {
         ImGui::SameLine();
         ImGui::TextColored(kAccent, "   %s", app.view.status_line.c_str());
     }
+    ImGui::PopClipRect();
     // The side panel (trace, VRAM, fit, profile, settings) can make way for the reply.
-    const char* label = app.settings.show_vram ? "Hide side panel" : "Show side panel";
-    const float w = ImGui::CalcTextSize(label).x + ImGui::GetStyle().FramePadding.x * 2;
-    const float after = ImGui::GetItemRectMax().x - ImGui::GetWindowPos().x + ImGui::GetStyle().ItemSpacing.x;
-    ImGui::SameLine(std::max(after, ImGui::GetWindowContentRegionMax().x - w));
+    ImGui::SameLine(button_x);
     if (ImGui::SmallButton(label)) {
         app.settings.show_vram = !app.settings.show_vram;
         app.save_settings();

@@ -145,7 +145,9 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
         offset = end;
         while (hit_i < hits.size() && hits[hit_i].second <= begin) ++hit_i;
         const bool hit = hit_i < hits.size() && hits[hit_i].first < end;
-        const bool current_hit = hit && hits_before + hit_i == size_t(app.view.search_hit) % hits_total;
+        bool current_hit = false;  // the current one may be any hit in this token, not only its first
+        for (size_t j = hit_i; hit && j < hits.size() && hits[j].first < end; ++j)
+            current_hit |= hits_before + j == size_t(app.view.search_hit) % hits_total;
         // A token may hold newlines: lay out its segments, breaking lines at them.
         size_t s = 0;
         ImVec2 first_min(-1, -1), last_max;
@@ -284,22 +286,22 @@ void draw_trace_tools(App& app) {
     if (ImGui::InputTextWithHint("##search", "search the trace (Ctrl+F)", &app.view.search)) app.view.search_hit = 0;
     app.view.search_open = !app.view.search.empty();
     if (b && app.view.search_open) {
-        // Hits as tokens: the first token of each match, in reasoning then answer order.
+        // Hits as tokens, every match of find_all in reasoning then answer order (the numbering the
+        // token flow uses for the current one): the token a match starts in, or the next one.
         std::vector<std::pair<int, bool>> hit_tokens;
         for (int pass = 0; pass < 2; ++pass) {
             const bool r = pass == 0;
             const auto hits = find_all(r ? b->reasoning : b->answer, app.view.search);
             size_t off = 0, h = 0;
+            int last = -1;
             for (size_t i = 0; i < b->tokens.size() && h < hits.size(); ++i) {
                 const std::string& part = r ? b->tokens[i].reasoning_text : b->tokens[i].answer_text;
                 if (part.empty()) continue;
                 const size_t end = off + part.size();
-                while (h < hits.size() && hits[h].first < end) {
-                    if (hits[h].first >= off) hit_tokens.push_back({int(i), r});
-                    ++h;
-                }
-                off = end;
+                for (; h < hits.size() && hits[h].first < end; ++h) hit_tokens.push_back({int(i), r});
+                off = end, last = int(i);
             }
+            for (; h < hits.size(); ++h) hit_tokens.push_back({last, r});  // in text no record holds
         }
         ImGui::Text("%d match%s", int(hit_tokens.size()), hit_tokens.size() == 1 ? "" : "es");
         if (!hit_tokens.empty()) {

@@ -34,6 +34,10 @@ TEST(ServeCors, NamedOriginsAndTheWildcard) {
     EXPECT_TRUE(named.allows("http://localhost:1"));             // localhost's still may
     EXPECT_FALSE(named.allows("https://app.example.com"));       // another port is another origin
     EXPECT_FALSE(named.allows("http://app.example.com:3000"));
+    // A browser never sends the default port: a named one is dropped, so the origin still matches.
+    EXPECT_TRUE(CorsPolicy({"https://app.example.com:443"}).allows("https://app.example.com"));
+    EXPECT_TRUE(CorsPolicy({"http://app.example.com:80"}).allows("http://app.example.com"));
+    EXPECT_FALSE(CorsPolicy({"http://app.example.com:443"}).allows("http://app.example.com"));
     const CorsPolicy any({"*"});
     EXPECT_TRUE(any.allows("https://anything.example"));
     EXPECT_TRUE(any.allows("null"));
@@ -44,7 +48,8 @@ TEST(ServeCors, TheOptionTakesOriginsOnly) {
     for (const char* o : {"*", "https://app.example.com", "http://localhost:5173", "http://[::1]:80", "tauri://localhost"})
         EXPECT_TRUE(is_cors_origin(o)) << o;
     for (const char* o : {"", "app.example.com", "https://app.example.com/", "https://app.example.com/path", "https://",
-                          "*.example.com", "https://a b"})
+                          "*.example.com", "https://a b", "https://user@app.example.com", "https://app.example.com.",
+                          "https://app.example.com:port", "https://app..example.com"})
         EXPECT_FALSE(is_cors_origin(o)) << o;
 }
 

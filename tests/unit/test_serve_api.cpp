@@ -118,6 +118,9 @@ TEST(ServeApi, ClientMessagesNameModelFilesWithoutTheirDirectory) {
     // A relative directory is cut as given and as the absolute path it stands for.
     const std::string abs = (std::filesystem::current_path() / "m" / "tokenizer.json").string();
     EXPECT_EQ(without_dir("m/tokenizer.json: bad; " + abs + ": bad", "m"), "tokenizer.json: bad; tokenizer.json: bad");
+    // Only where a path starts: with -m r1, "/data/r1/x" is another path and stays whole.
+    EXPECT_EQ(without_dir("r1/config.json: bad (see /data/r1/x)", "r1"), "config.json: bad (see /data/r1/x)");
+    EXPECT_EQ(without_dir("'r1/config.json': bad", "r1"), "'config.json': bad");
     EXPECT_EQ(without_dir("prompt: it is 9 tokens but the context holds 4", "/srv/models/r1"),
               "prompt: it is 9 tokens but the context holds 4");
 }
