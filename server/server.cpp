@@ -338,6 +338,10 @@ void Server::preflight(const Request& req, Response& res) {
     const std::string asked = req.get_header_value("Access-Control-Request-Headers");
     res.set_header("Access-Control-Allow-Headers", asked.empty() ? "Authorization, Content-Type" : asked);
     res.set_header("Access-Control-Max-Age", "7200");  // Chromium's cap: one preflight per route for 2 h
+    // Chrome asks before a public page calls a private address (Private Network Access): an origin
+    // the policy allows may.
+    if (req.get_header_value("Access-Control-Request-Private-Network") == "true")
+        res.set_header("Access-Control-Allow-Private-Network", "true");
 }
 
 // On every answer (errors and streams too, since this runs as its headers are written): the Origin
@@ -345,7 +349,9 @@ void Server::preflight(const Request& req, Response& res) {
 void Server::add_cors_headers(const Request& req, Response& res) const {
     res.set_header("Vary", "Origin");
     const std::string origin = req.get_header_value("Origin");
-    if (cors_.allows(origin)) res.set_header("Access-Control-Allow-Origin", origin);
+    if (!cors_.allows(origin)) return;
+    res.set_header("Access-Control-Allow-Origin", origin);
+    res.set_header("Access-Control-Expose-Headers", "Retry-After");  // a 503's hint, for the SDKs' back-off
 }
 
 bool Server::authorized(const Request& req) const {

@@ -396,10 +396,18 @@ async function corsChecks(srv) {
     pre.status === 204 && acao(pre) === "http://localhost:5173" && /\bPOST\b/.test(pre.headers.get("access-control-allow-methods")) &&
       pre.headers.get("access-control-allow-headers") === "authorization,content-type,x-stainless-os" &&
       Number(pre.headers.get("access-control-max-age")) > 0, headersOf(pre));
+  const pna = await raw(srv, "OPTIONS", "/v1/models", undefined, { Origin: "http://localhost:5173",
+    "Access-Control-Request-Method": "GET", "Access-Control-Request-Private-Network": "true" });
+  const evilPna = await raw(srv, "OPTIONS", "/v1/models", undefined, { Origin: "https://evil.example",
+    "Access-Control-Request-Method": "GET", "Access-Control-Request-Private-Network": "true" });
+  check("CORS: Chrome's Private Network Access preflight is granted to an allowed origin only",
+    pna.status === 204 && pna.headers.get("access-control-allow-private-network") === "true" &&
+      evilPna.headers.get("access-control-allow-private-network") === null, `${headersOf(pna)} | ${headersOf(evilPna)}`);
   const streamed = await raw(srv, "POST", "/v1/chat/completions", { messages: Q(PROBLEMS[1][0]), temperature: 0, stream: true },
     { Origin: "http://127.0.0.1:3000" });
   check("CORS: a stream for a page on http://127.0.0.1:3000 carries its origin, and Vary: Origin",
     streamed.status === 200 && acao(streamed) === "http://127.0.0.1:3000" && /origin/i.test(streamed.headers.get("vary")) &&
+      /retry-after/i.test(streamed.headers.get("access-control-expose-headers")) &&
       streamed.text.includes("data: [DONE]"), headersOf(streamed));
   const failed = await raw(srv, "POST", "/v1/chat/completions", { messages: "hi" }, { Origin: "https://[::1]:8443" });
   check("CORS: an error for a page on https://[::1]:8443 carries its origin",
