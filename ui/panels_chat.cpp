@@ -239,20 +239,26 @@ void draw_reply(App& app) {
     const float avail_h = ImGui::GetContentRegionAvail().y;
     const float avail_w = ImGui::GetContentRegionAvail().x;
     const uint32_t n_reason = reply_counts(*b).reasoning;
-    std::string rhead = "Reasoning · ";
-    char secs[64] = "";
+    // The header in full, and short for a narrow pane (the full one then in its tooltip).
+    std::string rhead = "Reasoning · ", rshort = "Reasoning · ";
+    char secs[64] = "", secs_short[32] = "";
     if (b->reasoning.empty() && !b->done.empty()) {
         rhead += "none";  // no thinking text (a budget of 0 forces an empty block: one token, nothing to read)
+        rshort += "none";
     } else {
         rhead += n_reason == 1 ? "1 token" : std::to_string(n_reason) + " tokens";
-        if (b->thinking_s > 0)
+        rshort += std::to_string(n_reason);
+        if (b->thinking_s > 0) {
             std::snprintf(secs, sizeof secs, b->thought_from_fork ? " · %.1f s after the fork" : " · thought for %.1f s",
                           b->thinking_s);
-        else if (b->done.empty() && app.target)
+            std::snprintf(secs_short, sizeof secs_short, " · %.1f s", b->thinking_s);
+        } else if (b->done.empty() && app.target) {
             std::snprintf(secs, sizeof secs, " · thinking %.1f s…", app.now() - app.reply_started());
+            std::snprintf(secs_short, sizeof secs_short, " · %.1f s…", app.now() - app.reply_started());
+        }
     }
     rhead += secs;
-    rhead += "###rh";
+    rshort += secs_short;
     const float gap = ImGui::GetStyle().ItemSpacing.x;
     bool& show = app.settings.show_reasoning;
     auto toggle = [&](float width) {
@@ -260,9 +266,14 @@ void draw_reply(App& app) {
         ImGui::PushStyleColor(ImGuiCol_Text, kDim);
         ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0, 0, 0, 0));
         ImGui::PushStyleVar(ImGuiStyleVar_ButtonTextAlign, ImVec2(0, 0.5f));
-        if (ImGui::Button((std::string(show ? "▾ " : "▸ ") + rhead).c_str(), ImVec2(width, 0))) show = !show;
-        if (b->thought_from_fork && ImGui::IsItemHovered())
-            ImGui::SetTooltip("thinking time from the fork on: the parent's time up to the fork is not known per token");
+        const std::string arrow = show ? "▾ " : "▸ ";
+        const bool fits = ImGui::CalcTextSize((arrow + rhead).c_str()).x + ImGui::GetStyle().FramePadding.x * 2 <= width;
+        if (ImGui::Button((arrow + (fits ? rhead : rshort) + "###rh").c_str(), ImVec2(width, 0))) show = !show;
+        if (ImGui::IsItemHovered() && (!fits || b->thought_from_fork))
+            ImGui::SetTooltip("%s%s", rhead.c_str(),
+                              b->thought_from_fork ? "\nthinking time from the fork on: the parent's time up to the fork is "
+                                                     "not known per token"
+                                                   : "");
         ImGui::PopStyleVar();
         ImGui::PopStyleColor(2);
     };
