@@ -1,12 +1,12 @@
 #include "loader/model_config.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <optional>
 
 #include "common/error.h"
 #include "loader/json_util.h"
+#include "loader/tokenizer_utf8.h"
 
 namespace r1vk {
 
@@ -106,11 +106,6 @@ private:
     std::string prefix_;
 };
 
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 json parse_object(const std::string& text, const std::string& file) {
     json j = json_util::parse_strict(text, file, "file");
     if (!j.is_object()) fail_input(file, "expected a JSON object, got " + json_util::describe(j));
@@ -124,7 +119,7 @@ QuantConfig parse_quant(const json& q, const std::string& file, const std::strin
     QuantConfig c;
     c.source = file;
     // AutoGPTQ's quantize_config.json predates quant_method, so absent means GPTQ.
-    if (auto m = f.string("quant_method"); m && lower(*m) != "gptq")
+    if (auto m = f.string("quant_method"); m && tok::ascii_lower(*m) != "gptq")
         f.fail("quant_method", as_literal(*m) + " is not supported (r1vk runs GPTQ)");
     c.bits = f.required_int("bits", 1, 64);
     if (c.bits != 4) f.fail("bits", std::to_string(c.bits) + " is not supported (r1vk runs 4-bit GPTQ)");
@@ -136,14 +131,14 @@ QuantConfig parse_quant(const json& q, const std::string& file, const std::strin
     // GPTQModel spells the on-disk format "checkpoint_format"; some versions also write "format".
     auto fmt = f.string("checkpoint_format");
     if (!fmt) fmt = f.string("format");
-    const std::string fm = fmt ? lower(*fmt) : "gptq";
+    const std::string fm = fmt ? tok::ascii_lower(*fmt) : "gptq";
     if (fm == "gptq")
         c.v2_zeros = false;
     else if (fm == "gptq_v2")
         c.v2_zeros = true;
     else
         f.fail("checkpoint_format", as_literal(*fmt) + " is not supported (r1vk reads \"gptq\" and \"gptq_v2\")");
-    if (auto pd = f.string("pack_dtype"); pd && lower(*pd) != "int32" && lower(*pd) != "torch.int32")
+    if (auto pd = f.string("pack_dtype"); pd && tok::ascii_lower(*pd) != "int32" && tok::ascii_lower(*pd) != "torch.int32")
         f.fail("pack_dtype", as_literal(*pd) + " is not supported (r1vk reads int32-packed weights)");
     if (f.boolean("lm_head").value_or(false))
         f.fail("lm_head", "a quantized lm_head is not supported yet");

@@ -73,6 +73,14 @@ inline size_t utf8_append_lossy(std::string_view s, std::string& out, bool final
     return i;
 }
 
+// s with A-Z as a-z, and every other byte as it is (case-insensitive names: a config's
+// quant_method, an HTTP auth scheme or origin, the app's trace search).
+inline std::string ascii_lower(std::string s) {
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+    return s;
+}
+
 // s made safe for a terminal line: ill-formed UTF-8 becomes U+FFFD, and every character that could
 // move the cursor, start an escape sequence or reorder the text (C0 and C1 controls, DEL, the bidi
 // embeddings, overrides and isolates) becomes '?'. For errors that quote a file's bytes or a path.

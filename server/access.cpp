@@ -1,17 +1,13 @@
 #include "server/access.h"
 
 #include <algorithm>
-#include <cctype>
 #include <regex>
+
+#include "loader/tokenizer_utf8.h"
 
 namespace r1vk::server {
 
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return s;
-}
 
 // http(s)://localhost, 127.0.0.1 or [::1], with any port or none; nothing else (localhost.example.com
 // is someone else's).
@@ -24,7 +20,7 @@ bool is_local(const std::string& origin) {
 
 bool bearer_matches(const std::string& authorization, const std::string& key) {
     const size_t space = authorization.find(' ');
-    if (space == std::string::npos || lower(authorization.substr(0, space)) != "bearer") return false;
+    if (space == std::string::npos || tok::ascii_lower(authorization.substr(0, space)) != "bearer") return false;
     const size_t token = authorization.find_first_not_of(' ', space);  // 1*SP between scheme and token
     const std::string got = token == std::string::npos ? "" : authorization.substr(token);
     unsigned diff = got.size() != key.size();
@@ -34,25 +30,22 @@ bool bearer_matches(const std::string& authorization, const std::string& key) {
 
 // A browser never sends a scheme's default port: https://x:443 is https://x.
 static std::string without_default_port(const std::string& o) {
-    for (const char* d : {"https://", "http://"}) {
-        const std::string port = std::string(d) == "https://" ? ":443" : ":80";
-        if (o.rfind(d, 0) == 0 && o.size() > port.size() && o.compare(o.size() - port.size(), port.size(), port) == 0)
-            return o.substr(0, o.size() - port.size());
-    }
+    if (o.starts_with("https://") && o.ends_with(":443")) return o.substr(0, o.size() - 4);
+    if (o.starts_with("http://") && o.ends_with(":80")) return o.substr(0, o.size() - 3);
     return o;
 }
 
 CorsPolicy::CorsPolicy(const std::vector<std::string>& extra) {
     for (const std::string& o : extra) {
         if (o == "*") any_ = true;
-        extra_.push_back(without_default_port(lower(o)));
+        extra_.push_back(without_default_port(tok::ascii_lower(o)));
     }
 }
 
 bool CorsPolicy::allows(const std::string& origin) const {
     if (origin.empty()) return false;
     if (any_) return true;
-    const std::string o = lower(origin);
+    const std::string o = tok::ascii_lower(origin);
     return is_local(o) || std::find(extra_.begin(), extra_.end(), o) != extra_.end();
 }
 

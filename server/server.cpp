@@ -91,8 +91,6 @@ BodyRead read_body(const httplib::ContentReader& read, std::string* out) {
 // 413 for a Content-Length past the limit, 415 for an encoding it cannot decode.
 bool refuse_body(BodyRead r, Response& res) {
     if (r == BodyRead::Whole) return false;
-    // What is left of the body would be read as the next request: the client must not send one here.
-    res.set_header("Connection", "close");
     if (r == BodyRead::TooBig || res.status == 413)
         send_error(res, ApiError(413, "the request body is over the 16 MiB limit (after decoding)", "invalid_request_error"));
     else if (res.status == 415)
@@ -105,12 +103,6 @@ bool refuse_body(BodyRead r, Response& res) {
 
 bool has_body(const Request& req) {
     return req.has_header("Transfer-Encoding") || std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) > 0;
-}
-
-// An answer given before the body is read leaves the body in the connection, where it would be read as
-// the next request: the client is told to close it (and the server closes it: one request a connection).
-void close_if_body_unread(const Request& req, Response& res) {
-    if (has_body(req)) res.set_header("Connection", "close");
 }
 
 void send_unauthorized(Response& res) {
@@ -277,9 +269,9 @@ void Server::install_routes() {
 // What no route takes (an unknown route, or a route with the wrong method), and httplib's own refusals.
 void Server::install_misses() {
     // A body sent to no route is read too (through the same cap, then dropped): httplib would read it
-    // whole into memory otherwise, and one left unread would be parsed as the connection's next request.
+    // whole into memory otherwise, and closing on one left unread resets the client before it reads why.
     const auto miss_with_body = [this](const Request& req, Response& res, const httplib::ContentReader& read) {
-        if (read_body(read, nullptr) != BodyRead::Whole) res.set_header("Connection", "close");
+        read_body(read, nullptr);
         if (!authorized(req)) return send_unauthorized(res);  // see before_routing
         route_miss(req, res);
     };
@@ -304,7 +296,6 @@ httplib::Server::HandlerResponse Server::before_routing(const Request& req, Resp
     using R = httplib::Server::HandlerResponse;
     // A browser's preflight carries no credentials: it is answered before the API key is looked at.
     if (req.method == "OPTIONS") {
-        close_if_body_unread(req, res);
         preflight(req, res);
         return R::Handled;
     }
@@ -312,7 +303,6 @@ httplib::Server::HandlerResponse Server::before_routing(const Request& req, Resp
     // before httplib reads it.
     static const std::set<std::string> routed = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
     if (!routed.count(req.method)) {
-        close_if_body_unread(req, res);
         route_miss(req, res);
         return R::Handled;
     }
@@ -320,7 +310,6 @@ httplib::Server::HandlerResponse Server::before_routing(const Request& req, Resp
     // A request with a body gets its 401 from its handler, once the body is read: closed on an unread
     // body, the connection is reset and the client may never see the answer.
     if (has_body(req) && req.method != "GET" && req.method != "HEAD") return R::Unhandled;
-    close_if_body_unread(req, res);
     send_unauthorized(res);
     return R::Handled;
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ui/controller.h"
@@ -23,6 +24,15 @@ struct Target {
     uint64_t gen = 0;
 };
 
+// The trace search's matches ([begin,end) bytes) in one reply's reasoning and answer, found once a
+// frame: the panes and the counter number them alike, the reasoning's first.
+struct SearchHits {
+    int frame = -1;
+    const void* branch = nullptr;  // the reply they were found in (compared, never followed)
+    std::string needle;
+    std::vector<std::pair<size_t, size_t>> reasoning, answer;
+};
+
 // Per-frame view state that is not worth persisting.
 struct View {
     std::string prompt;
@@ -33,6 +43,7 @@ struct View {
                                 // an id, not an index, so deleting another one does not move the box
     std::string search;
     bool search_open = false;
+    SearchHits search_hits;
     bool search_focus = false;
     int search_hit = 0;
     int jump_token = -1;        // scroll the trace to this token next frame

@@ -16,6 +16,11 @@ namespace r1vk::ui {
 
 namespace {
 
+// What a finished reply without an answer says in its place.
+std::string no_answer_note(const Branch& b) {
+    return std::string("(no answer: ") + (b.done == "eos" ? "the model stopped" : done_label(b.done)) + ")";
+}
+
 int shown_message(App& app) {
     Conversation* c = app.current();
     if (!c) return -1;
@@ -120,7 +125,7 @@ static void draw_history(App& app, Conversation& c, int shown) {
             else if (!b->answer.empty()) ImGui::TextUnformatted(b->answer.c_str());
             else if (b->done.empty()) ImGui::TextColored(kDim, "thinking…");
             else if (!b->error.empty()) ImGui::TextColored(kErr, "%s", b->error.c_str());
-            else ImGui::TextColored(kDim, "(no answer: %s)", b->done == "eos" ? "the model stopped" : done_label(b->done));
+            else ImGui::TextColored(kDim, "%s", no_answer_note(*b).c_str());
             ImGui::PopTextWrapPos();
         }
         ImGui::Spacing();
@@ -150,8 +155,7 @@ static void pane(App& app, int msg, Branch& b, bool reasoning, ImVec2 size) {
         if (streaming && (reasoning ? b.reasoning.empty() : b.answer.empty()))
             ImGui::TextColored(kDim, reasoning ? "…" : (b.reasoning.empty() ? "waiting for the first token…" : "thinking…"));
         else if (!streaming && !b.done.empty() && (reasoning ? b.reasoning.empty() : b.answer.empty()))
-            ImGui::TextColored(kDim, "%s", reasoning ? "(no thinking)"
-                                                     : ("(no answer: " + std::string(b.done == "eos" ? "the model stopped" : done_label(b.done)) + ")").c_str());
+            ImGui::TextColored(kDim, "%s", reasoning ? "(no thinking)" : no_answer_note(b).c_str());
         if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 2) follow = true;
         if (streaming && follow) ImGui::SetScrollHereY(1.0f);
     }

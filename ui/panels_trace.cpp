@@ -36,13 +36,19 @@ std::string visible(const std::string& s) {
 std::vector<std::pair<size_t, size_t>> find_all(const std::string& hay, const std::string& needle) {
     std::vector<std::pair<size_t, size_t>> out;
     if (needle.empty()) return out;
-    auto lower = [](std::string s) {
-        for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-        return s;
-    };
-    const std::string h = lower(hay), n = lower(needle);
+    const std::string h = tok::ascii_lower(hay), n = tok::ascii_lower(needle);
     for (size_t p = h.find(n); p != std::string::npos; p = h.find(n, p + 1)) out.push_back({p, p + n.size()});
     return out;
+}
+
+const SearchHits& search_hits(App& app, const Branch& b) {
+    SearchHits& h = app.view.search_hits;
+    if (h.frame != ImGui::GetFrameCount() || h.branch != &b || h.needle != app.view.search) {
+        h.frame = ImGui::GetFrameCount(), h.branch = &b, h.needle = app.view.search;
+        h.reasoning = find_all(b.reasoning, h.needle);
+        h.answer = find_all(b.answer, h.needle);
+    }
+    return h;
 }
 
 void token_tooltip(const TokRec& t, int index) {
@@ -122,14 +128,12 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
     const float line_step = lh + 3;
     const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
     const ImVec2 clip_min = ImGui::GetWindowPos(), clip_max = clip_min + ImGui::GetWindowSize();
-    const auto hits = app.view.search_open ? find_all(full, app.view.search) : std::vector<std::pair<size_t, size_t>>{};
     // The search counts the reasoning's hits, then the answer's: the current one gets its own colour.
-    size_t hits_before = 0, hits_total = hits.size();
-    if (!hits.empty()) {
-        const size_t other = find_all(reasoning ? b.answer : b.reasoning, app.view.search).size();
-        hits_before = reasoning ? 0 : other;
-        hits_total += other;
-    }
+    const std::vector<std::pair<size_t, size_t>> no_hits;
+    const SearchHits* sh = app.view.search_open ? &search_hits(app, b) : nullptr;
+    const auto& hits = sh ? (reasoning ? sh->reasoning : sh->answer) : no_hits;
+    const size_t hits_before = sh && !reasoning ? sh->reasoning.size() : 0;
+    const size_t hits_total = sh ? sh->reasoning.size() + sh->answer.size() : 0;
     const ImVec2 mouse = ImGui::GetIO().MousePos;
     const bool hovered_win = ImGui::IsWindowHovered();
     float x = 0, y = 0;
@@ -291,7 +295,7 @@ void draw_trace_tools(App& app) {
         std::vector<std::pair<int, bool>> hit_tokens;
         for (int pass = 0; pass < 2; ++pass) {
             const bool r = pass == 0;
-            const auto hits = find_all(r ? b->reasoning : b->answer, app.view.search);
+            const auto& hits = r ? search_hits(app, *b).reasoning : search_hits(app, *b).answer;
             size_t off = 0, h = 0;
             int last = -1;
             for (size_t i = 0; i < b->tokens.size() && h < hits.size(); ++i) {
