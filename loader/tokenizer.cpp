@@ -607,11 +607,22 @@ std::vector<std::string> Tokenizer::pre_tokenize(std::string_view normalized) co
 int32_t Tokenizer::bos_id() const { return impl_->bos; }
 int32_t Tokenizer::eos_id() const { return impl_->eos; }
 
-std::string StreamDecoder::push(int32_t id) {
+std::string StreamDecoder::push(int32_t id, size_t* earlier) {
+    const size_t held = pending_.size();  // bytes earlier tokens left unfinished
     pending_ += tok_->token_bytes(id);
     std::string out;
-    size_t used = tok::utf8_append_lossy(pending_, out, false);
-    pending_.erase(0, used);
+    size_t i = 0, early = 0;
+    // tok::utf8_append_lossy, one step at a time, to see where the held bytes' part of the text ends.
+    while (i < pending_.size()) {
+        const int n = tok::utf8_seq(pending_, i);
+        if (n == 0) break;  // unfinished: waits for the next token
+        if (n > 0) out.append(pending_, i, size_t(n));
+        else out.append(tok::kReplacement);
+        i += size_t(n > 0 ? n : -n);
+        if (i <= held) early = out.size();
+    }
+    pending_.erase(0, i);
+    if (earlier) *earlier = early;
     return out;
 }
 

@@ -54,7 +54,10 @@ private:
 class StreamDecoder {
 public:
     explicit StreamDecoder(const Tokenizer& tok) : tok_(&tok) {}
-    std::string push(int32_t id);
+    // `earlier`, when given, is set to how many bytes at the start of the result stand for bytes of
+    // earlier tokens: U+FFFD for a sequence those left unfinished that this token shows is broken. A
+    // character this token completes is its own.
+    std::string push(int32_t id, size_t* earlier = nullptr);
     std::string flush();  // whatever is pending, invalid bytes replaced by U+FFFD
     void reset() { pending_.clear(); }
 

@@ -362,6 +362,14 @@ namespace {
 class TokenAttributor {
 public:
     void add(TokenInfo info, size_t begin, size_t end) { pending_.push_back({std::move(info), begin, end, false}); }
+    // Text that stands for the last token's bytes but came out only with the next token's (U+FFFD
+    // for a sequence it left unfinished): it is the last token's, so each token appears in one place
+    // and its text is its own. When that token is already out, the text stays with the next one.
+    bool extend_last(size_t n) {
+        if (n == 0 || pending_.empty()) return false;
+        pending_.back().end += n;
+        return true;
+    }
     void append_text(std::string_view s) { text_.append(s); }
     TokenInfo& last() { return pending_.back().info; }
     const std::string& text() const { return text_; }
@@ -581,7 +589,8 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         };
         // One token of the reply through the decoder and the splitter; its events go out at once.
         auto push_token = [&](int32_t id, bool injected, bool is_prefix, const TokenTrace* trace) {
-            const std::string text = dec.push(id);
+            size_t earlier = 0;
+            const std::string text = dec.push(id, &earlier);
             TokenInfo ti;
             ti.index = index++;
             ti.id = id;
@@ -592,7 +601,8 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
             const bool before = !split.in_reasoning() && !split.closed();
             const bool was_answer = split.closed();
             attr.append_text(text);
-            attr.add(std::move(ti), offset, offset + text.size());
+            const size_t begin = attr.extend_last(earlier) ? offset + earlier : offset;
+            attr.add(std::move(ti), begin, offset + text.size());
             offset += text.size();
             const ReasoningSplitter::Out o = split.push(text);
             // The tokens from the one opening the thinking to the one closing it are reasoning.
@@ -644,8 +654,9 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         if (lr.stats.ttft_s > 0) lr.stats.ttft_s += setup_s;
         // The last sampled token never went through the model: the cache holds pos() tokens.
         cached_.resize(std::min<size_t>(cached_.size(), model.pos()));
-        const std::string rest = dec.flush();
+        const std::string rest = dec.flush();  // the last token's unfinished bytes, as U+FFFD
         attr.append_text(rest);
+        attr.extend_last(rest.size());
         if (!stop_hit.load()) {
             send(split.push(rest));
             send(split.finish());

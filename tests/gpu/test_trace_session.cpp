@@ -280,5 +280,37 @@ TEST(TraceSession, ForcedTokensObeyEndOfSequenceMaxTokensAndTheContext) {
     expect_clean(*e);
 }
 
+// A byte token that starts a character and a token that shows it broken: the U+FFFD is the first
+// token's text, not the second's, and no token is reported twice, also at the end of a reply (the
+// decoder's flush). Forced tokens make the bytes certain; they carry data like sampled ones.
+TEST(TraceSession, ABrokenCharacterIsTheTextOfTheTokenThatStartedIt) {
+    auto e = demo_engine();
+    Session s(*e);
+    const Tokenizer& tok = *e->tokenizer();
+    int32_t lead = -1, space = -1;
+    for (int32_t id = 0; id < e->config().vocab_size && (lead < 0 || space < 0); ++id) {
+        if (tok.token_bytes(id) == "\xE2") lead = id;
+        if (tok.token_bytes(id) == " ") space = id;
+    }
+    ASSERT_GE(lead, 0);
+    ASSERT_GE(space, 0);
+    const std::vector<int32_t> forced = {lead, space, lead};
+    GenerationParams g = greedy(3);
+    g.max_new_tokens = uint32_t(forced.size());  // the reply ends with the last lead byte unfinished
+    s.start_continue(kSum, forced, 0, g);
+    Reply r = collect(s);
+    ASSERT_EQ(r.reason, DoneReason::MaxTokens) << r.error;
+    std::vector<uint32_t> indices;
+    std::vector<std::string> texts;
+    for (const Event& d : r.deltas) {
+        std::string cat;
+        for (const TokenInfo& t : d.tokens) cat += t.text, indices.push_back(t.index), texts.push_back(t.text);
+        EXPECT_EQ(cat, d.text);
+    }
+    EXPECT_EQ(indices, (std::vector<uint32_t>{0, 1, 2}));
+    EXPECT_EQ(texts, (std::vector<std::string>{"\xEF\xBF\xBD", " ", "\xEF\xBF\xBD"}));
+    expect_clean(*e);
+}
+
 }  // namespace
 }  // namespace r1vk

@@ -137,6 +137,24 @@ TEST(TokenizerStream, HoldsPartialCharactersAndReplacesBrokenOnes) {
     sd.push(byte_token(0xE4));
     sd.reset();
     EXPECT_EQ(sd.push(byte_token('b')), "b");
+
+    // Which part of a push stands for earlier tokens' bytes: a broken sequence they left is theirs (its
+    // U+FFFD goes with them in a stream's token data), a character this token completes is its own.
+    size_t earlier = 99;
+    EXPECT_EQ(sd.push(byte_token('x'), &earlier), "x");
+    EXPECT_EQ(earlier, 0u);
+    EXPECT_EQ(sd.push(byte_token(0xE2), &earlier), "");
+    EXPECT_EQ(earlier, 0u);
+    EXPECT_EQ(sd.push(byte_token(' '), &earlier), "\xEF\xBF\xBD ");  // E2 then a space: E2 was broken
+    EXPECT_EQ(earlier, 3u);
+    EXPECT_EQ(sd.push(byte_token(0xE4), &earlier), "");
+    EXPECT_EQ(sd.push(byte_token(0xB8), &earlier), "");
+    EXPECT_EQ(sd.push(byte_token(0xAD), &earlier), "中");  // completed by this token: all its own
+    EXPECT_EQ(earlier, 0u);
+    EXPECT_EQ(sd.push(byte_token(0xF0), &earlier), "");
+    EXPECT_EQ(sd.push(byte_token(0x9F), &earlier), "");
+    EXPECT_EQ(sd.push(byte_token(0xC0), &earlier), "\xEF\xBF\xBD\xEF\xBF\xBD");  // F0 9F broken, then C0 itself
+    EXPECT_EQ(earlier, 3u);
 }
 
 TEST(TokenizerEncode, EmptyAndInvalidInput) {
