@@ -248,8 +248,12 @@ int cmd_info(const Tokens& t) {
                 std::printf("  lm_head fp16 (exact); --lm-head q8 would %s %s of VRAM (per-row int8 head, %s%s)\n",
                             costs ? "cost" : "save", format_bytes(costs ? plan8.total() - plan16.total() : q8_saving).c_str(),
                             format_bytes(plan8.of(MemCategory::LmHead)).c_str(), tied);
+            // Beyond the model's positions no budget makes it run: the table's verdict says so too.
             std::printf("VRAM plan at --ctx %u%s:\n%s", po.ctx, chosen >= 0 ? (" on " + devs[chosen].name).c_str() : "",
-                        plan.table(budget).c_str());
+                        plan.table(beyond ? 0 : budget).c_str());
+            if (beyond && budget)
+                std::printf("  %-14s %s -> refused: --ctx %u is beyond the model's %d positions\n", "device budget",
+                            format_bytes(budget).c_str(), po.ctx, max_pos);
             std::printf("Where it fits (the whole plan above, the context as large as the memory allows, up to %u):\n", limit);
             for (const Card& c : cards) {
                 const uint32_t lc = largest_ctx(cfg, c.po, c.bytes, limit);

@@ -76,9 +76,10 @@ GenerationParams generation_params(const Args& a, const ModelConfig& cfg) {
     g.sampling.min_p = float(a.number("min-p", g.sampling.min_p, 0, 1));
     g.sampling.repetition_penalty = float(a.number("repeat-penalty", g.sampling.repetition_penalty, 0.01, 100));
     const long long seed = a.integer("seed", -1, -1, INT64_MAX);
-    // Random seeds stay below 2^63 so that any printed seed can be given back to -s.
+    // Random seeds stay below 2^53 so that a printed seed can be given back to -s, also by a program
+    // that read it from the JSON stats as a double (JavaScript).
     g.sampling.seed = seed >= 0 ? uint64_t(seed)
-                                : ((uint64_t(std::random_device{}()) << 32 | std::random_device{}()) & uint64_t(INT64_MAX));
+                                : ((uint64_t(std::random_device{}()) << 32 | std::random_device{}()) & ((uint64_t(1) << 53) - 1));
     g.max_new_tokens = uint32_t(a.integer("n-predict", 4096, 1, 1 << 24));
     g.ignore_eos = a.has("ignore-eos");
     g.reasoning_budget = int(a.integer("reasoning-budget", -1, -1, 1 << 24));
@@ -172,6 +173,19 @@ int run_ids(const Args& a, const std::vector<int32_t>& prompt) {
         const uint32_t reuse = engine.model().pos();
         context.resize(reuse);
         context.insert(context.end(), turns[turn].begin(), turns[turn].end());
+        // As a chat prompt: one that leaves no room for a token is bad input (exit 2), said before the
+        // model runs, with a done event after the error as a generation's failure has.
+        if (context.size() >= engine.model().capacity()) {
+            const std::string what = turn ? "--then-ids" : "--prompt-ids";
+            const std::string why = "the prompt is " + std::to_string(context.size()) + " tokens" +
+                                    (turn ? " with the first turn" : "") + " but the context holds " +
+                                    std::to_string(engine.model().capacity()) + " (raise --ctx)";
+            if (a.has("json"))
+                std::printf("%s\n%s\n", nlohmann::ordered_json{{"type", "error"}, {"text", what + ": " + why}, {"exit_code", 2}}.dump().c_str(),
+                            nlohmann::ordered_json{{"type", "done"}, {"reason", "error"}}.dump().c_str());
+            std::fflush(stdout);
+            fail_input(what, why);
+        }
         std::vector<int32_t> out;
         nlohmann::ordered_json traces = nlohmann::ordered_json::array();
         LoopHooks hooks;
@@ -227,13 +241,20 @@ int cmd_run(const Tokens& t) {
     const std::string prompt = read_prompt(a);
     // A typo in a sampling option is reported before the model loads (9.4 GB for the 14B), not after.
     (void)generation_params(a, ModelConfig{});
-    const bool color = use_color(a.str("color", "auto"));
+    const bool color = use_color(a.str("color", "auto"), STDOUT_FILENO);
+    const bool color_err = use_color(a.str("color", "auto"), STDERR_FILENO);
     std::unique_ptr<Engine> engine;
     try {
         engine = load_engine(a);
     } catch (const Error& e) {
-        // --json promises events: a load failure is one too (and the usual line on stderr).
-        if (json) std::printf("{\"type\":\"error\",\"text\":\"%s\",\"exit_code\":%d}\n", json_escape(e.what()).c_str(), e.exit_code());
+        // --json promises events: a load failure is an error and a done event, as a failed reply's
+        // are (and the usual line on stderr). A path's bytes that are not UTF-8 become U+FFFD.
+        if (json) {
+            using oj = nlohmann::ordered_json;
+            std::printf("%s\n%s\n", oj{{"type", "error"}, {"text", e.what()}, {"exit_code", e.exit_code()}}.dump(-1, ' ', false, oj::error_handler_t::replace).c_str(),
+                        oj{{"type", "done"}, {"reason", "error"}}.dump().c_str());
+            std::fflush(stdout);
+        }
         throw;
     }
     warn_template_fallback(*engine->chat_template());
@@ -242,7 +263,7 @@ int cmd_run(const Tokens& t) {
     if (a.has("system")) conv.push_back({"system", a.str("system")});
     conv.push_back({"user", prompt});
     Session session(*engine);
-    Printer print(json, color, engine->tokenizer(), gp.max_new_tokens, engine->model().capacity());
+    Printer print(json, color, color_err, isatty(STDOUT_FILENO), engine->tokenizer(), gp.max_new_tokens, engine->model().capacity());
     if (a.has("reply-prefix")) {
         // Branching from a fork: the KV cache holds nothing yet here, so this prefills the prompt and
         // the prefix once; the app and the server reuse a live cache up to the fork.
@@ -292,13 +313,14 @@ void save_conversation(const std::string& path, const std::vector<ChatMessage>& 
     }
 }
 
-// Drops the oldest user/assistant turns until the prompt leaves `room` tokens for the reply.
-// Returns how many turns were dropped. Turns are dropped only when that lets the question in: a
-// question too long for the context on its own leaves the history as it was (start() then refuses
-// it with a one-line error, and the chat goes on with everything it had).
-int fit_context(Engine& engine, std::vector<ChatMessage>& conv, uint32_t room) {
+// What the model is sent of the conversation: without the oldest user/assistant turns, as many as the
+// prompt must lose to leave `room` tokens for the reply; `dropped` says how many. The conversation
+// itself keeps them (/save writes them all). Turns are dropped only when that lets the question in: a
+// question too long for the context on its own goes with the whole history (start() then refuses it
+// with a one-line error, and the chat goes on with everything it had).
+std::vector<ChatMessage> fit_context(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room, int& dropped) {
     std::vector<ChatMessage> fitted = conv;
-    int dropped = 0;
+    dropped = 0;
     const uint32_t cap = engine.model().capacity();
     for (;;) {
         const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(fitted, true)).size();
@@ -306,15 +328,22 @@ int fit_context(Engine& engine, std::vector<ChatMessage>& conv, uint32_t room) {
         auto first = std::find_if(fitted.begin(), fitted.end(), [](auto& m) { return m.role != "system"; });
         auto last_user = std::find_if(fitted.rbegin(), fitted.rend(), [](auto& m) { return m.role == "user"; });
         if (first == fitted.end() || &*first == &*last_user) {  // only the new question is left
-            if (n >= cap) return 0;  // it cannot fit at all: drop nothing
-            break;                   // it fits with a shorter reply
+            if (n >= cap) {  // it cannot fit at all: drop nothing
+                dropped = 0;
+                return conv;
+            }
+            break;  // it fits with a shorter reply
         }
         auto next = std::find_if(first + 1, fitted.end(), [](auto& m) { return m.role == "user"; });
         fitted.erase(first, next);
         ++dropped;
     }
-    conv = std::move(fitted);
-    return dropped;
+    return fitted;
+}
+
+// A line as typed or piped: without the carriage return of a CRLF file or a Windows terminal.
+void chomp(std::string& s) {
+    while (!s.empty() && s.back() == '\r') s.pop_back();
 }
 
 }  // namespace
@@ -330,13 +359,14 @@ int cmd_chat(const Tokens& t) {
         return 0;
     }
     (void)generation_params(a, ModelConfig{});  // option typos before the model loads
-    const bool color = use_color(a.str("color", "auto"));
+    const bool color = use_color(a.str("color", "auto"), STDOUT_FILENO);
+    const bool color_err = use_color(a.str("color", "auto"), STDERR_FILENO);
     std::unique_ptr<Engine> engine_owner = load_engine(a);
     warn_template_fallback(*engine_owner->chat_template());
     GenerationParams gp = generation_params(a, engine_owner->config());
-    const bool fixed_seed = a.has("seed") && a.str("seed") != "-1";
     auto session_owner = std::make_unique<Session>(*engine_owner);
-    Printer print(a.has("json"), color, engine_owner->tokenizer(), gp.max_new_tokens, engine_owner->model().capacity());
+    Printer print(a.has("json"), color, color_err, isatty(STDOUT_FILENO), engine_owner->tokenizer(), gp.max_new_tokens,
+                  engine_owner->model().capacity());
     std::vector<ChatMessage> conv;
     if (a.has("system")) conv.push_back({"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
@@ -347,10 +377,13 @@ int cmd_chat(const Tokens& t) {
     // The exit code: that of the last turn that failed (0 when none did), so that a chat fed from a
     // script says that a question went unanswered even when later ones were answered.
     int last_error = 0;
+    int dropped_said = 0;  // the oldest turns the model no longer sees, as last said
     auto ask = [&](const char* question) {
         std::fprintf(stderr, "%s [y/N] ", question);
         std::string yes;
-        return std::getline(std::cin, yes) && (yes == "y" || yes == "Y" || yes == "yes");
+        if (!std::getline(std::cin, yes)) return false;
+        chomp(yes);
+        return yes == "y" || yes == "Y" || yes == "yes";
     };
     const auto has_turns = [&] {
         return std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
@@ -375,11 +408,13 @@ int cmd_chat(const Tokens& t) {
     for (;;) {
         if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
         if (!std::getline(std::cin, line)) break;
-        if (line.empty()) continue;
+        chomp(line);
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;  // nothing to ask
         if (line[0] == '/') {
-            const std::string cmd = line.substr(0, line.find(' '));
-            std::string arg = line.size() > cmd.size() ? line.substr(cmd.size() + 1) : "";
-            arg.erase(0, arg.find_first_not_of(' '));
+            const std::string cmd = line.substr(0, line.find_first_of(" \t"));
+            std::string arg = line.substr(cmd.size());
+            arg.erase(0, arg.find_first_not_of(" \t"));  // the file name, without the blanks around it
+            arg.erase(arg.find_last_not_of(" \t") + 1);
             try {
                 if (cmd == "/exit" || cmd == "/quit") break;
                 if (cmd == "/help") {
@@ -387,6 +422,7 @@ int cmd_chat(const Tokens& t) {
                 } else if (cmd == "/new") {
                     if (!has_turns() || !tty || ask("start a new conversation? the current one is not saved")) {
                         conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
+                        dropped_said = 0;
                         std::fputs("[new conversation]\n", stderr);
                     }
                 } else if (cmd == "/save") {
@@ -395,12 +431,14 @@ int cmd_chat(const Tokens& t) {
                     std::fprintf(stderr, "[saved %zu messages to %s]\n", conv.size(), arg.c_str());
                 } else if (cmd == "/load") {
                     if (arg.empty()) fail_usage("/load needs a file name");
+                    if (arg == "-") fail_usage("/load reads a file: standard input is where the chat reads its questions");
                     std::vector<ChatMessage> loaded = load_messages(arg);  // a bad file leaves conv alone
                     if (!has_turns() || !tty || ask("replace the current conversation? it is not saved")) {
                         // --system holds unless the saved conversation brings its own.
                         const bool own_system = std::any_of(loaded.begin(), loaded.end(), [](auto& m) { return m.role == "system"; });
                         if (a.has("system") && !own_system) loaded.insert(loaded.begin(), {"system", a.str("system")});
                         conv = std::move(loaded);
+                        dropped_said = 0;
                         std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());
                     }
                 } else {
@@ -424,12 +462,18 @@ int cmd_chat(const Tokens& t) {
             // Leave half the context (at most -n) for the reply - a reasoning reply is long - and drop
             // the oldest turns to make room.
             const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine.model().capacity() / 2);
-            if (int dropped = fit_context(engine, conv, room))
-                std::fprintf(stderr, "[the context is full: dropped the %d oldest turn%s]\n", dropped, dropped > 1 ? "s" : "");
+            int dropped = 0;
+            std::vector<ChatMessage> sent = fit_context(engine, conv, room, dropped);
+            if (dropped > dropped_said)  // said once each time more turns go
+                std::fprintf(stderr, "[the context is full: the model no longer sees the %d oldest turn%s (/save keeps them)]\n",
+                             dropped, dropped > 1 ? "s" : "");
+            dropped_said = dropped;
             print.reset();
-            session_owner->start(conv, gp);
+            session_owner->start(std::move(sent), gp);
             const DoneReason r = pump(*session_owner, print);
-            if (!fixed_seed) ++gp.sampling.seed;  // each reply its own draw; a fixed --seed repeats the session exactly
+            // Each reply its own draw: seed, seed + 1, ... whether the seed was given or drawn, so
+            // `-s` with the first reply's printed seed repeats a whole session.
+            ++gp.sampling.seed;
             if (r == DoneReason::Error) {
                 last_error = print.error_code();
                 conv.pop_back(), asked = false;  // the turn did not happen; the user's line is still on screen to retry

@@ -7,8 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iostream>
-#include <sstream>
 
 #ifndef R1VK_SOURCE_DIR
 #define R1VK_SOURCE_DIR "."
@@ -113,39 +111,11 @@ ProgressFn progress_printer(const std::string& what) {
 }
 
 std::string read_text_file(const std::string& path) {
-    if (path == "-") {
-        std::ostringstream ss;
-        ss << std::cin.rdbuf();
-        return ss.str();
-    }
     // A pipe works (`-f <(cmd)`); a directory or socket is refused naming what it is.
-    return read_user_file(path, 256ull << 20);
+    return path == "-" ? read_user_stdin(kMaxTextBytes) : read_user_file(path, kMaxTextBytes);
 }
 
 void print_error(const std::string& msg) { std::fprintf(stderr, "error: %s\n", tok::terminal_safe(msg).c_str()); }
-
-std::string json_escape(const std::string& s) {
-    std::string o;
-    o.reserve(s.size() + 2);
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': o += "\\\""; break;
-            case '\\': o += "\\\\"; break;
-            case '\n': o += "\\n"; break;
-            case '\r': o += "\\r"; break;
-            case '\t': o += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char b[8];
-                    std::snprintf(b, sizeof b, "\\u%04x", c);
-                    o += b;
-                } else {
-                    o += char(c);
-                }
-        }
-    }
-    return o;
-}
 
 void warn_template_fallback(const ChatTemplate& t) {
     if (!t.is_fallback()) return;

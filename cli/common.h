@@ -1,5 +1,5 @@
 // Shared by the r1vk subcommands: model directory defaults, engine options from the common flags,
-// a load-progress line, JSON string escaping.
+// a load-progress line, error lines, text inputs.
 #pragma once
 
 #include <filesystem>
@@ -36,7 +36,6 @@ ProgressFn progress_printer(const std::string& what);
 // "error: MSG" on stderr, one line, through tok::terminal_safe: a hostile file's bytes or path quoted
 // in a message cannot garble or drive the terminal.
 void print_error(const std::string& msg);
-std::string json_escape(const std::string& s);
 
 // "warning: <file>: <why>; using r1vk's built-in DeepSeek-R1 template" when the model's chat
 // template could not be used; nothing otherwise.
@@ -44,6 +43,8 @@ void warn_template_fallback(const ChatTemplate& t);
 
 // The whole of a text input (a prompt, a text to tokenize): a regular file, a pipe, or "-" for
 // standard input. A directory or another kind of file is refused with a one-line error (exit 2).
+// At most kMaxTextBytes, also from a pipe that never ends (`yes | r1vk run`).
+constexpr uint64_t kMaxTextBytes = 256ull << 20;
 std::string read_text_file(const std::string& path);
 
 int cmd_info(const Tokens& t);

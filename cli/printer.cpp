@@ -24,7 +24,7 @@ void print_json(const ojson& j) {
 
 }  // namespace
 
-bool use_color(const std::string& mode) {
+bool use_color(const std::string& mode, int fd) {
     if (mode == "always") return true;
     if (mode == "never") return false;
     if (mode != "auto") fail_usage("--color is auto, always or never, got '" + mode + "'");
@@ -32,8 +32,29 @@ bool use_color(const std::string& mode) {
     const char* term = std::getenv("TERM");
     if (no_color && *no_color) return false;
     if (term && !std::strcmp(term, "dumb")) return false;
-    return isatty(STDOUT_FILENO);
+    return isatty(fd);
 }
+
+std::string terminal_text(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+            // The control pictures block: U+2400 + c, and U+2421 for DEL.
+            const char32_t pic = c == 0x7f ? 0x2421 : 0x2400 + c;
+            out += char(0xE2), out += char(0x80 | ((pic >> 6) & 0x3F)), out += char(0x80 | (pic & 0x3F));
+        } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+            out += "\xEF\xBF\xBD";  // a C1 control (U+0080..U+009F; 8-bit CSI among them)
+            ++i;
+        } else {
+            out += char(c);
+        }
+    }
+    return out;
+}
+
+void Printer::text(const std::string& s) { std::fputs(tty_ ? terminal_text(s).c_str() : s.c_str(), stdout); }
 
 void Printer::operator()(const Event& e) {
     switch (e.type) {
@@ -41,13 +62,13 @@ void Printer::operator()(const Event& e) {
             if (json_) return delta("reasoning", e);
             if (e.text.empty()) return;
             if (section_ != 1) header(1);
-            std::fputs(e.text.c_str(), stdout);
+            text(e.text);
             break;
         case Event::Type::AnswerDelta:
             if (json_) return delta("answer", e);
             if (e.text.empty()) return;
             if (section_ != 2) header(2);
-            std::fputs(e.text.c_str(), stdout);
+            text(e.text);
             break;
         case Event::Type::Stats: {
             const auto& s = e.stats;
@@ -66,10 +87,14 @@ void Printer::operator()(const Event& e) {
                                  {"ended_in_reasoning", s.ended_in_reasoning}});
             } else {
                 end_section();
-                char b[256];
-                std::snprintf(b, sizeof b, "%u prompt tokens (%u reused), %u generated (%u thinking, %u answer); TTFT %.2f s; "
+                // Tokens the reasoning budget forced (its message and </think>) are counted where they
+                // landed, and said apart: "32 thinking" beside --reasoning-budget 10 needs the 22.
+                char forced[64] = "";
+                if (s.injected_tokens) std::snprintf(forced, sizeof forced, "; %u of them forced", s.injected_tokens);
+                char b[320];
+                std::snprintf(b, sizeof b, "%u prompt tokens (%u reused), %u generated (%u thinking, %u answer%s); TTFT %.2f s; "
                               "prefill %.1f tok/s; decode %.1f tok/s; seed %llu",
-                              s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.answer_tokens,
+                              s.prompt_tokens, s.reused_tokens, s.generated_tokens, s.reasoning_tokens, s.answer_tokens, forced,
                               s.ttft_s, s.prefill_tok_s, s.decode_tok_s, (unsigned long long)s.seed);
                 note(b);
             }
@@ -115,7 +140,7 @@ void Printer::delta(const char* type, const Event& e) {
         for (const TokenInfo& t : e.tokens) {
             if (t.prefix) continue;
             ojson tj{{"id", t.id}, {"index", t.index}, {"text", t.text}};
-            if (tok::utf8_valid_prefix(t.bytes) != t.bytes.size()) tj["bytes"] = std::vector<int>(t.bytes.begin(), t.bytes.end());
+            if (tok::utf8_valid_prefix(t.bytes) != t.bytes.size()) tj["bytes"] = std::vector<unsigned char>(t.bytes.begin(), t.bytes.end());  // 0..255
             if (t.injected) tj["injected"] = true;
             if (t.has_trace) {
                 tj["logprob"] = t.trace.logprob;
@@ -149,7 +174,7 @@ void Printer::end_section() {
 
 void Printer::note(const std::string& text) {
     std::fflush(stdout);
-    std::fprintf(stderr, "%s[%s]%s\n", color_ ? "\033[2m" : "", text.c_str(), color_ ? "\033[0m" : "");
+    std::fprintf(stderr, "%s[%s]%s\n", color_err_ ? "\033[2m" : "", text.c_str(), color_err_ ? "\033[0m" : "");
 }
 
 }  // namespace r1vk::cli

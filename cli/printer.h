@@ -4,18 +4,27 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "runtime/session.h"
 
 namespace r1vk::cli {
 
-// --color auto|always|never; auto = stdout is a terminal and neither NO_COLOR nor TERM=dumb is set.
-bool use_color(const std::string& mode);
+// --color auto|always|never; auto = `fd` (stdout for the reply, stderr for the notes) is a terminal and
+// neither NO_COLOR nor TERM=dumb is set.
+bool use_color(const std::string& mode, int fd);
+
+// Model text made safe for a terminal: C0 controls other than tab and newline, DEL and C1 controls
+// become their visible pictures (U+2400..U+2421) or U+FFFD, so a sampled ESC cannot drive the terminal.
+// Only for a terminal: a pipe or file gets the model's bytes as they are.
+std::string terminal_text(std::string_view s);
 
 class Printer {
 public:
-    Printer(bool json, bool color, const Tokenizer* tok, uint32_t n_predict, uint32_t ctx)
-        : json_(json), color_(color), tok_(tok), n_predict_(n_predict), ctx_(ctx) {}
+    // color: the reply on stdout; color_err: the notes on stderr (each its own terminal, or not);
+    // tty: stdout is a terminal, so control characters in the model's text are shown, not sent.
+    Printer(bool json, bool color, bool color_err, bool tty, const Tokenizer* tok, uint32_t n_predict, uint32_t ctx)
+        : json_(json), color_(color), color_err_(color_err), tty_(tty), tok_(tok), n_predict_(n_predict), ctx_(ctx) {}
     void operator()(const Event& e);
     int error_code() const { return error_code_; }
     void reset() { section_ = 0; }
@@ -26,7 +35,8 @@ private:
     void header(int s);
     void end_section();
     void note(const std::string& text);  // a dimmed bracketed line on stderr
-    bool json_, color_;
+    void text(const std::string& s);  // the reply's text on stdout
+    bool json_, color_, color_err_, tty_;
     const Tokenizer* tok_;
     uint32_t n_predict_, ctx_;
     int section_ = 0;  // 0 none, 1 reasoning, 2 answer

@@ -223,9 +223,11 @@ const std::string& ChatTemplate::fallback_reason() const { return impl_->fallbac
 const std::string& ChatTemplate::origin() const { return impl_->origin; }
 
 std::vector<ChatMessage> load_messages(const fs::path& file) {
-    const std::string origin = file.string();
-    // The user names this file (r1vk prompt --messages, chat's /load): a pipe works too.
-    ordered_json j = parse_json(read_user_file(file, 64ull << 20), origin);
+    // The user names this file (r1vk prompt --messages, chat's /load): a pipe works too, and "-" is
+    // standard input.
+    const bool std_in = file == "-";
+    const std::string origin = std_in ? "standard input" : file.string();
+    ordered_json j = parse_json(std_in ? read_user_stdin(64ull << 20) : read_user_file(file, 64ull << 20), origin);
     if (!j.is_array()) fail_input(origin, "expected a JSON array of {\"role\", \"content\"} objects");
     std::vector<ChatMessage> out;
     for (size_t k = 0; k < j.size(); ++k) {

@@ -47,7 +47,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// Reads FILE.json = [{"role": ..., "content": ...}, ...]; Error(BadInput) "<file>: <problem>" otherwise.
+// Reads FILE.json (or "-", standard input) = [{"role": ..., "content": ...}, ...]; Error(BadInput)
+// "<file>: <problem>" otherwise.
 std::vector<ChatMessage> load_messages(const std::filesystem::path& file);
 
 }  // namespace r1vk

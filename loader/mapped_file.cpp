@@ -22,6 +22,26 @@ const char* file_type_name(unsigned mode) {
     return "not a regular file";
 }
 
+namespace {
+
+// All of fd up to its end, refused past max_bytes (`yes | r1vk run` must not eat the memory).
+std::string read_all(int fd, const std::string& name, uint64_t max_bytes) {
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) fail_input(name, std::string("cannot read: ") + std::strerror(errno));
+        if (n == 0) break;
+        if (out.size() + size_t(n) > max_bytes)
+            fail_input(name, "more than the " + std::to_string(max_bytes) + "-byte limit for this kind of file");
+        out.append(buf, size_t(n));
+    }
+    return out;
+}
+
+}  // namespace
+
 std::string read_user_file(const std::filesystem::path& path, uint64_t max_bytes) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) fail_input(path.string(), errno == ENOENT ? std::string("no such file") : std::string("cannot open: ") + std::strerror(errno));
@@ -34,26 +54,14 @@ std::string read_user_file(const std::filesystem::path& path, uint64_t max_bytes
     }
     // Blocking from here: a pipe's writer may be slow (`<(cmd)`); with no writer it reads as the end.
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    std::string out;
-    char buf[1 << 16];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int e = errno;
-            ::close(fd);
-            fail_input(path.string(), std::string("cannot read: ") + std::strerror(e));
-        }
-        if (n == 0) break;
-        if (out.size() + size_t(n) > max_bytes) {
-            ::close(fd);
-            fail_input(path.string(), "more than the " + std::to_string(max_bytes) + "-byte limit for this kind of file");
-        }
-        out.append(buf, size_t(n));
-    }
-    ::close(fd);
-    return out;
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    return read_all(fd, path.string(), max_bytes);
 }
+
+std::string read_user_stdin(uint64_t max_bytes) { return read_all(STDIN_FILENO, "standard input", max_bytes); }
 
 MappedFile MappedFile::open(const std::filesystem::path& path) {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever (a hang on a

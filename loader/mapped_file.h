@@ -17,6 +17,8 @@ const char* file_type_name(unsigned mode);
 // is refused naming what it is, as is more than `max_bytes`. A FIFO with no writer reads as empty
 // (no hang).
 std::string read_user_file(const std::filesystem::path& path, uint64_t max_bytes);
+// The same for standard input, named "standard input" in its errors.
+std::string read_user_stdin(uint64_t max_bytes);
 
 class MappedFile {
 public:

@@ -176,13 +176,14 @@ ChatRequest parse_chat_request(const std::string& body, const RequestLimits& lim
     // Accepted for compatibility, not applied (r1vk has HF's repetition_penalty instead).
     number(j, "frequency_penalty", -2, 2);
     number(j, "presence_penalty", -2, 2);
-    // No seed (or -1, llama.cpp's "random"): a fresh one per request, below 2^63 like the CLI's.
+    // No seed (or -1, llama.cpp's "random"): a fresh one per request, below 2^53 like the CLI's, so a
+    // JavaScript client reading it back as a number can send it again exactly.
     const int64_t seed = integer(j, "seed", -1, std::numeric_limits<int64_t>::max()).value_or(-1);
     if (seed >= 0) {
         s.seed = uint64_t(seed);
     } else {
         thread_local std::mt19937_64 rng{std::random_device{}()};
-        s.seed = rng() >> 1;
+        s.seed = rng() >> 11;
     }
     if (auto v = integer(j, "n", 1, 1); !v && field(j, "n")) bad("n", "'n' must be 1");
 

@@ -90,6 +90,18 @@ def main():
     check("--seed -1 means random", s4 is not None and s4 not in (s1, s2), f"{s4}")
     p = run("run", "-p", "What is 7 + 5?", "--temp", "0")
     check("the plain stats line names the seed", "seed " in p.stderr, p.stderr)
+    check("random seeds fit a double exactly (a JSON reader in JavaScript gets the seed that repeats the run)",
+          all(s < 2**53 for s in (s1, s2, s4) if s is not None), f"{s1} {s2} {s4}")
+
+    def chat_session(*extra):
+        q = "What is 4738 + 2591?\nWhat is 12 + 30?\nWhat is 7 + 8?\n/exit\n"
+        p = run("chat", "--temp", "1.5", "-n", "40", "--json", *extra, stdin=q)
+        ev = [json.loads(l) for l in p.stdout.splitlines()]
+        return "".join(e.get("text", "") for e in ev if e["type"] in ("reasoning", "answer")), [e["seed"] for e in ev if e["type"] == "stats"]
+    c1, seeds1 = chat_session()
+    c2, seeds2 = chat_session("-s", str(seeds1[0]) if seeds1 else "1")
+    check("chat: -s with the first reply's printed seed repeats the whole random session",
+          len(seeds1) == 3 and seeds2 == seeds1 and c2 == c1, f"{seeds1} {seeds2}")
 
     # --- prompt input
     f = os.path.join(cwd, "q.txt")
@@ -108,6 +120,32 @@ def main():
     check("an empty standard input is an error naming it", p.returncode == 2 and "standard input" in p.stderr, p.stderr)
     p = run("run", "-f", cwd)
     check("-f on a directory is refused", p.returncode == 2 and "directory" in p.stderr, p.stderr)
+    p = subprocess.run(["/bin/sh", "-c", f"yes | {r1vk} run"], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    check("a prompt on standard input that never ends is refused at the limit, not read into memory forever",
+          p.returncode == 2 and "standard input" in p.stderr and "limit" in p.stderr, p.stderr)
+
+    # --- --json stays JSON when things go wrong, and its token data is whole
+    p = subprocess.run([r1vk, "run", "-m", os.fsencode(os.path.join(cwd, "no")) + b"\xff\x01dir", "-p", "hi", "--json"],
+                       capture_output=True, cwd=cwd, env=env, timeout=300)
+    try:
+        ev = [json.loads(l) for l in p.stdout.decode("utf-8").splitlines()]
+    except (UnicodeDecodeError, ValueError):
+        ev = []
+    check("a load failure under --json: an error event in valid UTF-8, then a done event",
+          p.returncode == 2 and [e["type"] for e in ev] == ["error", "done"] and ev[1]["reason"] == "error", p.stdout[:300])
+    p = run("run", "--prompt-ids", ",".join(["20"] * 1100), "--temp", "0", "-n", "5", "--json")
+    ev = [json.loads(l) for l in p.stdout.splitlines()]
+    check("--prompt-ids longer than the context: exit 2 naming the sizes, error and done events",
+          p.returncode == 2 and "1100 tokens" in p.stderr and [e["type"] for e in ev] == ["error", "done"], p.stdout + p.stderr)
+    p = run("run", "-p", "What is 5 + 5? \U0001F600 \u00e9", "--temp", "3", "-s", "1", "-n", "200", "--json", "--logprobs", "3")
+    ev = [json.loads(l) for l in p.stdout.splitlines()]
+    toks = [t for e in ev if e["type"] in ("reasoning", "answer") for t in e.get("tokens", [])]
+    gen = next((e["generated_tokens"] for e in ev if e["type"] == "stats"), -1)
+    check("--logprobs: each token once (its index in order), its bytes 0-255, the texts the events' texts",
+          [t["index"] for t in toks] == list(range(gen)) and all(0 <= b <= 255 for t in toks for b in t.get("bytes", []))
+          and all("".join(t["text"] for t in e["tokens"]) == e["text"] for e in ev if "tokens" in e), p.stdout[-400:])
+    p = run("prompt", "--messages", "-", stdin='[{"role": "user", "content": "What is 1 + 1?"}]')
+    check("prompt --messages - reads standard input", p.returncode == 0 and "What is 1 + 1?" in p.stdout, p.stderr)
     p = run("tokenize", "--file", cwd)
     check("tokenize --file on a directory is refused", p.returncode == 2 and "directory" in p.stderr, p.stderr)
 
@@ -167,6 +205,8 @@ def main():
     p = run("info", "-m", os.path.join(os.environ.get("R1VK_SOURCE_DIR", ""), "assets/models/r1-arith-demo"),
             "--ctx", "100000")
     check("info warns on a context beyond max_position_embeddings", "beyond the model's 1024" in p.stdout, p.stdout)
+    check("...and its plan table does not say it fits this device",
+          "-> fits" not in p.stdout and "-> refused" in p.stdout, p.stdout)
 
     # --- bench: no ± from one repetition
     p = run("bench", "-p", "8", "-n", "8", "-r", "1")
@@ -193,10 +233,20 @@ def main():
     check("chat's second turn prompt is exactly the template's rendering of the history, reused up to the reply",
           len(stats) == 2 and stats[1]["prompt_tokens"] == len(ids) and stats[1]["reused_tokens"] >= stats[0]["prompt_tokens"] - 2,
           f"{stats} template {len(ids)}")
+    full = os.path.join(cwd, "full.json")
     p = run("chat", "--temp", "0", "-c", "200",
-            stdin="What is 4738 + 2591?\nWhat is 12 + 30?\nWhat is 7 + 8?\nWhat is 20 + 20?\nWhat is 5 + 5?\n/exit\n")
+            stdin=f"What is 4738 + 2591?\nWhat is 12 + 30?\nWhat is 7 + 8?\nWhat is 20 + 20?\nWhat is 5 + 5?\n/save {full}\n/exit\n")
     check("a full context drops the oldest turns and says so, later turns still answered",
-          "dropped the" in p.stderr and "5 + 5 = 10" in p.stdout, p.stdout + p.stderr)
+          "no longer sees the" in p.stderr and "5 + 5 = 10" in p.stdout, p.stdout + p.stderr)
+    saved_full = json.load(open(full)) if os.path.exists(full) else []
+    check("...and /save still keeps every turn: only what the model is sent loses them",
+          len(saved_full) == 10 and saved_full[0]["content"] == "What is 4738 + 2591?", json.dumps(saved_full)[:300])
+    crlf = os.path.join(cwd, "crlf.json")
+    p = run("chat", "--temp", "0", stdin=f"What is 12 + 5?\r\n   \r\n/save {crlf}  \r\n/exit\r\n")
+    saved_crlf = json.load(open(crlf)) if os.path.exists(crlf) else []
+    check("chat reads CRLF input: no \\r in the question or the file name, a blank line is not sent, /exit works",
+          p.returncode == 0 and [m["content"] for m in saved_crlf if m["role"] == "user"] == ["What is 12 + 5?"]
+          and "unknown command" not in p.stderr, p.stdout + p.stderr)
 
     # --- Ctrl-C, as a person presses it (a pty)
     penv = dict(env)
@@ -230,6 +280,19 @@ def main():
     t.send("\x03")
     rc = t.wait(10)
     check("a second Ctrl-C during a reply exits (130)", rc == 130, f"rc={rc}")
+    # A terminal on stdout, a file on stderr: the notes in the file have no colour codes, and control
+    # characters the model samples are shown as pictures on the terminal (a pipe gets them as they are).
+    log = os.path.join(cwd, "notes.txt")
+    t = Pty(["/bin/sh", "-c", f"exec {r1vk} run -p 'What is 5 + 5? \U0001F600 \u00e9' --temp 3 -s 1 -n 200 2> {log}"], penv, cwd)
+    code = t.wait(120)
+    notes = open(log, "rb").read() if os.path.exists(log) else b""
+    check("a redirected stderr gets no colour codes while stdout is a terminal",
+          code == 0 and b"prompt tokens" in notes and b"\x1b" not in notes, repr(notes[-300:]))
+    piped = run("run", "-p", "What is 5 + 5? \U0001F600 \u00e9", "--temp", "3", "-s", "1", "-n", "200").stdout
+    raw = {c for c in piped if ord(c) < 32 and c not in "\t\n"}
+    shown = t.out.decode("utf-8", "replace")
+    check("control characters the model wrote reach a pipe as they are and a terminal as pictures",
+          raw and all(chr(0x2400 + ord(c)) in shown and c not in shown for c in raw), f"{raw!r}")
     t = Pty([r1vk, "run", "-p", "What is 7 + 5?", "--temp", "0", "-n", "100000", "--ignore-eos"], penv, cwd)
     t.read_until("── reasoning ──", 60)
     t.send("\x03")
