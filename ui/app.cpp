@@ -39,7 +39,7 @@ ReplyCounts reply_counts(const Branch& b) {
 
 App::App(Store store, std::function<void()> wake)
     : store_(std::move(store)), ctl_(std::move(wake), [this] { return now(); }), t0_(std::chrono::steady_clock::now()) {
-    settings = store_.load_settings();
+    settings = store_.load_settings(&load_problems);
     convs = store_.load_all(&load_problems);
     cur = convs.empty() ? -1 : int(convs.size()) - 1;
 }
@@ -94,7 +94,34 @@ void App::load_model(const std::string& dir) {
     settings.model_dir = dir;
     save_settings();
     last_error.clear();
+    // A load that fails at once goes Failed -> Loading -> Failed between two frames: update() would
+    // see no change of state and show no reason. From here on any Failed is this load's.
+    last_load_ = LoadState::Loading;
     ctl_.load(dir, uint32_t(std::max(0, settings.ctx)));
+}
+
+bool App::run_posted() {
+    if (posted_.empty()) return false;
+    std::vector<std::function<void(App&)>> cmds;
+    cmds.swap(posted_);  // a command may post another: it runs after the next frame
+    for (auto& c : cmds) c(*this);
+    return true;
+}
+
+void App::select_branch(int msg, int idx) {
+    Conversation* c = current();
+    if (!c || msg < 0 || msg >= int(c->messages.size())) return;
+    Message& m = c->messages[size_t(msg)];
+    if (idx < 0 || idx >= int(m.branches.size()) || idx == m.current) return;
+    m.current = idx;
+    view.branch_token = -1;  // the fork box belonged to the branch shown before
+    // Not while that conversation streams: its reply's save at the end writes the choice too.
+    if (!(target && target->conv == c->id)) save(c->id);
+}
+
+void App::delete_conversation(const std::string& id) {
+    for (int i = 0; i < int(convs.size()); ++i)
+        if (convs[size_t(i)].id == id) return delete_conversation(i);
 }
 
 void App::new_conversation() {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,8 @@ struct View {
     std::string branch_text;
     bool follow_reasoning = true, follow_answer = true;
     float history_h = 0;        // the earlier turns' content height last frame
+    bool history_to_end = true; // scroll the earlier turns to the latest next frame (a conversation opened)
+    std::string confirm_delete; // id of the conversation the Delete dialog asks about
     std::string fit_dir;
     int fit_ctx = 4096;
     bool fit_q8 = false;        // plan with the int8 head (--lm-head q8)
@@ -110,6 +113,17 @@ public:
     void flush_settings();
     void note(const std::string& s);
 
+    // Shows branch `idx` of reply `msg` in the current conversation, and saves which one it is.
+    void select_branch(int msg, int idx);
+    // Deletes a conversation by id (a posted command outlives the index it was drawn at).
+    void delete_conversation(const std::string& id);
+
+    // A command a panel sends while the frame is drawn runs after that frame (run_posted): one that
+    // adds a branch, tears the engine down or deletes a conversation would otherwise pull the Branch,
+    // Engine or Conversation the rest of the frame is still drawing from under it.
+    void post(std::function<void(App&)> cmd) { posted_.push_back(std::move(cmd)); }
+    bool run_posted();  // after the frame; true if any ran
+
     // Per frame, UI thread: applies events, returns true if anything changed.
     bool update();
     // A reply runs until its Done is applied, not until the controller is idle: between the two its
@@ -129,7 +143,7 @@ public:
     Controller& ctl() { return ctl_; }
     const Store& store() const { return store_; }
     std::optional<Target> target;  // where the running generation writes
-    std::vector<std::string> load_problems;
+    std::vector<std::string> load_problems;  // files that could not be read at start (shown until dismissed)
     std::string font_note;
     uint64_t ui_bytes = 0;
     bool keep_settings = false;  // a scripted run's overrides (--temp, --color...) are not saved
@@ -151,6 +165,7 @@ private:
     double reply_started_ = 0;
     bool settings_dirty_ = false;
     double settings_saved_ = -10;
+    std::vector<std::function<void(App&)>> posted_;
 };
 
 }  // namespace r1vk::ui

@@ -107,6 +107,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         }
         else if (a == "--scale" && take_word()) bad = !num_arg(a, v, 0.25, 8, o.scale);
         else if (a == "--size" && take()) {
+            o.size_given = true;
             if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
                 std::fprintf(stderr, "r1vk-chat: --size wants WxH (at least 200x200)\n");
                 return 1;

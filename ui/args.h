@@ -24,7 +24,8 @@ struct ScriptOptions {
     bool export_all = false;         // export the last reply (JSON, Markdown) and the VRAM timeline at the end
     int stop_after = -1;             // press Stop once a reply has this many tokens
     int resize_w = 0, resize_h = 0;  // resize the window after the replies (swapchain rebuild under test)
-    int width = 1440, height = 900;
+    int width = 1440, height = 900;  // without --size: at most the screen's work area
+    bool size_given = false;
     double stay = 0;                 // seconds to stay open at rest before quitting (idle CPU measurement)
     float scale = 0;                 // UI scale override (0: the monitor's content scale)
 };

@@ -166,7 +166,15 @@ int main(int argc, char** argv) {
     });
     VkWindow win;
     try {
-        win.create("r1vk chat", opt.width, opt.height, validation);
+        int w = opt.width, h = opt.height;
+        // The default size never overhangs a smaller screen (a 1366x768 laptop): the status bar's
+        // right end, with Hide side panel, would be off it.
+        if (GLFWmonitor* mon = glfwGetPrimaryMonitor(); mon && !opt.size_given) {
+            int x = 0, y = 0, mw = 0, mh = 0;
+            glfwGetMonitorWorkarea(mon, &x, &y, &mw, &mh);
+            if (mw > 0 && mh > 0) w = std::min(w, mw * 95 / 100), h = std::min(h, mh * 92 / 100);
+        }
+        win.create("r1vk chat", w, h, validation);
     } catch (const std::exception& e) {
         font_thread.join();
         // Without a Vulkan window there is nowhere to draw the message: say it where the CLI would.
@@ -260,6 +268,7 @@ int main(int argc, char** argv) {
             }
         }
         if (settle > 0) --settle;
+        if (app.run_posted()) settle = 3;  // what the panels asked for, now that the frame is drawn
         if (want_cap && drawn && !script.take_capture(cap)) exit_code = 2;
         if (script.step(app)) break;
         if (int w = 0, h = 0; script.take_resize(&w, &h)) glfwSetWindowSize(win.handle(), w, h);

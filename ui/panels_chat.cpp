@@ -46,7 +46,9 @@ void draw_model_bar(App& app) {
     ImGui::SameLine();
     const bool loading = st.state == LoadState::Loading;
     ImGui::BeginDisabled(loading || app.streaming());
-    if (ImGui::Button(st.state == LoadState::Ready ? "Reload" : "Load") || enter) app.load_model(app.view.model_dir_edit);
+    // Posted: loading tears the engine down, and the rest of this frame still draws from it.
+    if (ImGui::Button(st.state == LoadState::Ready ? "Reload" : "Load") || enter)
+        app.post([dir = app.view.model_dir_edit](App& a) { a.load_model(dir); });
     ImGui::EndDisabled();
     ImGui::SameLine();
     if (loading) {
@@ -57,8 +59,7 @@ void draw_model_bar(App& app) {
         std::snprintf(buf, sizeof buf, "%s / %s%s", fmt_bytes(st.done).c_str(), fmt_bytes(st.total).c_str(),
                       eta >= 0 ? ("  ETA " + std::to_string(int(std::ceil(eta))) + " s").c_str() : "");
         ImGui::ProgressBar(frac, ImVec2(-1, 0), buf);
-    } else if (st.state == LoadState::Ready) {
-        Engine* e = app.ctl().engine();
+    } else if (Engine* e = app.ctl().engine(); st.state == LoadState::Ready && e) {
         ImGui::TextColored(kDim, "%s  ·  %d layers  ·  ctx %u  ·  loaded in %.2f s", e->ctx().info().name.c_str(),
                            e->config().num_layers, e->model().capacity(), st.finished - st.started);
     } else if (st.state == LoadState::Failed) {
@@ -87,17 +88,37 @@ void draw_conversations(App& app) {
         } else {
             const bool busy = app.target && app.target->conv == c.id;
             std::string label = (busy ? "● " : "") + (c.title.empty() ? std::string("(untitled)") : c.title);
-            if (ImGui::Selectable(label.c_str(), i == app.cur)) app.select_conversation(i), app.view.sel_msg = -1;
+            if (ImGui::Selectable(label.c_str(), i == app.cur))
+                app.select_conversation(i), app.view.sel_msg = -1, app.view.history_to_end = true;
             if (ImGui::BeginPopupContextItem("conv")) {
                 if (ImGui::MenuItem("Rename")) app.view.renaming = c.id, app.view.rename_buf = c.title;
-                if (ImGui::MenuItem("Delete")) del = i;
+                if (ImGui::MenuItem("Delete…")) del = i;
                 ImGui::EndPopup();
             }
             if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(0)) app.view.renaming = c.id, app.view.rename_buf = c.title;
         }
         ImGui::PopID();
     }
-    if (del >= 0) app.delete_conversation(del);
+    // A conversation is its file, with every branch and its trace: deleting asks first.
+    if (del >= 0) {
+        app.view.confirm_delete = app.convs[size_t(del)].id;
+        ImGui::OpenPopup("Delete conversation?");
+    }
+    if (ImGui::BeginPopupModal("Delete conversation?", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+        std::string title;
+        for (const Conversation& c : app.convs)
+            if (c.id == app.view.confirm_delete) title = c.title;
+        ImGui::Text("Delete “%s”?", title.c_str());
+        ImGui::TextColored(kDim, "Its file, its branches and their trace data are removed; this cannot be undone.");
+        ImGui::Spacing();
+        if (ImGui::Button("Delete")) {
+            app.post([id = app.view.confirm_delete](App& a) { a.delete_conversation(id); });
+            ImGui::CloseCurrentPopup();
+        }
+        ImGui::SameLine();
+        if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) ImGui::CloseCurrentPopup();
+        ImGui::EndPopup();
+    }
     if (app.convs.empty()) ImGui::TextColored(kDim, "No conversations yet.");
     ImGui::Spacing();
     ImGui::TextColored(kDim, "right-click: rename, delete");
@@ -131,7 +152,12 @@ static void draw_history(App& app, Conversation& c, int shown) {
         ImGui::Spacing();
         ImGui::PopID();
     }
-    if (ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 4 && app.streaming()) ImGui::SetScrollHereY(1.0f);
+    // At the latest turn while a reply streams, and when a conversation is opened: the panes below
+    // show its last reply, so the question above them must be that reply's.
+    if ((ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 4 && app.streaming()) || app.view.history_to_end) {
+        ImGui::SetScrollHereY(1.0f);
+        app.view.history_to_end = false;
+    }
 }
 
 static void pane(App& app, int msg, Branch& b, bool reasoning, ImVec2 size) {
@@ -189,13 +215,13 @@ void draw_reply(App& app) {
     // Header: branch navigation, what the branch is, actions.
     ImGui::PushID(msg);
     ImGui::BeginDisabled(m.current == 0);
-    if (ImGui::ArrowButton("prev", ImGuiDir_Left)) m.current--;
+    if (ImGui::ArrowButton("prev", ImGuiDir_Left)) app.select_branch(msg, m.current - 1);
     ImGui::EndDisabled();
     ImGui::SameLine();
     ImGui::Text("%d/%d", m.current + 1, int(m.branches.size()));
     ImGui::SameLine();
     ImGui::BeginDisabled(m.current + 1 >= int(m.branches.size()));
-    if (ImGui::ArrowButton("next", ImGuiDir_Right)) m.current++;
+    if (ImGui::ArrowButton("next", ImGuiDir_Right)) app.select_branch(msg, m.current + 1);
     ImGui::EndDisabled();
     b = m.cur();
     ImGui::SameLine();
@@ -217,7 +243,8 @@ void draw_reply(App& app) {
         if (ImGui::Button("Stop (Esc)")) app.stop();
     } else {
         ImGui::BeginDisabled(msg != int(c->messages.size()) - 1 || !app.ctl().engine());
-        if (ImGui::Button("Regenerate")) app.regenerate();
+        // Posted: a new branch can move the branches this frame goes on drawing from.
+        if (ImGui::Button("Regenerate")) app.post([](App& a) { a.regenerate(); });
         ImGui::EndDisabled();
     }
     ImGui::SameLine();
@@ -385,6 +412,12 @@ void draw_status_bar(App& app) {
     ImGui::PushClipRect(ImVec2(ImGui::GetWindowPos().x, line.y),
                         ImVec2(ImGui::GetWindowPos().x + button_x - ImGui::GetStyle().ItemSpacing.x, line.y + ImGui::GetFrameHeight()),
                         true);
+    // A command's note (an export's path, a refusal) comes first: after the figures it was clipped.
+    if (!app.view.status_line.empty() && app.now() - app.view.status_time < 8) {
+        ImGui::TextColored(kAccent, "%s", app.view.status_line.c_str());
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", app.view.status_line.c_str());
+        ImGui::SameLine(0, ImGui::GetFontSize() * 2);
+    }
     if (b && (b->generated_tokens || !b->tokens.empty())) {
         const ReplyCounts n = reply_counts(*b);
         // While streaming the Stats event has not come yet: estimate from the records so far.
@@ -401,10 +434,6 @@ void draw_status_bar(App& app) {
     } else {
         ImGui::TextColored(kDim, "TTFT –   ·   – tok/s   ·   – tokens");
     }
-    if (!app.view.status_line.empty() && app.now() - app.view.status_time < 8) {
-        ImGui::SameLine();
-        ImGui::TextColored(kAccent, "   %s", app.view.status_line.c_str());
-    }
     ImGui::PopClipRect();
     // The side panel (trace, VRAM, fit, profile, settings) can make way for the reply.
     ImGui::SameLine(button_x);
@@ -413,6 +442,31 @@ void draw_status_bar(App& app) {
         app.save_settings();
     }
 }
+
+namespace {
+
+// A one-line coloured strip across the window with a close button; true when it was closed. The
+// text is clipped before the button, and shown whole (or `detail`) in a tooltip.
+bool banner(const char* id, const std::string& text, ImVec4 bg, const std::string& detail = "") {
+    ImGui::PushStyleColor(ImGuiCol_ChildBg, bg);
+    ImGui::BeginChild(id, ImVec2(-1, ImGui::GetFrameHeight() + ImGui::GetStyle().WindowPadding.y * 2), true,
+                      ImGuiWindowFlags_NoScrollbar);
+    const float close_x = ImGui::GetWindowWidth() - 40 * ImGui::GetIO().FontGlobalScale * ImGui::GetFontSize() / 15.0f;
+    ImGui::AlignTextToFramePadding();
+    const ImVec2 at = ImGui::GetCursorScreenPos();
+    ImGui::PushClipRect(at, ImVec2(ImGui::GetWindowPos().x + close_x - ImGui::GetStyle().ItemSpacing.x, at.y + ImGui::GetFrameHeight()),
+                        true);
+    ImGui::TextUnformatted(text.c_str());
+    ImGui::PopClipRect();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", (detail.empty() ? text : detail).c_str());
+    ImGui::SameLine(close_x);
+    const bool closed = ImGui::SmallButton("x");
+    ImGui::EndChild();
+    ImGui::PopStyleColor();
+    return closed;
+}
+
+}  // namespace
 
 void draw_app(App& app) {
     ImGuiIO& io = ImGui::GetIO();
@@ -426,16 +480,16 @@ void draw_app(App& app) {
                  ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus |
                      ImGuiWindowFlags_NoSavedSettings);
     draw_model_bar(app);
-    if (!app.last_error.empty()) {
-        ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.35f, 0.10f, 0.10f, 1));
-        ImGui::BeginChild("err", ImVec2(-1, ImGui::GetFrameHeight() + ImGui::GetStyle().WindowPadding.y * 2), true,
-                          ImGuiWindowFlags_NoScrollbar);
-        ImGui::AlignTextToFramePadding();
-        ImGui::TextUnformatted(app.last_error.c_str());
-        ImGui::SameLine(ImGui::GetWindowWidth() - 40 * io.FontGlobalScale * ImGui::GetFontSize() / 15.0f);
-        if (ImGui::SmallButton("x")) app.last_error.clear();
-        ImGui::EndChild();
-        ImGui::PopStyleColor();
+    if (!app.last_error.empty() && banner("err", app.last_error, ImVec4(0.35f, 0.10f, 0.10f, 1))) app.last_error.clear();
+    if (!app.load_problems.empty()) {
+        // Files the app could not read at start (a conversation, the settings): said once, kept on disk.
+        std::string all;
+        for (const std::string& p : app.load_problems) all += (all.empty() ? "" : "\n") + p;
+        const std::string text = app.load_problems.size() == 1
+                                     ? app.load_problems[0]
+                                     : std::to_string(app.load_problems.size()) + " files could not be read (hover for all): " +
+                                           app.load_problems[0];
+        if (banner("problems", text, ImVec4(0.33f, 0.24f, 0.06f, 1), all)) app.load_problems.clear();
     }
     const float status_h = ImGui::GetFrameHeightWithSpacing();
     const float avail_h = ImGui::GetContentRegionAvail().y - status_h;

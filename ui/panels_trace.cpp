@@ -221,8 +221,10 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
                 char label[160];
                 std::snprintf(label, sizeof label, "%s  “%s”%s##%d", pct(std::exp(a.logprob)).c_str(),
                               visible(a.text).c_str(), a.id == t.id ? "  (current)" : "", a.id);
+                // Posted: the new branch can move the branches `b` points into, and the panes are
+                // drawn from `b` for the rest of this frame.
                 if (ImGui::Selectable(label)) {
-                    app.branch(msg, at, {a.id}, a.text);
+                    app.post([msg, at, id = a.id, text = a.text](App& ap) { ap.branch(msg, at, {id}, text); });
                     ImGui::CloseCurrentPopup();
                 }
             }
@@ -234,7 +236,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             if ((ImGui::Button("Branch") || go) && !app.view.branch_text.empty()) {
                 if (Engine* e = app.ctl().engine()) {
                     const auto ids = e->tokenizer()->encode(app.view.branch_text);
-                    app.branch(msg, at, ids, app.view.branch_text);
+                    app.post([msg, at, ids, text = app.view.branch_text](App& ap) { ap.branch(msg, at, ids, text); });
                 }
                 ImGui::CloseCurrentPopup();
             }

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
+#include <type_traits>
 
 namespace r1vk::ui {
 
@@ -67,6 +69,40 @@ bool write_atomic(const fs::path& path, const std::string& data, long fail_after
 
 std::string dump_json(const json& j) { return j.dump(1, ' ', false, json::error_handler_t::replace); }
 
+namespace {
+
+// j[key] as a T, or `def` when it is missing, null or of another type: one bad value in a file costs
+// that value (named in `bad`), not the whole file.
+template <class T>
+T field(const json& j, const char* key, T def, std::vector<std::string>* bad = nullptr) {
+    if (!j.is_object()) return def;
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return def;
+    try {
+        // A string where a number goes is wrong even where nlohmann would not say so.
+        if constexpr (std::is_arithmetic_v<T>) {
+            if (!it->is_number() && !it->is_boolean()) throw std::invalid_argument("not a number");
+        }
+        return it->get<T>();
+    } catch (const std::exception&) {
+        if (bad) bad->push_back(key);
+        return def;
+    }
+}
+
+std::string field(const json& j, const char* key, const char* def, std::vector<std::string>* bad = nullptr) {
+    return field<std::string>(j, key, std::string(def), bad);
+}
+
+const json& items(const json& j, const char* key) {
+    static const json empty = json::array();
+    if (!j.is_object()) return empty;
+    const auto it = j.find(key);
+    return it != j.end() && it->is_array() ? *it : empty;
+}
+
+}  // namespace
+
 json to_json(const Branch& b) {
     json toks = json::array();
     for (const TokRec& t : b.tokens) {
@@ -106,42 +142,43 @@ json to_json(const Branch& b) {
 }
 
 Branch branch_from_json(const json& j) {
+    // Field by field: a value of the wrong type falls back to its default (a token without its
+    // logprob, say) and the rest of the reply stays.
     Branch b;
-    b.reasoning = j.value("reasoning", "");
-    b.answer = j.value("answer", "");
-    for (const json& o : j.value("tokens", json::array())) {
+    b.reasoning = field(j, "reasoning", "");
+    b.answer = field(j, "answer", "");
+    for (const json& o : items(j, "tokens")) {
         TokRec t;
-        t.id = o.value("id", -1);
-        t.reasoning_text = o.value("r", "");
-        t.answer_text = o.value("a", "");
-        t.reasoning = o.value("reasoning", false);
-        t.injected = o.value("injected", false);
-        t.has_trace = o.contains("logprob");
-        t.logprob = o.value("logprob", 0.0f);
-        t.entropy = o.value("entropy", 0.0f);
-        for (const json& a : o.value("top", json::array()))
-            t.top.push_back({a.value("id", -1), a.value("logprob", 0.0f), a.value("text", "")});
+        t.id = field(o, "id", -1);
+        t.reasoning_text = field(o, "r", "");
+        t.answer_text = field(o, "a", "");
+        t.reasoning = field(o, "reasoning", false);
+        t.injected = field(o, "injected", false);
+        t.has_trace = o.is_object() && o.contains("logprob");
+        t.logprob = field(o, "logprob", 0.0f);
+        t.entropy = field(o, "entropy", 0.0f);
+        for (const json& a : items(o, "top")) t.top.push_back({field(a, "id", -1), field(a, "logprob", 0.0f), field(a, "text", "")});
         b.tokens.push_back(std::move(t));
     }
-    b.reply_ids = j.value("reply_ids", std::vector<int32_t>{});
-    b.parent = j.value("parent", -1);
-    b.fork_at = j.value("fork_at", -1);
-    b.fork_token = j.value("fork_token", -1);
-    b.fork_text = j.value("fork_text", "");
-    const json s = j.value("stats", json::object());
-    b.prompt_tokens = s.value("prompt_tokens", 0u);
-    b.reused_tokens = s.value("reused_tokens", 0u);
-    b.generated_tokens = s.value("generated_tokens", 0u);
-    b.reasoning_tokens = s.value("reasoning_tokens", 0u);
-    b.answer_tokens = s.value("answer_tokens", 0u);
-    b.ttft_s = s.value("ttft_s", 0.0);
-    b.decode_tok_s = s.value("decode_tok_s", 0.0);
-    b.prefill_tok_s = s.value("prefill_tok_s", 0.0);
-    b.thinking_s = s.value("thinking_s", 0.0);
-    b.thought_from_fork = s.value("thought_from_fork", false);
-    b.seed = s.value("seed", uint64_t(0));
-    b.done = j.value("done", "");
-    b.error = j.value("error", "");
+    b.reply_ids = field(j, "reply_ids", std::vector<int32_t>{});
+    b.parent = field(j, "parent", -1);
+    b.fork_at = field(j, "fork_at", -1);
+    b.fork_token = field(j, "fork_token", -1);
+    b.fork_text = field(j, "fork_text", "");
+    const json s = field(j, "stats", json::object());
+    b.prompt_tokens = field(s, "prompt_tokens", 0u);
+    b.reused_tokens = field(s, "reused_tokens", 0u);
+    b.generated_tokens = field(s, "generated_tokens", 0u);
+    b.reasoning_tokens = field(s, "reasoning_tokens", 0u);
+    b.answer_tokens = field(s, "answer_tokens", 0u);
+    b.ttft_s = field(s, "ttft_s", 0.0);
+    b.decode_tok_s = field(s, "decode_tok_s", 0.0);
+    b.prefill_tok_s = field(s, "prefill_tok_s", 0.0);
+    b.thinking_s = field(s, "thinking_s", 0.0);
+    b.thought_from_fork = field(s, "thought_from_fork", false);
+    b.seed = field(s, "seed", uint64_t(0));
+    b.done = field(j, "done", "");
+    b.error = field(j, "error", "");
     // A reply cut off by a kill was saved mid-stream; say so instead of showing it as live.
     if (b.done.empty()) b.done = "interrupted";
     return b;
@@ -165,16 +202,21 @@ json to_json(const Conversation& c) {
 }
 
 Conversation conversation_from_json(const json& j) {
+    // What makes it a conversation is required (messages, each with a role); the rest has defaults.
     Conversation c;
-    c.id = j.at("id").get<std::string>();
-    c.title = j.value("title", "");
-    c.created = j.value("created", 0.0);
-    for (const json& o : j.at("messages")) {
+    if (!j.is_object()) throw std::runtime_error("not a conversation: expected a JSON object");
+    if (!j.contains("messages") || !j["messages"].is_array()) throw std::runtime_error("no \"messages\" array");
+    c.id = field(j, "id", "");
+    c.title = field(j, "title", "");
+    c.created = field(j, "created", 0.0);
+    for (const json& o : j["messages"]) {
         Message m;
-        m.role = o.at("role").get<std::string>();
-        m.content = o.value("content", "");
-        for (const json& b : o.value("branches", json::array())) m.branches.push_back(branch_from_json(b));
-        m.current = std::clamp(o.value("current", 0), 0, std::max(0, int(m.branches.size()) - 1));
+        m.role = field(o, "role", "");
+        if (m.role != "user" && m.role != "assistant" && m.role != "system")
+            throw std::runtime_error("message " + std::to_string(c.messages.size()) + " has no role (user, assistant or system)");
+        m.content = field(o, "content", "");
+        for (const json& b : items(o, "branches")) m.branches.push_back(branch_from_json(b));
+        m.current = std::clamp(field(o, "current", 0), 0, std::max(0, int(m.branches.size()) - 1));
         c.messages.push_back(std::move(m));
     }
     return c;
@@ -193,25 +235,25 @@ json to_json(const Settings& s) {
             {"profile", s.profile}};
 }
 
-Settings settings_from_json(const json& j) {
+Settings settings_from_json(const json& j, std::vector<std::string>* bad) {
     Settings s, d;
-    s.model_dir = j.value("model_dir", d.model_dir);
-    s.ctx = j.value("ctx", d.ctx);
-    s.sampling_edited = j.value("sampling_edited", false);
-    s.temperature = j.value("temperature", d.temperature);
-    s.top_p = j.value("top_p", d.top_p);
-    s.top_k = j.value("top_k", d.top_k);
-    s.min_p = j.value("min_p", d.min_p);
-    s.repetition_penalty = j.value("repetition_penalty", d.repetition_penalty);
-    s.max_tokens = j.value("max_tokens", d.max_tokens);
-    s.seed = j.value("seed", d.seed);
-    s.system_prompt = j.value("system_prompt", d.system_prompt);
-    s.reasoning_budget = j.value("reasoning_budget", d.reasoning_budget);
-    s.stacked = j.value("stacked", d.stacked);
-    s.show_reasoning = j.value("show_reasoning", d.show_reasoning);
-    s.color = ColorMode(std::clamp(j.value("color", int(d.color)), 0, 2));
-    s.show_vram = j.value("show_vram", d.show_vram);
-    s.profile = j.value("profile", d.profile);
+    s.model_dir = field(j, "model_dir", d.model_dir, bad);
+    s.ctx = field(j, "ctx", d.ctx, bad);
+    s.sampling_edited = field(j, "sampling_edited", false, bad);
+    s.temperature = field(j, "temperature", d.temperature, bad);
+    s.top_p = field(j, "top_p", d.top_p, bad);
+    s.top_k = field(j, "top_k", d.top_k, bad);
+    s.min_p = field(j, "min_p", d.min_p, bad);
+    s.repetition_penalty = field(j, "repetition_penalty", d.repetition_penalty, bad);
+    s.max_tokens = field(j, "max_tokens", d.max_tokens, bad);
+    s.seed = field(j, "seed", d.seed, bad);
+    s.system_prompt = field(j, "system_prompt", d.system_prompt, bad);
+    s.reasoning_budget = field(j, "reasoning_budget", d.reasoning_budget, bad);
+    s.stacked = field(j, "stacked", d.stacked, bad);
+    s.show_reasoning = field(j, "show_reasoning", d.show_reasoning, bad);
+    s.color = ColorMode(std::clamp(field(j, "color", int(d.color), bad), 0, 2));
+    s.show_vram = field(j, "show_vram", d.show_vram, bad);
+    s.profile = field(j, "profile", d.profile, bad);
     return s;
 }
 
@@ -225,13 +267,15 @@ std::vector<Conversation> Store::load_all(std::vector<std::string>* problems) co
         if (e.path().extension() != ".json") continue;  // skips leftover *.json.tmpPID files
         try {
             std::ifstream f(e.path());
+            if (!f) throw std::runtime_error("cannot open it");
             Conversation c = conversation_from_json(json::parse(f));
             // The file is the conversation: save and remove go by <id>.json, so the id is the file's
             // name, not the "id" inside (a copy such as backup.json would share it with the original).
             c.id = e.path().stem().string();
             out.push_back(std::move(c));
         } catch (const std::exception& ex) {
-            if (problems) problems->push_back(e.path().string() + ": " + ex.what());
+            // Kept as it is (nothing writes to a file that did not load): the user can mend it.
+            if (problems) problems->push_back(e.path().string() + ": " + ex.what() + " (not shown; the file is kept as it is)");
         }
     }
     std::sort(out.begin(), out.end(), [](const Conversation& a, const Conversation& b) {
@@ -249,13 +293,34 @@ void Store::remove(const std::string& id) const {
     fs::remove(data_ / "conversations" / (id + ".json"), ec);
 }
 
-Settings Store::load_settings() const {
+Settings Store::load_settings(std::vector<std::string>* problems) const {
+    const fs::path path = config_ / "settings.json";
+    std::ifstream f(path);
+    if (!f) return {};  // none yet: the defaults
+    json j;
     try {
-        std::ifstream f(config_ / "settings.json");
-        if (f) return settings_from_json(json::parse(f));
-    } catch (const std::exception&) {
+        j = json::parse(f);
+    } catch (const std::exception& ex) {
+        // The app writes its settings back soon: keep what the user had, under another name, first.
+        std::error_code ec;
+        const fs::path keep = path.string() + ".unreadable";
+        fs::copy_file(path, keep, fs::copy_options::overwrite_existing, ec);
+        if (problems)
+            problems->push_back(path.string() + ": not valid JSON (" + ex.what() + "); the defaults are used" +
+                                (ec ? std::string() : ", the file was kept as " + keep.filename().string()));
+        return {};
     }
-    return {};
+    std::vector<std::string> bad;
+    Settings s = settings_from_json(j, &bad);
+    if (!bad.empty() && problems) {
+        std::string names;
+        for (const std::string& k : bad) names += (names.empty() ? "" : ", ") + k;
+        problems->push_back(path.string() + ": " + names + (bad.size() > 1 ? " have" : " has") +
+                            " the wrong type; the default is used for " + (bad.size() > 1 ? "them" : "it") +
+                            ", the other settings are kept");
+    }
+    if (!j.is_object() && problems) problems->push_back(path.string() + ": not a JSON object; the defaults are used");
+    return s;
 }
 
 bool Store::save_settings(const Settings& s) const { return write_atomic(config_ / "settings.json", dump_json(to_json(s))); }

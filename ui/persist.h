@@ -30,7 +30,8 @@ Branch branch_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const Conversation& c);
 Conversation conversation_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const Settings& s);
-Settings settings_from_json(const nlohmann::json& j);
+// Each setting of the wrong type gets its default and its name in `bad`; the others are kept.
+Settings settings_from_json(const nlohmann::json& j, std::vector<std::string>* bad = nullptr);
 
 class Store {
 public:
@@ -41,7 +42,9 @@ public:
     std::vector<Conversation> load_all(std::vector<std::string>* problems = nullptr) const;
     bool save(const Conversation& c) const;
     void remove(const std::string& id) const;
-    Settings load_settings() const;
+    // The saved settings, or the defaults. A file that is not JSON is copied to settings.json.unreadable
+    // before the app writes its own, and each problem is named in `problems`.
+    Settings load_settings(std::vector<std::string>* problems = nullptr) const;
     bool save_settings(const Settings& s) const;
     std::string new_id() const;
 

@@ -318,6 +318,59 @@ TEST(UiApp, DeletingAConversationKeepsSelectionAndRenameBoxOnTheirOwn) {
     fs::remove_all(d);
 }
 
+// Commands the panels send run after the frame: Regenerate ran inside draw_reply and its new branch
+// reallocated the branches the rest of the frame drew from (a crash on every click); Delete by id
+// after the frame finds its conversation wherever it has moved.
+TEST(UiApp, PostedCommandsRunAfterTheFrameInOrder) {
+    const fs::path d = temp_dir("posted");
+    App app(Store(d, d / "config"), [] {});
+    app.keep_settings = true;
+    for (const char* id : {"a", "b", "c"}) {
+        Conversation c;
+        c.id = id;
+        app.convs.push_back(c);
+    }
+    std::vector<std::string> ran;
+    app.post([&](App& a) { ran.push_back("delete b"), a.delete_conversation(std::string("b")); });
+    app.post([&](App& a) { ran.push_back("second"), a.post([&](App&) { ran.push_back("next frame"); }); });
+    EXPECT_EQ(app.convs.size(), 3u) << "nothing runs while the frame is drawn";
+    EXPECT_TRUE(app.run_posted());
+    EXPECT_EQ(ran, (std::vector<std::string>{"delete b", "second"}));
+    ASSERT_EQ(app.convs.size(), 2u);
+    EXPECT_EQ(app.convs[1].id, "c");
+    EXPECT_TRUE(app.run_posted());
+    EXPECT_EQ(ran.back(), "next frame");
+    EXPECT_FALSE(app.run_posted());
+    fs::remove_all(d);
+}
+
+// The branch chosen with ‹ › was not saved: after a restart the reply showed another one.
+TEST(UiApp, TheBranchShownIsSaved) {
+    const fs::path d = temp_dir("select-branch");
+    {
+        App app(Store(d, d / "config"), [] {});
+        app.keep_settings = true;
+        Conversation c;
+        c.id = "c";
+        c.messages.push_back({"user", "q", {}, 0});
+        Message m;
+        m.role = "assistant";
+        m.branches.resize(3);
+        for (Branch& b : m.branches) b.done = "eos";
+        m.current = 2;
+        c.messages.push_back(m);
+        app.convs.push_back(c);
+        app.select_conversation(0);
+        app.view.branch_token = 5;
+        app.select_branch(1, 0);
+        EXPECT_EQ(app.view.branch_token, -1) << "the fork box belonged to the other branch";
+    }
+    const auto all = Store(d, d / "config").load_all();
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].messages[1].current, 0);
+    fs::remove_all(d);
+}
+
 // A branch copies its parent's reasoning, so its first answer token set "thought for" to the time
 // since the branch started: for a fork inside the answer, only the prefill.
 TEST(UiApp, BranchInTheAnswerKeepsItsParentsThinkingTime) {

@@ -151,6 +151,64 @@ TEST(UiPersist, SettingsRoundTrip) {
     fs::remove_all(d);
 }
 
+// One quoted number reset every setting, silently, and the app wrote the defaults over the file at
+// start: the system prompt was gone. Now a wrong-typed value costs only itself, and says so.
+TEST(UiPersist, ABadSettingCostsOnlyItselfAndIsNamed) {
+    const fs::path d = temp_dir("settings-bad");
+    Store store(d, d / "config");
+    fs::create_directories(d / "config");
+    std::ofstream(d / "config" / "settings.json") << R"({"system_prompt": "be brief", "max_tokens": 512, "seed": "42",
+        "stacked": true, "temperature": [1]})";
+    std::vector<std::string> problems;
+    const Settings r = store.load_settings(&problems);
+    EXPECT_EQ(r.system_prompt, "be brief");
+    EXPECT_EQ(r.max_tokens, 512);
+    EXPECT_TRUE(r.stacked);
+    EXPECT_EQ(r.seed, Settings{}.seed);
+    EXPECT_EQ(r.temperature, Settings{}.temperature);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("temperature, seed have the wrong type"), std::string::npos) << problems[0];
+
+    // Not JSON at all: the defaults, and the file kept under another name before anything overwrites it.
+    std::ofstream(d / "config" / "settings.json", std::ios::trunc) << "{\"system_prompt\": \"be brief\", oops";
+    problems.clear();
+    EXPECT_EQ(store.load_settings(&problems).system_prompt, "");
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("not valid JSON"), std::string::npos) << problems[0];
+    std::ifstream kept(d / "config" / "settings.json.unreadable");
+    std::stringstream ks;
+    ks << kept.rdbuf();
+    EXPECT_NE(ks.str().find("be brief"), std::string::npos);
+    fs::remove_all(d);
+}
+
+// One token's logprob written as a string hid the whole conversation; a file without messages is
+// still refused, and named.
+TEST(UiPersist, ABadValueInAConversationCostsOnlyThatValue) {
+    const fs::path d = temp_dir("conv-bad");
+    Store store(d, d / "config");
+    ASSERT_TRUE(store.save(sample()));
+    const fs::path file = d / "conversations" / (sample().id + ".json");
+    std::ifstream in(file);
+    nlohmann::json j = nlohmann::json::parse(in);
+    in.close();
+    j["messages"][1]["branches"][0]["tokens"][0]["logprob"] = "oops";
+    j["messages"][1]["branches"][0]["stats"]["seed"] = "x";
+    std::ofstream(file, std::ios::trunc) << j.dump();
+    std::ofstream(d / "conversations" / "nomessages.json") << R"({"id": "nomessages", "title": "t"})";
+    std::vector<std::string> problems;
+    const auto all = store.load_all(&problems);
+    ASSERT_EQ(all.size(), 1u);
+    const Branch& b = all[0].messages[1].branches[0];
+    EXPECT_EQ(b.tokens.size(), sample().messages[1].branches[0].tokens.size());
+    EXPECT_EQ(b.tokens[0].logprob, 0.0f);
+    EXPECT_EQ(b.answer, sample().messages[1].branches[0].answer);
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("nomessages.json"), std::string::npos);
+    EXPECT_NE(problems[0].find("messages"), std::string::npos);
+    fs::remove_all(d);
+}
+
 // A lone token's bytes (0xE4: the first of three) and a title cut in bytes reached the writer raw;
 // nlohmann's dump threw type_error.316 from inside a frame and the app aborted, losing the reply.
 TEST(UiPersist, InvalidUtf8IsSavedWithReplacementNotThrown) {
