@@ -133,10 +133,20 @@ void App::new_conversation() {
     c.created = double(std::time(nullptr));
     convs.push_back(std::move(c));
     cur = int(convs.size()) - 1;
+    shown_changed();
 }
 
 void App::select_conversation(int i) {
-    if (i >= 0 && i < int(convs.size())) cur = i;
+    if (i < 0 || i >= int(convs.size()) || i == cur) return;
+    cur = i;
+    shown_changed();
+}
+
+void App::shown_changed() {
+    // The fork box and its popup are a message index and a token index: in another conversation they
+    // would mark whatever token sits there. The earlier turns start at the latest question.
+    view.branch_token = view.branch_msg = -1;
+    view.history_to_end = true;
 }
 
 void App::delete_conversation(int i) {
@@ -144,7 +154,7 @@ void App::delete_conversation(int i) {
     if (target && target->conv == convs[size_t(i)].id) return note("stop the reply before deleting its conversation");
     store_.remove(convs[size_t(i)].id);
     if (view.renaming == convs[size_t(i)].id) view.renaming.clear();
-    if (i == cur) view.sel_msg = -1;  // another conversation is shown: its replies, not an index into this one
+    if (i == cur) view.sel_msg = -1, shown_changed();  // another conversation is shown: its replies, not this one's
     convs.erase(convs.begin() + i);
     // The selection stays on the conversation it was on: the ones after i moved down by one.
     if (i < cur) --cur;

@@ -157,6 +157,7 @@ private:
     void save(const std::string& conv_id);
     Conversation* find(const std::string& id);
     bool start_reply(Conversation& c, int msg, std::optional<std::vector<int32_t>> prefix, uint32_t forced_from);
+    void shown_changed();  // another conversation is shown: drop view state that pointed into the last one
 
     Store store_;
     Controller ctl_;

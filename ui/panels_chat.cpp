@@ -458,7 +458,13 @@ bool banner(const char* id, const std::string& text, ImVec4 bg, const std::strin
                         true);
     ImGui::TextUnformatted(text.c_str());
     ImGui::PopClipRect();
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", (detail.empty() ? text : detail).c_str());
+    if (ImGui::IsItemHovered()) {  // wrapped: a file's path and its reason run past the screen's edge
+        ImGui::BeginTooltip();
+        ImGui::PushTextWrapPos(ImGui::GetFontSize() * 45);
+        ImGui::TextUnformatted((detail.empty() ? text : detail).c_str());
+        ImGui::PopTextWrapPos();
+        ImGui::EndTooltip();
+    }
     ImGui::SameLine(close_x);
     const bool closed = ImGui::SmallButton("x");
     ImGui::EndChild();

@@ -215,8 +215,13 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
             const TokRec& t = b.tokens[size_t(at)];
             ImGui::Text("Branch at token #%d  (now “%s”, p = %.3f)", at, visible(t.text()).c_str(),
                         t.has_trace ? std::exp(t.logprob) : 0.0f);
-            ImGui::TextColored(kDim, "the reply keeps its first %d tokens, then continues from your pick", at);
+            // Only the latest reply continues (a branch of an earlier one would need the turns after it
+            // redone): the choices are shown, greyed, with the reason, rather than refused after a pick.
+            const bool latest = msg == int(c->messages.size()) - 1;
+            if (latest) ImGui::TextColored(kDim, "the reply keeps its first %d tokens, then continues from your pick", at);
+            else ImGui::TextColored(kDim, "only the latest reply can be branched: this one is an earlier turn's");
             ImGui::Separator();
+            ImGui::BeginDisabled(!latest);
             for (const Alt& a : t.top) {
                 char label[160];
                 std::snprintf(label, sizeof label, "%s  “%s”%s##%d", pct(std::exp(a.logprob)).c_str(),
@@ -240,6 +245,7 @@ void draw_token_flow(App& app, int msg, Branch& b, bool reasoning) {
                 }
                 ImGui::CloseCurrentPopup();
             }
+            ImGui::EndDisabled();
         }
         ImGui::EndPopup();
     }
@@ -346,6 +352,7 @@ void draw_trace_tools(App& app) {
     if (idx.empty()) ImGui::TextColored(kDim, b->tokens.empty() ? "no token data for this reply" : "—");
     // A table, so the columns line up in the proportional font; each row one selectable.
     if (!idx.empty() && ImGui::BeginTable("forks-t", 4, ImGuiTableFlags_SizingFixedFit)) {
+        bool tipped = false;
         for (int i : idx) {
             const TokRec& t = b->tokens[size_t(i)];
             const Alt* alt = nullptr;
@@ -365,7 +372,8 @@ void draw_trace_tools(App& app) {
                 app.view.branch_token = i;
                 app.view.branch_msg = msg;
             }
-            if (ImGui::IsItemHovered()) token_tooltip(t, i);
+            // Rows touch: on the line between two, both are hovered. One tooltip, the first row's.
+            if (!tipped && ImGui::IsItemHovered()) token_tooltip(t, i), tipped = true;
             ImGui::TableNextColumn();
             ImGui::Text("“%s”", visible(t.text()).c_str());
             ImGui::TableNextColumn();

@@ -302,6 +302,13 @@ TEST(UiApp, DeletingAConversationKeepsSelectionAndRenameBoxOnTheirOwn) {
         app.convs.push_back(c);
     }
     app.select_conversation(1);  // "b"
+    // The fork box is a message and token index: in another conversation it marked another token.
+    app.view.branch_token = 20, app.view.branch_msg = 1, app.view.history_to_end = false;
+    app.select_conversation(2);
+    EXPECT_EQ(app.view.branch_token, -1);
+    EXPECT_EQ(app.view.branch_msg, -1);
+    EXPECT_TRUE(app.view.history_to_end) << "an opened conversation shows its latest question";
+    app.select_conversation(1);
     app.view.renaming = "c";
     app.delete_conversation(0);
     ASSERT_NE(app.current(), nullptr);
