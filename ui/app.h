@@ -3,7 +3,9 @@
 // finished reply.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -68,6 +70,9 @@ struct View {
     double status_time = 0;
     // pane rectangles in framebuffer pixels (screenshot checks)
     float reasoning_rect[4] = {0, 0, 0, 0}, answer_rect[4] = {0, 0, 0, 0};
+    // Where last frame drew the buttons scripted mode can click (--click): x0, y0, x1, y1 in ImGui's
+    // display coordinates; absent when the button was not drawn.
+    std::map<std::string, std::array<float, 4>> clickable;
 };
 
 struct FrameStats {

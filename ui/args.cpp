@@ -96,6 +96,11 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--export") o.export_all = true;
         else if (a == "--profile") o.profile = true;
         else if (a == "--stop-after" && take_word()) num(0, 1 << 24, o.stop_after);
+        else if (a == "--click" && take_word()) {
+            std::string name;
+            bad = !one_of(a, v, {"Regenerate", "Reload"}, name);
+            o.clicks.push_back(name);
+        }
         else if (a == "--search" && take()) o.search = v;
         else if (a == "--pin-token" && take_word()) num(0, 1 << 24, o.pin_token);
         else if (a == "--stay" && take_word()) bad = !num_arg(a, v, 0, 3600, o.stay);

@@ -84,7 +84,7 @@ void usage() {
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Profile|Settings] [--pin-token N] [--search TEXT]\n"
         "                 [--reasoning-budget N] [--export] [--profile] [--scale S] [--stop-after TOKENS]\n"
-        "                 [--resize WxH]\n"
+        "                 [--resize WxH] [--click Regenerate|Reload ...]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -236,6 +236,9 @@ int main(int argc, char** argv) {
         const auto t_start = std::chrono::steady_clock::now();
         ImGui_ImplVulkan_NewFrame();
         ImGui_ImplGlfw_NewFrame();
+        // A scripted click moves the mouse and presses its button as a person would, after the
+        // backend read the real (absent) mouse, so the click goes through the panels' own code.
+        if (float mx = 0, my = 0; script.mouse(&mx, &my, &ImGui::GetIO().MouseDown[0])) ImGui::GetIO().MousePos = ImVec2(mx, my);
         ImGui::NewFrame();
         draw_app(app);
         ImGui::Render();

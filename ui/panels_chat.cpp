@@ -21,6 +21,12 @@ std::string no_answer_note(const Branch& b) {
     return std::string("(no answer: ") + (b.done == "eos" ? "the model stopped" : done_label(b.done)) + ")";
 }
 
+// Scripted mode clicks a button where the last frame drew it (--click NAME).
+void clickable(App& app, const char* name) {
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    app.view.clickable[name] = {a.x, a.y, b.x, b.y};
+}
+
 int shown_message(App& app) {
     Conversation* c = app.current();
     if (!c) return -1;
@@ -47,8 +53,10 @@ void draw_model_bar(App& app) {
     const bool loading = st.state == LoadState::Loading;
     ImGui::BeginDisabled(loading || app.streaming());
     // Posted: loading tears the engine down, and the rest of this frame still draws from it.
-    if (ImGui::Button(st.state == LoadState::Ready ? "Reload" : "Load") || enter)
-        app.post([dir = app.view.model_dir_edit](App& a) { a.load_model(dir); });
+    const char* load_label = st.state == LoadState::Ready ? "Reload" : "Load";
+    const bool load = ImGui::Button(load_label);
+    clickable(app, load_label);
+    if (load || enter) app.post([dir = app.view.model_dir_edit](App& a) { a.load_model(dir); });
     ImGui::EndDisabled();
     ImGui::SameLine();
     if (loading) {
@@ -245,6 +253,7 @@ void draw_reply(App& app) {
         ImGui::BeginDisabled(msg != int(c->messages.size()) - 1 || !app.ctl().engine());
         // Posted: a new branch can move the branches this frame goes on drawing from.
         if (ImGui::Button("Regenerate")) app.post([](App& a) { a.regenerate(); });
+        clickable(app, "Regenerate");
         ImGui::EndDisabled();
     }
     ImGui::SameLine();
@@ -480,6 +489,7 @@ void draw_app(App& app) {
     if (app.streaming() && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.stop();
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_focus = true, app.view.force_tab = "Trace";
 
+    app.view.clickable.clear();  // this frame records the buttons it draws
     ImGui::SetNextWindowPos(ImVec2(0, 0));
     ImGui::SetNextWindowSize(io.DisplaySize);
     ImGui::Begin("r1vk-chat", nullptr,

@@ -50,6 +50,23 @@ double Script::wait_timeout(double now) const {
     return phase_ == Phase::Stay ? std::max(0.0, stay_until_ - now) : -1;
 }
 
+void Script::after_prompts() {
+    if (next_click_ < o_.clicks.size()) {
+        phase_ = Phase::Click;
+        return;
+    }
+    phase_ = o_.branch_at >= 0 ? Phase::Branch : Phase::Settle;
+    settle_ = 3;
+    if (phase_ == Phase::Settle && o_.resize_w > 0) resize_pending_ = true, settle_ = 8;
+}
+
+bool Script::mouse(float* x, float* y, bool* down) {
+    if (phase_ != Phase::Clicking) return false;
+    *x = click_x_, *y = click_y_;
+    *down = click_frame_ == 1;  // hovered first, then pressed, then released: a Button's click
+    return true;
+}
+
 bool Script::take_resize(int* w, int* h) {
     if (!resize_pending_) return false;
     resize_pending_ = false;
@@ -91,9 +108,7 @@ bool Script::step(App& app) {
                     phase_ = Phase::WaitReply;
                 }
             } else {
-                phase_ = o_.branch_at >= 0 ? Phase::Branch : Phase::Settle;
-                settle_ = 3;
-                if (phase_ == Phase::Settle && o_.resize_w > 0) resize_pending_ = true, settle_ = 8;
+                after_prompts();
             }
             break;
         case Phase::WaitReply:
@@ -101,6 +116,33 @@ bool Script::step(App& app) {
                 if (Conversation* c = app.current(); c && !c->messages.empty())
                     if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.stop_after) app.stop();
             if (!app.streaming() && !app.target) phase_ = Phase::Send;
+            break;
+        case Phase::Click: {
+            // Clicked when the app is idle (the button is enabled then), where the last frame drew it.
+            if (app.streaming() || st.state == LoadState::Loading) break;
+            if (next_click_ >= o_.clicks.size()) {  // all clicked: on to the branch or the end
+                after_prompts();
+                break;
+            }
+            const std::string& name = o_.clicks[next_click_];
+            const auto it = app.view.clickable.find(name);
+            if (it == app.view.clickable.end()) {
+                error_ = "--click " + name + ": the button is not on screen";
+                exit_code_ = 1;
+                phase_ = Phase::Settle, settle_ = 3;
+                break;
+            }
+            click_x_ = (it->second[0] + it->second[2]) * 0.5f;
+            click_y_ = (it->second[1] + it->second[3]) * 0.5f;
+            click_frame_ = 0;
+            phase_ = Phase::Clicking;
+            break;
+        }
+        case Phase::Clicking:
+            if (++click_frame_ >= 3) phase_ = Phase::WaitClick, settle_ = 3;  // the command runs after the frame
+            break;
+        case Phase::WaitClick:
+            if (--settle_ <= 0) ++next_click_, phase_ = Phase::Click;
             break;
         case Phase::Branch: {
             Conversation* c = app.current();

@@ -22,6 +22,8 @@ public:
     double wait_timeout(double now) const;  // seconds the idle loop may sleep (-1: forever)
     bool want_capture() const { return phase_ == Phase::Capture; }
     bool take_capture(const Capture& c);
+    // While a scripted click runs: where the mouse is and whether its button is down this frame.
+    bool mouse(float* x, float* y, bool* down);
     // A window size the main loop should apply now (once), or false.
     bool take_resize(int* w, int* h);
     // Advances the script; true when the app should quit now.
@@ -30,7 +32,8 @@ public:
     int finish(App& app, const VkWindow& win);
 
 private:
-    enum class Phase { WaitLoad, Send, WaitReply, Branch, WaitBranch, Settle, Capture, Stay, Done, Idle };
+    enum class Phase { WaitLoad, Send, WaitReply, Click, Clicking, WaitClick, Branch, WaitBranch, Settle, Capture, Stay, Done, Idle };
+    void after_prompts();  // on to the clicks, the branch or the end
     ScriptOptions o_;
     Phase phase_ = Phase::WaitLoad;
     size_t next_prompt_ = 0;
@@ -38,6 +41,9 @@ private:
     bool resize_pending_ = false;
     double stay_until_ = 0;
     int32_t branch_id_ = -1;
+    size_t next_click_ = 0;
+    int click_frame_ = 0;       // frames into the current click: 0 move, 1 press, 2 release
+    float click_x_ = 0, click_y_ = 0;
     std::string error_;
     int exit_code_ = 0;
 };

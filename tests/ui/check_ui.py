@@ -214,6 +214,24 @@ def check_branch():
         fail("the branch did not finish")
 
 
+def check_clicks():
+    """Regenerate and Reload clicked with the mouse, through the panels' own code: both crashed the app
+    (a branch added, or the engine torn down, while the rest of the frame still drew from it)."""
+    tr = os.path.join(OUT, "clicks.json")
+    if os.path.exists(tr):
+        os.remove(tr)
+    run(["--data-dir", fresh("data-clicks"), "--prompt", QUESTION, "--temp", "0", "--click", "Regenerate",
+         "--click", "Regenerate", "--click", "Reload", "--click", "Regenerate", "--quit-when-done", "--transcript", tr])
+    a = json.load(open(tr))["messages"][1]
+    if a.get("branches") != 4 or a.get("current") != 3:
+        fail(f"three clicks on Regenerate (one after a Reload) did not make four branches: {a}")
+    if a["done"] != "eos" or "7329" not in a["content"]:
+        fail(f"the last regenerated reply did not finish: {a}")
+    p = run(["--data-dir", fresh("data-clicks2"), "--click", "Frobnicate"], expect=1)
+    if "Frobnicate" not in p.stderr:
+        fail("--click with an unknown button is not refused by name")
+
+
 def check_persist():
     data = fresh("data-persist")
     run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--quit-when-done"])
@@ -330,6 +348,6 @@ def check_utf8():
         fail("the saved branch lost its label")
 
 
-{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "persist": check_persist, "nodisplay": check_nodisplay,
+{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "clicks": check_clicks, "persist": check_persist, "nodisplay": check_nodisplay,
  "badmodel": check_badmodel, "profile": check_profile, "utf8": check_utf8}[MODE]()
 print("ok")

@@ -40,6 +40,9 @@ TEST(UiArgs, GoodValuesAreTaken) {
     ASSERT_EQ(t.prompts.size(), 1u);
     EXPECT_EQ(t.prompts[0], "--verbose?");
     EXPECT_EQ(t.search, "--foo");
+    ScriptOptions c;
+    EXPECT_EQ(parse({"--click", "Regenerate", "--click", "Reload"}, c), -1);
+    EXPECT_EQ(c.clicks, (std::vector<std::string>{"Regenerate", "Reload"}));
 }
 
 TEST(UiArgs, BadValuesAreUsageErrors) {
@@ -47,7 +50,7 @@ TEST(UiArgs, BadValuesAreUsageErrors) {
         {"--temp", "abc"},        {"--temp", "-1"},          {"--ctx", "0"},          {"--ctx", "12x"},
         {"--layout", "diagonal"}, {"--tab", "Nope"},         {"--color", "rainbow"},  {"--scale", "-1"},
         {"--seed", "1e3"},        {"--branch-token", "x"},   {"--temp", "--prompt", "What is 1 + 2?"},
-        {"--ctx"},                {"--reasoning-budget", "-5"}};
+        {"--ctx"},                {"--reasoning-budget", "-5"}, {"--click", "Send"},     {"--click"}};
     for (const auto& args : bad) {
         ScriptOptions o;
         EXPECT_EQ(parse(args, o), 1) << args[0] << " " << (args.size() > 1 ? args[1] : "");
