@@ -337,9 +337,16 @@ void Session::start_continue(std::vector<ChatMessage> conversation, std::vector<
     if (worker_.joinable()) worker_.join();
     cancel_.store(false);
     forced_from = std::min<uint32_t>(forced_from, uint32_t(prefix.size()));
-    worker_ = std::thread([this, c = std::move(conversation), p = std::move(prefix), forced_from, params]() mutable {
-        work(std::move(c), std::move(p), forced_from, params);
-    });
+    try {
+        worker_ = std::thread([this, c = std::move(conversation), p = std::move(prefix), forced_from, params]() mutable {
+            work(std::move(c), std::move(p), forced_from, params);
+        });
+    } catch (...) {
+        // No thread (EAGAIN at a process limit, no memory): this reply fails, the Session does not.
+        // Left busy, every later start was refused for good while /health still said ok.
+        busy_.store(false);
+        throw;
+    }
 }
 
 DoneReason Session::run(std::vector<ChatMessage> conversation, const GenerationParams& params,
@@ -520,6 +527,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     std::vector<int32_t> reply(prefix.begin(), prefix.begin() + forced_from);
     std::string raw;
     const auto t_work = Clock::now();
+    bool cache_touched = false;
     try {
         const Tokenizer& tok = *engine_->tokenizer();
         Qwen2Model& model = engine_->model();
@@ -557,6 +565,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         while (reuse < cached_.size() && reuse < ids.size() && cached_[reuse] == ids[reuse]) ++reuse;
         reuse = std::min<uint32_t>({reuse, uint32_t(ids.size()) - (forcing ? 0 : 1), model.pos()});
         cached_.assign(ids.begin(), ids.end());
+        cache_touched = true;  // from here a failure may leave the cache half-written
 
         // Does the generation prompt already open the reasoning?
         std::string tail = prompt.substr(prompt.size() - std::min<size_t>(prompt.size(), 16));
@@ -680,11 +689,13 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         emit(Event{Event::Type::Stats, {}, stats, reason, {}});
     } catch (const Error& e) {
         reason = DoneReason::Error;
-        cached_.clear();  // the cache may be half-written
+        // The cache may be half-written; a request refused before the model ran (a prompt too long
+        // for the context, a template's raise_exception) left it whole, and the next one reuses it.
+        if (cache_touched) cached_.clear();
         emit(Event{Event::Type::Error, e.what(), {}, DoneReason::Error, {}, e.exit_code()});
     } catch (const std::exception& e) {
         reason = DoneReason::Error;
-        cached_.clear();
+        if (cache_touched) cached_.clear();
         emit(Event{Event::Type::Error, e.what(), {}, DoneReason::Error, {}, 3});
     }
     last_reasoning_ = reasoning_all;

@@ -9,11 +9,18 @@ TurnQueue::Turn TurnQueue::enter() {
     ++admitted_;
     const uint64_t ticket = next_ticket_++;
     cv_.wait(lk, [&] { return down_ || serving_ == ticket; });
-    if (serving_ != ticket) {  // shutting down: nobody takes a turn any more
+    // Shutting down: nobody takes a turn any more, also the one whose turn came as it began (its
+    // reply would have cleared the shutdown's cancel and run to max_tokens before the exit).
+    if (down_) {
         --admitted_;
         return Turn::ShuttingDown;
     }
     return Turn::Taken;
+}
+
+bool TurnQueue::down() {
+    std::lock_guard lk(mu_);
+    return down_;
 }
 
 void TurnQueue::leave() {
@@ -51,6 +58,9 @@ Job::~Job() {
 void Job::start() {
     session_.start(req_.messages, req_.gp);
     running_ = true;
+    // A shutdown that came between this request's turn and its start cancelled the reply before
+    // there was one (start clears the flag): cancel the one that runs now.
+    if (queue_.down()) session_.cancel();
 }
 
 void Job::cancel() { session_.cancel(); }

@@ -26,6 +26,7 @@ public:
     Turn enter();
     void leave();
     void shut_down();
+    bool down();  // shut_down() was called
     size_t limit() const { return limit_; }
     size_t admitted() {  // requests in: the one generating and those waiting (tests)
         std::lock_guard lk(mu_);

@@ -114,6 +114,14 @@ TEST(Session, PromptTooLongIsAnErrorEventNotACrash) {
         }
     EXPECT_TRUE(saw);
     EXPECT_EQ(collect(s, {{"user", "ok"}}, greedy(4)).reason, DoneReason::MaxTokens);
+    // Refused before the model ran, the request leaves the cache as it was: the next reuses it (the
+    // server's next client did a full prefill after one client's bad request).
+    const Collected again_before = collect(s, {{"user", "ok"}}, greedy(4));
+    collect(s, {{"user", std::string(200, 'x')}}, greedy(8));
+    const Collected again = collect(s, {{"user", "ok"}}, greedy(4));
+    EXPECT_GT(again_before.stats.reused_tokens, 0u);
+    EXPECT_EQ(again.stats.reused_tokens, again_before.stats.reused_tokens);
+    EXPECT_EQ(again.ids, again_before.ids);
     expect_clean(*e);
 }
 
