@@ -96,6 +96,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--export") o.export_all = true;
         else if (a == "--profile") o.profile = true;
         else if (a == "--stop-after" && take_word()) num(0, 1 << 24, o.stop_after);
+        else if (a == "--close-after" && take_word()) num(0, 1 << 24, o.close_after);
         else if (a == "--click" && take_word()) {
             std::string name;
             bad = !one_of(a, v, {"Regenerate", "Reload"}, name);

@@ -84,6 +84,9 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             err = std::string("error: ") + e.what();
             code = 3;
         }
+        // engine() answers before the status says Ready: the UI thread, seeing Ready, applies the
+        // model's sampling defaults through it, and a null there skipped them for good.
+        if (err.empty()) pump_alive_.store(true), ready_.store(true);  // the pump starts below
         {
             std::lock_guard lk(mu_);
             status_.finished = clock_();
@@ -96,7 +99,6 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             }
         }
         if (err.empty()) {
-            ready_.store(true);
             sample_vram();
             mark("ready");
             pump_ = std::thread([this] { pump(); });
@@ -147,6 +149,7 @@ void Controller::pump() {
             inbox_.push_back({++pumped_, std::move(done)});
         }
     }
+    pump_alive_.store(false);  // nothing moves a new reply's events now: start refuses (see there)
     busy_.store(false);
     wake_();
 }
@@ -190,6 +193,10 @@ bool Controller::start_continue(std::vector<ChatMessage> conv, std::vector<int32
         *error = "no model loaded";
         return false;
     }
+    if (!pump_alive_.load()) {  // its Done would never come: the app would stream forever
+        *error = "the event thread stopped after an error: load the model again";
+        return false;
+    }
     if (busy_.exchange(true)) {
         *error = "a reply is still being generated";
         return false;
@@ -209,7 +216,8 @@ bool Controller::start_continue(std::vector<ChatMessage> conv, std::vector<int32
 }
 
 void Controller::stop() {
-    if (session_ && busy_.load()) session_->cancel();
+    // busy_ first: it is never set while a load assigns session_ on the loader thread.
+    if (busy_.load() && session_) session_->cancel();
 }
 
 std::vector<TaggedEvent> Controller::take_events() {

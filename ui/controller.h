@@ -90,6 +90,7 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Session> session_;
     std::atomic<bool> ready_{false}, busy_{false}, quit_{false}, first_token_{false};
+    std::atomic<bool> pump_alive_{false};  // the event pump runs (it ends at teardown, or after an error)
     std::thread loader_, pump_;
 };
 

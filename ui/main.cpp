@@ -84,7 +84,7 @@ void usage() {
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Profile|Settings] [--pin-token N] [--search TEXT]\n"
         "                 [--reasoning-budget N] [--export] [--profile] [--scale S] [--stop-after TOKENS]\n"
-        "                 [--resize WxH] [--click Regenerate|Reload ...]\n"
+        "                 [--resize WxH] [--click Regenerate|Reload ...] [--close-after TOKENS]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -275,6 +275,15 @@ int main(int argc, char** argv) {
         if (want_cap && drawn && !script.take_capture(cap)) exit_code = 2;
         if (script.step(app)) break;
         if (int w = 0, h = 0; script.take_resize(&w, &h)) glfwSetWindowSize(win.handle(), w, h);
+    }
+    // Closed while a reply streams: stop it and apply its end, which saves it, as Stop does. Without
+    // this the Done was never applied and the reply came back empty ("interrupted") after a restart.
+    if (app.streaming()) {
+        app.stop();
+        for (int i = 0; i < 1000 && app.streaming(); ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            app.update();
+        }
     }
     if (script.active() || opt.quit_when_done) exit_code = std::max(exit_code, script.finish(app, win));
     app.ctl().stop();

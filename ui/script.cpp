@@ -112,6 +112,9 @@ bool Script::step(App& app) {
             }
             break;
         case Phase::WaitReply:
+            if (o_.close_after >= 0 && app.target && next_prompt_ == 1)  // as the window's close button does
+                if (Conversation* c = app.current(); c && !c->messages.empty())
+                    if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.close_after) return true;
             if (o_.stop_after >= 0 && app.target && next_prompt_ == 1)  // the first reply only
                 if (Conversation* c = app.current(); c && !c->messages.empty())
                     if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.stop_after) app.stop();

@@ -232,6 +232,18 @@ def check_clicks():
         fail("--click with an unknown button is not refused by name")
 
 
+def check_close():
+    """The window closed while a reply streams keeps the reply so far on disk, as Stop does."""
+    data = fresh("data-close")
+    run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--close-after", "1"])
+    (saved,) = os.listdir(os.path.join(data, "conversations"))
+    conv = json.load(open(os.path.join(data, "conversations", saved), encoding="utf-8"))
+    b = conv["messages"][1]["branches"][0]
+    if b["done"] != "stopped" or not b["tokens"] or len(b["reasoning"]) != sum(len(t["r"]) for t in b["tokens"]):
+        fail(f"the reply streaming when the window closed was not kept: done={b['done']!r}, "
+             f"{len(b['tokens'])} tokens, reasoning {b['reasoning'][:40]!r}")
+
+
 def check_persist():
     data = fresh("data-persist")
     run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--quit-when-done"])
@@ -348,6 +360,6 @@ def check_utf8():
         fail("the saved branch lost its label")
 
 
-{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "clicks": check_clicks, "persist": check_persist, "nodisplay": check_nodisplay,
+{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "clicks": check_clicks, "close": check_close, "persist": check_persist, "nodisplay": check_nodisplay,
  "badmodel": check_badmodel, "profile": check_profile, "utf8": check_utf8}[MODE]()
 print("ok")
