@@ -313,34 +313,6 @@ void save_conversation(const std::string& path, const std::vector<ChatMessage>& 
     }
 }
 
-// What the model is sent of the conversation: without the oldest user/assistant turns, as many as the
-// prompt must lose to leave `room` tokens for the reply; `dropped` says how many. The conversation
-// itself keeps them (/save writes them all). Turns are dropped only when that lets the question in: a
-// question too long for the context on its own goes with the whole history (start() then refuses it
-// with a one-line error, and the chat goes on with everything it had).
-std::vector<ChatMessage> fit_context(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room, int& dropped) {
-    std::vector<ChatMessage> fitted = conv;
-    dropped = 0;
-    const uint32_t cap = engine.model().capacity();
-    for (;;) {
-        const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(fitted, true)).size();
-        if (n + room <= cap) break;
-        auto first = std::find_if(fitted.begin(), fitted.end(), [](auto& m) { return m.role != "system"; });
-        auto last_user = std::find_if(fitted.rbegin(), fitted.rend(), [](auto& m) { return m.role == "user"; });
-        if (first == fitted.end() || &*first == &*last_user) {  // only the new question is left
-            if (n >= cap) {  // it cannot fit at all: drop nothing
-                dropped = 0;
-                return conv;
-            }
-            break;  // it fits with a shorter reply
-        }
-        auto next = std::find_if(first + 1, fitted.end(), [](auto& m) { return m.role == "user"; });
-        fitted.erase(first, next);
-        ++dropped;
-    }
-    return fitted;
-}
-
 // A line as typed or piped: without the carriage return of a CRLF file or a Windows terminal.
 void chomp(std::string& s) {
     while (!s.empty() && s.back() == '\r') s.pop_back();
@@ -463,7 +435,7 @@ int cmd_chat(const Tokens& t) {
             // the oldest turns to make room.
             const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, engine.model().capacity() / 2);
             int dropped = 0;
-            std::vector<ChatMessage> sent = fit_context(engine, conv, room, dropped);
+            std::vector<ChatMessage> sent = fit_conversation(engine, conv, room, dropped);
             if (dropped > dropped_said)  // said once each time more turns go
                 std::fprintf(stderr, "[the context is full: the model no longer sees the %d oldest turn%s (/save keeps them)]\n",
                              dropped, dropped > 1 ? "s" : "");

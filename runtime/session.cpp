@@ -581,6 +581,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         auto out = [&](Event e) {
             (e.type == Event::Type::ReasoningDelta ? reasoning_all : answer_all) += e.text;
             e.stats.prompt_tokens = uint32_t(ids.size());  // a live view can show the context's use
+            e.stats.reused_tokens = reuse;                 // and what the cache saved
             emit(std::move(e));
         };
         auto send = [&](const ReasoningSplitter::Out& o, bool silent = false) {
@@ -673,6 +674,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         for (Event& e : stops.flush()) out(std::move(e));
         if (auto e = attr.rest(split.in_reasoning())) {
             e->stats.prompt_tokens = uint32_t(ids.size());
+            e->stats.reused_tokens = reuse;
             emit(std::move(*e));
         }
         raw = attr.text();
@@ -705,6 +707,31 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     Event done{Event::Type::Done, {}, stats, reason, {}};
     done.reply_ids = std::move(reply);
     emit(std::move(done));
+}
+
+std::vector<ChatMessage> fit_conversation(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room,
+                                          int& dropped) {
+    std::vector<ChatMessage> fitted = conv;
+    dropped = 0;
+    const uint32_t cap = engine.model().capacity();
+    for (;;) {
+        const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(fitted, true)).size();
+        if (n + room <= cap) break;
+        auto first = std::find_if(fitted.begin(), fitted.end(), [](auto& m) { return m.role != "system"; });
+        auto last_user = std::find_if(fitted.rbegin(), fitted.rend(), [](auto& m) { return m.role == "user"; });
+        if (first == fitted.end() || last_user == fitted.rend() || &*first == &*last_user) {  // only the question is left
+            if (n >= cap) {  // it cannot fit at all: drop nothing
+                dropped = 0;
+                return conv;
+            }
+            break;  // it fits with a shorter reply
+        }
+        // A turn: the user message and what follows it up to the next user message.
+        auto next = std::find_if(first + 1, fitted.end(), [](auto& m) { return m.role == "user"; });
+        fitted.erase(first, next);
+        ++dropped;
+    }
+    return fitted;
 }
 
 }  // namespace r1vk

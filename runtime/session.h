@@ -106,6 +106,7 @@ struct Event {
     Type type;
     std::string text;               // deltas, error message
     GenerationStats stats;          // Stats, Done; deltas carry prompt_tokens (what the context holds before the reply)
+                                    // and reused_tokens (of those, what the cache already held)
     DoneReason reason = DoneReason::Eos;  // Done
     std::vector<int32_t> ids;       // the tokens behind a delta
     int exit_code = 0;              // Error: the r1vk::Error class (1 usage, 2 bad input, 3 device)
@@ -146,6 +147,13 @@ LoopResult generate_ids(Qwen2Model& model, std::span<const int32_t> prompt, uint
 // statistics at temperature 1 (Ops::topk layout), and the chosen token's raw logit.
 TokenTrace trace_from_candidates(std::span<const float> data, uint32_t slices, uint32_t k, uint32_t top_k,
                                  float chosen_raw_logit);
+
+// What a chat sends of `conv` when the context is short: without its oldest user/assistant turns, as
+// many as the prompt must lose to leave `room` tokens of the context for the reply (`dropped` says
+// how many; system messages stay). The conversation itself keeps them. A question too long for the
+// context on its own goes with the whole conversation: start() then refuses it with a one-line error.
+std::vector<ChatMessage> fit_conversation(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room,
+                                          int& dropped);
 
 class Session {
 public:

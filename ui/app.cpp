@@ -125,8 +125,12 @@ void App::delete_conversation(const std::string& id) {
 }
 
 void App::new_conversation() {
-    // An untouched empty conversation is reused instead of piling up blanks.
-    if (Conversation* c = current(); c && c->messages.empty()) return;
+    // An untouched empty conversation is reused instead of piling up blanks, wherever it is.
+    for (int i = int(convs.size()) - 1; i >= 0; --i)
+        if (convs[size_t(i)].messages.empty()) {
+            if (i != cur) cur = i, shown_changed();
+            return;
+        }
     Conversation c;
     c.id = store_.new_id();
     c.title = "New chat";
@@ -203,12 +207,28 @@ void App::reset_sampling_to_model() {
     settings.min_p = sp.min_p;
     settings.repetition_penalty = sp.repetition_penalty;
     settings.sampling_edited = false;
+    save_settings();  // "Reset to model" came back as the edited values after a restart
 }
 
 bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_t>> prefix, uint32_t forced_from) {
     std::string err;
-    const bool ok = prefix ? ctl_.start_continue(history(c, msg), *prefix, forced_from, params(), &err)
-                           : ctl_.start(history(c, msg), params(), &err);
+    const GenerationParams gp = params();
+    std::vector<ChatMessage> hist = history(c, msg);
+    // A long chat in a short context: the model no longer sees the oldest turns (the conversation
+    // keeps them), leaving half the context for the reply as `r1vk chat` does. Without this a full
+    // conversation refused every later question.
+    if (Engine* e = ctl_.engine()) {
+        int dropped = 0;
+        try {
+            hist = fit_conversation(*e, hist, std::min<uint32_t>(gp.max_new_tokens, e->model().capacity() / 2), dropped);
+        } catch (const std::exception&) {  // a template that raises: the Session reports it as the reply's error
+        }
+        if (dropped)
+            note("the context is full: the model no longer sees the " + std::to_string(dropped) + " oldest turn" +
+                 (dropped > 1 ? "s" : "") + " (the conversation keeps them)");
+    }
+    const bool ok = prefix ? ctl_.start_continue(std::move(hist), *prefix, forced_from, gp, &err)
+                           : ctl_.start(std::move(hist), gp, &err);
     Branch* b = c.messages[size_t(msg)].cur();
     if (!ok) {
         b->error = err;
@@ -223,7 +243,7 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
 }
 
 bool App::send(const std::string& text) {
-    if (text.empty()) return false;
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) return note("nothing to send: the message is empty"), false;
     if (!ctl_.engine()) return note("load a model first"), false;
     if (streaming()) return note("a reply is still being generated (Esc stops it)"), false;
     if (!current()) new_conversation();
@@ -246,6 +266,7 @@ bool App::regenerate() {
     Message& m = c->messages.back();
     m.branches.emplace_back();
     m.current = int(m.branches.size()) - 1;
+    view.branch_token = -1;  // the fork box was the other branch's
     return start_reply(*c, int(c->messages.size()) - 1, std::nullopt, 0);
 }
 
@@ -310,7 +331,8 @@ void App::apply(uint64_t gen, Event& e) {
             const bool r = e.type == Event::Type::ReasoningDelta;
             std::string& pane = r ? b.reasoning : b.answer;
             if (!r && b.answer.empty()) trim_thinking_tail(b);
-            if (e.stats.prompt_tokens) b.prompt_tokens = e.stats.prompt_tokens;  // the context's use while streaming
+            if (e.stats.prompt_tokens)  // the context's use, and the cache's share, while streaming
+                b.prompt_tokens = e.stats.prompt_tokens, b.reused_tokens = e.stats.reused_tokens;
             if (e.tokens.empty()) pane += e.text;
             for (TokenInfo& t : e.tokens) {
                 if (t.prefix) {

@@ -115,6 +115,7 @@ public:
     void stop();
     void reset_sampling_to_model();
     void save_settings();   // marks them for writing (update() writes at most once a second)
+    bool settings_pending() const { return settings_dirty_ && !keep_settings; }  // marked, not yet written
     void flush_settings();
     void note(const std::string& s);
 

@@ -106,16 +106,16 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--pin-token" && take_word()) num(0, 1 << 24, o.pin_token);
         else if (a == "--stay" && take_word()) bad = !num_arg(a, v, 0, 3600, o.stay);
         else if (a == "--resize" && take()) {
-            if (std::sscanf(v, "%dx%d", &o.resize_w, &o.resize_h) != 2 || o.resize_w < 200 || o.resize_h < 200) {
-                std::fprintf(stderr, "r1vk-chat: --resize wants WxH (at least 200x200)\n");
+            if (std::sscanf(v, "%dx%d", &o.resize_w, &o.resize_h) != 2 || o.resize_w < 560 || o.resize_h < 420) {
+                std::fprintf(stderr, "r1vk-chat: --resize wants WxH (at least 560x420, the window's smallest)\n");
                 return 1;
             }
         }
         else if (a == "--scale" && take_word()) bad = !num_arg(a, v, 0.25, 8, o.scale);
         else if (a == "--size" && take()) {
             o.size_given = true;
-            if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 200 || o.height < 200) {
-                std::fprintf(stderr, "r1vk-chat: --size wants WxH (at least 200x200)\n");
+            if (std::sscanf(v, "%dx%d", &o.width, &o.height) != 2 || o.width < 560 || o.height < 420) {
+                std::fprintf(stderr, "r1vk-chat: --size wants WxH (at least 560x420, the window's smallest)\n");
                 return 1;
             }
         } else {

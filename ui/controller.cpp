@@ -59,6 +59,11 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             o.model_dir = dir;
             o.validation = Context::validation_requested_by_env();
             o.model.ctx = ctx;
+            // The app's context setting outlives a model: above this model's positions it is taken as
+            // its most, not a load that fails (and fails again at every launch, the setting being saved).
+            if (ctx > 0)
+                if (const int max_pos = ModelConfig::load(dir).max_position_embeddings; max_pos > 0)
+                    o.model.ctx = std::min<uint32_t>(ctx, uint32_t(max_pos));
             o.model.progress = [this](uint64_t done, uint64_t total) {
                 {
                     std::lock_guard lk(mu_);

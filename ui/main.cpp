@@ -1,16 +1,20 @@
 // r1vk-chat: the desktop app. Parses flags, opens the window, runs the frame loop (idle when nothing
 // changes), and drives the scripted mode (--prompt ... --quit-when-done) the tests use.
 #include <GLFW/glfw3.h>
+#include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <unistd.h>
@@ -125,6 +129,42 @@ void style(float scale) {
     s.ScaleAllSizes(scale);
 }
 
+// SIGINT and SIGTERM (Ctrl+C in the terminal that started the app, `kill`, a logout) close the window
+// as its close button does, so a streaming reply and pending settings are saved; a second one exits at
+// once. One thread takes them (sigwait) and wakes the loop while GLFW is up.
+class SignalClose {
+public:
+    SignalClose() {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any other thread: they all inherit it
+        std::thread([set, st = state_] {
+            for (;;) {
+                int sig = 0;
+                if (sigwait(&set, &sig) != 0) continue;
+                if (st->requested.exchange(true)) std::_Exit(128 + sig);
+                std::lock_guard lk(st->mu);
+                if (st->glfw_up) glfwPostEmptyEvent();
+            }
+        }).detach();  // blocked in sigwait until the process ends; it holds its state alive
+    }
+    bool requested() const { return state_->requested.load(); }
+    void glfw_up(bool up) {
+        std::lock_guard lk(state_->mu);
+        state_->glfw_up = up;
+    }
+
+private:
+    struct State {
+        std::atomic<bool> requested{false};
+        std::mutex mu;
+        bool glfw_up = false;
+    };
+    std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,6 +173,7 @@ int main(int argc, char** argv) {
         if (rc == 0) usage();
         return rc;
     }
+    SignalClose signals;
     const char* disp = std::getenv("DISPLAY");
     const char* wl = std::getenv("WAYLAND_DISPLAY");
     if ((!disp || !*disp) && (!wl || !*wl)) {
@@ -175,6 +216,8 @@ int main(int argc, char** argv) {
             if (mw > 0 && mh > 0) w = std::min(w, mw * 95 / 100), h = std::min(h, mh * 92 / 100);
         }
         win.create("r1vk chat", w, h, validation);
+        // Below this the reply panes get no height at all (at 400x300 nothing of the reply showed).
+        glfwSetWindowSizeLimits(win.handle(), 560, 420, GLFW_DONT_CARE, GLFW_DONT_CARE);
     } catch (const std::exception& e) {
         font_thread.join();
         // Without a Vulkan window there is nowhere to draw the message: say it where the CLI would.
@@ -209,7 +252,8 @@ int main(int argc, char** argv) {
     int settle = 3;  // ImGui needs a couple of frames after input for hover/active states
     auto last_frame = std::chrono::steady_clock::now();
     int exit_code = 0;
-    while (!glfwWindowShouldClose(win.handle())) {
+    signals.glfw_up(true);
+    while (!glfwWindowShouldClose(win.handle()) && !signals.requested()) {
         const bool active = app.streaming() || app.ctl().status().state == LoadState::Loading || script.active() ||
                             settle > 0;
         if (active) {
@@ -223,6 +267,7 @@ int main(int argc, char** argv) {
         } else {
             // Sleeps until input or a worker's glfwPostEmptyEvent: no CPU at rest.
             if (const double t = script.wait_timeout(app.now()); t >= 0) glfwWaitEventsTimeout(std::max(t, 0.001));
+            else if (app.settings_pending()) glfwWaitEventsTimeout(1.1);  // written within a second, not at the next input
             else glfwWaitEvents();
             settle = 3;
         }
@@ -288,6 +333,7 @@ int main(int argc, char** argv) {
     if (script.active() || opt.quit_when_done) exit_code = std::max(exit_code, script.finish(app, win));
     app.ctl().stop();
     app_ptr.reset();
+    signals.glfw_up(false);  // no more wake-ups: GLFW ends below
     win.destroy();  // the ImGui context goes before the atlas it borrowed
     atlas.reset();
     glfwTerminate();

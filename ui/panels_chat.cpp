@@ -363,13 +363,14 @@ void draw_prompt(App& app) {
     if (busy) {
         if (ImGui::Button("Stop", ImVec2(bw, 0))) app.stop();
     } else {
-        ImGui::BeginDisabled(!app.ctl().engine() || app.view.prompt.empty());
+        ImGui::BeginDisabled(!app.ctl().engine() || app.view.prompt.find_first_not_of(" \t\r\n") == std::string::npos);
         click = ImGui::Button("Send", ImVec2(bw, 0));
         ImGui::EndDisabled();
     }
     ImGui::TextColored(kDim, "Ctrl+Enter");
     ImGui::EndGroup();
-    if ((sent || click) && !busy && app.send(app.view.prompt)) {
+    if (sent && busy) app.note("a reply is still being generated: Esc stops it, then Ctrl+Enter sends");
+    else if ((sent || click) && app.send(app.view.prompt)) {
         app.view.prompt.clear();
         app.view.sel_msg = -1;
         app.view.focus_prompt = true;
@@ -397,8 +398,18 @@ void draw_settings(App& app) {
                               ImGuiSliderFlags_Logarithmic);
     other |= ImGui::InputInt("seed", &s.seed);
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("0: a new random seed for each reply");
-    other |= ImGui::SliderInt("context", &s.ctx, 0, 131072, s.ctx ? "%d" : "model default", ImGuiSliderFlags_Logarithmic);
+    // Up to what the loaded model takes: a larger context failed the next load, and every launch after.
+    Engine* eng = app.ctl().engine();
+    const int max_ctx = eng && eng->config().max_position_embeddings > 0 ? eng->config().max_position_embeddings : 131072;
+    other |= ImGui::SliderInt("context", &s.ctx, 0, max_ctx, s.ctx ? "%d" : "model default",
+                              ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("KV-cache size in tokens; applies at the next Load");
+    if (eng && s.ctx > 0 && uint32_t(s.ctx) != eng->model().capacity()) {  // said where it is set, not only in a tooltip
+        ImGui::TextColored(kAccent, "the model runs with %u now;", eng->model().capacity());
+        ImGui::SameLine();
+        if (ImGui::SmallButton("Reload to apply") && !app.streaming())
+            app.post([dir = app.settings.model_dir](App& a) { a.load_model(dir); });
+    }
     ImGui::PopItemWidth();
     ImGui::TextUnformatted("System prompt");
     other |= ImGui::InputTextMultiline("##system", &s.system_prompt, ImVec2(-1, ImGui::GetTextLineHeight() * 4));
@@ -433,9 +444,13 @@ void draw_status_bar(App& app) {
         const bool live = b->done.empty() && app.target;
         const double el = app.now() - app.reply_started();
         const double tps = live ? (el > 0 ? double(b->tokens.size()) / el : 0) : b->decode_tok_s;
-        ImGui::Text("TTFT %s   ·   %.1f tok/s   ·   %u / %u tokens",
-                    live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps, n.total(),
-                    e ? e->model().capacity() : 0u);
+        // A reply that filled the context has one token more than the cache holds (the last is never
+        // fed back): the bar says full, not "257 / 256".
+        const uint32_t cap = e ? e->model().capacity() : 0u;
+        const bool full = cap && n.total() >= cap;
+        ImGui::Text("TTFT %s   ·   %.1f tok/s   ·   %u / %u tokens%s",
+                    live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps, full ? cap : n.total(), cap,
+                    full ? " (full)" : "");
         ImGui::SameLine();
         const std::string fork = n.inherited ? ", of which " + std::to_string(n.inherited) + " up to the fork" : "";
         ImGui::TextColored(kDim, "  (prompt %u, reasoning %u, answer %u%s · %u reused from the cache)", n.prompt,

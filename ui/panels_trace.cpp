@@ -295,7 +295,12 @@ void draw_trace_tools(App& app) {
     // Search (Ctrl+F)
     if (app.view.search_focus) ImGui::SetKeyboardFocusHere(), app.view.search_focus = false;
     ImGui::SetNextItemWidth(-1);
-    if (ImGui::InputTextWithHint("##search", "search the trace (Ctrl+F)", &app.view.search)) app.view.search_hit = 0;
+    // Enter goes to the next match (Shift+Enter the one before) and keeps the focus in the field.
+    bool enter = false;
+    if (ImGui::InputTextWithHint("##search", "search the trace (Ctrl+F)", &app.view.search, ImGuiInputTextFlags_EnterReturnsTrue))
+        enter = true, ImGui::SetKeyboardFocusHere(-1);
+    else if (ImGui::IsItemEdited())
+        app.view.search_hit = 0;
     app.view.search_open = !app.view.search.empty();
     if (b && app.view.search_open) {
         // Hits as tokens, every match of find_all in reasoning then answer order (the numbering the
@@ -324,7 +329,8 @@ void draw_trace_tools(App& app) {
             ImGui::SameLine();
             ImGui::Text("%d/%d", app.view.search_hit % n + 1, n);
             ImGui::SameLine();
-            if (ImGui::SmallButton("›")) app.view.search_hit = (app.view.search_hit + 1) % n, jump = true;
+            if (ImGui::SmallButton("›") || (enter && !ImGui::GetIO().KeyShift)) app.view.search_hit = (app.view.search_hit + 1) % n, jump = true;
+            else if (enter) app.view.search_hit = (app.view.search_hit + n - 1) % n, jump = true;
             if (jump) {
                 const auto& [tok, r] = hit_tokens[size_t(app.view.search_hit % n)];
                 app.view.jump_token = tok;

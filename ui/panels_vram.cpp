@@ -252,13 +252,16 @@ void draw_fit(App& app) {
         key = k;
         fit = fit_model(app.view.fit_dir, uint32_t(app.view.fit_ctx), budgets, app.view.fit_q8, app.view.fit_kv_q8);
     }
-    if (!fit.error.empty()) {
-        ImGui::TextColored(kErr, "%s", fit.error.c_str());
+    if (!fit.error.empty()) {  // wrapped: a path and its reason are wider than the panel
+        ImGui::PushStyleColor(ImGuiCol_Text, kErr);
+        ImGui::TextWrapped("%s", fit.error.c_str());
+        ImGui::PopStyleColor();
         return;
     }
     const uint64_t total = fit.plan.total();
-    if (app.view.fit_ctx > fit.max_positions)
-        ImGui::TextColored(kErr, "the model's maximum is %d positions", fit.max_positions);
+    // Beyond the model's positions no card runs it, whatever its memory: r1vk refuses such a context.
+    const bool beyond = fit.max_positions > 0 && app.view.fit_ctx > fit.max_positions;
+    if (beyond) ImGui::TextColored(kErr, "the model's maximum is %d positions", fit.max_positions);
     ImGui::Text("needs %s at %d tokens", fmt_bytes(total).c_str(), app.view.fit_ctx);
     if (ImGui::BeginTable("plan", 3, ImGuiTableFlags_RowBg)) {
         setup_columns();
@@ -284,8 +287,10 @@ void draw_fit(App& app) {
             else ImGui::Text("%llu GB", (unsigned long long)(budget >> 30));
             ImGui::TableNextColumn();
             const bool fits = total <= budget;
-            ImGui::TextColored(fits ? kOk : kErr, fits ? "✓ %s free" : "✗ short %s",
-                               fmt_bytes(fits ? budget - total : total - budget).c_str());
+            if (beyond) ImGui::TextColored(kErr, "✗ beyond the model");
+            else
+                ImGui::TextColored(fits ? kOk : kErr, fits ? "✓ %s free" : "✗ short %s",
+                                   fmt_bytes(fits ? budget - total : total - budget).c_str());
             ImGui::TableNextColumn();
             if (maxc) ImGui::Text("%u", maxc);
             else ImGui::TextColored(kErr, "none");

@@ -134,6 +134,11 @@ TEST(Session, SecondTurnReusesTheCacheAndSaysWhatAFreshSessionSays) {
     conv.push_back({"user", "And then subtract 2."});
     Collected turn2 = collect(s1, conv, greedy(12));
     EXPECT_GT(turn2.stats.reused_tokens, 8u);
+    for (const Event& ev : turn2.events) {  // a live view shows the reuse before the statistics come
+        if (ev.type == Event::Type::ReasoningDelta || ev.type == Event::Type::AnswerDelta) {
+            EXPECT_EQ(ev.stats.reused_tokens, turn2.stats.reused_tokens);
+        }
+    }
 
     auto e2 = engine(512);
     Session fresh(*e2);

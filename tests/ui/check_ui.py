@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Drives r1vk-chat's scripted mode under Xvfb (lavapipe, validation layer on) and checks what it wrote.
 
-usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | persist | nodisplay | badmodel |
-                                           profile | utf8
+usage: check_ui.py APP MODE OUTDIR     MODE: answer | budget | stop | branch | clicks | close | signal | context | persist |
+                                           nodisplay | badmodel | profile | utf8
 """
 import json
 import os
@@ -244,6 +244,57 @@ def check_close():
              f"{len(b['tokens'])} tokens, reasoning {b['reasoning'][:40]!r}")
 
 
+def check_signal():
+    """SIGTERM (a logout, `kill`) and SIGINT close the window as its close button does: exit 0 with the
+    conversation saved, not death by the signal."""
+    for sig in ("SIGTERM", "SIGINT"):
+        data = fresh("data-signal")
+        env = dict(os.environ, R1VK_VALIDATION="1")
+        with Xvfb(env) as xenv:
+            p = subprocess.Popen([APP, "--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--stay", "120"], env=xenv,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            conv_dir, done, t0 = os.path.join(data, "conversations"), False, time.time()
+            while not done and time.time() - t0 < 120 and p.poll() is None:
+                time.sleep(0.2)
+                for f in os.listdir(conv_dir) if os.path.isdir(conv_dir) else []:
+                    try:
+                        done = json.load(open(os.path.join(conv_dir, f)))["messages"][1]["branches"][0]["done"] == "eos"
+                    except (ValueError, KeyError, IndexError, OSError):
+                        pass
+            p.send_signal(getattr(__import__("signal"), sig))
+            try:
+                out, _ = p.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, _ = p.communicate()
+                fail(f"{sig}: the app did not close within 30 s")
+        sys.stdout.write(out)
+        if not done:
+            fail(f"{sig}: the reply never finished before the signal")
+        if p.returncode != 0:
+            fail(f"{sig}: exit code {p.returncode}, expected 0 (closed as by its close button)")
+
+
+def check_context():
+    """A long chat in a short context goes on: the model stops seeing the oldest turns (the transcript
+    keeps them all). Without it every question after the context filled failed as too long."""
+    tr = os.path.join(OUT, "context.json")
+    if os.path.exists(tr):
+        os.remove(tr)
+    sums = [(1000 + 111 * i, 2000 + 7 * i) for i in range(8)]
+    args = ["--data-dir", fresh("data-context"), "--ctx", "256", "--temp", "0", "--quit-when-done", "--transcript", tr]
+    for a, b in sums:
+        args += ["--prompt", f"What is {a} + {b}?"]
+    run(args)
+    msgs = json.load(open(tr))["messages"]
+    replies = [m for m in msgs if m["role"] == "assistant"]
+    if len(replies) != len(sums):
+        fail(f"{len(replies)} replies for {len(sums)} questions")
+    for (a, b), r in zip(sums, replies):
+        if r["done"] != "eos" or str(a + b) not in r["content"]:
+            fail(f"{a} + {b} in a full context: done={r['done']!r}, answer {r['content']!r}")
+
+
 def check_persist():
     data = fresh("data-persist")
     run(["--data-dir", data, "--prompt", QUESTION, "--temp", "0", "--quit-when-done"])
@@ -360,6 +411,6 @@ def check_utf8():
         fail("the saved branch lost its label")
 
 
-{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "clicks": check_clicks, "close": check_close, "persist": check_persist, "nodisplay": check_nodisplay,
+{"answer": check_answer, "budget": check_budget, "stop": check_stop, "branch": check_branch, "clicks": check_clicks, "close": check_close, "signal": check_signal, "context": check_context, "persist": check_persist, "nodisplay": check_nodisplay,
  "badmodel": check_badmodel, "profile": check_profile, "utf8": check_utf8}[MODE]()
 print("ok")

@@ -22,7 +22,7 @@ if(NOT XVFB)
   message(WARNING "Xvfb not found: the r1vk-chat window tests are skipped (apt-get install xvfb)")
   return()
 endif()
-foreach(mode answer budget stop branch clicks close persist nodisplay badmodel profile utf8)
+foreach(mode answer budget stop branch clicks close signal context persist nodisplay badmodel profile utf8)
   add_test(NAME ui.app.${mode}
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/ui/check_ui.py $<TARGET_FILE:r1vk-chat> ${mode} ${R1VK_UI_OUT})
   set_tests_properties(ui.app.${mode} PROPERTIES LABELS ui TIMEOUT 300 RESOURCE_LOCK xvfb)
