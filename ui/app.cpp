@@ -227,9 +227,16 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
             note("the context is full: the model no longer sees the " + std::to_string(dropped) + " oldest turn" +
                  (dropped > 1 ? "s" : "") + " (the conversation keeps them)");
     }
+    Branch* b = c.messages[size_t(msg)].cur();
+    ReplyParams& rp = b->params;  // kept with the reply: an export says how to get it again
+    rp.known = true;
+    rp.model = ctl_.status().dir;
+    rp.system_prompt = settings.system_prompt;
+    rp.temperature = gp.sampling.temperature, rp.top_p = gp.sampling.top_p, rp.top_k = gp.sampling.top_k;
+    rp.min_p = gp.sampling.min_p, rp.repetition_penalty = gp.sampling.repetition_penalty;
+    rp.max_tokens = int(gp.max_new_tokens), rp.reasoning_budget = gp.reasoning_budget;
     const bool ok = prefix ? ctl_.start_continue(std::move(hist), *prefix, forced_from, gp, &err)
                            : ctl_.start(std::move(hist), gp, &err);
-    Branch* b = c.messages[size_t(msg)].cur();
     if (!ok) {
         b->error = err;
         b->done = "error";

@@ -30,7 +30,9 @@ void draw_trace_tools(App& app);  // legend, forks list, search, exports
 void draw_color_legend(App& app);
 // The reply the side panels describe: the selected message's current branch, else the last reply's.
 Branch* shown_branch(App& app, int* msg_out = nullptr);
-std::string export_reply(App& app, const Branch& b, const std::string& stem);  // json + md, returns a note
+// Reply `msg` of the current conversation as JSON (every token with its data, the conversation as the
+// model saw it, the model and sampling) and Markdown; returns the note to show.
+std::string export_reply(App& app, int msg, const std::string& stem);
 
 // panels_vram.cpp
 void draw_vram(App& app);

@@ -393,14 +393,31 @@ void draw_trace_tools(App& app) {
     if (ImGui::Button("Export JSON + Markdown")) {
         const Conversation* c = app.current();
         const Message& m = c->messages[size_t(msg)];
-        app.note(export_reply(app, *b, c->id + "-m" + std::to_string(msg) + "-b" + std::to_string(m.current + 1)));
+        app.note(export_reply(app, msg, c->id + "-m" + std::to_string(msg) + "-b" + std::to_string(m.current + 1)));
     }
 }
 
 namespace {
 
-std::string export_reply_files(App& app, const Branch& b, const std::string& stem) {
+std::string export_reply_files(App& app, const Conversation& c, int msg, const std::string& stem) {
     using nlohmann::json;
+    const Branch& b = *c.messages[size_t(msg)].cur();
+    // What it answered and how: the conversation as the model saw it (the template drops earlier
+    // thinking), the model and the sampling, so the file stands on its own.
+    const std::vector<ChatMessage> hist = app.history(c, msg);
+    json conv = json::array();
+    for (const ChatMessage& m : hist) conv.push_back({{"role", m.role}, {"content", m.content}});
+    json params = nullptr;
+    if (b.params.known)
+        params = {{"model", b.params.model},
+                  {"temperature", b.params.temperature},
+                  {"top_p", b.params.top_p},
+                  {"top_k", b.params.top_k},
+                  {"min_p", b.params.min_p},
+                  {"repetition_penalty", b.params.repetition_penalty},
+                  {"max_tokens", b.params.max_tokens},
+                  {"reasoning_budget", b.params.reasoning_budget},
+                  {"seed", b.seed}};
     json toks = json::array();
     for (size_t i = 0; i < b.tokens.size(); ++i) {
         const TokRec& t = b.tokens[i];
@@ -415,7 +432,10 @@ std::string export_reply_files(App& app, const Branch& b, const std::string& ste
         }
         toks.push_back(std::move(o));
     }
-    const json j = {{"reasoning", b.reasoning},
+    const json j = {{"title", c.title},
+                    {"conversation", std::move(conv)},
+                    {"params", std::move(params)},
+                    {"reasoning", b.reasoning},
                     {"answer", b.answer},
                     {"done", b.done},
                     {"fork_at", b.fork_at},
@@ -430,7 +450,21 @@ std::string export_reply_files(App& app, const Branch& b, const std::string& ste
                       {"seed", b.seed}}},
                     {"tokens", std::move(toks)}};
     const auto dir = app.store().data_dir() / "exports";
-    std::string md = "## Reasoning\n\n";
+    std::string md = "# " + c.title + "\n\n";
+    if (b.params.known) {
+        char line[320];
+        std::snprintf(line, sizeof line,
+                      "*%s · temperature %.2f, top-p %.2f, top-k %d, min-p %.3f, repetition penalty %.2f, seed %llu, "
+                      "max tokens %d, reasoning budget %d*\n\n",
+                      b.params.model.c_str(), b.params.temperature, b.params.top_p, b.params.top_k, b.params.min_p,
+                      b.params.repetition_penalty, (unsigned long long)b.seed, b.params.max_tokens, b.params.reasoning_budget);
+        md += line;
+    }
+    for (const ChatMessage& m : hist) {  // the question and the turns before it
+        md += "**" + std::string(m.role == "user" ? "You" : m.role == "assistant" ? "R1" : "System") + ":** ";
+        md += m.content + "\n\n";
+    }
+    md += "## Reasoning\n\n";
     std::string r = b.reasoning;
     md += "> " + [&] {
         std::string o;
@@ -443,10 +477,12 @@ std::string export_reply_files(App& app, const Branch& b, const std::string& ste
 
 }  // namespace
 
-std::string export_reply(App& app, const Branch& b, const std::string& stem) {
+std::string export_reply(App& app, int msg, const std::string& stem) {
     // A button's handler: an exception would end the app, so it becomes the note the button shows.
     try {
-        return export_reply_files(app, b, stem);
+        const Conversation* c = app.current();
+        if (!c || msg < 0 || msg >= int(c->messages.size()) || !c->messages[size_t(msg)].cur()) return "no reply to export";
+        return export_reply_files(app, *c, msg, stem);
     } catch (const std::exception& e) {
         return std::string("could not export the reply: ") + e.what();
     }

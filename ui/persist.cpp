@@ -117,7 +117,7 @@ json to_json(const Branch& b) {
         }
         toks.push_back(std::move(o));
     }
-    return {{"reasoning", b.reasoning},
+    json o = {{"reasoning", b.reasoning},
             {"answer", b.answer},
             {"tokens", std::move(toks)},
             {"reply_ids", b.reply_ids},
@@ -139,6 +139,17 @@ json to_json(const Branch& b) {
               {"seed", b.seed}}},
             {"done", b.done},
             {"error", b.error}};
+    if (b.params.known)
+        o["params"] = {{"model", b.params.model},
+                       {"system_prompt", b.params.system_prompt},
+                       {"temperature", b.params.temperature},
+                       {"top_p", b.params.top_p},
+                       {"top_k", b.params.top_k},
+                       {"min_p", b.params.min_p},
+                       {"repetition_penalty", b.params.repetition_penalty},
+                       {"max_tokens", b.params.max_tokens},
+                       {"reasoning_budget", b.params.reasoning_budget}};
+    return o;
 }
 
 Branch branch_from_json(const json& j) {
@@ -179,6 +190,19 @@ Branch branch_from_json(const json& j) {
     b.seed = field(s, "seed", uint64_t(0));
     b.done = field(j, "done", "");
     b.error = field(j, "error", "");
+    if (const json p = field(j, "params", json()); p.is_object()) {
+        ReplyParams& r = b.params;
+        r.known = true;
+        r.model = field(p, "model", "");
+        r.system_prompt = field(p, "system_prompt", "");
+        r.temperature = field(p, "temperature", r.temperature);
+        r.top_p = field(p, "top_p", r.top_p);
+        r.top_k = field(p, "top_k", r.top_k);
+        r.min_p = field(p, "min_p", r.min_p);
+        r.repetition_penalty = field(p, "repetition_penalty", r.repetition_penalty);
+        r.max_tokens = field(p, "max_tokens", r.max_tokens);
+        r.reasoning_budget = field(p, "reasoning_budget", r.reasoning_budget);
+    }
     // A reply cut off by a kill was saved mid-stream; say so instead of showing it as live.
     if (b.done.empty()) b.done = "interrupted";
     return b;

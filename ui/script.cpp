@@ -257,8 +257,7 @@ int Script::finish(App& app, const VkWindow& win) {
         if (!write_file(o_.transcript, dump_json(json{{"messages", msgs}}))) code = code ? code : 2;
     }
     if (o_.export_all && c && !c->messages.empty() && c->messages.back().cur()) {
-        const Message& m = c->messages.back();
-        std::fprintf(stderr, "r1vk-chat: %s\n", export_reply(app, *m.cur(), "last-reply").c_str());
+        std::fprintf(stderr, "r1vk-chat: %s\n", export_reply(app, int(c->messages.size()) - 1, "last-reply").c_str());
         std::fprintf(stderr, "r1vk-chat: %s\n", export_vram(app).c_str());
     }
     std::vector<std::string> vmsgs = win.validation_messages();

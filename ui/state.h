@@ -30,8 +30,17 @@ struct TokRec {
 
 // One version of an assistant reply. A branch made at token `fork_at` copies its parent's first
 // `fork_at` tokens and continues from there.
+// What a reply ran with, kept with it so an export says how to get it again.
+struct ReplyParams {
+    bool known = false;  // replies saved before this was kept have none
+    std::string model, system_prompt;
+    float temperature = 0, top_p = 1, min_p = 0, repetition_penalty = 1;
+    int top_k = 0, max_tokens = 0, reasoning_budget = -1;
+};
+
 struct Branch {
     std::string reasoning, answer;
+    ReplyParams params;
     std::vector<TokRec> tokens;
     std::vector<int32_t> reply_ids;  // Done's ids, the prefix for branching
     int parent = -1, fork_at = -1;

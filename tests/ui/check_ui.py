@@ -171,6 +171,13 @@ def check_answer():
     md = open(os.path.join(exports, "last-reply.md")).read()
     if "## Answer" not in md or "7329" not in md:
         fail("the Markdown export lacks the answer")
+    # It stands on its own: the question, the model and the sampling it ran with.
+    p = r.get("params") or {}
+    if r.get("conversation", [{}])[-1].get("content") != QUESTION or p.get("temperature") != 0 or \
+            "r1-arith-demo" not in p.get("model", "") or p.get("seed") != r["stats"]["seed"]:
+        fail(f"the reply export does not say what it answered and how: {r.get('conversation')} {p}")
+    if QUESTION not in md or "temperature 0.00" not in md:
+        fail("the Markdown export lacks the question or the sampling")
     csvs = [f for f in os.listdir(exports) if f.startswith("vram-") and f.endswith(".csv")]
     if not csvs or len(open(os.path.join(exports, csvs[0])).read().splitlines()) < 3:
         fail("no VRAM timeline CSV")

@@ -53,7 +53,13 @@ Conversation sample() {
     t.top = {{7, -0.25f, "47"}, {8, -1.5f, "48"}};
     b.tokens = {t};
     b.done = "eos";
+    b.params.known = true;
+    b.params.model = "/models/r1";
+    b.params.temperature = 0.6f;
+    b.params.top_k = 20;
+    b.params.reasoning_budget = 64;
     a.branches.push_back(b);
+    b.params = {};  // the second branch: saved before replies kept their parameters
     b.parent = 0;
     b.fork_at = 0;
     b.fork_token = 8;
@@ -119,6 +125,13 @@ TEST(UiPersist, ConversationRoundTripsWithBranchesAndTrace) {
     EXPECT_FLOAT_EQ(t.logprob, -0.25f);
     ASSERT_EQ(t.top.size(), 2u);
     EXPECT_EQ(t.top[1].text, "48");
+    const ReplyParams& p = m.branches[0].params;  // what the reply ran with comes back for its export
+    EXPECT_TRUE(p.known);
+    EXPECT_EQ(p.model, "/models/r1");
+    EXPECT_FLOAT_EQ(p.temperature, 0.6f);
+    EXPECT_EQ(p.top_k, 20);
+    EXPECT_EQ(p.reasoning_budget, 64);
+    EXPECT_FALSE(m.branches[1].params.known);
     fs::remove_all(d);
 }
 
