@@ -188,18 +188,25 @@ namespace {
 std::string export_vram_files(App& app) {
     using nlohmann::json;
     const auto tl = app.ctl().timeline();
-    std::string csv = "seconds,ledger_bytes,heap_usage_bytes\n";
+    // While the model loads the ledger does not exist yet: the bytes uploaded so far stand in (the
+    // "load" phase), as on the timeline drawn in the tab. The JSON has the same three columns.
+    std::string csv = "seconds,bytes,heap_usage_bytes\n";
     json jt = json::array();
     for (const auto& v : tl) {
         csv += std::to_string(v.t) + "," + std::to_string(v.bytes) + "," + std::to_string(v.heap_usage) + "\n";
-        jt.push_back({v.t, v.bytes});
+        jt.push_back({v.t, v.bytes, v.heap_usage});
     }
     json ph = json::array();
     for (const auto& p : app.ctl().phases()) ph.push_back({{"t", p.t}, {"phase", p.name}});
     json ledger = json::object();
     if (Engine* e = app.ctl().engine())
         for (size_t i = 0; i < kMemCategoryCount; ++i) ledger[mem_category_name(MemCategory(i))] = e->ctx().ledger().bytes(MemCategory(i));
-    const json j = {{"timeline", jt}, {"phases", ph}, {"ledger", ledger}, {"peak", app.ctl().peak()}};
+    const json j = {{"timeline_columns", {"seconds", "bytes", "heap_usage_bytes"}},
+                    {"timeline_bytes", "uploaded so far during the load phase, r1vk's allocations (the ledger) after it"},
+                    {"timeline", jt},
+                    {"phases", ph},
+                    {"ledger", ledger},
+                    {"peak", app.ctl().peak()}};
     const auto dir = app.store().data_dir() / "exports";
     const std::string stem = "vram-" + std::to_string(long(std::time(nullptr)));
     const bool ok = write_atomic(dir / (stem + ".csv"), csv) && write_atomic(dir / (stem + ".json"), dump_json(j));
