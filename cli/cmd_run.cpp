@@ -177,9 +177,12 @@ int run_ids(const Args& a, const std::vector<int32_t>& prompt) {
         // model runs, with a done event after the error as a generation's failure has.
         if (context.size() >= engine.model().capacity()) {
             const std::string what = turn ? "--then-ids" : "--prompt-ids";
+            const int max_pos = engine.config().max_position_embeddings;
+            const bool can_grow = max_pos <= 0 || engine.model().capacity() < uint32_t(max_pos);
             const std::string why = "the prompt is " + std::to_string(context.size()) + " tokens" +
                                     (turn ? " with the first turn" : "") + " but the context holds " +
-                                    std::to_string(engine.model().capacity()) + " (raise --ctx)";
+                                    std::to_string(engine.model().capacity()) +
+                                    (can_grow ? " (raise --ctx)" : ", the most this model takes");
             if (a.has("json"))
                 std::printf("%s\n%s\n", nlohmann::ordered_json{{"type", "error"}, {"text", what + ": " + why}, {"exit_code", 2}}.dump().c_str(),
                             nlohmann::ordered_json{{"type", "done"}, {"reason", "error"}}.dump().c_str());
@@ -439,7 +442,7 @@ int cmd_chat(const Tokens& t) {
             if (dropped > dropped_said)  // said once each time more turns go
                 std::fprintf(stderr, "[the context is full: the model no longer sees the %d oldest turn%s (/save keeps them)]\n",
                              dropped, dropped > 1 ? "s" : "");
-            dropped_said = dropped;
+            if (dropped) dropped_said = dropped;  // a question refused as too long drops nothing: not "less full"
             print.reset();
             session_owner->start(std::move(sent), gp);
             const DoneReason r = pump(*session_owner, print);

@@ -44,7 +44,8 @@ std::string terminal_text(std::string_view s) {
             // The control pictures block: U+2400 + c, and U+2421 for DEL.
             const char32_t pic = c == 0x7f ? 0x2421 : 0x2400 + c;
             out += char(0xE2), out += char(0x80 | ((pic >> 6) & 0x3F)), out += char(0x80 | (pic & 0x3F));
-        } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+        } else if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(s[i + 1]) < 0xA0) {
             out += "\xEF\xBF\xBD";  // a C1 control (U+0080..U+009F; 8-bit CSI among them)
             ++i;
         } else {
@@ -54,7 +55,10 @@ std::string terminal_text(std::string_view s) {
     return out;
 }
 
-void Printer::text(const std::string& s) { std::fputs(tty_ ? terminal_text(s).c_str() : s.c_str(), stdout); }
+void Printer::text(const std::string& s) {
+    const std::string shown = tty_ ? terminal_text(s) : s;
+    std::fwrite(shown.data(), 1, shown.size(), stdout);  // a sampled NUL is a byte like another, not the end
+}
 
 void Printer::operator()(const Event& e) {
     switch (e.type) {

@@ -711,27 +711,51 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
 
 std::vector<ChatMessage> fit_conversation(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room,
                                           int& dropped) {
-    std::vector<ChatMessage> fitted = conv;
     dropped = 0;
     const uint32_t cap = engine.model().capacity();
-    for (;;) {
-        const size_t n = engine.tokenizer()->encode(engine.chat_template()->render(fitted, true)).size();
-        if (n + room <= cap) break;
-        auto first = std::find_if(fitted.begin(), fitted.end(), [](auto& m) { return m.role != "system"; });
-        auto last_user = std::find_if(fitted.rbegin(), fitted.rend(), [](auto& m) { return m.role == "user"; });
-        if (first == fitted.end() || last_user == fitted.rend() || &*first == &*last_user) {  // only the question is left
-            if (n >= cap) {  // it cannot fit at all: drop nothing
-                dropped = 0;
-                return conv;
-            }
-            break;  // it fits with a shorter reply
-        }
-        // A turn: the user message and what follows it up to the next user message.
-        auto next = std::find_if(first + 1, fitted.end(), [](auto& m) { return m.role == "user"; });
-        fitted.erase(first, next);
-        ++dropped;
+    // The turns that may go: each a user message and what follows it up to the next one, all before
+    // the last user message (the question). Positions in `conv`.
+    std::vector<size_t> starts;
+    size_t last_user = conv.size();
+    for (size_t i = 0; i < conv.size(); ++i)
+        if (conv[i].role == "user") starts.push_back(i), last_user = i;
+    if (!starts.empty()) starts.pop_back();  // the question stays
+    const size_t first_turn = [&] {  // a conversation may start with an assistant message: it goes with the first turn
+        for (size_t i = 0; i < conv.size(); ++i)
+            if (conv[i].role != "system") return i;
+        return conv.size();
+    }();
+    if (!starts.empty()) starts[0] = std::min(starts[0], first_turn);
+    // Without the first k turns (system messages stay where they are).
+    const auto without = [&](size_t k) {
+        if (k == 0) return conv;
+        const size_t cut_end = k < starts.size() ? starts[k] : last_user;
+        std::vector<ChatMessage> out;
+        for (size_t i = 0; i < conv.size(); ++i)
+            if (i < starts[0] || i >= cut_end || conv[i].role == "system") out.push_back(conv[i]);
+        return out;
+    };
+    const auto tokens = [&](const std::vector<ChatMessage>& m) {
+        return engine.tokenizer()->encode(engine.chat_template()->render(m, true)).size();
+    };
+    if (tokens(conv) + room <= cap) return conv;  // the common case: one render
+    if (starts.empty()) return conv;              // nothing to drop: start() says what is wrong
+    // Dropping more never makes the prompt longer, so the fewest turns that make room are found by
+    // bisection: a few renders, where dropping one turn at a time rendered the whole chat per turn.
+    size_t lo = 1, hi = starts.size();
+    const size_t n_all = tokens(without(hi));
+    if (n_all + room > cap) {
+        if (n_all >= cap) return conv;  // the question alone does not fit: drop nothing
+        dropped = int(hi);              // it fits with a shorter reply
+        return without(hi);
     }
-    return fitted;
+    while (lo < hi) {
+        const size_t mid = (lo + hi) / 2;
+        if (tokens(without(mid)) + room <= cap) hi = mid;
+        else lo = mid + 1;
+    }
+    dropped = int(lo);
+    return without(lo);
 }
 
 }  // namespace r1vk

@@ -39,7 +39,9 @@ ReplyCounts reply_counts(const Branch& b) {
 
 App::App(Store store, std::function<void()> wake)
     : store_(std::move(store)), ctl_(std::move(wake), [this] { return now(); }), t0_(std::chrono::steady_clock::now()) {
-    settings = store_.load_settings(&load_problems);
+    bool keep_file = false;
+    settings = store_.load_settings(&load_problems, &keep_file);
+    if (keep_file) keep_settings = true;  // an unreadable settings.json that could not be kept aside stays as it is
     convs = store_.load_all(&load_problems);
     cur = convs.empty() ? -1 : int(convs.size()) - 1;
 }
@@ -217,10 +219,13 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
     // A long chat in a short context: the model no longer sees the oldest turns (the conversation
     // keeps them), leaving half the context for the reply as `r1vk chat` does. Without this a full
     // conversation refused every later question.
+    int dropped = 0;
     if (Engine* e = ctl_.engine()) {
-        int dropped = 0;
+        // The room counts a branch's prefix too: its tokens go in before the reply goes on.
+        const uint32_t room = std::min<uint32_t>(gp.max_new_tokens, e->model().capacity() / 2) +
+                              (prefix ? uint32_t(prefix->size()) : 0u);
         try {
-            hist = fit_conversation(*e, hist, std::min<uint32_t>(gp.max_new_tokens, e->model().capacity() / 2), dropped);
+            hist = fit_conversation(*e, hist, room, dropped);
         } catch (const std::exception&) {  // a template that raises: the Session reports it as the reply's error
         }
         if (dropped)
@@ -235,6 +240,7 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
     rp.temperature = gp.sampling.temperature, rp.top_p = gp.sampling.top_p, rp.top_k = gp.sampling.top_k;
     rp.min_p = gp.sampling.min_p, rp.repetition_penalty = gp.sampling.repetition_penalty;
     rp.max_tokens = int(gp.max_new_tokens), rp.reasoning_budget = gp.reasoning_budget;
+    rp.dropped_turns = dropped;
     const bool ok = prefix ? ctl_.start_continue(std::move(hist), *prefix, forced_from, gp, &err)
                            : ctl_.start(std::move(hist), gp, &err);
     if (!ok) {

@@ -404,7 +404,9 @@ void draw_settings(App& app) {
     other |= ImGui::SliderInt("context", &s.ctx, 0, max_ctx, s.ctx ? "%d" : "model default",
                               ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp);
     if (ImGui::IsItemHovered()) ImGui::SetTooltip("KV-cache size in tokens; applies at the next Load");
-    if (eng && s.ctx > 0 && uint32_t(s.ctx) != eng->model().capacity()) {  // said where it is set, not only in a tooltip
+    // Said where it is set, not only in a tooltip. A saved value above the model's maximum runs as the
+    // maximum: that is no change to apply.
+    if (eng && s.ctx > 0 && uint32_t(std::min(s.ctx, max_ctx)) != eng->model().capacity()) {
         ImGui::TextColored(kAccent, "the model runs with %u now;", eng->model().capacity());
         ImGui::SameLine();
         if (ImGui::SmallButton("Reload to apply") && !app.streaming())

@@ -404,12 +404,27 @@ std::string export_reply_files(App& app, const Conversation& c, int msg, const s
     const Branch& b = *c.messages[size_t(msg)].cur();
     // What it answered and how: the conversation as the model saw it (the template drops earlier
     // thinking), the model and the sampling, so the file stands on its own.
-    const std::vector<ChatMessage> hist = app.history(c, msg);
+    // The system prompt and the turns the reply ran with (a full context dropped the oldest); earlier
+    // replies as their branches are shown now.
+    std::vector<ChatMessage> hist;
+    if (b.params.known && !b.params.system_prompt.empty()) hist.push_back({"system", b.params.system_prompt});
+    int skip_users = b.params.known ? b.params.dropped_turns : 0;
+    bool skipping = false;
+    for (const ChatMessage& m : app.history(c, msg)) {
+        if (m.role == "system") {
+            if (!b.params.known) hist.push_back(m);
+            continue;
+        }
+        if (m.role == "user") skipping = skip_users > 0 && skip_users-- > 0;
+        if (!skipping) hist.push_back(m);
+    }
     json conv = json::array();
     for (const ChatMessage& m : hist) conv.push_back({{"role", m.role}, {"content", m.content}});
     json params = nullptr;
     if (b.params.known)
         params = {{"model", b.params.model},
+                  {"system_prompt", b.params.system_prompt},
+                  {"dropped_turns", b.params.dropped_turns},
                   {"temperature", b.params.temperature},
                   {"top_p", b.params.top_p},
                   {"top_k", b.params.top_k},

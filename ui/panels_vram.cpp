@@ -190,7 +190,7 @@ std::string export_vram_files(App& app) {
     const auto tl = app.ctl().timeline();
     // While the model loads the ledger does not exist yet: the bytes uploaded so far stand in (the
     // "load" phase), as on the timeline drawn in the tab. The JSON has the same three columns.
-    std::string csv = "seconds,bytes,heap_usage_bytes\n";
+    std::string csv = "seconds,ledger_bytes,heap_usage_bytes\n";  // the column names readers already use
     json jt = json::array();
     for (const auto& v : tl) {
         csv += std::to_string(v.t) + "," + std::to_string(v.bytes) + "," + std::to_string(v.heap_usage) + "\n";
@@ -201,8 +201,8 @@ std::string export_vram_files(App& app) {
     json ledger = json::object();
     if (Engine* e = app.ctl().engine())
         for (size_t i = 0; i < kMemCategoryCount; ++i) ledger[mem_category_name(MemCategory(i))] = e->ctx().ledger().bytes(MemCategory(i));
-    const json j = {{"timeline_columns", {"seconds", "bytes", "heap_usage_bytes"}},
-                    {"timeline_bytes", "uploaded so far during the load phase, r1vk's allocations (the ledger) after it"},
+    const json j = {{"timeline_columns", {"seconds", "ledger_bytes", "heap_usage_bytes"}},
+                    {"ledger_bytes", "uploaded so far during the load phase, r1vk's allocations (the ledger) after it"},
                     {"timeline", jt},
                     {"phases", ph},
                     {"ledger", ledger},

@@ -148,7 +148,8 @@ json to_json(const Branch& b) {
                        {"min_p", b.params.min_p},
                        {"repetition_penalty", b.params.repetition_penalty},
                        {"max_tokens", b.params.max_tokens},
-                       {"reasoning_budget", b.params.reasoning_budget}};
+                       {"reasoning_budget", b.params.reasoning_budget},
+                       {"dropped_turns", b.params.dropped_turns}};
     return o;
 }
 
@@ -165,7 +166,7 @@ Branch branch_from_json(const json& j) {
         t.answer_text = field(o, "a", "");
         t.reasoning = field(o, "reasoning", false);
         t.injected = field(o, "injected", false);
-        t.has_trace = o.is_object() && o.contains("logprob");
+        t.has_trace = o.is_object() && o.contains("logprob") && o["logprob"].is_number();  // else no data, not p = 1
         t.logprob = field(o, "logprob", 0.0f);
         t.entropy = field(o, "entropy", 0.0f);
         for (const json& a : items(o, "top")) t.top.push_back({field(a, "id", -1), field(a, "logprob", 0.0f), field(a, "text", "")});
@@ -202,6 +203,7 @@ Branch branch_from_json(const json& j) {
         r.repetition_penalty = field(p, "repetition_penalty", r.repetition_penalty);
         r.max_tokens = field(p, "max_tokens", r.max_tokens);
         r.reasoning_budget = field(p, "reasoning_budget", r.reasoning_budget);
+        r.dropped_turns = field(p, "dropped_turns", 0);
     }
     // A reply cut off by a kill was saved mid-stream; say so instead of showing it as live.
     if (b.done.empty()) b.done = "interrupted";
@@ -236,8 +238,7 @@ Conversation conversation_from_json(const json& j) {
     for (const json& o : j["messages"]) {
         Message m;
         m.role = field(o, "role", "");
-        if (m.role != "user" && m.role != "assistant" && m.role != "system")
-            throw std::runtime_error("message " + std::to_string(c.messages.size()) + " has no role (user, assistant or system)");
+        if (m.role != "user" && m.role != "assistant") continue;  // the app writes no other: a hand edit's loss is that message
         m.content = field(o, "content", "");
         for (const json& b : items(o, "branches")) m.branches.push_back(branch_from_json(b));
         m.current = std::clamp(field(o, "current", 0), 0, std::max(0, int(m.branches.size()) - 1));
@@ -317,23 +318,33 @@ void Store::remove(const std::string& id) const {
     fs::remove(data_ / "conversations" / (id + ".json"), ec);
 }
 
-Settings Store::load_settings(std::vector<std::string>* problems) const {
+Settings Store::load_settings(std::vector<std::string>* problems, bool* keep_file) const {
     const fs::path path = config_ / "settings.json";
+    if (keep_file) *keep_file = false;
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return {};  // none yet: the defaults
+    const auto refuse = [&](const std::string& why) {
+        // The app writes its settings back soon: keep what the user had, under another name, first;
+        // where that fails, the file is left alone and this session's changes are not saved.
+        std::error_code cec;
+        const fs::path keep = path.string() + ".unreadable";
+        fs::copy_file(path, keep, fs::copy_options::overwrite_existing, cec);
+        if (cec && keep_file) *keep_file = true;
+        if (problems)
+            problems->push_back(path.string() + ": " + why + "; the defaults are used" +
+                                (cec ? ", the file is left as it is and changes made now are not saved"
+                                     : ", the file was kept as " + keep.filename().string()));
+        return Settings{};
+    };
     std::ifstream f(path);
-    if (!f) return {};  // none yet: the defaults
+    if (!f) return refuse("cannot be read");
     json j;
     try {
         j = json::parse(f);
     } catch (const std::exception& ex) {
-        // The app writes its settings back soon: keep what the user had, under another name, first.
-        std::error_code ec;
-        const fs::path keep = path.string() + ".unreadable";
-        fs::copy_file(path, keep, fs::copy_options::overwrite_existing, ec);
-        if (problems)
-            problems->push_back(path.string() + ": not valid JSON (" + ex.what() + "); the defaults are used" +
-                                (ec ? std::string() : ", the file was kept as " + keep.filename().string()));
-        return {};
+        return refuse(std::string("not valid JSON (") + ex.what() + ")");
     }
+    if (!j.is_object()) return refuse("not a JSON object");
     std::vector<std::string> bad;
     Settings s = settings_from_json(j, &bad);
     if (!bad.empty() && problems) {
@@ -343,7 +354,6 @@ Settings Store::load_settings(std::vector<std::string>* problems) const {
                             " the wrong type; the default is used for " + (bad.size() > 1 ? "them" : "it") +
                             ", the other settings are kept");
     }
-    if (!j.is_object() && problems) problems->push_back(path.string() + ": not a JSON object; the defaults are used");
     return s;
 }
 

@@ -44,7 +44,8 @@ public:
     void remove(const std::string& id) const;
     // The saved settings, or the defaults. A file that is not JSON is copied to settings.json.unreadable
     // before the app writes its own, and each problem is named in `problems`.
-    Settings load_settings(std::vector<std::string>* problems = nullptr) const;
+    // `keep_file` is set when the file could neither be read nor copied aside: it must not be overwritten.
+    Settings load_settings(std::vector<std::string>* problems = nullptr, bool* keep_file = nullptr) const;
     bool save_settings(const Settings& s) const;
     std::string new_id() const;
 

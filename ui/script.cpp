@@ -18,7 +18,7 @@ using nlohmann::json;
 
 void apply_overrides(App& app, const ScriptOptions& o) {
     Settings& s = app.settings;
-    app.keep_settings = o.ctx > 0 || o.max_tokens > 0 || o.seed >= 0 || o.temp >= 0 || !o.color.empty() ||
+    app.keep_settings = app.keep_settings || o.ctx > 0 || o.max_tokens > 0 || o.seed >= 0 || o.temp >= 0 || !o.color.empty() ||
                         !o.layout.empty() || o.reasoning_budget >= -1 || o.profile;
     if (o.profile) s.profile = true;
     if (o.ctx > 0) s.ctx = o.ctx;

@@ -1,5 +1,6 @@
 // Session: the event stream, cancellation, context limits, errors as events, and multi-turn prefix
 // reuse (which must not change what the model says).
+#include <algorithm>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -148,6 +149,54 @@ TEST(Session, SecondTurnReusesTheCacheAndSaysWhatAFreshSessionSays) {
     EXPECT_EQ(turn2.reasoning + "|" + turn2.answer, once.reasoning + "|" + once.answer);
     expect_clean(*e1);
     expect_clean(*e2);
+}
+
+// fit_conversation bisects on the number of dropped turns (a render per step, where the chat loop
+// rendered the whole conversation once per dropped turn): the same result as dropping one at a time.
+TEST(Session, FitConversationDropsTheFewestOldestTurns) {
+    auto e = engine(256);
+    const auto tokens = [&](const std::vector<ChatMessage>& m) {
+        return e->tokenizer()->encode(e->chat_template()->render(m, true)).size();
+    };
+    // The one-at-a-time reference: the r1vk chat loop before.
+    const auto naive = [&](std::vector<ChatMessage> conv, uint32_t room, int& dropped) {
+        dropped = 0;
+        const std::vector<ChatMessage> orig = conv;
+        for (;;) {
+            const size_t n = tokens(conv);
+            if (n + room <= 256) return conv;
+            auto first = std::find_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
+            auto last_user = std::find_if(conv.rbegin(), conv.rend(), [](auto& m) { return m.role == "user"; });
+            if (first == conv.end() || &*first == &*last_user) {
+                if (n >= 256) return dropped = 0, orig;
+                return conv;
+            }
+            auto next = std::find_if(first + 1, conv.end(), [](auto& m) { return m.role == "user"; });
+            conv.erase(first, next);
+            ++dropped;
+        }
+    };
+    for (int turns : {0, 1, 3, 7, 12}) {
+        for (bool system : {false, true}) {
+            std::vector<ChatMessage> conv;
+            if (system) conv.push_back({"system", "Answer briefly."});
+            for (int t = 0; t < turns; ++t) {
+                conv.push_back({"user", "Add " + std::to_string(t * 37) + " and " + std::to_string(t * 11 + 5) + "."});
+                conv.push_back({"assistant", "It is " + std::to_string(t * 48 + 5) + ", as the digits say."});
+            }
+            conv.push_back({"user", turns == 12 ? std::string(900, 'z') : "And then subtract 2."});  // the last: too long alone
+            for (uint32_t room : {0u, 16u, 64u, 200u}) {
+                SCOPED_TRACE(std::to_string(turns) + " turns, room " + std::to_string(room) + (system ? ", system" : ""));
+                int d_fast = -1, d_ref = -1;
+                const auto fast = fit_conversation(*e, conv, room, d_fast);
+                const auto ref = naive(conv, room, d_ref);
+                EXPECT_EQ(d_fast, d_ref);
+                ASSERT_EQ(fast.size(), ref.size());
+                for (size_t i = 0; i < ref.size(); ++i) EXPECT_EQ(fast[i].content, ref[i].content) << i;
+            }
+        }
+    }
+    expect_clean(*e);
 }
 
 // GenerationParams::profile: the reply's GPU time per phase and kernel, consistent with itself; the

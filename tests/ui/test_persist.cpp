@@ -192,6 +192,19 @@ TEST(UiPersist, ABadSettingCostsOnlyItselfAndIsNamed) {
     std::stringstream ks;
     ks << kept.rdbuf();
     EXPECT_NE(ks.str().find("be brief"), std::string::npos);
+
+    // JSON, but not settings: kept aside the same way (the defaults were written over it within a second).
+    std::ofstream(d / "config" / "settings.json", std::ios::trunc) << "[\"be brief\"]";
+    problems.clear();
+    bool keep_file = true;
+    store.load_settings(&problems, &keep_file);
+    EXPECT_FALSE(keep_file) << "it was copied aside, so the app may write its own";
+    ASSERT_EQ(problems.size(), 1u);
+    EXPECT_NE(problems[0].find("not a JSON object"), std::string::npos) << problems[0];
+    std::ifstream kept2(d / "config" / "settings.json.unreadable");
+    std::stringstream ks2;
+    ks2 << kept2.rdbuf();
+    EXPECT_EQ(ks2.str(), "[\"be brief\"]");
     fs::remove_all(d);
 }
 
