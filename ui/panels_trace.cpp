@@ -421,18 +421,10 @@ std::string export_reply_files(App& app, const Conversation& c, int msg, const s
     json conv = json::array();
     for (const ChatMessage& m : hist) conv.push_back({{"role", m.role}, {"content", m.content}});
     json params = nullptr;
-    if (b.params.known)
-        params = {{"model", b.params.model},
-                  {"system_prompt", b.params.system_prompt},
-                  {"dropped_turns", b.params.dropped_turns},
-                  {"temperature", b.params.temperature},
-                  {"top_p", b.params.top_p},
-                  {"top_k", b.params.top_k},
-                  {"min_p", b.params.min_p},
-                  {"repetition_penalty", b.params.repetition_penalty},
-                  {"max_tokens", b.params.max_tokens},
-                  {"reasoning_budget", b.params.reasoning_budget},
-                  {"seed", b.seed}};
+    if (b.params.known) {
+        params = to_json(b.params);
+        params["seed"] = b.seed;
+    }
     json toks = json::array();
     for (size_t i = 0; i < b.tokens.size(); ++i) {
         const TokRec& t = b.tokens[i];

@@ -139,18 +139,21 @@ json to_json(const Branch& b) {
               {"seed", b.seed}}},
             {"done", b.done},
             {"error", b.error}};
-    if (b.params.known)
-        o["params"] = {{"model", b.params.model},
-                       {"system_prompt", b.params.system_prompt},
-                       {"temperature", b.params.temperature},
-                       {"top_p", b.params.top_p},
-                       {"top_k", b.params.top_k},
-                       {"min_p", b.params.min_p},
-                       {"repetition_penalty", b.params.repetition_penalty},
-                       {"max_tokens", b.params.max_tokens},
-                       {"reasoning_budget", b.params.reasoning_budget},
-                       {"dropped_turns", b.params.dropped_turns}};
+    if (b.params.known) o["params"] = to_json(b.params);
     return o;
+}
+
+json to_json(const ReplyParams& p) {
+    return {{"model", p.model},
+            {"system_prompt", p.system_prompt},
+            {"temperature", p.temperature},
+            {"top_p", p.top_p},
+            {"top_k", p.top_k},
+            {"min_p", p.min_p},
+            {"repetition_penalty", p.repetition_penalty},
+            {"max_tokens", p.max_tokens},
+            {"reasoning_budget", p.reasoning_budget},
+            {"dropped_turns", p.dropped_turns}};
 }
 
 Branch branch_from_json(const json& j) {

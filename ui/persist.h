@@ -25,6 +25,7 @@ bool write_atomic(const std::filesystem::path& path, const std::string& data, lo
 // with U+FFFD where nlohmann's default would throw type_error.316 (and end the app mid-save).
 std::string dump_json(const nlohmann::json& j);
 
+nlohmann::json to_json(const ReplyParams& p);  // also the exports' "params"
 nlohmann::json to_json(const Branch& b);
 Branch branch_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const Conversation& c);
