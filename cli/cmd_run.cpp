@@ -177,16 +177,8 @@ int run_ids(const Args& a, const std::vector<int32_t>& prompt) {
         // model runs, with a done event after the error as a generation's failure has.
         if (context.size() >= engine.model().capacity()) {
             const std::string what = turn ? "--then-ids" : "--prompt-ids";
-            const int max_pos = engine.config().max_position_embeddings;
-            const bool can_grow = max_pos <= 0 || engine.model().capacity() < uint32_t(max_pos);
-            const std::string why = "the prompt is " + std::to_string(context.size()) + " tokens" +
-                                    (turn ? " with the first turn" : "") + " but the context holds " +
-                                    std::to_string(engine.model().capacity()) +
-                                    (can_grow ? " (raise --ctx)" : ", the most this model takes");
-            if (a.has("json"))
-                std::printf("%s\n%s\n", nlohmann::ordered_json{{"type", "error"}, {"text", what + ": " + why}, {"exit_code", 2}}.dump().c_str(),
-                            nlohmann::ordered_json{{"type", "done"}, {"reason", "error"}}.dump().c_str());
-            std::fflush(stdout);
+            const std::string why = too_long_for_context(engine, context.size());
+            if (a.has("json")) print_json_failure(what + ": " + why, 2);
             fail_input(what, why);
         }
         std::vector<int32_t> out;
@@ -252,12 +244,7 @@ int cmd_run(const Tokens& t) {
     } catch (const Error& e) {
         // --json promises events: a load failure is an error and a done event, as a failed reply's
         // are (and the usual line on stderr). A path's bytes that are not UTF-8 become U+FFFD.
-        if (json) {
-            using oj = nlohmann::ordered_json;
-            std::printf("%s\n%s\n", oj{{"type", "error"}, {"text", e.what()}, {"exit_code", e.exit_code()}}.dump(-1, ' ', false, oj::error_handler_t::replace).c_str(),
-                        oj{{"type", "done"}, {"reason", "error"}}.dump().c_str());
-            std::fflush(stdout);
-        }
+        if (json) print_json_failure(e.what(), e.exit_code());
         throw;
     }
     warn_template_fallback(*engine->chat_template());

@@ -24,6 +24,12 @@ void print_json(const ojson& j) {
 
 }  // namespace
 
+void print_json_failure(const std::string& text, int exit_code) {
+    print_json(ojson{{"type", "error"}, {"text", text}, {"exit_code", exit_code}});
+    print_json(ojson{{"type", "done"}, {"reason", done_reason_name(DoneReason::Error)}});
+    std::fflush(stdout);
+}
+
 bool use_color(const std::string& mode, int fd) {
     if (mode == "always") return true;
     if (mode == "never") return false;

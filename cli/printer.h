@@ -19,6 +19,10 @@ bool use_color(const std::string& mode, int fd);
 // Only for a terminal: a pipe or file gets the model's bytes as they are.
 std::string terminal_text(std::string_view s);
 
+// --json's events for a failure outside a reply (a load, a prompt refused): an error event, then the
+// done event a failed reply ends with. Bytes that are not UTF-8 become U+FFFD.
+void print_json_failure(const std::string& text, int exit_code);
+
 class Printer {
 public:
     // color: the reply on stdout; color_err: the notes on stderr (each its own terminal, or not);

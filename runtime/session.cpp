@@ -550,14 +550,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         if (ids.empty()) fail_input(engine_->chat_template()->origin(), "the chat template rendered an empty prompt");
         const size_t template_tokens = ids.size();
         ids.insert(ids.end(), prefix.begin(), prefix.begin() + forced_from);
-        if (ids.size() >= model.capacity()) {
-            const int max_pos = engine_->config().max_position_embeddings;
-            const bool can_grow = max_pos <= 0 || model.capacity() < uint32_t(max_pos);
-            fail_input("prompt", "it is " + std::to_string(ids.size()) + " tokens but the context holds " +
-                                     std::to_string(model.capacity()) +
-                                     (can_grow ? " (raise --ctx, up to " + std::to_string(max_pos) + ")"
-                                               : ", the most this model takes; shorten the prompt"));
-        }
+        if (ids.size() >= model.capacity()) fail_input("prompt", too_long_for_context(*engine_, ids.size()));
         // Reuse the cached prefix; at least one token (a prompt token, or a forced one) must run to
         // produce logits.
         const bool forcing = forced_from < prefix.size();
@@ -707,6 +700,14 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     Event done{Event::Type::Done, {}, stats, reason, {}};
     done.reply_ids = std::move(reply);
     emit(std::move(done));
+}
+
+std::string too_long_for_context(Engine& engine, size_t tokens) {
+    const uint32_t cap = engine.model().capacity();
+    const int max_pos = engine.config().max_position_embeddings;
+    const bool can_grow = max_pos <= 0 || cap < uint32_t(max_pos);
+    return "it is " + std::to_string(tokens) + " tokens but the context holds " + std::to_string(cap) +
+           (can_grow ? " (raise --ctx, up to " + std::to_string(max_pos) + ")" : ", the most this model takes; shorten the prompt");
 }
 
 std::vector<ChatMessage> fit_conversation(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room,

@@ -155,6 +155,10 @@ TokenTrace trace_from_candidates(std::span<const float> data, uint32_t slices, u
 std::vector<ChatMessage> fit_conversation(Engine& engine, const std::vector<ChatMessage>& conv, uint32_t room,
                                           int& dropped);
 
+// Why a prompt of `tokens` tokens cannot run: "it is N tokens but the context holds C (raise --ctx, up
+// to M)", or that C is the most the model takes. One sentence for every place that refuses one.
+std::string too_long_for_context(Engine& engine, size_t tokens);
+
 class Session {
 public:
     explicit Session(Engine& engine);

@@ -415,7 +415,7 @@ std::string export_reply_files(App& app, const Conversation& c, int msg, const s
             if (!b.params.known) hist.push_back(m);
             continue;
         }
-        if (m.role == "user") skipping = skip_users > 0 && skip_users-- > 0;
+        if (m.role == "user" && (skipping = skip_users > 0)) --skip_users;
         if (!skipping) hist.push_back(m);
     }
     json conv = json::array();

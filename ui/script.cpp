@@ -111,15 +111,17 @@ bool Script::step(App& app) {
                 after_prompts();
             }
             break;
-        case Phase::WaitReply:
-            if (o_.close_after >= 0 && app.target && next_prompt_ == 1)  // as the window's close button does
+        case Phase::WaitReply: {
+            // --close-after (as the window's close button does) and --stop-after look at the first reply only.
+            int streamed = -1;
+            if (app.target && next_prompt_ == 1)
                 if (Conversation* c = app.current(); c && !c->messages.empty())
-                    if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.close_after) return true;
-            if (o_.stop_after >= 0 && app.target && next_prompt_ == 1)  // the first reply only
-                if (Conversation* c = app.current(); c && !c->messages.empty())
-                    if (const Branch* b = c->messages.back().cur(); b && int(b->tokens.size()) >= o_.stop_after) app.stop();
+                    if (const Branch* b = c->messages.back().cur()) streamed = int(b->tokens.size());
+            if (o_.close_after >= 0 && streamed >= o_.close_after) return true;
+            if (o_.stop_after >= 0 && streamed >= o_.stop_after) app.stop();
             if (!app.streaming() && !app.target) phase_ = Phase::Send;
             break;
+        }
         case Phase::Click: {
             // Clicked when the app is idle (the button is enabled then), where the last frame drew it.
             if (app.streaming() || st.state == LoadState::Loading) break;
