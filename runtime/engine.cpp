@@ -32,24 +32,38 @@ ModelConfig synthetic_config(const std::string& name, int layers) {
     return c;
 }
 
-Engine::Engine(const EngineOptions& opt) {
+ModelFiles ModelFiles::open(const std::filesystem::path& dir, bool need_tokenizer) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (!opt.synthetic.empty()) {
-        cfg_ = synthetic_config(opt.synthetic, opt.synthetic_layers);
-    } else {
-        cfg_ = ModelConfig::load(opt.model_dir);
-        index_ = std::make_unique<TensorIndex>(TensorIndex::open(opt.model_dir));
-        ckpt_ = std::make_unique<Qwen2Checkpoint>(Qwen2Checkpoint::bind(*index_, cfg_));
-        if (opt.need_tokenizer) {
-            tokenizer_ = Tokenizer::load(opt.model_dir);
-            // A token the embedding has no row for would fail mid-chat, naming no file: refuse it here.
-            if (tokenizer_->vocab_size() > cfg_.vocab_size)
-                fail_input((opt.model_dir / "tokenizer.json").string(),
-                           "token id " + std::to_string(tokenizer_->vocab_size() - 1) + " is outside config.json's vocab_size " +
-                               std::to_string(cfg_.vocab_size));
-            template_ = ChatTemplate::load(opt.model_dir, /*allow_fallback=*/true);
-        }
+    ModelFiles f;
+    f.cfg = ModelConfig::load(dir);
+    f.index = std::make_unique<TensorIndex>(TensorIndex::open(dir));
+    f.ckpt = std::make_unique<Qwen2Checkpoint>(Qwen2Checkpoint::bind(*f.index, f.cfg));
+    if (need_tokenizer) {
+        f.tokenizer = Tokenizer::load(dir);
+        // A token the embedding has no row for would fail mid-chat, naming no file: refuse it here.
+        if (f.tokenizer->vocab_size() > f.cfg.vocab_size)
+            fail_input((dir / "tokenizer.json").string(),
+                       "token id " + std::to_string(f.tokenizer->vocab_size() - 1) + " is outside config.json's vocab_size " +
+                           std::to_string(f.cfg.vocab_size));
+        f.chat_template = ChatTemplate::load(dir, /*allow_fallback=*/true);
     }
+    f.open_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return f;
+}
+
+namespace {
+ModelFiles files_for(const EngineOptions& opt) {
+    if (opt.synthetic.empty()) return ModelFiles::open(opt.model_dir, opt.need_tokenizer);
+    ModelFiles f;
+    f.cfg = synthetic_config(opt.synthetic, opt.synthetic_layers);
+    return f;
+}
+}  // namespace
+
+Engine::Engine(const EngineOptions& opt) : Engine(opt, files_for(opt)) {}
+
+Engine::Engine(const EngineOptions& opt, ModelFiles files) : files_(std::move(files)) {
+    const auto t0 = std::chrono::steady_clock::now();
     ctx_ = std::make_unique<Context>(ContextOptions{opt.device, opt.validation, opt.fault});
     ctx_->set_phase(Phase::Load);
     KernelConfig kc = KernelConfig::for_device(ctx_->info());
@@ -73,9 +87,9 @@ Engine::Engine(const EngineOptions& opt) {
     }
     ops_ = std::make_unique<Ops>(*ctx_, kc);
     ModelOptions mo = opt.model;
-    if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, cfg_.max_position_embeddings > 0 ? cfg_.max_position_embeddings : 4096));
-    model_ = std::make_unique<Qwen2Model>(*ctx_, *ops_, cfg_, ckpt_.get(), mo);
-    load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (mo.ctx == 0) mo.ctx = uint32_t(std::min(4096, files_.cfg.max_position_embeddings > 0 ? files_.cfg.max_position_embeddings : 4096));
+    model_ = std::make_unique<Qwen2Model>(*ctx_, *ops_, files_.cfg, files_.ckpt.get(), mo);
+    load_seconds_ = files_.open_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 Engine::~Engine() {

@@ -37,6 +37,20 @@ struct EngineOptions {
     ModelOptions model;
 };
 
+// A model directory opened and checked on the host: config.json, the safetensors index bound to the
+// Qwen2 layout, the tokenizer and chat template. Everything a load can refuse before any device exists,
+// so the app can check a directory while the loaded model still runs (and keep it when this throws).
+struct ModelFiles {
+    ModelConfig cfg;
+    std::unique_ptr<TensorIndex> index;   // owns the mapped files the checkpoint's views point into
+    std::unique_ptr<Qwen2Checkpoint> ckpt;
+    std::optional<Tokenizer> tokenizer;
+    std::optional<ChatTemplate> chat_template;
+    double open_seconds = 0;  // what open() took: part of Engine::load_seconds()
+
+    static ModelFiles open(const std::filesystem::path& dir, bool need_tokenizer);
+};
+
 // Configs of the synthetic presets (real shapes, random weights): r1-distill-qwen-14b,
 // r1-distill-qwen-1.5b, qwen2.5-0.5b. Throws Error(Usage) naming the known presets.
 ModelConfig synthetic_config(const std::string& name, int layers);
@@ -44,25 +58,23 @@ ModelConfig synthetic_config(const std::string& name, int layers);
 class Engine {
 public:
     explicit Engine(const EngineOptions& opt);
+    // With the files already opened (ModelFiles::open(opt.model_dir, ...)): only the device part is left.
+    Engine(const EngineOptions& opt, ModelFiles files);
     ~Engine();
 
     Context& ctx() { return *ctx_; }
     Ops& ops() { return *ops_; }
     Qwen2Model& model() { return *model_; }
-    const ModelConfig& config() const { return cfg_; }
-    const Tokenizer* tokenizer() const { return tokenizer_ ? &*tokenizer_ : nullptr; }
-    const ChatTemplate* chat_template() const { return template_ ? &*template_ : nullptr; }
+    const ModelConfig& config() const { return files_.cfg; }
+    const Tokenizer* tokenizer() const { return files_.tokenizer ? &*files_.tokenizer : nullptr; }
+    const ChatTemplate* chat_template() const { return files_.chat_template ? &*files_.chat_template : nullptr; }
     double load_seconds() const { return load_seconds_; }
 
 private:
-    ModelConfig cfg_;
-    std::unique_ptr<TensorIndex> index_;
-    std::unique_ptr<Qwen2Checkpoint> ckpt_;
+    ModelFiles files_;
     std::unique_ptr<Context> ctx_;
     std::unique_ptr<Ops> ops_;
     std::unique_ptr<Qwen2Model> model_;
-    std::optional<Tokenizer> tokenizer_;
-    std::optional<ChatTemplate> template_;
     double load_seconds_ = 0;
 };
 

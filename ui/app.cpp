@@ -419,7 +419,14 @@ bool App::update() {
     const LoadStatus st = ctl_.status();
     if (st.state != last_load_) {
         changed = true;
-        if (st.state == LoadState::Ready && !settings.sampling_edited) reset_sampling_to_model();
+        if (st.state == LoadState::Ready && st.kept) {
+            // Refused before the loaded model was touched: it still runs, and stays the one loaded at start.
+            last_error = st.error + "  (still loaded: " + st.dir + ")";
+            settings.model_dir = st.dir;
+            save_settings();
+        } else if (st.state == LoadState::Ready && !settings.sampling_edited) {
+            reset_sampling_to_model();
+        }
         if (st.state == LoadState::Failed) last_error = st.error;
         last_load_ = st.state;
     }

@@ -10,6 +10,7 @@ Controller::Controller(std::function<void()> wake, std::function<double()> clock
     : wake_(std::move(wake)), clock_(std::move(clock)) {}
 
 Controller::~Controller() {
+    closing_.store(true);
     quit_.store(true);
     if (loader_.joinable()) loader_.join();
     teardown();
@@ -38,9 +39,11 @@ void Controller::mark(const char* name) {
 
 void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
     if (busy_.load()) return;
+    std::string kept_dir;
     {
         std::lock_guard lk(mu_);
         if (status_.state == LoadState::Loading) return;
+        if (status_.state == LoadState::Ready) kept_dir = status_.dir;
         status_ = {};
         status_.state = LoadState::Loading;
         status_.dir = dir.string();
@@ -48,23 +51,32 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
         phases_.push_back({status_.started, "load"});
     }
     if (loader_.joinable()) loader_.join();
-    // The old model goes on this (UI) thread, before the new load starts: the panels read the engine
-    // during a frame, so it must not vanish under them from another thread.
-    teardown();
-    loader_ = std::thread([this, dir, ctx] {
+    // From here the panels get no engine: this runs between two frames, so none holds one now, and the
+    // loader thread may drop it. It does so only once the new directory has been opened and checked: a
+    // typo in the path or a broken checkpoint leaves the loaded model as it was.
+    ready_.store(false);
+    loader_ = std::thread([this, dir, ctx, kept_dir] {
         std::string err;
         int code = 0;
+        bool opened = false;
         try {
+            ModelFiles files = ModelFiles::open(dir, /*need_tokenizer=*/true);
+            if (!files.tokenizer || !files.chat_template)
+                fail_input(dir.string(), "no tokenizer or chat template: the app needs both");
+            opened = true;
+            if (closing_.load()) return;
+            teardown();
             EngineOptions o;
             o.model_dir = dir;
             o.validation = Context::validation_requested_by_env();
             o.model.ctx = ctx;
             // The app's context setting outlives a model: above this model's positions it is taken as
             // its most, not a load that fails (and fails again at every launch, the setting being saved).
-            if (ctx > 0)
-                if (const int max_pos = ModelConfig::load(dir).max_position_embeddings; max_pos > 0)
-                    o.model.ctx = std::min<uint32_t>(ctx, uint32_t(max_pos));
+            if (const int max_pos = files.cfg.max_position_embeddings; ctx > 0 && max_pos > 0)
+                o.model.ctx = std::min<uint32_t>(ctx, uint32_t(max_pos));
             o.model.progress = [this](uint64_t done, uint64_t total) {
+                // Closing the window mid-load: stop uploading (the model unwinds as from any failed load).
+                if (closing_.load()) fail_input(status().dir, "the load was cancelled");
                 {
                     std::lock_guard lk(mu_);
                     status_.done = done;
@@ -74,10 +86,7 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
                 }
                 wake_();
             };
-            auto eng = std::make_unique<Engine>(o);
-            if (!eng->tokenizer() || !eng->chat_template())
-                fail_input(dir.string(), "no tokenizer or chat template: the app needs both");
-            engine_ = std::move(eng);
+            engine_ = std::make_unique<Engine>(o, std::move(files));
             session_ = std::make_unique<Session>(*engine_);
         } catch (const Error& e) {
             err = std::string("error: ") + e.what();
@@ -89,25 +98,30 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             err = std::string("error: ") + e.what();
             code = 3;
         }
+        // Refused before the old model was touched: it is still there, as it was.
+        const bool kept = !err.empty() && !opened && engine_ && session_;
         // engine() answers before the status says Ready: the UI thread, seeing Ready, applies the
         // model's sampling defaults through it, and a null there skipped them for good.
         if (err.empty()) pump_alive_.store(true), ready_.store(true);  // the pump starts below
+        if (kept) ready_.store(true);
         {
             std::lock_guard lk(mu_);
             status_.finished = clock_();
             if (err.empty()) {
                 status_.state = LoadState::Ready;
             } else {
-                status_.state = LoadState::Failed;
+                status_.state = kept ? LoadState::Ready : LoadState::Failed;
                 status_.error = err;
                 status_.exit_code = code;
+                if (kept) status_.dir = kept_dir, status_.kept = true;
+                else if (opened && !kept_dir.empty()) status_.error += " (" + kept_dir + " was unloaded for it: load it again)";
             }
         }
         if (err.empty()) {
             sample_vram();
             mark("ready");
             pump_ = std::thread([this] { pump(); });
-        } else {
+        } else if (!kept) {
             session_.reset();
             engine_.reset();
         }
@@ -116,8 +130,9 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
 }
 
 void Controller::sample_vram() {
+    if (!ready_.load()) return;  // first: engine_ may be being assigned on the loader thread until then
     Engine* e = engine_.get();
-    if (!e || !ready_.load()) return;
+    if (!e) return;
     const uint64_t bytes = e->ctx().ledger().total();
     uint64_t usage = 0;
     if (e->ctx().info().has_memory_budget)

@@ -28,6 +28,7 @@ struct LoadStatus {
     double started = 0, finished = 0;  // seconds since launch
     std::string error;                 // "error: ..." as the CLI prints it
     int exit_code = 0;
+    bool kept = false;                 // Ready with an error: the load was refused, `dir` is the model kept
 };
 
 // An event and the reply it belongs to: the serial generation() gave when that reply started. A
@@ -90,6 +91,7 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Session> session_;
     std::atomic<bool> ready_{false}, busy_{false}, quit_{false}, first_token_{false};
+    std::atomic<bool> closing_{false};     // the destructor runs: a load stops where it is
     std::atomic<bool> pump_alive_{false};  // the event pump runs (it ends at teardown, or after an error)
     std::thread loader_, pump_;
 };

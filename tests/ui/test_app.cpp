@@ -406,3 +406,31 @@ TEST(UiApp, BranchInTheAnswerKeepsItsParentsThinkingTime) {
         }
     }
 }
+
+// Reload with a directory that is not a model: the app used to drop the loaded model first and then
+// fail, leaving none (and the bad path saved as the model to load at every launch). The directory is
+// checked before the loaded model is touched: it keeps running, and stays the one in the settings.
+TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning) {
+    Harness h("kept");
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    const Engine* before = h.app.ctl().engine();
+    const std::string bad = (h.dir / "no-such-model").string();
+    h.app.load_model(bad);
+    EXPECT_EQ(h.app.ctl().engine(), nullptr) << "the panels get no engine while a load runs";
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    const LoadStatus st = h.app.ctl().status();
+    EXPECT_TRUE(st.kept);
+    EXPECT_EQ(st.dir, kModel);
+    EXPECT_NE(st.error.find(bad), std::string::npos) << st.error;
+    EXPECT_NE(h.app.last_error.find(bad), std::string::npos) << h.app.last_error;
+    EXPECT_EQ(h.app.settings.model_dir, kModel);
+    EXPECT_EQ(h.app.ctl().engine(), before) << "the same model, not a reload";
+    ASSERT_TRUE(h.app.send(kQuestion));
+    ASSERT_TRUE(h.finish());
+    EXPECT_NE(h.app.current()->messages[1].cur()->answer.find("7329"), std::string::npos);
+    // A directory that opens replaces it.
+    h.app.load_model(kModel);
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    EXPECT_FALSE(h.app.ctl().status().kept);
+    EXPECT_TRUE(h.app.ctl().status().error.empty());
+}
