@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "cli/line_reader.h"
 #include "cli/printer.h"
 #include "runtime/session.h"
 
@@ -274,8 +276,11 @@ const char* kChatHelp =
     "  /new         start a new conversation (asks first)\n"
     "  /save FILE   save the conversation as JSON messages (r1vk prompt --messages reads it)\n"
     "  /load FILE   continue a saved conversation\n"
-    "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C at the prompt)\n"
-    "  Ctrl-C during a reply stops it; the chat goes on.\n";
+    "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C on an empty line)\n"
+    "  Ctrl-C during a reply stops it; the chat goes on. On a line with text it clears the line.\n"
+    "  A line ending in \\ goes on on the next one; \"\"\" on a line opens a block that the next \"\"\" closes.\n"
+    "  On a terminal: arrow keys and Ctrl-R edit and recall earlier questions (kept in the state folder),\n"
+    "  and a conversation not saved with /save is saved there on exit (--no-history: neither).\n";
 
 void save_conversation(const std::string& path, const std::vector<ChatMessage>& conv) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
@@ -303,16 +308,13 @@ void save_conversation(const std::string& path, const std::vector<ChatMessage>& 
     }
 }
 
-// A line as typed or piped: without the carriage return of a CRLF file or a Windows terminal.
-void chomp(std::string& s) {
-    while (!s.empty() && s.back() == '\r') s.pop_back();
-}
-
 }  // namespace
 
 int cmd_chat(const Tokens& t) {
     auto spec = engine_opts();
     for (auto& o : sampling_opts()) spec.push_back(o);
+    spec.push_back({"load", 0, true, "continue a conversation saved with /save (JSON messages)"});
+    spec.push_back({"no-history", 0, false, "keep no input history and save no conversation on exit"});
     Args a("chat", t, spec);
     if (a.help()) {
         std::fputs(a.usage().c_str(), stdout);
@@ -330,22 +332,26 @@ int cmd_chat(const Tokens& t) {
     Printer print(a.has("json"), color, color_err, isatty(STDOUT_FILENO), engine_owner->tokenizer(), gp.max_new_tokens,
                   engine_owner->model().capacity());
     std::vector<ChatMessage> conv;
-    if (a.has("system")) conv.push_back({"system", a.str("system")});
+    if (a.has("load")) conv = load_messages(a.str("load"));
+    const bool own_system = std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role == "system"; });
+    if (a.has("system") && !own_system) conv.insert(conv.begin(), {"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
+    const std::filesystem::path state = a.has("no-history") ? std::filesystem::path() : state_dir();
+    LineReader input(state.empty() ? state : state / "chat_history");
     if (tty) std::fprintf(stderr, "r1vk chat on %s — /help lists the commands, Ctrl-C stops a reply, /exit quits\n",
                           engine_owner->ctx().info().name.c_str());
+    if (a.has("load")) std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), a.str("load").c_str());
     g_phase.store(kIdle);
-    std::string line;
+    // Turns since the conversation was last saved or loaded: what an exit would lose. On a terminal
+    // they are saved to the state folder then (a pipe is a script, which saves what it means to).
+    bool unsaved = false;
     // The exit code: that of the last turn that failed (0 when none did), so that a chat fed from a
     // script says that a question went unanswered even when later ones were answered.
     int last_error = 0;
     int dropped_said = 0;  // the oldest turns the model no longer sees, as last said
     auto ask = [&](const char* question) {
-        std::fprintf(stderr, "%s [y/N] ", question);
-        std::string yes;
-        if (!std::getline(std::cin, yes)) return false;
-        chomp(yes);
-        return yes == "y" || yes == "Y" || yes == "yes";
+        const std::optional<std::string> yes = input.ask(std::string(question) + " [y/N] ");
+        return yes && (*yes == "y" || *yes == "Y" || *yes == "yes");
     };
     const auto has_turns = [&] {
         return std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
@@ -368,11 +374,15 @@ int cmd_chat(const Tokens& t) {
         print.set_tokenizer(engine_owner->tokenizer());
     };
     for (;;) {
-        if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
-        if (!std::getline(std::cin, line)) break;
-        chomp(line);
-        if (line.find_first_not_of(" \t") == std::string::npos) continue;  // nothing to ask
-        if (line[0] == '/') {
+        if (tty) std::fputs("\n", stdout), std::fflush(stdout);
+        const std::optional<InputLine> in = input.read(tty ? "> " : "");
+        if (!in) {
+            if (input.interrupted()) std::fputs("\n", stderr), last_error = 130;  // as Ctrl-C anywhere else
+            break;
+        }
+        const std::string& line = in->text;
+        if (line.find_first_not_of(" \t\n") == std::string::npos) continue;  // nothing to ask
+        if (line[0] == '/' && !in->literal) {
             const std::string cmd = line.substr(0, line.find_first_of(" \t"));
             std::string arg = line.substr(cmd.size());
             arg.erase(0, arg.find_first_not_of(" \t"));  // the file name, without the blanks around it
@@ -385,11 +395,13 @@ int cmd_chat(const Tokens& t) {
                     if (!has_turns() || !tty || ask("start a new conversation? the current one is not saved")) {
                         conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
                         dropped_said = 0;
+                        unsaved = false;
                         std::fputs("[new conversation]\n", stderr);
                     }
                 } else if (cmd == "/save") {
                     if (arg.empty()) fail_usage("/save needs a file name");
                     save_conversation(arg, conv);
+                    unsaved = false;
                     std::fprintf(stderr, "[saved %zu messages to %s]\n", conv.size(), arg.c_str());
                 } else if (cmd == "/load") {
                     if (arg.empty()) fail_usage("/load needs a file name");
@@ -401,6 +413,7 @@ int cmd_chat(const Tokens& t) {
                         if (a.has("system") && !own_system) loaded.insert(loaded.begin(), {"system", a.str("system")});
                         conv = std::move(loaded);
                         dropped_said = 0;
+                        unsaved = false;
                         std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());
                     }
                 } else {
@@ -448,12 +461,27 @@ int cmd_chat(const Tokens& t) {
             // The model's own text: the template keeps what follows </think> (the answer with the blank
             // line the model wrote), exactly as transformers renders the history from it.
             conv.push_back({"assistant", session_owner->last_reply_text()});
+            unsaved = true;
         } catch (const std::exception& e) {
             const Error* err = dynamic_cast<const Error*>(&e);
             last_error = err ? err->exit_code() : 3;
             print_error(e.what());
             if (asked) conv.pop_back();
             if (!engine_owner || !session_owner) std::fputs("[no model is loaded: /save keeps the conversation; the next question loads it again]\n", stderr);
+        }
+    }
+    if (unsaved && input.interactive() && !state.empty()) {
+        char stamp[32];
+        const std::time_t now = std::time(nullptr);
+        std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+        const std::filesystem::path file = state / "chats" / (std::string("chat-") + stamp + ".json");
+        try {
+            std::error_code ec;
+            std::filesystem::create_directories(file.parent_path(), ec);
+            save_conversation(file.string(), conv);
+            std::fprintf(stderr, "[saved this conversation to %s: r1vk chat --load FILE goes on with it]\n", file.c_str());
+        } catch (const std::exception& e) {
+            print_error(e.what());
         }
     }
     return last_error;

@@ -9,7 +9,7 @@ PACKAGES=(
   mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
   libglfw3-dev libimgui-dev libgtest-dev
   libfontconfig-dev fonts-dejavu-core fonts-noto-cjk libstb-dev
-  nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev
+  nlohmann-json3-dev libpcre2-dev libutf8proc-dev libcpp-httplib-dev libedit-dev
   python3 python3-dev python3-numpy python3-jinja2 python3-regex
   nodejs npm
   xvfb

@@ -20,3 +20,9 @@ set_tests_properties(e2e.demo.first_minutes PROPERTIES LABELS e2e TIMEOUT 900
 add_test(NAME e2e.demo.chat_keeps
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_chat_keeps.py $<TARGET_FILE:r1vk>)
 set_tests_properties(e2e.demo.chat_keeps PROPERTIES LABELS e2e TIMEOUT 600)
+
+# `r1vk chat` at a terminal (a pseudo-terminal) and from a pipe: line editing and history, Ctrl-C,
+# the conversation saved on exit, --load, the multi-line forms.
+add_test(NAME e2e.demo.chat_terminal
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/check_chat_terminal.py $<TARGET_FILE:r1vk>)
+set_tests_properties(e2e.demo.chat_terminal PROPERTIES LABELS e2e TIMEOUT 600)

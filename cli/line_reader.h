@@ -1,0 +1,53 @@
+// The chat's input: one question at a time, from a terminal with line editing and history (libedit:
+// arrows, Home/End, Ctrl-R, Up for earlier questions, kept across sessions), or from a pipe as plain
+// lines. Both take the same multi-line forms:
+//   a line ending in a backslash goes on on the next line;
+//   a line starting with """ opens a block that the next line ending in """ closes.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace r1vk::cli {
+
+struct InputLine {
+    std::string text;     // without the newline that ended it; the lines of a block joined by \n
+    bool literal = false; // a """ block: never a /command
+};
+
+class LineReader {
+public:
+    // `history_file`: the file that keeps the terminal's questions between sessions (empty: none).
+    explicit LineReader(std::filesystem::path history_file);
+    ~LineReader();
+    LineReader(const LineReader&) = delete;
+    LineReader& operator=(const LineReader&) = delete;
+
+    // Whether the user types at a terminal (line editing on). Otherwise lines come from standard input.
+    bool interactive() const { return el_ != nullptr; }
+
+    // The next question or command; nullopt at the end of input (Ctrl-D on an empty line), or when
+    // Ctrl-C is pressed on an empty line (interrupted() then says so). Ctrl-C on a line with text
+    // clears it. Blank lines are returned as they are.
+    std::optional<InputLine> read(const std::string& prompt);
+    // One answer to a question (y/N): no history, no multi-line forms.
+    std::optional<std::string> ask(const std::string& prompt);
+    bool interrupted() const { return interrupted_; }
+
+    struct Edit;  // libedit's state (EditLine, History): only line_reader.cpp knows it
+
+private:
+    std::optional<std::string> raw(const std::string& prompt);
+
+    std::filesystem::path history_;
+    Edit* el_ = nullptr;
+    bool interrupted_ = false;
+};
+
+// Where the chat keeps its input history and the conversations saved on exit:
+// $XDG_STATE_HOME/r1vk, else ~/.local/state/r1vk; empty when neither is set.
+std::filesystem::path state_dir();
+
+}  // namespace r1vk::cli
