@@ -187,6 +187,9 @@ int cmd_info(const Tokens& t) {
             std::string name;
             uint64_t bytes;
             PlanOptions po;  // the cards are GPUs: their kernels' splits, not this device's
+            // The card's own plan at --ctx: on a CPU device the attention scratch grows with the
+            // context, and a card judged by that plan was "not at --ctx N; largest context N".
+            bool fits_at_ctx(const ModelConfig& cfg) const { return plan_qwen2(cfg, po).total() <= bytes; }
         };
         PlanOptions po_gpu = po;
         po_gpu.attn_max_splits = KernelConfig{}.attn_target_splits;
@@ -218,7 +221,7 @@ int cmd_info(const Tokens& t) {
             if (beyond) out["plan"]["error"] = beyond_msg;
             nlohmann::json cj = nlohmann::json::array();
             for (const Card& c : cards)
-                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && plan.total() <= c.bytes},
+                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && c.fits_at_ctx(cfg)},
                               {"largest_ctx", largest_ctx(cfg, c.po, c.bytes, limit)}});
             out["plan"]["cards"] = cj;
         } else {
@@ -254,12 +257,13 @@ int cmd_info(const Tokens& t) {
             if (beyond && budget)
                 std::printf("  %-14s %s -> refused: --ctx %u is beyond the model's %d positions\n", "device budget",
                             format_bytes(budget).c_str(), po.ctx, max_pos);
-            std::printf("Where it fits (the whole plan above, the context as large as the memory allows, up to %u):\n", limit);
+            std::printf("Where it fits (the whole plan, with a GPU's kernel shapes for the cards; the context as large as the\n"
+                        "memory allows, up to %u; nothing is left over for the desktop or other programs):\n", limit);
             for (const Card& c : cards) {
                 const uint32_t lc = largest_ctx(cfg, c.po, c.bytes, limit);
                 std::printf("  %-28s %s\n", c.name.c_str(),
                             lc == 0 ? "does not fit, even with a 1-token context"
-                                    : ((plan.total() <= c.bytes && !beyond ? "fits at --ctx " + std::to_string(po.ctx) + "; "
+                                    : ((c.fits_at_ctx(cfg) && !beyond ? "fits at --ctx " + std::to_string(po.ctx) + "; "
                                                                            : "not at --ctx " + std::to_string(po.ctx) + "; ") +
                                        "largest context " + std::to_string(lc))
                                           .c_str());

@@ -193,15 +193,21 @@ def main():
           p.returncode == 2 and ev and ev[0]["type"] == "error" and ev[0]["exit_code"] == 2, p.stdout + p.stderr)
 
     # --- info answers "will it fit my card?"
-    p = run("info", "-m", os.path.join(os.path.dirname(r1vk), "..", "assets", "configs",
-                                       "deepseek-r1-distill-qwen-14b-gptq-int4") if False else
-            os.path.join(os.environ.get("R1VK_SOURCE_DIR", ""), "assets/configs/deepseek-r1-distill-qwen-14b-gptq-int4"),
-            "--json")
+    config_14b = os.path.join(os.environ.get("R1VK_SOURCE_DIR", ""), "assets/configs/deepseek-r1-distill-qwen-14b-gptq-int4")
+    p = run("info", "-m", config_14b, "--json")
     plan = json.loads(p.stdout).get("plan", {}) if p.returncode == 0 else {}
     cards = {c["name"]: c for c in plan.get("cards", [])}
     check("info -m: the 14B does not fit 8 GB at 4096 but does 12 GB, with the largest context of each",
           cards and not cards["8 GB card"]["fits_at_ctx"] and cards["12 GB card"]["fits_at_ctx"]
           and 0 < cards["8 GB card"]["largest_ctx"] < 4096 < cards["12 GB card"]["largest_ctx"], f"{p.stderr} {cards}")
+    # At each card's largest context it fits, one token more it does not: the verdict and the largest
+    # context come from one plan (on this CPU device the attention scratch grows with the context, and
+    # the verdict used that plan: "not at --ctx 22415; largest context 22415").
+    for name in ("12 GB card", "16 GB card"):
+        largest = cards.get(name, {}).get("largest_ctx", 0)
+        at = [{c["name"]: c for c in json.loads(run("info", "-m", config_14b, "--json", "--ctx", str(n)).stdout)
+               ["plan"]["cards"]}[name]["fits_at_ctx"] for n in (largest, largest + 1)] if largest else []
+        check(f"info: the {name} fits at its largest context and not one token beyond", at == [True, False], at)
     p = run("info", "-m", os.path.join(os.environ.get("R1VK_SOURCE_DIR", ""), "assets/models/r1-arith-demo"),
             "--ctx", "100000")
     check("info warns on a context beyond max_position_embeddings", "beyond the model's 1024" in p.stdout, p.stdout)
