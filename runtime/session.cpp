@@ -314,15 +314,27 @@ void Session::emit(Event e) {
 
 bool Session::next_event(Event& e, int timeout_ms) {
     std::unique_lock lk(mu_);
-    auto ready = [&] { return !queue_.empty(); };
+    auto ready = [&] { return !queue_.empty() || woken_; };
     if (timeout_ms < 0) cv_.wait(lk, ready);
     else if (!cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms), ready)) return false;
+    if (queue_.empty()) {  // wake(): no event
+        woken_ = false;
+        return false;
+    }
     e = std::move(queue_.front());
     queue_.pop_front();
     return true;
 }
 
 void Session::cancel() { cancel_.store(true); }
+
+void Session::wake() {
+    {
+        std::lock_guard lk(mu_);
+        woken_ = true;
+    }
+    cv_.notify_all();
+}
 
 void Session::start(std::vector<ChatMessage> conversation, const GenerationParams& params) {
     start_continue(std::move(conversation), {}, 0, params);
@@ -645,6 +657,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
         LoopHooks hooks;
         hooks.on_token = [&](const LoopStep& s) {
             cached_.push_back(s.id);
+            cached_count_.store(cached_.size());
             reply.push_back(s.id);
             push_token(s.id, s.injected, false, s.trace);
             if (split.closed() && banned.empty()) banned = tags;
@@ -696,6 +709,7 @@ void Session::work(std::vector<ChatMessage> conversation, std::vector<int32_t> p
     last_reasoning_ = reasoning_all;
     last_text_ = raw;
     last_answer_ = answer_all;
+    cached_count_.store(cached_.size());
     busy_.store(false);
     Event done{Event::Type::Done, {}, stats, reason, {}};
     done.reply_ids = std::move(reply);

@@ -177,8 +177,10 @@ public:
     // inside the thinking streams reasoning and one inside the answer streams answer.
     void start_continue(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
                         const GenerationParams& params);
-    // Pops the next event; false on timeout (timeout_ms < 0 waits forever).
+    // Pops the next event; false on timeout (timeout_ms < 0 waits forever) or after wake().
     bool next_event(Event& e, int timeout_ms = -1);
+    // Ends one next_event's wait now, with no event (a pump thread asked to stop need not sleep out its timeout).
+    void wake();
     void cancel();
     bool busy() const { return busy_.load(); }
     // Start and pump events into fn on this thread until Done; returns the done reason.
@@ -192,8 +194,9 @@ public:
     // transformers would from it (the template itself drops the thinking).
     const std::string& last_reply_text() const { return last_text_; }
 
-    // Ids the KV cache holds (tests: prefix reuse).
-    size_t cached_tokens() const { return cached_.size(); }
+    // How many tokens the KV cache holds, from any thread (the app's VRAM tab; tests: prefix reuse).
+    // While a reply runs it counts the tokens generated so far, not the prompt being prefilled.
+    size_t cached_tokens() const { return cached_count_.load(); }
 
 private:
     void work(std::vector<ChatMessage> conversation, std::vector<int32_t> prefix, uint32_t forced_from,
@@ -206,7 +209,9 @@ private:
     std::mutex mu_, start_mu_;
     std::condition_variable cv_;
     std::deque<Event> queue_;
-    std::vector<int32_t> cached_;  // what the KV cache holds, token by token
+    bool woken_ = false;  // under mu_: wake() was called and no next_event has returned for it yet
+    std::vector<int32_t> cached_;  // what the KV cache holds, token by token (the worker's)
+    std::atomic<size_t> cached_count_{0};  // its size, for other threads
     std::unique_ptr<GpuProfiler> profiler_;  // made on the first reply that asks for a profile
     std::string last_answer_, last_reasoning_, last_text_;
 };

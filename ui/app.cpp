@@ -241,6 +241,7 @@ bool App::start_reply(Conversation& c, int msg, std::optional<std::vector<int32_
     rp.min_p = gp.sampling.min_p, rp.repetition_penalty = gp.sampling.repetition_penalty;
     rp.max_tokens = int(gp.max_new_tokens), rp.reasoning_budget = gp.reasoning_budget;
     rp.dropped_turns = dropped;
+    rp.ctx = ctl_.engine() ? int(ctl_.engine()->model().capacity()) : 0;
     const bool ok = prefix ? ctl_.start_continue(std::move(hist), *prefix, forced_from, gp, &err)
                            : ctl_.start(std::move(hist), gp, &err);
     if (!ok) {

@@ -20,11 +20,18 @@ void Controller::teardown() {
     ready_.store(false);
     if (session_) session_->cancel();
     quit_.store(true);
+    if (session_) session_->wake();  // the idle pump waits up to a second for an event otherwise
     if (pump_.joinable()) pump_.join();
     pumped_ = started_.load();  // a reply the pump never finished is over: its serial is spent
     quit_.store(false);
     session_.reset();  // joins the generation worker
-    engine_.reset();
+    if (engine_) {
+        engine_.reset();
+        // The model's memory is gone at once: the timeline says when, instead of drawing a ramp down
+        // to the next load's first sample.
+        std::lock_guard lk(mu_);
+        timeline_.push_back({clock_(), 0, 0});
+    }
 }
 
 LoadStatus Controller::status() const {

@@ -50,6 +50,8 @@ public:
     // Valid while status().state == Ready; read-only use from the UI thread (config, tokenizer, ledger).
     Engine* engine() const { return ready_.load() ? engine_.get() : nullptr; }
 
+    // Tokens the KV cache holds now (0 with no model).
+    size_t cached_tokens() const { return ready_.load() && session_ ? session_->cached_tokens() : 0; }
     // False once the pump has queued the reply's Done, which may not be applied yet (App::streaming).
     bool busy() const { return busy_.load(); }
     // The serial of the last reply started (1, 2, ...); its events carry it.

@@ -450,8 +450,9 @@ void draw_status_bar(App& app) {
         const double el = app.now() - app.reply_started();
         const double tps = live ? (el > 0 ? double(b->tokens.size()) / el : 0) : b->decode_tok_s;
         // A reply that filled the context has one token more than the cache holds (the last is never
-        // fed back): the bar says full, not "257 / 256".
-        const uint32_t cap = e ? e->model().capacity() : 0u;
+        // fed back): the bar says full, not "257 / 256". The context is the one the reply ran in: a
+        // reply from a launch with a larger one was not full.
+        const uint32_t cap = b->params.ctx > 0 ? uint32_t(b->params.ctx) : e ? e->model().capacity() : 0u;
         const bool full = cap && n.total() >= cap;
         ImGui::Text("TTFT %s   ·   %.1f tok/s   ·   %u / %u tokens%s",
                     live ? "…" : (std::to_string(b->ttft_s).substr(0, 4) + " s").c_str(), tps, full ? cap : n.total(), cap,

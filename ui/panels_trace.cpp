@@ -462,9 +462,10 @@ std::string export_reply_files(App& app, const Conversation& c, int msg, const s
         char line[320];
         std::snprintf(line, sizeof line,
                       "*%s · temperature %.2f, top-p %.2f, top-k %d, min-p %.3f, repetition penalty %.2f, seed %llu, "
-                      "max tokens %d, reasoning budget %d*\n\n",
+                      "max tokens %d, reasoning budget %d%s*\n\n",
                       b.params.model.c_str(), b.params.temperature, b.params.top_p, b.params.top_k, b.params.min_p,
-                      b.params.repetition_penalty, (unsigned long long)b.seed, b.params.max_tokens, b.params.reasoning_budget);
+                      b.params.repetition_penalty, (unsigned long long)b.seed, b.params.max_tokens, b.params.reasoning_budget,
+                      b.params.ctx > 0 ? (", context " + std::to_string(b.params.ctx)).c_str() : "");
         md += line;
     }
     for (const ChatMessage& m : hist) {  // the question and the turns before it

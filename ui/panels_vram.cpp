@@ -100,11 +100,16 @@ void timeline_plot(const std::vector<VramPoint>& tl, const std::vector<PhaseMark
     char span[32];
     std::snprintf(span, sizeof span, "%.1f s", t1 - t0);
     dl->AddText(ImVec2(p1.x - pad - ImGui::CalcTextSize(span).x, p1.y - pad - lh), IM_COL32(150, 160, 180, 200), span);
-    // lines (held to `now` so a flat phase reads as flat)
+    // Steps, not slopes: memory changes at a sample (a freed model drops at once, it does not ramp down
+    // to the next load); held to `now` so a flat phase reads as flat.
     std::vector<ImVec2> pts, usage;
+    auto step = [](std::vector<ImVec2>& line, ImVec2 p) {
+        if (!line.empty()) line.push_back(ImVec2(p.x, line.back().y));
+        line.push_back(p);
+    };
     for (const auto& v : tl) {
-        pts.push_back(ImVec2(X(v.t), Y(v.bytes)));
-        if (v.heap_usage) usage.push_back(ImVec2(X(v.t), Y(v.heap_usage)));
+        step(pts, ImVec2(X(v.t), Y(v.bytes)));
+        if (v.heap_usage) step(usage, ImVec2(X(v.t), Y(v.heap_usage)));
     }
     pts.push_back(ImVec2(X(now), pts.back().y));
     if (usage.size() > 1) dl->AddPolyline(usage.data(), int(usage.size()), IM_COL32(180, 140, 255, 200), 0, 1.5f);
@@ -154,12 +159,9 @@ void draw_vram(App& app) {
     ImGui::Text("r1vk allocated %s (device blocks %s)", fmt_bytes(led.total()).c_str(), fmt_bytes(led.device_memory()).c_str());
     if (ImGui::BeginTable("ledger", 3, ImGuiTableFlags_RowBg)) {
         setup_columns();
-        // KV: reserved is what the ledger holds; used is what the cache holds for the latest reply.
-        uint64_t kv_used = 0;
-        if (const Conversation* c = app.current())
-            for (const auto& m : c->messages)
-                if (const Branch* b = m.cur())
-                    kv_used = uint64_t(reply_counts(*b).total()) * e->model().plan().kv_bytes_per_token;
+        // KV: reserved is what the ledger holds; used is what the cache holds now (the session's count:
+        // a reply shown from an earlier launch, or run before a Reload, is not in it).
+        const uint64_t kv_used = uint64_t(app.ctl().cached_tokens()) * e->model().plan().kv_bytes_per_token;
         for (size_t i = 0; i < kMemCategoryCount; ++i) {
             const auto c = MemCategory(i);
             const uint64_t b = led.bytes(c);
@@ -190,11 +192,15 @@ std::string export_vram_files(App& app) {
     const auto tl = app.ctl().timeline();
     // While the model loads the ledger does not exist yet: the bytes uploaded so far stand in (the
     // "load" phase), as on the timeline drawn in the tab. The JSON has the same three columns.
+    // Without VK_EXT_memory_budget the heap usage is unknown: empty in the CSV, null in the JSON (a 0
+    // would plot as a usage of nothing).
+    Engine* eng = app.ctl().engine();
+    const bool usage_known = eng && eng->ctx().info().has_memory_budget;
     std::string csv = "seconds,ledger_bytes,heap_usage_bytes\n";  // the column names readers already use
     json jt = json::array();
     for (const auto& v : tl) {
-        csv += std::to_string(v.t) + "," + std::to_string(v.bytes) + "," + std::to_string(v.heap_usage) + "\n";
-        jt.push_back({v.t, v.bytes, v.heap_usage});
+        csv += std::to_string(v.t) + "," + std::to_string(v.bytes) + "," + (usage_known ? std::to_string(v.heap_usage) : "") + "\n";
+        jt.push_back({v.t, v.bytes, usage_known ? json(v.heap_usage) : json(nullptr)});
     }
     json ph = json::array();
     for (const auto& p : app.ctl().phases()) ph.push_back({{"t", p.t}, {"phase", p.name}});
@@ -232,7 +238,8 @@ void draw_fit(App& app) {
     ImGui::InputText("##fitdir", &app.view.fit_dir);
     if (ImGui::SmallButton("shipped 14B config")) app.view.fit_dir = shipped_14b_config();
     ImGui::SameLine();
-    if (e && ImGui::SmallButton("loaded model")) app.view.fit_dir = e->config().dir.string();
+    if (e && ImGui::SmallButton("loaded model"))  // at the context it runs with: the plan then matches the ledger
+        app.view.fit_dir = e->config().dir.string(), app.view.fit_ctx = int(e->model().capacity());
     ImGui::SetNextItemWidth(-(ImGui::CalcTextSize("context").x + ImGui::GetStyle().ItemInnerSpacing.x));
     ImGui::SliderInt("context", &app.view.fit_ctx, 256, 131072, "%d", ImGuiSliderFlags_Logarithmic);
     ImGui::Checkbox("int8 lm_head (--lm-head q8)", &app.view.fit_q8);

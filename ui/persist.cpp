@@ -153,7 +153,8 @@ json to_json(const ReplyParams& p) {
             {"repetition_penalty", p.repetition_penalty},
             {"max_tokens", p.max_tokens},
             {"reasoning_budget", p.reasoning_budget},
-            {"dropped_turns", p.dropped_turns}};
+            {"dropped_turns", p.dropped_turns},
+            {"ctx", p.ctx}};
 }
 
 Branch branch_from_json(const json& j) {
@@ -207,6 +208,7 @@ Branch branch_from_json(const json& j) {
         r.max_tokens = field(p, "max_tokens", r.max_tokens);
         r.reasoning_budget = field(p, "reasoning_budget", r.reasoning_budget);
         r.dropped_turns = field(p, "dropped_turns", 0);
+        r.ctx = field(p, "ctx", 0);
     }
     // A reply cut off by a kill was saved mid-stream; say so instead of showing it as live.
     if (b.done.empty()) b.done = "interrupted";

@@ -37,6 +37,7 @@ struct ReplyParams {
     float temperature = 0, top_p = 1, min_p = 0, repetition_penalty = 1;
     int top_k = 0, max_tokens = 0, reasoning_budget = -1;
     int dropped_turns = 0;  // the oldest turns the model no longer saw (a full context)
+    int ctx = 0;            // the context it ran in (0: not kept): "full" is about that one, not today's
 };
 
 struct Branch {

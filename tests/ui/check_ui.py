@@ -178,9 +178,16 @@ def check_answer():
         fail(f"the reply export does not say what it answered and how: {r.get('conversation')} {p}")
     if QUESTION not in md or "temperature 0.00" not in md:
         fail("the Markdown export lacks the question or the sampling")
+    if p.get("ctx") != 1024 or "context 1024" not in md:
+        fail(f"the reply export does not say the context it ran in: {p}")
     csvs = [f for f in os.listdir(exports) if f.startswith("vram-") and f.endswith(".csv")]
-    if not csvs or len(open(os.path.join(exports, csvs[0])).read().splitlines()) < 3:
+    rows = open(os.path.join(exports, csvs[0])).read().splitlines() if csvs else []
+    if len(rows) < 3:
         fail("no VRAM timeline CSV")
+    # lavapipe has no VK_EXT_memory_budget: the heap usage is unknown, not 0 (which would plot as nothing used).
+    vj = json.load(open(os.path.join(exports, csvs[0][:-4] + ".json"))) if csvs else {"timeline": []}
+    if any(not r.endswith(",") for r in rows[1:]) or any(t[2] is not None for t in vj["timeline"]):
+        fail(f"an unknown heap usage is exported as a number: {rows[:3]} {vj['timeline'][:2]}")
 
 
 def check_budget():

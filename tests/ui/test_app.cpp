@@ -410,7 +410,7 @@ TEST(UiApp, BranchInTheAnswerKeepsItsParentsThinkingTime) {
 // Reload with a directory that is not a model: the app used to drop the loaded model first and then
 // fail, leaving none (and the bad path saved as the model to load at every launch). The directory is
 // checked before the loaded model is touched: it keeps running, and stays the one in the settings.
-TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning) {
+TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning_AndOneThatDoesReplacesIt) {
     Harness h("kept");
     ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
     const Engine* before = h.app.ctl().engine();
@@ -427,10 +427,22 @@ TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning) {
     EXPECT_EQ(h.app.ctl().engine(), before) << "the same model, not a reload";
     ASSERT_TRUE(h.app.send(kQuestion));
     ASSERT_TRUE(h.finish());
-    EXPECT_NE(h.app.current()->messages[1].cur()->answer.find("7329"), std::string::npos);
-    // A directory that opens replaces it.
+    const Branch& b = *h.app.current()->messages[1].cur();
+    EXPECT_NE(b.answer.find("7329"), std::string::npos);
+    // What the VRAM tab calls the KV cache's use: the positions the model holds (the question and the
+    // reply), and the context the reply ran in is kept with it ("full" is about that one).
+    EXPECT_EQ(h.app.ctl().cached_tokens(), size_t(h.app.ctl().engine()->model().pos()));
+    EXPECT_GE(h.app.ctl().cached_tokens() + 1, size_t(reply_counts(b).total()));
+    EXPECT_EQ(b.params.ctx, int(h.app.ctl().engine()->model().capacity()));
+    // A directory that opens replaces it: the old model's memory drops to 0 on the timeline at once,
+    // and the new one's cache is empty.
+    const size_t samples = h.app.ctl().timeline().size();
     h.app.load_model(kModel);
     ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
     EXPECT_FALSE(h.app.ctl().status().kept);
     EXPECT_TRUE(h.app.ctl().status().error.empty());
+    EXPECT_EQ(h.app.ctl().cached_tokens(), 0u);
+    const std::vector<VramPoint> tl = h.app.ctl().timeline();
+    ASSERT_GT(tl.size(), samples);
+    EXPECT_EQ(tl[samples].bytes, 0u) << "the unload's sample comes first";
 }
