@@ -190,6 +190,16 @@ int cmd_info(const Tokens& t) {
             // The card's own plan at --ctx: on a CPU device the attention scratch grows with the
             // context, and a card judged by that plan was "not at --ctx N; largest context N".
             bool fits_at_ctx(const ModelConfig& cfg) const { return plan_qwen2(cfg, po).total() <= bytes; }
+            // What is left at --ctx (negative: how much is missing); cards are sold in GiB, so GiB.
+            int64_t spare(const ModelConfig& cfg) const { return int64_t(bytes) - int64_t(plan_qwen2(cfg, po).total()); }
+        };
+        const auto gib = [](int64_t b) {
+            const double a = double(b < 0 ? -b : b);
+            char buf[32];
+            if (a >= 1073741824.0) std::snprintf(buf, sizeof buf, "%.2f GiB", a / 1073741824.0);
+            else if (a >= 1048576.0) std::snprintf(buf, sizeof buf, "%.0f MiB", a / 1048576.0);
+            else std::snprintf(buf, sizeof buf, "%.0f KiB", a / 1024.0);
+            return std::string(buf);
         };
         PlanOptions po_gpu = po;
         po_gpu.attn_max_splits = KernelConfig{}.attn_target_splits;
@@ -221,7 +231,7 @@ int cmd_info(const Tokens& t) {
             if (beyond) out["plan"]["error"] = beyond_msg;
             nlohmann::json cj = nlohmann::json::array();
             for (const Card& c : cards)
-                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && c.fits_at_ctx(cfg)},
+                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && c.fits_at_ctx(cfg)}, {"spare_bytes_at_ctx", c.spare(cfg)},
                               {"largest_ctx", largest_ctx(cfg, c.po, c.bytes, limit)}});
             out["plan"]["cards"] = cj;
         } else {
@@ -263,8 +273,10 @@ int cmd_info(const Tokens& t) {
                 const uint32_t lc = largest_ctx(cfg, c.po, c.bytes, limit);
                 std::printf("  %-28s %s\n", c.name.c_str(),
                             lc == 0 ? "does not fit, even with a 1-token context"
-                                    : ((c.fits_at_ctx(cfg) && !beyond ? "fits at --ctx " + std::to_string(po.ctx) + "; "
-                                                                           : "not at --ctx " + std::to_string(po.ctx) + "; ") +
+                                    : ((c.fits_at_ctx(cfg) && !beyond
+                                            ? "fits at --ctx " + std::to_string(po.ctx) + ", " + gib(c.spare(cfg)) + " to spare; "
+                                        : beyond ? "not at --ctx " + std::to_string(po.ctx) + "; "
+                                                 : "not at --ctx " + std::to_string(po.ctx) + ", " + gib(c.spare(cfg)) + " short; ") +
                                        "largest context " + std::to_string(lc))
                                           .c_str());
             }

@@ -200,6 +200,9 @@ def main():
     check("info -m: the 14B does not fit 8 GB at 4096 but does 12 GB, with the largest context of each",
           cards and not cards["8 GB card"]["fits_at_ctx"] and cards["12 GB card"]["fits_at_ctx"]
           and 0 < cards["8 GB card"]["largest_ctx"] < 4096 < cards["12 GB card"]["largest_ctx"], f"{p.stderr} {cards}")
+    check("...and how much is missing or left at that context",
+          cards and cards["8 GB card"]["spare_bytes_at_ctx"] < 0 < cards["12 GB card"]["spare_bytes_at_ctx"]
+          and cards["12 GB card"]["spare_bytes_at_ctx"] - cards["8 GB card"]["spare_bytes_at_ctx"] == 4 << 30, cards)
     # At each card's largest context it fits, one token more it does not: the verdict and the largest
     # context come from one plan (on this CPU device the attention scratch grows with the context, and
     # the verdict used that plan: "not at --ctx 22415; largest context 22415").
