@@ -28,13 +28,20 @@ namespace {
 enum Phase : int { kLoading = 0, kIdle = 1, kGenerating = 2 };
 std::atomic<int> g_phase{kLoading};
 std::atomic<int> g_interrupts{0};
+std::atomic<bool> g_editing{false};  // the chat reads a terminal through libedit
 
 void say(const char* s) { (void)!write(STDERR_FILENO, s, std::strlen(s)); }
 
 void on_sigint(int) {
     switch (g_phase.load()) {
         case kLoading: say("\ninterrupted while loading the model\n"); _exit(130);
-        case kIdle: say("\n"); _exit(130);
+        case kIdle:
+            // At the line editor Ctrl-C is a key (clear the line, or end the chat with the conversation
+            // saved): one that comes as a signal was pressed as a reply ended, before the editor took
+            // the terminal. It is not worth the conversation: ignored.
+            if (g_editing.load()) return;
+            say("\n");
+            _exit(130);
         default:
             if (g_interrupts.fetch_add(1) >= 1) {
                 say("\ninterrupted\n");
@@ -338,6 +345,7 @@ int cmd_chat(const Tokens& t) {
     const bool tty = isatty(STDIN_FILENO);
     const std::filesystem::path state = a.has("no-history") ? std::filesystem::path() : state_dir();
     LineReader input(state.empty() ? state : state / "chat_history");
+    g_editing.store(input.interactive());
     if (tty) std::fprintf(stderr, "r1vk chat on %s — /help lists the commands, Ctrl-C stops a reply, /exit quits\n",
                           engine_owner->ctx().info().name.c_str());
     if (a.has("load")) std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), a.str("load").c_str());

@@ -110,7 +110,11 @@ std::optional<std::string> LineReader::raw(const std::string& prompt) {
     el_->prompt = prompt;
     int count = 0;
     const char* s = el_gets(el_->el, &count);
-    if (!s || count <= 0) return std::nullopt;
+    if (!s || count <= 0) {
+        // -1: a signal (a `kill -INT`; the keys send none while editing) or a read error, not Ctrl-D.
+        if (count < 0) interrupted_ = true;
+        return std::nullopt;
+    }
     std::string line(s, size_t(count));
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     return line;

@@ -12,9 +12,11 @@ import os
 import pty
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 
 from e2e_check import check, failures
@@ -57,7 +59,18 @@ class Terminal:
                 break
         return None
 
+    def editing(self, timeout=60):
+        """Waits until the line editor has the terminal (canonical mode off): keys sent before that are
+        the kernel's to interpret (a Ctrl-C becomes a signal), as when a user types while a reply ends."""
+        end = time.time() + timeout
+        while time.time() < end:
+            if not termios.tcgetattr(self.fd)[3] & termios.ICANON:
+                return True
+            self._pump(0.01)
+        return False
+
     def send(self, keys):
+        self.editing()
         for ch in keys:  # one key at a time, as typed
             os.write(self.fd, ch.encode())
             time.sleep(0.005)
@@ -141,7 +154,20 @@ def main():
     check("--no-history keeps no history and saves no conversation; Ctrl-D ends with 0",
           rc == 0 and not os.path.exists(nohist), f"rc={rc} {os.listdir(nohist) if os.path.exists(nohist) else ''}")
 
-    # 4. Piped: the multi-line forms; no history, nothing saved on exit (a script saves what it means to).
+    # 4. A SIGINT from outside at the prompt (`kill -INT`) ends the chat as Ctrl-C does: 130, saved.
+    killed = os.path.join(tmp, "killed")
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=killed))
+    t.read_until("> ")
+    t.send("What is 12 + 30?\r")
+    t.read_until("= 42")
+    t.read_until("> ")
+    t.editing()
+    os.kill(t.pid, signal.SIGINT)
+    rc, seen = t.wait()
+    check("a SIGINT at the prompt ends the chat with 130 and the conversation saved",
+          rc == 130 and len(glob.glob(os.path.join(killed, "r1vk", "chats", "*.json"))) == 1, f"rc={rc} {seen[-300:]!r}")
+
+    # 5. Piped: the multi-line forms; no history, nothing saved on exit (a script saves what it means to).
     piped = os.path.join(tmp, "piped")
     stdin = ('"""\nWhat is 4738\n+ 2591?\n"""\n'
              'What is \\\n12 + 30?\n'
