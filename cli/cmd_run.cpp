@@ -1,6 +1,8 @@
 // r1vk run / r1vk chat: stream the model's reasoning (dimmed, under its own header on a terminal)
 // and then its answer; --json prints one event per line. Ctrl-C stops a reply within a token and the
 // chat goes on; a second Ctrl-C, or one at the idle chat prompt or while loading, exits (130).
+#include <fcntl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +50,34 @@ void on_sigint(int) {
                 _exit(130);
             }
     }
+}
+
+// The terminal as the chat found it, for a SIGTERM or SIGHUP that ends the chat while the line editor
+// holds it (no echo, no line discipline): the shell gets it back usable. Nothing else needs saving then:
+// the conversation is already on disk, turn by turn.
+struct termios g_tty;
+std::atomic<bool> g_tty_saved{false};
+
+void on_terminate(int sig) {
+    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    _exit(128 + sig);
+}
+
+void install_terminal_restore() {
+    if (tcgetattr(STDIN_FILENO, &g_tty) != 0) return;
+    g_tty_saved.store(true);
+    struct sigaction sa {};
+    sa.sa_handler = on_terminate;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+    // The line editor's read must not return on a SIGINT it is to ignore (libedit ends the line then):
+    // restarted. (Without the editor, a Ctrl-C at the prompt is to end that read: install_sigint.)
+    struct sigaction si {};
+    si.sa_handler = on_sigint;
+    sigemptyset(&si.sa_mask);
+    si.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &si, nullptr);
 }
 
 void install_sigint() {
@@ -285,17 +315,18 @@ const char* kChatHelp =
     "  /load FILE   continue a saved conversation\n"
     "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C on an empty line)\n"
     "  Ctrl-C during a reply stops it; the chat goes on. On a line with text it clears the line.\n"
-    "  A line ending in \\ goes on on the next one; \"\"\" on a line opens a block that the next \"\"\" closes.\n"
-    "  On a terminal: arrow keys and Ctrl-R edit and recall earlier questions (kept in the state folder),\n"
-    "  and a conversation not saved with /save is saved there on exit (--no-history: neither).\n";
+    "  At a terminal: a line ending in \\ goes on on the next one; \"\"\" opens a block that a line holding\n"
+    "  only \"\"\" closes. Arrow keys and Ctrl-R edit and recall earlier questions, and each conversation is\n"
+    "  kept as it goes in the state folder (chat --load FILE goes on with it); --no-history: neither.\n";
 
-void save_conversation(const std::string& path, const std::vector<ChatMessage>& conv) {
+// `private_file`: readable by the user alone (the chat's own copies in the state folder).
+void save_conversation(const std::string& path, const std::vector<ChatMessage>& conv, bool private_file = false) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const ChatMessage& m : conv) j.push_back({{"role", m.role}, {"content", m.content}});
     // Bytes that are not UTF-8 (a Latin-1 terminal, a pasted binary) become U+FFFD: JSON cannot
     // hold them, and refusing would lose the whole conversation over one character.
     const std::string text = j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
-    const std::string tmp = path + ".tmp";
+    const std::string tmp = path + "." + std::to_string(getpid()) + ".tmp";  // two chats never share one
     std::error_code ec;
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -307,12 +338,38 @@ void save_conversation(const std::string& path, const std::vector<ChatMessage>& 
             fail_input(path, "write error");
         }
     }
+    if (private_file)
+        std::filesystem::permissions(tmp, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
     std::filesystem::rename(tmp, path, ec);  // a half-written file never replaces a good one
     if (ec) {
         const std::string why = ec.message();
         std::filesystem::remove(tmp, ec);
         fail_input(path, "cannot write: " + why);
     }
+}
+
+// A new file for a conversation's copy in `dir` (state/chats): chat-YYYYmmdd-HHMMSS.json, with -2, -3,
+// ... when another chat took that second; created empty with O_EXCL, so two chats never share one.
+// The folder and its files are the user's alone: they hold whole conversations.
+std::filesystem::path new_chat_file(const std::filesystem::path& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    fs::permissions(dir.parent_path(), fs::perms::owner_all, ec);
+    fs::permissions(dir, fs::perms::owner_all, ec);
+    char stamp[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+    for (int n = 1; n < 1000; ++n) {
+        const fs::path p = dir / ("chat-" + std::string(stamp) + (n > 1 ? "-" + std::to_string(n) : "") + ".json");
+        const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            ::close(fd);
+            return p;
+        }
+        if (errno != EEXIST) fail_input(p.string(), std::string("cannot create: ") + std::strerror(errno));
+    }
+    fail_input(dir.string(), "no free file name for this second");
 }
 
 }  // namespace
@@ -346,13 +403,36 @@ int cmd_chat(const Tokens& t) {
     const std::filesystem::path state = a.has("no-history") ? std::filesystem::path() : state_dir();
     LineReader input(state.empty() ? state : state / "chat_history");
     g_editing.store(input.interactive());
+    if (input.interactive()) install_terminal_restore();
     if (tty) std::fprintf(stderr, "r1vk chat on %s — /help lists the commands, Ctrl-C stops a reply, /exit quits\n",
                           engine_owner->ctx().info().name.c_str());
     if (a.has("load")) std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), a.str("load").c_str());
     g_phase.store(kIdle);
-    // Turns since the conversation was last saved or loaded: what an exit would lose. On a terminal
-    // they are saved to the state folder then (a pipe is a script, which saves what it means to).
+    // Turns since the conversation was last saved (/save) or loaded.
     bool unsaved = false;
+    // At a terminal each conversation is kept in the state folder as it goes, after every turn: the
+    // chat can end any way at all (a closed terminal, a kill, a crash) and lose no answered turn. A pipe
+    // is a script, which saves what it means to. Empty until the conversation's first turn.
+    std::filesystem::path chat_file;
+    const bool keep_copies = input.interactive() && !state.empty();
+    const auto keep_copy = [&] {
+        if (!keep_copies) return;
+        try {
+            if (chat_file.empty()) chat_file = new_chat_file(state / "chats");
+            save_conversation(chat_file.string(), conv, /*private_file=*/true);
+        } catch (const std::exception& e) {
+            print_error(e.what());
+        }
+    };
+    // The conversation is over (/new, /load, exit): its copy stays if it holds turns no /save has,
+    // and the chat says where; a copy of a conversation saved as it stands is only clutter.
+    const auto close_copy = [&](const char* says) {
+        if (chat_file.empty()) return;
+        std::error_code ec;
+        if (unsaved) std::fprintf(stderr, says, chat_file.c_str());
+        else std::filesystem::remove(chat_file, ec);
+        chat_file.clear();
+    };
     // The exit code: that of the last turn that failed (0 when none did), so that a chat fed from a
     // script says that a question went unanswered even when later ones were answered.
     int last_error = 0;
@@ -382,7 +462,7 @@ int cmd_chat(const Tokens& t) {
         print.set_tokenizer(engine_owner->tokenizer());
     };
     for (;;) {
-        if (tty) std::fputs("\n", stdout), std::fflush(stdout);
+        if (tty) std::fputs("\n", input.out()), std::fflush(input.out());
         const std::optional<InputLine> in = input.read(tty ? "> " : "");
         if (!in) {
             if (input.interrupted()) std::fputs("\n", stderr), last_error = 130;  // as Ctrl-C anywhere else
@@ -400,7 +480,9 @@ int cmd_chat(const Tokens& t) {
                 if (cmd == "/help") {
                     std::fputs(kChatHelp, stderr);
                 } else if (cmd == "/new") {
-                    if (!has_turns() || !tty || ask("start a new conversation? the current one is not saved")) {
+                    if (!has_turns() || !tty || !chat_file.empty() || !unsaved ||
+                        ask("start a new conversation? the current one is not saved")) {
+                        close_copy("[the conversation so far stays in %s]\n");
                         conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
                         dropped_said = 0;
                         unsaved = false;
@@ -415,7 +497,9 @@ int cmd_chat(const Tokens& t) {
                     if (arg.empty()) fail_usage("/load needs a file name");
                     if (arg == "-") fail_usage("/load reads a file: standard input is where the chat reads its questions");
                     std::vector<ChatMessage> loaded = load_messages(arg);  // a bad file leaves conv alone
-                    if (!has_turns() || !tty || ask("replace the current conversation? it is not saved")) {
+                    if (!has_turns() || !tty || !chat_file.empty() || !unsaved ||
+                        ask("replace the current conversation? it is not saved")) {
+                        close_copy("[the conversation so far stays in %s]\n");
                         // --system holds unless the saved conversation brings its own.
                         const bool own_system = std::any_of(loaded.begin(), loaded.end(), [](auto& m) { return m.role == "system"; });
                         if (a.has("system") && !own_system) loaded.insert(loaded.begin(), {"system", a.str("system")});
@@ -470,6 +554,7 @@ int cmd_chat(const Tokens& t) {
             // line the model wrote), exactly as transformers renders the history from it.
             conv.push_back({"assistant", session_owner->last_reply_text()});
             unsaved = true;
+            keep_copy();
         } catch (const std::exception& e) {
             const Error* err = dynamic_cast<const Error*>(&e);
             last_error = err ? err->exit_code() : 3;
@@ -478,20 +563,7 @@ int cmd_chat(const Tokens& t) {
             if (!engine_owner || !session_owner) std::fputs("[no model is loaded: /save keeps the conversation; the next question loads it again]\n", stderr);
         }
     }
-    if (unsaved && input.interactive() && !state.empty()) {
-        char stamp[32];
-        const std::time_t now = std::time(nullptr);
-        std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-        const std::filesystem::path file = state / "chats" / (std::string("chat-") + stamp + ".json");
-        try {
-            std::error_code ec;
-            std::filesystem::create_directories(file.parent_path(), ec);
-            save_conversation(file.string(), conv);
-            std::fprintf(stderr, "[saved this conversation to %s: r1vk chat --load FILE goes on with it]\n", file.c_str());
-        } catch (const std::exception& e) {
-            print_error(e.what());
-        }
-    }
+    close_copy("[this conversation is in %s: r1vk chat --load FILE goes on with it]\n");
     return last_error;
 }
 

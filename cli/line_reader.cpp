@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <iostream>
 #include <vector>
 
@@ -70,15 +71,21 @@ LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(
     std::setlocale(LC_CTYPE, "");
     if (std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0) std::setlocale(LC_CTYPE, "C.UTF-8");
     // The echo goes where the prompt is read: stdout, or stderr when stdout is a file (`chat > log`).
-    EditLine* el = el_init("r1vk", stdin, isatty(STDOUT_FILENO) ? stdout : stderr, stderr);
-    if (!el) return;
+    out_ = isatty(STDOUT_FILENO) ? stdout : stderr;
+    EditLine* el = el_init("r1vk", stdin, out_, stderr);
+    if (!el) {
+        out_ = stdout;
+        return;
+    }
     el_ = new Edit;
     el_->el = el;
     el_->interrupted = &interrupted_;
     el_set(el, EL_CLIENTDATA, el_);
     el_set(el, EL_EDITOR, "emacs");
     el_set(el, EL_PROMPT, prompt_of);
-    el_set(el, EL_SIGNAL, 1);  // a resized terminal redraws the line
+    // No EL_SIGNAL: its handlers pass a signal on with kill(0, sig), to the whole process group (the
+    // shell that ran the chat included). The chat's own handlers restore the terminal (cmd_run.cpp);
+    // a resized terminal is measured again at the next prompt.
     el_set(el, EL_SETTY, "-d", "-isig", nullptr);
     el_set(el, EL_ADDFN, "r1vk-ctrl-c", "clear the line, or end the chat on an empty one", on_ctrl_c);
     el_set(el, EL_BIND, "^C", "r1vk-ctrl-c", nullptr);
@@ -87,7 +94,13 @@ LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(
     HistEvent ev;
     history(el_->hist, &ev, H_SETSIZE, 1000);
     history(el_->hist, &ev, H_SETUNIQUE, 1);
-    if (!history_.empty()) history(el_->hist, &ev, H_LOAD, history_.c_str());  // none yet is fine
+    if (!history_.empty()) {
+        history(el_->hist, &ev, H_LOAD, history_.c_str());  // none yet is fine
+        // Questions are appended as they are asked (several chats may be open); now and then the
+        // file is written again with only the newest 1000.
+        std::error_code ec;
+        if (std::filesystem::file_size(history_, ec) > (1u << 20) && !ec) history(el_->hist, &ev, H_SAVE, history_.c_str());
+    }
     el_set(el, EL_HIST, history, el_->hist);
     el_source(el, nullptr);  // ~/.editrc: `bind -v` for vi keys
 }
@@ -111,64 +124,112 @@ std::optional<std::string> LineReader::raw(const std::string& prompt) {
     int count = 0;
     const char* s = el_gets(el_->el, &count);
     if (!s || count <= 0) {
-        // -1: a signal (a `kill -INT`; the keys send none while editing) or a read error, not Ctrl-D.
+        // -1: a signal or a read error, not Ctrl-D.
         if (count < 0) interrupted_ = true;
         return std::nullopt;
     }
-    std::string line(s, size_t(count));
+    std::string line(s);  // count is in characters on some libedit versions: not a byte length
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     return line;
 }
 
+std::optional<std::string> LineReader::next_line(const std::string& prompt) {
+    if (pending_.empty()) {
+        std::optional<std::string> got = raw(prompt);
+        if (!got) return std::nullopt;
+        // A question recalled from the history comes back whole, its lines joined by newlines: they are
+        // taken one by one, as when they were typed.
+        size_t start = 0;
+        for (size_t nl; (nl = got->find('\n', start)) != std::string::npos; start = nl + 1)
+            pending_.push_back(got->substr(start, nl - start));
+        pending_.push_back(got->substr(start));
+    }
+    std::string line = std::move(pending_.front());
+    pending_.pop_front();
+    return line;
+}
+
+void LineReader::remember(const std::string& entry) {
+    if (!el_ || entry.find_first_not_of(" \t\n") == std::string::npos) return;
+    HistEvent ev;
+    history(el_->hist, &ev, H_ENTER, entry.c_str());
+    if (history_.empty()) return;
+    // Appended at once, not saved whole at exit: a chat that ends any other way keeps what it was
+    // asked, and two chats open at once do not write over each other's questions.
+    std::error_code ec;
+    std::filesystem::create_directories(history_.parent_path(), ec);
+    FILE* f = std::fopen(history_.c_str(), "a+");
+    if (!f) return;
+    std::fseek(f, 0, SEEK_END);  // libedit writes its header when the file is empty (ftell 0)
+    History* one = history_init();
+    history(one, &ev, H_SETSIZE, 1);
+    history(one, &ev, H_ENTER, entry.c_str());
+    history(one, &ev, H_SAVE_FP, f);  // and makes the file private (0600)
+    history_end(one);
+    std::fclose(f);
+}
+
 std::optional<InputLine> LineReader::read(const std::string& prompt) {
     interrupted_ = false;
-    std::optional<std::string> first = raw(prompt);
-    if (!first) return std::nullopt;
+    pending_.clear();
+    std::optional<std::string> first = next_line(prompt);
+    if (!first) {
+        if (el_ && !interrupted_) std::fputs("\n", out_);  // Ctrl-D leaves the cursor on the prompt line
+        return std::nullopt;
+    }
+    // From a pipe a line is a question: the multi-line forms are for people at a terminal (a script's
+    // question may well end in a backslash: a Windows path, LaTeX).
+    if (!el_) return InputLine{*first, false};
+    std::string typed = *first;  // the entry for the history, as typed
     InputLine out;
-    std::string line = *first;
+    // Ctrl-C on a continuation line drops the whole question, as a shell drops a half-typed command.
+    const auto cancelled = [&] {
+        const bool c = interrupted_;
+        interrupted_ = false;
+        return c;
+    };
+    const std::string& line = *first;
     if (starts_block(line)) {
-        // """ ... """: everything between, newlines kept; the closing quotes may end a line of text.
+        // """ opens a block that a line holding only """ closes (one that merely ends in """ - a
+        // docstring - does not); """text""" on one line is a block of one line. Never a /command.
         out.literal = true;
-        // The opening and closing lines count only for the text on them: `"""` alone on a line is the
-        // usual layout, and adds no blank line to the question.
-        std::string rest = line.substr(line.find("\"\"\"") + 3);
-        std::vector<std::string> lines;
-        for (bool opening = true;; opening = false) {
-            const std::string t = trim_right(rest);
-            const bool closing = t.size() >= 3 && t.compare(t.size() - 3, 3, "\"\"\"") == 0;
-            const std::string text = closing ? t.substr(0, t.size() - 3) : rest;
-            if (!((opening || closing) && text.find_first_not_of(" \t") == std::string::npos)) lines.push_back(text);
-            if (closing) break;
-            std::optional<std::string> next = raw("... ");
-            if (!next) break;  // the end of input closes the block: what was typed is still asked
-            rest = *next;
+        const std::string rest = line.substr(line.find("\"\"\"") + 3);
+        const std::string t = trim_right(rest);
+        if (t.size() >= 3 && t.compare(t.size() - 3, 3, "\"\"\"") == 0) {
+            out.text = t.substr(0, t.size() - 3);
+        } else {
+            std::vector<std::string> lines;
+            if (rest.find_first_not_of(" \t") != std::string::npos) lines.push_back(rest);
+            for (;;) {
+                std::optional<std::string> next = next_line("... ");
+                if (!next) {
+                    if (cancelled()) return InputLine{};
+                    break;  // Ctrl-D closes the block: what was typed is still asked
+                }
+                typed += "\n" + *next;
+                const size_t i = next->find_first_not_of(" \t");
+                if (i != std::string::npos && trim_right(next->substr(i)) == "\"\"\"") break;
+                lines.push_back(*next);
+            }
+            for (size_t i = 0; i < lines.size(); ++i) out.text += (i ? "\n" : "") + lines[i];
         }
-        std::string body;
-        for (size_t i = 0; i < lines.size(); ++i) body += (i ? "\n" : "") + lines[i];
-        out.text = body;
     } else {
-        // A trailing backslash joins the next line, newline kept.
-        while (!line.empty() && line.back() == '\\') {
-            line.back() = '\n';
-            std::optional<std::string> next = raw("... ");
+        out.text = line;
+        // A trailing backslash goes on on the next line, the newline kept; not after a /command, whose
+        // argument is a file name.
+        while (!out.text.empty() && out.text[0] != '/' && out.text.back() == '\\') {
+            out.text.back() = '\n';
+            std::optional<std::string> next = next_line("... ");
             if (!next) {
-                line.pop_back();
+                if (cancelled()) return InputLine{};
+                out.text.pop_back();
                 break;
             }
-            line += *next;
-        }
-        out.text = line;
-    }
-    if (el_ && out.text.find_first_not_of(" \t\n") != std::string::npos) {
-        HistEvent ev;
-        history(el_->hist, &ev, H_ENTER, out.text.c_str());
-        // Written at once, not at exit: a chat that ends any other way keeps what it was asked.
-        if (!history_.empty()) {
-            std::error_code ec;
-            std::filesystem::create_directories(history_.parent_path(), ec);
-            history(el_->hist, &ev, H_SAVE, history_.c_str());
+            typed += "\n" + *next;
+            out.text += *next;
         }
     }
+    remember(typed);
     return out;
 }
 
@@ -181,6 +242,7 @@ std::optional<std::string> LineReader::ask(const std::string& prompt) {
         return line;
     }
     interrupted_ = false;
+    pending_.clear();
     return raw(prompt);
 }
 

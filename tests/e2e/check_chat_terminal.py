@@ -2,9 +2,10 @@
 """`r1vk chat` as typed at a terminal (a pseudo-terminal here) and as fed from a pipe: the arrow keys
 recall earlier questions, also those of an earlier session (the history file); Ctrl-C clears a line
 with text and ends the chat on an empty one, with exit 130; a conversation not saved with /save is
-saved to the state folder on exit, and `--load` goes on with it; `--no-history` keeps neither; the
-multi-line forms (a trailing backslash, a \"\"\" block) give one question with its newlines, and a
-block is never a /command. Every run uses the bundled demo model with the validation layer on."""
+kept in the state folder turn by turn (private files), and `--load` goes on with it; `--no-history`
+keeps neither; the multi-line forms (a trailing backslash, a \"\"\" block) give one question with its
+newlines, a block is never a /command, and a pipe's lines are taken as they are; SIGINT at the prompt
+is ignored and SIGTERM gives the terminal back; two chats at once lose nothing. Every run uses the bundled demo model with the validation layer on."""
 import atexit
 import glob
 import json
@@ -29,9 +30,11 @@ CTRL_A = "\x01"
 class Terminal:
     """`r1vk chat` on a pseudo-terminal; read_until waits for a text in its output."""
 
-    def __init__(self, argv, env):
+    def __init__(self, argv, env, cwd=None):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
+            if cwd:
+                os.chdir(cwd)
             os.execve(argv[0], argv, env)
         self.buf = b""
         self.seen = b""
@@ -108,8 +111,12 @@ def main():
     rc, seen = t.wait()
     check("Ctrl-C on an empty line ends the chat with 130", rc == 130, f"rc={rc} {seen[-300:]!r}")
     saved = glob.glob(os.path.join(state, "r1vk", "chats", "*.json"))
-    check("the conversation is saved to the state folder on exit, and the chat says where",
+    check("the conversation is kept in the state folder, and the chat says where on exit",
           len(saved) == 1 and saved[0] in seen, f"{saved} {seen[-300:]!r}")
+    modes = [oct(os.stat(p).st_mode & 0o777) for p in saved + [os.path.dirname(saved[0]) if saved else tmp,
+                                                                 os.path.join(state, "r1vk", "chat_history")]]
+    check("the copies, their folder and the history are the user's alone", modes[:1] == ["0o600"]
+          and modes[-2:] == ["0o700", "0o600"], modes)
     if saved:
         with open(saved[0], encoding="utf-8") as f:
             msgs = json.load(f)
@@ -151,10 +158,43 @@ def main():
     t.read_until("> ")
     t.send("\x04")  # Ctrl-D
     rc, _ = t.wait()
-    check("--no-history keeps no history and saves no conversation; Ctrl-D ends with 0",
+    check("--no-history keeps no history and no copy; Ctrl-D ends with 0",
           rc == 0 and not os.path.exists(nohist), f"rc={rc} {os.listdir(nohist) if os.path.exists(nohist) else ''}")
 
-    # 4. A SIGINT from outside at the prompt (`kill -INT`) ends the chat as Ctrl-C does: 130, saved.
+    # 4. Questions over several lines, at the terminal: a """ block closed only by a line of its own
+    #    (a docstring's closing quotes are text), a continuation dropped with Ctrl-C, a one-line block
+    #    that looks like a command, recalled with Up: still a question.
+    multi = os.path.join(tmp, "multi")
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=multi), cwd=tmp)
+    t.read_until("> ")
+    t.send('"""\rWhat is 4738\r    """docstring"""\r+ 2591?\r"""\r')
+    check("a block is asked once closed", t.read_until(" seed ") is not None, t.seen[-300:])
+    t.read_until("> ")
+    t.send("What is 12 + \\\r" + CTRL_C)
+    check("Ctrl-C on a continuation line drops the question", t.read_until("> ") is not None, t.seen[-300:])
+    t.send('"""/save x.json"""\r')
+    t.read_until(" seed ")
+    t.read_until("> ")
+    t.send(UP + "\r")
+    t.read_until(" seed ")
+    t.read_until("> ")
+    t.send("/save out.json\r")
+    t.read_until("[saved")
+    t.read_until("> ")
+    t.send("/exit\r")
+    rc, _ = t.wait()
+    users = []
+    if os.path.exists(os.path.join(tmp, "out.json")):
+        with open(os.path.join(tmp, "out.json"), encoding="utf-8") as f:
+            users = [m["content"] for m in json.load(f) if m["role"] == "user"]
+    check("the block is one question, the dropped one is not asked, a recalled block is still a question",
+          rc == 0 and users == ['What is 4738\n    """docstring"""\n+ 2591?', "/save x.json", "/save x.json"]
+          and not os.path.exists(os.path.join(tmp, "x.json")), f"rc={rc} {users}")
+    check("a conversation saved with /save as it stands leaves no copy behind",
+          not glob.glob(os.path.join(multi, "r1vk", "chats", "*.json")), os.listdir(os.path.join(multi, "r1vk", "chats")))
+
+    # 5. Signals at the prompt: SIGINT (a Ctrl-C that came as the reply ended) is ignored; SIGTERM ends
+    #    the chat with 143 and the terminal given back as it was; the answered turn is on disk.
     killed = os.path.join(tmp, "killed")
     t = Terminal(argv, dict(env, XDG_STATE_HOME=killed))
     t.read_until("> ")
@@ -163,26 +203,56 @@ def main():
     t.read_until("> ")
     t.editing()
     os.kill(t.pid, signal.SIGINT)
+    time.sleep(0.3)
+    t.send("What is 4738 + 2591?\r")
+    check("a SIGINT at the prompt does not end the chat", t.read_until("= 7329") is not None, t.seen[-300:])
+    t.read_until("> ")
+    t.editing()
+    os.kill(t.pid, signal.SIGTERM)
+    time.sleep(0.3)
+    after = termios.tcgetattr(t.fd)
+    cooked = termios.ICANON | termios.ECHO | termios.ISIG  # as the shell gave it, not the editor's mode
     rc, seen = t.wait()
-    check("a SIGINT at the prompt ends the chat with 130 and the conversation saved",
-          rc == 130 and len(glob.glob(os.path.join(killed, "r1vk", "chats", "*.json"))) == 1, f"rc={rc} {seen[-300:]!r}")
+    copies = glob.glob(os.path.join(killed, "r1vk", "chats", "*.json"))
+    n = 0
+    if copies:
+        with open(copies[0], encoding="utf-8") as f:
+            n = len(json.load(f))
+    check("SIGTERM at the prompt ends the chat with 143, the terminal restored, both turns on disk",
+          rc == 143 and after[3] & cooked == cooked and n == 4, f"rc={rc} lflag {after[3]:#x} copies={copies} n={n}")
 
-    # 5. Piped: the multi-line forms; no history, nothing saved on exit (a script saves what it means to).
+    # 6. Two chats at once keep two copies and both questions in the history.
+    both = os.path.join(tmp, "both")
+    ts = [Terminal(argv, dict(env, XDG_STATE_HOME=both)) for _ in range(2)]
+    for t, q in zip(ts, ("What is 12 + 30?", "What is 4738 + 2591?")):
+        t.read_until("> ")
+        t.send(q + "\r")
+    for t, a in zip(ts, ("= 42", "= 7329")):
+        t.read_until(a)
+        t.read_until("> ")
+        t.send("/exit\r")
+    for t in ts:
+        t.wait()
+    copies = glob.glob(os.path.join(both, "r1vk", "chats", "*.json"))
+    hist = open(os.path.join(both, "r1vk", "chat_history"), encoding="utf-8").read() if os.path.exists(
+        os.path.join(both, "r1vk", "chat_history")) else ""
+    check("two chats at once: two copies, and the history has both questions",
+          len(copies) == 2 and "12\\040+\\04030?" in hist and "4738\\040+" in hist, f"{copies} {hist!r}")
+
+    # 7. Piped: a line is a question (a script's may end in a backslash), no history, no copy.
     piped = os.path.join(tmp, "piped")
-    stdin = ('"""\nWhat is 4738\n+ 2591?\n"""\n'
-             'What is \\\n12 + 30?\n'
-             '"""/save not-a-command.json"""\n'
-             '/save out.json\n')
+    stdin = ('What is C:\\dir\\\n'
+             '"""\n'
+             '/save out2.json\n')
     p = subprocess.run(argv, input=stdin.encode(), capture_output=True, cwd=tmp, timeout=300,
                        env=dict(env, XDG_STATE_HOME=piped))
-    out = os.path.join(tmp, "out.json")
+    out = os.path.join(tmp, "out2.json")
     users = []
     if os.path.exists(out):
         with open(out, encoding="utf-8") as f:
             users = [m["content"] for m in json.load(f) if m["role"] == "user"]
-    check("a \"\"\" block and a trailing backslash each make one question with its newlines; a block is not a command",
-          p.returncode == 0 and users == ["What is 4738\n+ 2591?", "What is \n12 + 30?", "/save not-a-command.json"]
-          and not os.path.exists(os.path.join(tmp, "not-a-command.json")), f"rc={p.returncode} {users} {p.stderr[-300:]!r}")
+    check("piped lines are questions as they are: no continuation, no block",
+          p.returncode == 0 and users == ["What is C:\\dir\\", '"""'], f"rc={p.returncode} {users} {p.stderr[-300:]!r}")
     check("a piped chat writes nothing to the state folder", not os.path.exists(piped))
 
     if failures:
