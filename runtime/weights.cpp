@@ -230,7 +230,7 @@ void Uploader::report(uint64_t bytes) {
     if (progress_) progress_(done_, total_);
 }
 
-void Uploader::write_rows(const Buffer& dst, VkDeviceSize offset, uint64_t row_bytes, uint64_t n_rows,
+void Uploader::write_rows_in_flight(const Buffer& dst, VkDeviceSize offset, uint64_t row_bytes, uint64_t n_rows,
                           const std::function<void(std::byte*, uint64_t, uint64_t)>& fill, uint64_t row_align) {
     row_align = std::max<uint64_t>(row_align, 1);
     if (!force_staging_ && dst.mapped()) {
@@ -264,6 +264,22 @@ void Uploader::write_rows(const Buffer& dst, VkDeviceSize offset, uint64_t row_b
         submit(*ctx_, s.cb.handle(), s.fence);
         s.in_flight = true;
         report(cnt * row_bytes);
+    }
+}
+
+void Uploader::write_rows(const Buffer& dst, VkDeviceSize offset, uint64_t row_bytes, uint64_t n_rows,
+                          const std::function<void(std::byte*, uint64_t, uint64_t)>& fill, uint64_t row_align) {
+    // fill() (a NaN found in a weight) and the progress callback (a load cancelled) may throw while
+    // copies are in flight: their targets are the caller's buffers, which the unwinding destroys before
+    // this Uploader waits in its destructor. Wait for them here first.
+    try {
+        write_rows_in_flight(dst, offset, row_bytes, n_rows, fill, row_align);
+    } catch (...) {
+        try {
+            finish();
+        } catch (...) {  // a lost device: the first error is the one to report
+        }
+        throw;
     }
 }
 

@@ -105,6 +105,8 @@ private:
     struct Slot;
     Slot& acquire();
     void report(uint64_t bytes);
+    void write_rows_in_flight(const Buffer& dst, VkDeviceSize offset, uint64_t row_bytes, uint64_t n_rows,
+                              const std::function<void(std::byte*, uint64_t, uint64_t)>& fill, uint64_t row_align);
     Context* ctx_;
     bool force_staging_;
     uint64_t slot_bytes_;

@@ -199,6 +199,35 @@ TEST(Fault, DeviceLostAndFenceTimeoutWhileLoadingThroughTheStagingRing) {
     expect_clean(e);
 }
 
+// A load stopped from its progress callback (the app's window closed mid-load) while copies through the
+// staging ring are in flight: the unwinding destroyed the copies' target buffers before the Uploader
+// waited for them (VUID-vkDestroyBuffer-buffer-00922 under the validation layer). Now the Uploader
+// waits first; the validation layer prints its errors to stderr, which is checked here.
+TEST(Fault, ALoadStoppedByItsProgressCallbackWaitsForItsCopies) {
+    for (int stop_at : {1, 3, 7}) {
+        SCOPED_TRACE(stop_at);
+        EngineOptions o;
+        o.model_dir = model();
+        o.validation = true;
+        o.model.ctx = 256;
+        o.model.force_staging = true;
+        int calls = 0;
+        o.model.progress = [&](uint64_t, uint64_t) {
+            if (++calls == stop_at) fail_input(o.model_dir.string(), "the load was cancelled");
+        };
+        testing::internal::CaptureStderr();
+        try {
+            Engine e(o);
+            ADD_FAILURE() << "the load was not stopped";
+        } catch (const Error& err) {
+            EXPECT_NE(std::string(err.what()).find("cancelled"), std::string::npos) << err.what();
+        }
+        const std::string err = testing::internal::GetCapturedStderr();
+        EXPECT_EQ(err.find("validation error"), std::string::npos) << err;
+        EXPECT_EQ(calls, stop_at);
+    }
+}
+
 void expect_device_fault_then_recovery(const std::string& spec, bool some_tokens_first) {
     SCOPED_TRACE(spec);
     auto e = make_engine(model(), spec);
