@@ -195,7 +195,8 @@ public:
     const std::string& last_reply_text() const { return last_text_; }
 
     // How many tokens the KV cache holds, from any thread (the app's VRAM tab; tests: prefix reuse).
-    // While a reply runs it counts the tokens generated so far, not the prompt being prefilled.
+    // Kept at the end of a reply and at each token: during a prefill it still says what the cache held
+    // before, then jumps to the prompt and the first token.
     size_t cached_tokens() const { return cached_count_.load(); }
 
 private:

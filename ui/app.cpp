@@ -93,8 +93,8 @@ void App::flush_settings() {
 
 void App::load_model(const std::string& dir) {
     if (streaming()) return note("stop the reply before loading another model");
-    settings.model_dir = dir;
-    save_settings();
+    // settings.model_dir follows once the load succeeds (update()): a path that does not load is
+    // never the one tried at the next launch, even when the app closes before the load ends.
     last_error.clear();
     // A load that fails at once goes Failed -> Loading -> Failed between two frames: update() would
     // see no change of state and show no reason. From here on any Failed is this load's.
@@ -423,10 +423,9 @@ bool App::update() {
         if (st.state == LoadState::Ready && st.kept) {
             // Refused before the loaded model was touched: it still runs, and stays the one loaded at start.
             last_error = st.error + "  (still loaded: " + st.dir + ")";
-            settings.model_dir = st.dir;
-            save_settings();
-        } else if (st.state == LoadState::Ready && !settings.sampling_edited) {
-            reset_sampling_to_model();
+        } else if (st.state == LoadState::Ready) {
+            if (settings.model_dir != st.dir) settings.model_dir = st.dir, save_settings();
+            if (!settings.sampling_edited) reset_sampling_to_model();
         }
         if (st.state == LoadState::Failed) last_error = st.error;
         last_load_ = st.state;

@@ -54,6 +54,7 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
         status_ = {};
         status_.state = LoadState::Loading;
         status_.dir = dir.string();
+        status_.stage = "checking the model files";
         status_.started = clock_();
         phases_.push_back({status_.started, "load"});
     }
@@ -73,6 +74,11 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             opened = true;
             if (closing_.load()) return;
             teardown();
+            {
+                std::lock_guard lk(mu_);
+                status_.stage = "starting the device and its kernels";
+            }
+            wake_();
             EngineOptions o;
             o.model_dir = dir;
             o.validation = Context::validation_requested_by_env();
@@ -128,7 +134,9 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             sample_vram();
             mark("ready");
             pump_ = std::thread([this] { pump(); });
-        } else if (!kept) {
+        } else if (kept) {
+            mark("refused");  // the "load" mark's end: the model before it still runs
+        } else {
             session_.reset();
             engine_.reset();
         }
@@ -142,7 +150,8 @@ void Controller::sample_vram() {
     if (!e) return;
     const uint64_t bytes = e->ctx().ledger().total();
     uint64_t usage = 0;
-    if (e->ctx().info().has_memory_budget)
+    const bool known = e->ctx().info().has_memory_budget;
+    if (known)
         for (const auto& h : e->ctx().heaps())
             if (h.device_local) usage += h.usage;
     std::lock_guard lk(mu_);
@@ -151,13 +160,14 @@ void Controller::sample_vram() {
     if (timeline_.size() >= 2) {
         const auto& a = timeline_[timeline_.size() - 2];
         auto& b = timeline_.back();
-        if (a.bytes == b.bytes && b.bytes == bytes && a.heap_usage == b.heap_usage && b.heap_usage == usage) {
+        if (a.bytes == b.bytes && b.bytes == bytes && a.heap_usage == b.heap_usage && b.heap_usage == usage &&
+            a.usage_known == known && b.usage_known == known) {
             b.t = t;
             peak_ = std::max({peak_, bytes, e->ctx().ledger().peak()});
             return;
         }
     }
-    timeline_.push_back({t, bytes, usage});
+    timeline_.push_back({t, bytes, usage, known});
     peak_ = std::max({peak_, bytes, e->ctx().ledger().peak()});
 }
 

@@ -24,6 +24,7 @@ enum class LoadState { Empty, Loading, Ready, Failed };
 struct LoadStatus {
     LoadState state = LoadState::Empty;
     std::string dir;
+    std::string stage;                 // while loading, before the upload's bytes count (total 0)
     uint64_t done = 0, total = 0;
     double started = 0, finished = 0;  // seconds since launch
     std::string error;                 // "error: ..." as the CLI prints it

@@ -64,8 +64,8 @@ void draw_model_bar(App& app) {
         const double el = app.now() - st.started;
         char buf[160];
         const double eta = frac > 0.02f ? el * (1.0 - frac) / frac : -1;
-        if (st.total == 0)  // config, checkpoint headers and tokenizer are read first: no upload yet
-            std::snprintf(buf, sizeof buf, "checking the model files…");
+        if (st.total == 0)  // the files are checked, then the device made: no upload yet
+            std::snprintf(buf, sizeof buf, "%s…", st.stage.c_str());
         else
             std::snprintf(buf, sizeof buf, "%s / %s%s", fmt_bytes(st.done).c_str(), fmt_bytes(st.total).c_str(),
                           eta >= 0 ? ("  ETA " + std::to_string(int(std::ceil(eta))) + " s").c_str() : "");

@@ -109,7 +109,7 @@ void timeline_plot(const std::vector<VramPoint>& tl, const std::vector<PhaseMark
     };
     for (const auto& v : tl) {
         step(pts, ImVec2(X(v.t), Y(v.bytes)));
-        if (v.heap_usage) step(usage, ImVec2(X(v.t), Y(v.heap_usage)));
+        if (v.usage_known) step(usage, ImVec2(X(v.t), Y(v.heap_usage)));
     }
     pts.push_back(ImVec2(X(now), pts.back().y));
     if (usage.size() > 1) dl->AddPolyline(usage.data(), int(usage.size()), IM_COL32(180, 140, 255, 200), 0, 1.5f);
@@ -192,15 +192,13 @@ std::string export_vram_files(App& app) {
     const auto tl = app.ctl().timeline();
     // While the model loads the ledger does not exist yet: the bytes uploaded so far stand in (the
     // "load" phase), as on the timeline drawn in the tab. The JSON has the same three columns.
-    // Without VK_EXT_memory_budget the heap usage is unknown: empty in the CSV, null in the JSON (a 0
-    // would plot as a usage of nothing).
-    Engine* eng = app.ctl().engine();
-    const bool usage_known = eng && eng->ctx().info().has_memory_budget;
+    // A heap usage not known (no VK_EXT_memory_budget; no engine yet while loading, none after an
+    // unload) is empty in the CSV and null in the JSON: a 0 would plot as a usage of nothing.
     std::string csv = "seconds,ledger_bytes,heap_usage_bytes\n";  // the column names readers already use
     json jt = json::array();
     for (const auto& v : tl) {
-        csv += std::to_string(v.t) + "," + std::to_string(v.bytes) + "," + (usage_known ? std::to_string(v.heap_usage) : "") + "\n";
-        jt.push_back({v.t, v.bytes, usage_known ? json(v.heap_usage) : json(nullptr)});
+        csv += std::to_string(v.t) + "," + std::to_string(v.bytes) + "," + (v.usage_known ? std::to_string(v.heap_usage) : "") + "\n";
+        jt.push_back({v.t, v.bytes, v.usage_known ? json(v.heap_usage) : json(nullptr)});
     }
     json ph = json::array();
     for (const auto& p : app.ctl().phases()) ph.push_back({{"t", p.t}, {"phase", p.name}});

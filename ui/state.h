@@ -97,7 +97,8 @@ struct Settings {
 struct VramPoint {
     double t = 0;        // seconds since launch
     uint64_t bytes = 0;  // ledger total (during load: bytes uploaded so far)
-    uint64_t heap_usage = 0;  // VK_EXT_memory_budget usage of the device-local heaps (0 without it)
+    uint64_t heap_usage = 0;  // VK_EXT_memory_budget usage of the device-local heaps
+    bool usage_known = false; // the driver has VK_EXT_memory_budget and an engine was there to ask
 };
 struct PhaseMark {
     double t = 0;

@@ -416,7 +416,6 @@ TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning_AndOneThatDoesReplace
     const Engine* before = h.app.ctl().engine();
     const std::string bad = (h.dir / "no-such-model").string();
     h.app.load_model(bad);
-    EXPECT_EQ(h.app.ctl().engine(), nullptr) << "the panels get no engine while a load runs";
     ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
     const LoadStatus st = h.app.ctl().status();
     EXPECT_TRUE(st.kept);
