@@ -32,7 +32,8 @@ std::atomic<int> g_phase{kLoading};
 std::atomic<int> g_interrupts{0};
 std::atomic<bool> g_editing{false};  // the chat reads a terminal through libedit
 
-void say(const char* s) { (void)!write(STDERR_FILENO, s, std::strlen(s)); }
+void say_to(int fd, const char* s) { (void)!write(fd, s, std::strlen(s)); }
+void say(const char* s) { say_to(STDERR_FILENO, s); }
 
 void on_sigint(int) {
     switch (g_phase.load()) {
@@ -57,14 +58,19 @@ void on_sigint(int) {
 // the conversation is already on disk, turn by turn.
 struct termios g_tty;
 std::atomic<bool> g_tty_saved{false};
+int g_tty_out = STDOUT_FILENO;  // where the line editor writes: stdout, or stderr when stdout is a file
 
 void on_terminate(int sig) {
-    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    if (g_tty_saved.load()) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+        say_to(g_tty_out, "\x1b[?2004l");  // the line editor's bracketed paste off (line_reader.cpp)
+    }
     _exit(128 + sig);
 }
 
 void install_terminal_restore() {
     if (tcgetattr(STDIN_FILENO, &g_tty) != 0) return;
+    g_tty_out = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
     g_tty_saved.store(true);
     struct sigaction sa {};
     sa.sa_handler = on_terminate;

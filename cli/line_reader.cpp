@@ -45,6 +45,31 @@ unsigned char on_ctrl_c(EditLine* el, int) {
     return CC_EOF;
 }
 
+// Bracketed paste: once asked (ESC[?2004h, written around each read) a terminal sends pasted text
+// between ESC[200~ and ESC[201~. Without it each pasted newline is an Enter, and a pasted three-line
+// problem went out as three questions; here it goes into the line as it is, newlines and all, and
+// Enter asks it as one.
+unsigned char on_paste(EditLine* el, int) {
+    static const std::wstring end = L"\x1b[201~";
+    std::wstring text;
+    wchar_t c = 0;
+    bool cr = false;
+    while (el_wgetc(el, &c) == 1) {
+        if (c == L'\n' && cr) {  // \r\n: one newline
+            cr = false;
+            continue;
+        }
+        cr = c == L'\r';
+        text.push_back(cr ? L'\n' : c);
+        if (text.size() >= end.size() && text.compare(text.size() - end.size(), end.size(), end) == 0) {
+            text.resize(text.size() - end.size());
+            break;
+        }
+    }
+    if (!text.empty()) el_winsertstr(el, text.c_str());
+    return CC_REFRESH;
+}
+
 std::string trim_right(std::string s) {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.pop_back();
     return s;
@@ -90,6 +115,8 @@ LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(
     el_set(el, EL_ADDFN, "r1vk-ctrl-c", "clear the line, or end the chat on an empty one", on_ctrl_c);
     el_set(el, EL_BIND, "^C", "r1vk-ctrl-c", nullptr);
     el_set(el, EL_BIND, "^R", "em-inc-search-prev", nullptr);
+    el_set(el, EL_ADDFN, "r1vk-paste", "take pasted text as it is, newlines included", on_paste);
+    el_set(el, EL_BIND, "\033[200~", "r1vk-paste", nullptr);
     el_->hist = history_init();
     HistEvent ev;
     history(el_->hist, &ev, H_SETSIZE, 1000);
@@ -122,7 +149,11 @@ std::optional<std::string> LineReader::raw(const std::string& prompt) {
     }
     el_->prompt = prompt;
     int count = 0;
+    std::fputs("\x1b[?2004h", out_);  // bracketed paste on while the editor reads (on_paste)
+    std::fflush(out_);
     const char* s = el_gets(el_->el, &count);
+    std::fputs("\x1b[?2004l", out_);
+    std::fflush(out_);
     if (!s || count <= 0) {
         // -1: a signal or a read error, not Ctrl-D.
         if (count < 0) interrupted_ = true;
@@ -180,6 +211,14 @@ std::optional<InputLine> LineReader::read(const std::string& prompt) {
     // From a pipe a line is a question: the multi-line forms are for people at a terminal (a script's
     // question may well end in a backslash: a Windows path, LaTeX).
     if (!el_) return InputLine{*first, false};
+    // Several lines at once that are not a block or a continuation: pasted text (or a pasted question
+    // recalled from the history). One question, as it is, never a /command.
+    if (!pending_.empty() && !starts_block(*first) && (first->empty() || first->back() != '\\')) {
+        InputLine pasted{*first, true};
+        for (; !pending_.empty(); pending_.pop_front()) pasted.text += "\n" + pending_.front();
+        remember(pasted.text);
+        return pasted;
+    }
     std::string typed = *first;  // the entry for the history, as typed
     InputLine out;
     // Ctrl-C on a continuation line drops the whole question, as a shell drops a half-typed command.

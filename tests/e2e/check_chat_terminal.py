@@ -4,7 +4,7 @@ recall earlier questions, also those of an earlier session (the history file); C
 with text and ends the chat on an empty one, with exit 130; a conversation not saved with /save is
 kept in the state folder turn by turn (private files), and `--load` goes on with it; `--no-history`
 keeps neither; the multi-line forms (a trailing backslash, a \"\"\" block) give one question with its
-newlines, a block is never a /command, and a pipe's lines are taken as they are; SIGINT at the prompt
+newlines, a block is never a /command, a bracketed paste is one question, and a pipe's lines are taken as they are; SIGINT at the prompt
 is ignored and SIGTERM gives the terminal back; two chats at once lose nothing. Every run uses the bundled demo model with the validation layer on."""
 import atexit
 import glob
@@ -178,6 +178,10 @@ def main():
     t.send(UP + "\r")
     t.read_until(" seed ")
     t.read_until("> ")
+    # Pasted text, as a terminal sends it once bracketed paste is on: one question, not one per line.
+    t.send("\x1b[200~What is 4738\r+ 2591?\r/save pasted.json\x1b[201~\r")
+    t.read_until(" seed ")
+    t.read_until("> ")
     t.send("/save out.json\r")
     t.read_until("[saved")
     t.read_until("> ")
@@ -188,8 +192,11 @@ def main():
         with open(os.path.join(tmp, "out.json"), encoding="utf-8") as f:
             users = [m["content"] for m in json.load(f) if m["role"] == "user"]
     check("the block is one question, the dropped one is not asked, a recalled block is still a question",
-          rc == 0 and users == ['What is 4738\n    """docstring"""\n+ 2591?', "/save x.json", "/save x.json"]
+          rc == 0 and users[:3] == ['What is 4738\n    """docstring"""\n+ 2591?', "/save x.json", "/save x.json"]
           and not os.path.exists(os.path.join(tmp, "x.json")), f"rc={rc} {users}")
+    check("a bracketed paste of several lines is one question, its lines never commands",
+          users[3:] == ["What is 4738\n+ 2591?\n/save pasted.json"] and not os.path.exists(os.path.join(tmp, "pasted.json")),
+          users)
     check("a conversation saved with /save as it stands leaves no copy behind",
           not glob.glob(os.path.join(multi, "r1vk", "chats", "*.json")), os.listdir(os.path.join(multi, "r1vk", "chats")))
 
