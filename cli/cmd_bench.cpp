@@ -348,6 +348,12 @@ int cmd_bench(const Tokens& t) {
     const double read_median = stat(read_gbs).median;
     const double bytes = double(m.weight_bytes_per_token());
     const double gbs = bytes * sg.mean / 1e9;
+    // The K/V a decoded token reads at a depth: every cached position's rows, all layers, averaged over
+    // the decoded tokens (the cache holds depth + prompt + i of them at the i-th). The weights' GB/s
+    // above leave them out; at 16K tokens of the 14B they are 3.2 GB a token beside 8.4 GB of weights.
+    const auto kv_read = [&](const DepthResult& r) {
+        return double(m.plan().kv_bytes_per_token) * (double(r.depth) + double(np) + double(ng - 1) / 2.0);
+    };
     const std::string name = a.has("synthetic") ? "synthetic " + a.str("synthetic") : eo.model_dir.string();
     if (a.has("json")) {
         nlohmann::json j = {{"model", name},
@@ -381,7 +387,9 @@ int cmd_bench(const Tokens& t) {
                                 {"fill_s", r.fill_s},
                                 {"prefill_tok_s", {{"mean", a.mean}, {"sd", a.sd}}},
                                 {"decode_tok_s", {{"mean", b.mean}, {"sd", b.sd}}},
-                                {"decode_gb_s", bytes * b.mean / 1e9}};
+                                {"decode_gb_s", bytes * b.mean / 1e9},
+                                {"kv_bytes_read_per_token", uint64_t(kv_read(r))},
+                                {"decode_gb_s_with_kv", (bytes + kv_read(r)) * b.mean / 1e9}};
             if (trace_k >= 0) e["decode_trace_tok_s"] = {{"mean", stat(r.tgt).mean}, {"sd", stat(r.tgt).sd}};
             jd.push_back(e);
         }
@@ -454,11 +462,13 @@ int cmd_bench(const Tokens& t) {
     for (const auto& r : results)
         if (r.depth > 0)
             std::printf("depth %u: the KV cache was filled %s first (%.2f s, not timed); "
-                        "prefill then runs at positions %u-%u, decode after it\n",
+                        "prefill then runs at positions %u-%u, decode after it, reading %s of K/V a token too "
+                        "(weights + K/V: %.2f GB/s)\n",
                         r.depth,
                         a.has("synthetic") ? "with random keys and values (synthetic weights)"
                                            : ("by a prefill of " + std::to_string(r.depth) + " tokens").c_str(),
-                        r.fill_s, r.depth, r.depth + np - 1);
+                        r.fill_s, r.depth, r.depth + np - 1, format_bytes(uint64_t(kv_read(r))).c_str(),
+                        (bytes + kv_read(r)) * stat(r.tg).mean / 1e9);
     if (a.has("profile"))
         std::printf("\nGPU time by kernel%s (timestamps after each dispatch; MB bound = sizes of its buffers):\n%s\n",
                     many ? (" at depth " + std::to_string(depth)).c_str() : "", prof->table().c_str());

@@ -98,6 +98,17 @@ def main():
     check("bench --kv-cache q8 runs and says so", q.get("kv_cache") == "q8" and q.get("decode_tok_s", {}).get("mean", 0) > 0,
           f"rc={p.returncode} {p.stderr} {q}")
 
+    # At a depth decode also reads the cached K/V: bench counts it (the weights' GB/s leave it out).
+    info = run("info", "-m", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "assets", "models",
+                                         "r1-arith-demo"), "--json")
+    kvpt = json.loads(info.stdout)["plan"]["kv_bytes_per_token"] if info.returncode == 0 else 0
+    p = run("bench", "-p", "16", "-n", "16", "-r", "1", "-d", "0,100", "--json")
+    ds = json.loads(p.stdout).get("depths", []) if p.returncode == 0 else []
+    check("bench at depths: the K/V read per decoded token, and GB/s with it",
+          kvpt > 0 and [d["depth"] for d in ds] == [0, 100]
+          and all(d["kv_bytes_read_per_token"] == int(kvpt * (d["depth"] + 16 + 7.5)) for d in ds)
+          and all(d["decode_gb_s_with_kv"] > d["decode_gb_s"] > 0 for d in ds), f"{kvpt} {ds}")
+
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")
 
