@@ -43,7 +43,10 @@ ScratchLayout scratch_layout(const ModelConfig& c, const PlanOptions& o) {
         s.xq = widest;
         s.xd = widest / 32 * 8;
     }
-    s.embed_in = T * H * 4;
+    // The embedding rows a prefill copies in from host memory; a table in VRAM (a tied model's fp16
+    // head, or --embed-on-device) is gathered on the device instead, and this is never written.
+    const bool device_embed = (c.tie_word_embeddings && !o.lm_head_q8) || o.embed_on_device;
+    s.embed_in = device_embed ? 4 : T * H * 4;  // 4: a Vulkan buffer cannot be empty
     s.ids = T * 4;
     s.step = 32;
     s.args = 16;
