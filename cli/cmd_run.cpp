@@ -32,8 +32,7 @@ std::atomic<int> g_phase{kLoading};
 std::atomic<int> g_interrupts{0};
 std::atomic<bool> g_editing{false};  // the chat reads a terminal through libedit
 
-void say_to(int fd, const char* s) { (void)!write(fd, s, std::strlen(s)); }
-void say(const char* s) { say_to(STDERR_FILENO, s); }
+void say(const char* s) { (void)!write(STDERR_FILENO, s, std::strlen(s)); }
 
 void on_sigint(int) {
     switch (g_phase.load()) {
@@ -53,32 +52,9 @@ void on_sigint(int) {
     }
 }
 
-// The terminal as the chat found it, for a SIGTERM or SIGHUP that ends the chat while the line editor
-// holds it (no echo, no line discipline): the shell gets it back usable. Nothing else needs saving then:
-// the conversation is already on disk, turn by turn.
-struct termios g_tty;
-std::atomic<bool> g_tty_saved{false};
-int g_tty_out = STDOUT_FILENO;  // where the line editor writes: stdout, or stderr when stdout is a file
-
-void on_terminate(int sig) {
-    if (g_tty_saved.load()) {
-        tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
-        say_to(g_tty_out, "\x1b[?2004l");  // the line editor's bracketed paste off (line_reader.cpp)
-    }
-    _exit(128 + sig);
-}
-
-void install_terminal_restore() {
-    if (tcgetattr(STDIN_FILENO, &g_tty) != 0) return;
-    g_tty_out = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
-    g_tty_saved.store(true);
-    struct sigaction sa {};
-    sa.sa_handler = on_terminate;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-    // The line editor's read must not return on a SIGINT it is to ignore (libedit ends the line then):
-    // restarted. (Without the editor, a Ctrl-C at the prompt is to end that read: install_sigint.)
+// The line editor's read must not return on a SIGINT it is to ignore (libedit ends the line then):
+// restarted. (Without the editor, a Ctrl-C at the prompt is to end that read: install_sigint.)
+void restart_reads_on_sigint() {
     struct sigaction si {};
     si.sa_handler = on_sigint;
     sigemptyset(&si.sa_mask);
@@ -393,6 +369,9 @@ int cmd_chat(const Tokens& t) {
         return 0;
     }
     (void)generation_params(a, ModelConfig{});  // option typos before the model loads
+    // --load's file too: a typo in its name should not wait for a 14B to load first.
+    std::vector<ChatMessage> conv;
+    if (a.has("load")) conv = load_messages(a.str("load"));
     const bool color = use_color(a.str("color", "auto"), STDOUT_FILENO);
     const bool color_err = use_color(a.str("color", "auto"), STDERR_FILENO);
     std::unique_ptr<Engine> engine_owner = load_engine(a);
@@ -401,15 +380,13 @@ int cmd_chat(const Tokens& t) {
     auto session_owner = std::make_unique<Session>(*engine_owner);
     Printer print(a.has("json"), color, color_err, isatty(STDOUT_FILENO), engine_owner->tokenizer(), gp.max_new_tokens,
                   engine_owner->model().capacity());
-    std::vector<ChatMessage> conv;
-    if (a.has("load")) conv = load_messages(a.str("load"));
     const bool own_system = std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role == "system"; });
     if (a.has("system") && !own_system) conv.insert(conv.begin(), {"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
     const std::filesystem::path state = a.has("no-history") ? std::filesystem::path() : state_dir();
     LineReader input(state.empty() ? state : state / "chat_history");
     g_editing.store(input.interactive());
-    if (input.interactive()) install_terminal_restore();
+    if (input.interactive()) restart_reads_on_sigint();
     if (tty) std::fprintf(stderr, "r1vk chat on %s — /help lists the commands, Ctrl-C stops a reply, /exit quits\n",
                           engine_owner->ctx().info().name.c_str());
     if (a.has("load")) std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), a.str("load").c_str());
@@ -420,7 +397,17 @@ int cmd_chat(const Tokens& t) {
     // chat can end any way at all (a closed terminal, a kill, a crash) and lose no answered turn. A pipe
     // is a script, which saves what it means to. Empty until the conversation's first turn.
     std::filesystem::path chat_file;
-    const bool keep_copies = input.interactive() && !state.empty();
+    bool keep_copies = input.terminal() && !state.empty();
+    if (keep_copies) {
+        // Said once, here, when the state folder cannot hold them: not as an error after every turn.
+        std::error_code ec;
+        std::filesystem::create_directories(state / "chats", ec);
+        if (ec) {
+            std::fprintf(stderr, "warning: %s: %s; conversations are not kept as they go (/save still works)\n",
+                         (state / "chats").c_str(), ec.message().c_str());
+            keep_copies = false;
+        }
+    }
     const auto keep_copy = [&] {
         if (!keep_copies) return;
         try {

@@ -2,9 +2,13 @@
 
 #include <histedit.h>
 #include <langinfo.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <clocale>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,9 +23,74 @@ struct LineReader::Edit {
     History* hist = nullptr;
     std::string prompt;
     bool* interrupted = nullptr;
+    bool pasted = false;       // this line holds a bracketed paste (on_paste)
+    std::string last_entry;    // the history's newest entry, not appended twice in a row
 };
 
 namespace {
+
+// ---- the terminal on signals --------------------------------------------------------------------
+// While the editor reads, the terminal has no echo and no line discipline, and bracketed paste is on.
+// A signal handler can only reach globals: the terminal as the chat found it, where the editor
+// writes, and whether it is reading now.
+struct termios g_tty;
+std::atomic<bool> g_tty_saved{false}, g_reading{false};
+int g_tty_fd = STDOUT_FILENO;
+
+void say_to(int fd, const char* s) { (void)!write(fd, s, std::strlen(s)); }
+
+// SIGTERM, SIGHUP: the shell gets the terminal back as it gave it. Nothing else needs saving: the
+// conversation is on disk, turn by turn (cmd_chat).
+void on_terminate(int sig) {
+    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    if (g_reading.load()) say_to(g_tty_fd, "\x1b[?2004l");
+    _exit(128 + sig);
+}
+
+void install_suspend();
+
+// SIGTSTP (Ctrl-Z, bound below, or a `kill -TSTP`): stop with the shell's terminal, and on `fg` take
+// the mode back that it had (the editor's, while it reads; the editor would not set it again).
+void on_suspend(int) {
+    const int saved_errno = errno;
+    struct termios now;
+    const bool had = tcgetattr(STDIN_FILENO, &now) == 0;
+    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    const bool reading = g_reading.load();
+    if (reading) say_to(g_tty_fd, "\x1b[?2004l");
+    signal(SIGTSTP, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTSTP);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    raise(SIGTSTP);  // stopped here until continued
+    install_suspend();
+    if (had) tcsetattr(STDIN_FILENO, TCSANOW, &now);
+    if (reading) say_to(g_tty_fd, "\x1b[?2004h");
+    errno = saved_errno;
+}
+
+void install_suspend() {
+    struct sigaction sa {};
+    sa.sa_handler = on_suspend;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGTSTP, &sa, nullptr);
+}
+
+void install_terminal_handlers() {
+    if (tcgetattr(STDIN_FILENO, &g_tty) != 0) return;
+    g_tty_fd = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
+    g_tty_saved.store(true);
+    struct sigaction sa {};
+    sa.sa_handler = on_terminate;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGHUP, &sa, nullptr);
+    install_suspend();
+}
+
+// ---- editor functions ---------------------------------------------------------------------------
 
 char* prompt_of(EditLine* el) {
     void* data = nullptr;
@@ -67,6 +136,16 @@ unsigned char on_paste(EditLine* el, int) {
         }
     }
     if (!text.empty()) el_winsertstr(el, text.c_str());
+    void* data = nullptr;
+    el_get(el, EL_CLIENTDATA, &data);
+    static_cast<LineReader::Edit*>(data)->pasted = text.find(L'\n') != std::wstring::npos;
+    return CC_REFRESH;
+}
+
+// Ctrl-Z: the editor has the terminal's signals off (-isig), so the key suspends through on_suspend,
+// which hands the terminal back to the shell and takes the editor's mode again on `fg`.
+unsigned char on_ctrl_z(EditLine*, int) {
+    kill(getpid(), SIGTSTP);
     return CC_REFRESH;
 }
 
@@ -89,19 +168,18 @@ std::filesystem::path state_dir() {
 }
 
 LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(history_file)) {
+    terminal_ = isatty(STDIN_FILENO);
+    // The prompt goes where the typing is seen: stdout, or stderr when stdout is a file (`chat > log`:
+    // the log holds the replies only).
+    out_ = isatty(STDOUT_FILENO) ? stdout : stderr;
     const char* term = std::getenv("TERM");
     const bool tty_out = isatty(STDOUT_FILENO) || isatty(STDERR_FILENO);
-    if (!isatty(STDIN_FILENO) || !tty_out || !term || !*term || std::strcmp(term, "dumb") == 0) return;
+    if (!terminal_ || !tty_out || !term || !*term || std::strcmp(term, "dumb") == 0) return;
     // libedit edits characters, not bytes: in the C locale a typed "é" would be two broken ones.
     std::setlocale(LC_CTYPE, "");
     if (std::strcmp(nl_langinfo(CODESET), "UTF-8") != 0) std::setlocale(LC_CTYPE, "C.UTF-8");
-    // The echo goes where the prompt is read: stdout, or stderr when stdout is a file (`chat > log`).
-    out_ = isatty(STDOUT_FILENO) ? stdout : stderr;
     EditLine* el = el_init("r1vk", stdin, out_, stderr);
-    if (!el) {
-        out_ = stdout;
-        return;
-    }
+    if (!el) return;
     el_ = new Edit;
     el_->el = el;
     el_->interrupted = &interrupted_;
@@ -117,19 +195,33 @@ LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(
     el_set(el, EL_BIND, "^R", "em-inc-search-prev", nullptr);
     el_set(el, EL_ADDFN, "r1vk-paste", "take pasted text as it is, newlines included", on_paste);
     el_set(el, EL_BIND, "\033[200~", "r1vk-paste", nullptr);
+    el_set(el, EL_ADDFN, "r1vk-suspend", "suspend the chat (Ctrl-Z)", on_ctrl_z);
+    el_set(el, EL_BIND, "^Z", "r1vk-suspend", nullptr);
+    el_set(el, EL_BIND, "\033[1;5D", "ed-prev-word", nullptr);  // Ctrl-Left, Ctrl-Right
+    el_set(el, EL_BIND, "\033[1;5C", "em-next-word", nullptr);
     el_->hist = history_init();
     HistEvent ev;
     history(el_->hist, &ev, H_SETSIZE, 1000);
     history(el_->hist, &ev, H_SETUNIQUE, 1);
     if (!history_.empty()) {
-        history(el_->hist, &ev, H_LOAD, history_.c_str());  // none yet is fine
-        // Questions are appended as they are asked (several chats may be open); now and then the
-        // file is written again with only the newest 1000.
         std::error_code ec;
-        if (std::filesystem::file_size(history_, ec) > (1u << 20) && !ec) history(el_->hist, &ev, H_SAVE, history_.c_str());
+        const uintmax_t size = std::filesystem::file_size(history_, ec);
+        if (!ec && size > 0 && history(el_->hist, &ev, H_LOAD, history_.c_str()) < 0) {
+            // Not libedit's format (no _HiStOrY_V2_ line first): appending to it would keep a history
+            // that never loads. Kept aside, and a new one begun.
+            const std::filesystem::path aside = history_.string() + ".unreadable";
+            std::filesystem::rename(history_, aside, ec);
+            std::fprintf(stderr, "warning: %s: not a history r1vk can read; kept as %s, a new one begins\n",
+                         history_.c_str(), aside.c_str());
+        } else if (!ec && size > (1u << 20)) {
+            // Questions are appended as they are asked (several chats may be open); now and then the
+            // file is written again with only the newest 1000.
+            history(el_->hist, &ev, H_SAVE, history_.c_str());
+        }
     }
     el_set(el, EL_HIST, history, el_->hist);
     el_source(el, nullptr);  // ~/.editrc: `bind -v` for vi keys
+    install_terminal_handlers();
 }
 
 LineReader::~LineReader() {
@@ -141,17 +233,20 @@ LineReader::~LineReader() {
 
 std::optional<std::string> LineReader::raw(const std::string& prompt) {
     if (!el_) {
-        if (isatty(STDIN_FILENO)) std::fputs(prompt.c_str(), stdout), std::fflush(stdout);
+        if (terminal_) std::fputs(prompt.c_str(), out_), std::fflush(out_);
         std::string line;
         if (!std::getline(std::cin, line)) return std::nullopt;
         while (!line.empty() && line.back() == '\r') line.pop_back();  // a CRLF file or a Windows terminal
         return line;
     }
     el_->prompt = prompt;
+    el_->pasted = false;
     int count = 0;
     std::fputs("\x1b[?2004h", out_);  // bracketed paste on while the editor reads (on_paste)
     std::fflush(out_);
+    g_reading.store(true);
     const char* s = el_gets(el_->el, &count);
+    g_reading.store(false);
     std::fputs("\x1b[?2004l", out_);
     std::fflush(out_);
     if (!s || count <= 0) {
@@ -181,7 +276,8 @@ std::optional<std::string> LineReader::next_line(const std::string& prompt) {
 }
 
 void LineReader::remember(const std::string& entry) {
-    if (!el_ || entry.find_first_not_of(" \t\n") == std::string::npos) return;
+    if (!el_ || entry.find_first_not_of(" \t\n") == std::string::npos || entry == el_->last_entry) return;
+    el_->last_entry = entry;
     HistEvent ev;
     history(el_->hist, &ev, H_ENTER, entry.c_str());
     if (history_.empty()) return;
@@ -210,10 +306,11 @@ std::optional<InputLine> LineReader::read(const std::string& prompt) {
     }
     // From a pipe a line is a question: the multi-line forms are for people at a terminal (a script's
     // question may well end in a backslash: a Windows path, LaTeX).
-    if (!el_) return InputLine{*first, false};
-    // Several lines at once that are not a block or a continuation: pasted text (or a pasted question
-    // recalled from the history). One question, as it is, never a /command.
-    if (!pending_.empty() && !starts_block(*first) && (first->empty() || first->back() != '\\')) {
+    if (!terminal_) return InputLine{*first, false};
+    // Several lines at once: pasted (however its first line ends), or recalled from the history when
+    // they are not a block or a continuation. One question, as it is, never a /command.
+    const bool pasted = el_ && el_->pasted;
+    if (!pending_.empty() && (pasted || (!starts_block(*first) && (first->empty() || first->back() != '\\')))) {
         InputLine pasted{*first, true};
         for (; !pending_.empty(); pending_.pop_front()) pasted.text += "\n" + pending_.front();
         remember(pasted.text);

@@ -27,7 +27,10 @@ public:
     LineReader(const LineReader&) = delete;
     LineReader& operator=(const LineReader&) = delete;
 
-    // Whether the user types at a terminal (line editing on). Otherwise lines come from standard input.
+    // Whether the user types at a terminal: the multi-line forms apply (and the chat keeps copies).
+    bool terminal() const { return terminal_; }
+    // Whether the line editor reads it (not with TERM=dumb or unset, or with no terminal to echo to).
+    // It then owns the terminal's mode, restored on SIGTERM/SIGHUP and around a suspend (Ctrl-Z).
     bool interactive() const { return el_ != nullptr; }
 
     // The next question or command; nullopt at the end of input (Ctrl-D on an empty line), or when
@@ -50,6 +53,7 @@ private:
 
     std::filesystem::path history_;
     std::deque<std::string> pending_;  // the lines of a recalled multi-line question not yet taken
+    bool terminal_ = false;
     FILE* out_ = stdout;
     Edit* el_ = nullptr;
     bool interrupted_ = false;

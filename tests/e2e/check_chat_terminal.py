@@ -178,8 +178,12 @@ def main():
     t.send(UP + "\r")
     t.read_until(" seed ")
     t.read_until("> ")
-    # Pasted text, as a terminal sends it once bracketed paste is on: one question, not one per line.
+    # Pasted text, as a terminal sends it once bracketed paste is on: one question, not one per line,
+    # whatever its first line looks like (a continuation's backslash, a block's quotes).
     t.send("\x1b[200~What is 4738\r+ 2591?\r/save pasted.json\x1b[201~\r")
+    t.read_until(" seed ")
+    t.read_until("> ")
+    t.send('\x1b[200~"""\rModule doc.\r"""\rimport os\x1b[201~\r')
     t.read_until(" seed ")
     t.read_until("> ")
     t.send("/save out.json\r")
@@ -195,8 +199,8 @@ def main():
           rc == 0 and users[:3] == ['What is 4738\n    """docstring"""\n+ 2591?', "/save x.json", "/save x.json"]
           and not os.path.exists(os.path.join(tmp, "x.json")), f"rc={rc} {users}")
     check("a bracketed paste of several lines is one question, its lines never commands",
-          users[3:] == ["What is 4738\n+ 2591?\n/save pasted.json"] and not os.path.exists(os.path.join(tmp, "pasted.json")),
-          users)
+          users[3:] == ["What is 4738\n+ 2591?\n/save pasted.json", '"""\nModule doc.\n"""\nimport os']
+          and not os.path.exists(os.path.join(tmp, "pasted.json")), users)
     check("a conversation saved with /save as it stands leaves no copy behind",
           not glob.glob(os.path.join(multi, "r1vk", "chats", "*.json")), os.listdir(os.path.join(multi, "r1vk", "chats")))
 
@@ -246,7 +250,73 @@ def main():
     check("two chats at once: two copies, and the history has both questions",
           len(copies) == 2 and "12\\040+\\04030?" in hist and "4738\\040+" in hist, f"{copies} {hist!r}")
 
-    # 7. Piped: a line is a question (a script's may end in a backslash), no history, no copy.
+    # 7. Ctrl-Z at the prompt suspends the chat (a job of an interactive shell: a stop needs job control),
+    #    and after `fg` the editor has its mode back and the chat goes on.
+    sus = os.path.join(tmp, "suspend")
+    t = Terminal(["/bin/bash", "--norc", "--noprofile", "-i"], dict(env, XDG_STATE_HOME=sus, PS1="sh$ "))
+    t.read_until("sh$ ")
+    t.send(" ".join(argv) + "\r")
+    t.read_until("/exit quits")
+    t.read_until("> ")
+    t.editing()
+    t.send("\x1a")  # Ctrl-Z
+    stopped = t.read_until("Stopped", 30) is not None
+    t.read_until("sh$ ")
+    t.send("fg\r")
+    back = t.editing(30)
+    t.send("What is 12 + 30?\r")
+    check("Ctrl-Z suspends the chat, and after fg the editor has the terminal again and the chat goes on",
+          stopped and back and t.read_until("= 42") is not None, f"stopped={stopped} back={back} {t.seen[-300:]!r}")
+    t.read_until("> ")
+    t.send("/exit\r")
+    t.read_until("sh$ ")
+    t.send("exit\r")
+    t.wait()
+
+    # 8. TERM=dumb (no line editor) at a terminal, stdout to a file: the chat still keeps its copy, and
+    #    the prompt stays out of the file, which holds the replies.
+    dumb = os.path.join(tmp, "dumb")
+    out_file = os.path.join(tmp, "replies.txt")
+    t = Terminal(["/bin/sh", "-c", 'exec "$0" "$@" > ' + out_file, *argv], dict(env, XDG_STATE_HOME=dumb, TERM="dumb"))
+    t.read_until("> ")
+    t.send("What is 12 + 30?\r")
+    t.read_until("> ")
+    t.send("\x04")
+    t.wait()
+    replies = open(out_file, encoding="utf-8").read() if os.path.exists(out_file) else ""
+    check("TERM=dumb at a terminal: the copy is kept, the replies file holds no prompt",
+          len(glob.glob(os.path.join(dumb, "r1vk", "chats", "*.json"))) == 1 and "= 42" in replies
+          and "> " not in replies, f"{replies[:200]!r} {glob.glob(os.path.join(dumb, '**'), recursive=True)}")
+
+    # 9. A history file libedit cannot read is kept aside with a warning, not appended to forever; a
+    #    state folder that cannot be made is said once, not after every turn.
+    bad = os.path.join(tmp, "badhist", "r1vk")
+    os.makedirs(bad)
+    with open(os.path.join(bad, "chat_history"), "w") as f:
+        f.write("What is 9 + 9?\n")
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=os.path.dirname(bad)))
+    t.read_until("> ")
+    t.send("/exit\r")
+    _, seen = t.wait()
+    check("an unreadable history is kept aside, with a warning",
+          "not a history r1vk can read" in seen and os.path.exists(os.path.join(bad, "chat_history.unreadable")), seen[-300:])
+    blocked = os.path.join(tmp, "blocked")
+    with open(blocked, "w"):
+        pass  # a file where the state folder should be
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=blocked))
+    t.read_until("> ")
+    t.send("What is 12 + 30?\r")
+    t.read_until("= 42")
+    t.read_until("> ")
+    t.send("What is 12 + 30?\r")
+    t.read_until("= 42")
+    t.read_until("> ")
+    t.send("/exit\r")
+    rc, seen = t.wait()
+    check("a state folder that cannot be made: one warning, and the chat goes on",
+          rc == 0 and seen.count("conversations are not kept") == 1 and "error:" not in seen, seen[-400:])
+
+    # 10. Piped: a line is a question (a script's may end in a backslash), no history, no copy.
     piped = os.path.join(tmp, "piped")
     stdin = ('What is C:\\dir\\\n'
              '"""\n'
