@@ -19,6 +19,7 @@
 
 #include "cli/common.h"
 #include "cli/line_reader.h"
+#include "cli/signals.h"
 #include "cli/printer.h"
 #include "runtime/session.h"
 
@@ -54,21 +55,10 @@ void on_sigint(int) {
 
 // The line editor's read must not return on a SIGINT it is to ignore (libedit ends the line then):
 // restarted. (Without the editor, a Ctrl-C at the prompt is to end that read: install_sigint.)
-void restart_reads_on_sigint() {
-    struct sigaction si {};
-    si.sa_handler = on_sigint;
-    sigemptyset(&si.sa_mask);
-    si.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &si, nullptr);
-}
+void restart_reads_on_sigint() { handle_signal(SIGINT, on_sigint, /*restart=*/true); }
 
-void install_sigint() {
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // no SA_RESTART: a read at the chat prompt returns on Ctrl-C
-    sigaction(SIGINT, &sa, nullptr);
-}
+// No SA_RESTART: a read at the chat prompt (no line editor) returns on Ctrl-C.
+void install_sigint() { handle_signal(SIGINT, on_sigint, /*restart=*/false); }
 
 std::vector<Opt> sampling_opts() {
     return {{"n-predict", 'n', true, "maximum tokens to generate (default 4096)"},

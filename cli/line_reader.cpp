@@ -1,4 +1,5 @@
 #include "cli/line_reader.h"
+#include "cli/signals.h"
 
 #include <histedit.h>
 #include <langinfo.h>
@@ -70,23 +71,14 @@ void on_suspend(int) {
     errno = saved_errno;
 }
 
-void install_suspend() {
-    struct sigaction sa {};
-    sa.sa_handler = on_suspend;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGTSTP, &sa, nullptr);
-}
+void install_suspend() { handle_signal(SIGTSTP, on_suspend, /*restart=*/true); }
 
 void install_terminal_handlers() {
     if (tcgetattr(STDIN_FILENO, &g_tty) != 0) return;
     g_tty_fd = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
     g_tty_saved.store(true);
-    struct sigaction sa {};
-    sa.sa_handler = on_terminate;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
+    handle_signal(SIGTERM, on_terminate, /*restart=*/false);
+    handle_signal(SIGHUP, on_terminate, /*restart=*/false);
     install_suspend();
 }
 

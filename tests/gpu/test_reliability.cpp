@@ -168,14 +168,19 @@ TEST(Fault, AllocationFailureAtLoadIsADeviceError) {
 // lavapipe's memory is host-visible, so a normal load writes weights straight into mapped memory and
 // submits nothing; forcing the staging ring (as a discrete GPU loads) makes the load submit copies and
 // wait on fences, which is where these faults strike.
+EngineOptions staged_load() {
+    EngineOptions o;
+    o.model_dir = model();
+    o.validation = true;
+    o.model.ctx = 256;
+    o.model.force_staging = true;
+    return o;
+}
+
 TEST(Fault, DeviceLostAndFenceTimeoutWhileLoadingThroughTheStagingRing) {
     for (const std::string spec : {"submit_lost@load:1", "submit_lost@load:3", "fence_timeout@load:2"}) {
         SCOPED_TRACE(spec);
-        EngineOptions o;
-        o.model_dir = model();
-        o.validation = true;
-        o.model.ctx = 256;
-        o.model.force_staging = true;
+        EngineOptions o = staged_load();
         o.fault = spec;
         try {
             Engine e(o);
@@ -185,12 +190,7 @@ TEST(Fault, DeviceLostAndFenceTimeoutWhileLoadingThroughTheStagingRing) {
             EXPECT_NE(std::string(err.what()).find(spec), std::string::npos) << err.what();
         }
     }
-    EngineOptions o;  // the same staged load without a fault, in the same process, generates
-    o.model_dir = model();
-    o.validation = true;
-    o.model.ctx = 256;
-    o.model.force_staging = true;
-    Engine e(o);
+    Engine e(staged_load());  // the same staged load without a fault, in the same process, generates
     Session s(e);
     s.start({{"user", "What is 12 + 30?"}}, greedy(8));
     Outcome ok = pump(s);
@@ -201,16 +201,12 @@ TEST(Fault, DeviceLostAndFenceTimeoutWhileLoadingThroughTheStagingRing) {
 
 // A load stopped from its progress callback (the app's window closed mid-load) while copies through the
 // staging ring are in flight: the unwinding destroyed the copies' target buffers before the Uploader
-// waited for them (VUID-vkDestroyBuffer-buffer-00922 under the validation layer). Now the Uploader
-// waits first; the validation layer prints its errors to stderr, which is checked here.
+// waited for them (lavapipe then crashed with SIGSEGV; VUID-vkDestroyBuffer-buffer-00922 on a GPU).
+// Now the Uploader waits first; the validation layer's errors go to stderr, which is checked too.
 TEST(Fault, ALoadStoppedByItsProgressCallbackWaitsForItsCopies) {
     for (int stop_at : {1, 3, 7}) {
         SCOPED_TRACE(stop_at);
-        EngineOptions o;
-        o.model_dir = model();
-        o.validation = true;
-        o.model.ctx = 256;
-        o.model.force_staging = true;
+        EngineOptions o = staged_load();
         int calls = 0;
         o.model.progress = [&](uint64_t, uint64_t) {
             if (++calls == stop_at) fail_input(o.model_dir.string(), "the load was cancelled");
