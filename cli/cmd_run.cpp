@@ -282,7 +282,7 @@ namespace {
 
 const char* kChatHelp =
     "  /help        this list\n"
-    "  /new         start a new conversation (asks first)\n"
+    "  /new         start a new conversation (asks first when the current one is kept nowhere)\n"
     "  /save FILE   save the conversation as JSON messages (r1vk prompt --messages reads it)\n"
     "  /load FILE   continue a saved conversation\n"
     "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C on an empty line)\n"
@@ -350,7 +350,7 @@ int cmd_chat(const Tokens& t) {
     auto spec = engine_opts();
     for (auto& o : sampling_opts()) spec.push_back(o);
     spec.push_back({"load", 0, true, "continue a conversation saved with /save (JSON messages)"});
-    spec.push_back({"no-history", 0, false, "keep no input history and save no conversation on exit"});
+    spec.push_back({"no-history", 0, false, "keep no input history and no copy of the conversation in the state folder"});
     Args a("chat", t, spec);
     if (a.help()) {
         std::fputs(a.usage().c_str(), stdout);
