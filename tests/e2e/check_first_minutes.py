@@ -69,6 +69,9 @@ def main():
     cwd = tempfile.mkdtemp(prefix="r1vk-first-minutes-")
     atexit.register(shutil.rmtree, cwd, ignore_errors=True)
     env = {"R1VK_VALIDATION": "1", "PATH": "/usr/bin:/bin", "TERM": "xterm"}
+    # A new user's bare environment, but the sanitizer suites' options go through: without them a
+    # third-party leak they suppress (libedit's, in the chat) turned every exit code into 1.
+    env.update({k: v for k, v in os.environ.items() if k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS")})
 
     def run(*args, stdin=None, extra_env=None):
         return subprocess.run([r1vk] + list(args), capture_output=True, text=True, cwd=cwd,
