@@ -187,10 +187,9 @@ int cmd_info(const Tokens& t) {
             std::string name;
             uint64_t bytes;
             PlanOptions po;  // the cards are GPUs: their kernels' splits, not this device's
-            // The card's own plan at --ctx: on a CPU device the attention scratch grows with the
-            // context, and a card judged by that plan was "not at --ctx N; largest context N".
-            bool fits_at_ctx(const ModelConfig& cfg) const { return plan_qwen2(cfg, po).total() <= bytes; }
-            // What is left at --ctx (negative: how much is missing); cards are sold in GiB, so GiB.
+            // What is left at --ctx by the card's own plan (negative: how much is missing). Not this
+            // device's plan: on a CPU device the attention scratch grows with the context, and a card
+            // judged by it was "not at --ctx N; largest context N".
             int64_t spare(const ModelConfig& cfg) const { return int64_t(bytes) - int64_t(plan_qwen2(cfg, po).total()); }
         };
         const auto gib = [](int64_t b) {
@@ -230,9 +229,11 @@ int cmd_info(const Tokens& t) {
                            {"fits", !beyond && (budget == 0 || plan.total() <= budget)}};
             if (beyond) out["plan"]["error"] = beyond_msg;
             nlohmann::json cj = nlohmann::json::array();
-            for (const Card& c : cards)
-                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && c.fits_at_ctx(cfg)}, {"spare_bytes_at_ctx", c.spare(cfg)},
+            for (const Card& c : cards) {
+                const int64_t spare = c.spare(cfg);
+                cj.push_back({{"name", c.name}, {"bytes", c.bytes}, {"fits_at_ctx", !beyond && spare >= 0}, {"spare_bytes_at_ctx", spare},
                               {"largest_ctx", largest_ctx(cfg, c.po, c.bytes, limit)}});
+            }
             out["plan"]["cards"] = cj;
         } else {
             std::printf("\nmodel %s: %s, %d layers, hidden %d, %d/%d heads, vocab %d, GPTQ int%d group %d%s\n",
@@ -271,14 +272,14 @@ int cmd_info(const Tokens& t) {
                         "memory allows, up to %u; nothing is left over for the desktop or other programs):\n", limit);
             for (const Card& c : cards) {
                 const uint32_t lc = largest_ctx(cfg, c.po, c.bytes, limit);
+                const int64_t spare = c.spare(cfg);
+                const std::string at = "at --ctx " + std::to_string(po.ctx);
+                const std::string verdict = beyond ? "not " + at + "; "
+                                            : spare >= 0 ? "fits " + at + ", " + gib(spare) + " to spare; "
+                                                         : "not " + at + ", " + gib(spare) + " short; ";
                 std::printf("  %-28s %s\n", c.name.c_str(),
                             lc == 0 ? "does not fit, even with a 1-token context"
-                                    : ((c.fits_at_ctx(cfg) && !beyond
-                                            ? "fits at --ctx " + std::to_string(po.ctx) + ", " + gib(c.spare(cfg)) + " to spare; "
-                                        : beyond ? "not at --ctx " + std::to_string(po.ctx) + "; "
-                                                 : "not at --ctx " + std::to_string(po.ctx) + ", " + gib(c.spare(cfg)) + " short; ") +
-                                       "largest context " + std::to_string(lc))
-                                          .c_str());
+                                    : (verdict + "largest context " + std::to_string(lc)).c_str());
             }
             if (beyond) std::printf("warning: %s\n", beyond_msg.c_str());
         }

@@ -320,15 +320,11 @@ void save_conversation(const std::string& path, const std::vector<ChatMessage>& 
     }
 }
 
-// A new file for a conversation's copy in `dir` (state/chats): chat-YYYYmmdd-HHMMSS.json, with -2, -3,
-// ... when another chat took that second; created empty with O_EXCL, so two chats never share one.
-// The folder and its files are the user's alone: they hold whole conversations.
+// A new file for a conversation's copy in `dir` (state/chats, made by cmd_chat):
+// chat-YYYYmmdd-HHMMSS.json, with -2, -3, ... when another chat took that second; created empty, 0600,
+// with O_EXCL, so two chats never share one.
 std::filesystem::path new_chat_file(const std::filesystem::path& dir) {
     namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    fs::permissions(dir.parent_path(), fs::perms::owner_all, ec);
-    fs::permissions(dir, fs::perms::owner_all, ec);
     char stamp[32];
     const std::time_t now = std::time(nullptr);
     std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
@@ -360,8 +356,13 @@ int cmd_chat(const Tokens& t) {
     }
     (void)generation_params(a, ModelConfig{});  // option typos before the model loads
     // --load's file too: a typo in its name should not wait for a 14B to load first.
-    std::vector<ChatMessage> conv;
-    if (a.has("load")) conv = load_messages(a.str("load"));
+    // --system holds unless a loaded conversation brings its own.
+    const auto with_system = [&](std::vector<ChatMessage> c) {
+        const bool own = std::any_of(c.begin(), c.end(), [](auto& m) { return m.role == "system"; });
+        if (a.has("system") && !own) c.insert(c.begin(), {"system", a.str("system")});
+        return c;
+    };
+    std::vector<ChatMessage> conv = with_system(a.has("load") ? load_messages(a.str("load")) : std::vector<ChatMessage>{});
     const bool color = use_color(a.str("color", "auto"), STDOUT_FILENO);
     const bool color_err = use_color(a.str("color", "auto"), STDERR_FILENO);
     std::unique_ptr<Engine> engine_owner = load_engine(a);
@@ -370,8 +371,6 @@ int cmd_chat(const Tokens& t) {
     auto session_owner = std::make_unique<Session>(*engine_owner);
     Printer print(a.has("json"), color, color_err, isatty(STDOUT_FILENO), engine_owner->tokenizer(), gp.max_new_tokens,
                   engine_owner->model().capacity());
-    const bool own_system = std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role == "system"; });
-    if (a.has("system") && !own_system) conv.insert(conv.begin(), {"system", a.str("system")});
     const bool tty = isatty(STDIN_FILENO);
     const std::filesystem::path state = a.has("no-history") ? std::filesystem::path() : state_dir();
     LineReader input(state.empty() ? state : state / "chat_history");
@@ -389,9 +388,12 @@ int cmd_chat(const Tokens& t) {
     std::filesystem::path chat_file;
     bool keep_copies = input.terminal() && !state.empty();
     if (keep_copies) {
-        // Said once, here, when the state folder cannot hold them: not as an error after every turn.
+        // The folder is the user's alone: it holds whole conversations. One that cannot be made is said
+        // once, here, not as an error after every turn.
+        namespace fs = std::filesystem;
         std::error_code ec;
-        std::filesystem::create_directories(state / "chats", ec);
+        fs::create_directories(state / "chats", ec);
+        if (!ec) fs::permissions(state, fs::perms::owner_all, ec), fs::permissions(state / "chats", fs::perms::owner_all, ec);
         if (ec) {
             std::fprintf(stderr, "warning: %s: %s; conversations are not kept as they go (/save still works)\n",
                          (state / "chats").c_str(), ec.message().c_str());
@@ -426,6 +428,11 @@ int cmd_chat(const Tokens& t) {
     };
     const auto has_turns = [&] {
         return std::any_of(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; });
+    };
+    // /new and /load ask first only when the conversation they replace is kept nowhere (no /save of it
+    // as it stands, no copy); piped input is taken as meant.
+    const auto may_replace = [&](const char* question) {
+        return !has_turns() || !tty || !chat_file.empty() || !unsaved || ask(question);
     };
     // Rebuilds the engine after a lost device. It can fail (the model folder moved, no memory): the
     // chat then goes on without one, so the conversation can still be saved, and the next question
@@ -463,8 +470,7 @@ int cmd_chat(const Tokens& t) {
                 if (cmd == "/help") {
                     std::fputs(kChatHelp, stderr);
                 } else if (cmd == "/new") {
-                    if (!has_turns() || !tty || !chat_file.empty() || !unsaved ||
-                        ask("start a new conversation? the current one is not saved")) {
+                    if (may_replace("start a new conversation? the current one is not saved")) {
                         close_copy("[the conversation so far stays in %s]\n");
                         conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
                         dropped_said = 0;
@@ -480,13 +486,9 @@ int cmd_chat(const Tokens& t) {
                     if (arg.empty()) fail_usage("/load needs a file name");
                     if (arg == "-") fail_usage("/load reads a file: standard input is where the chat reads its questions");
                     std::vector<ChatMessage> loaded = load_messages(arg);  // a bad file leaves conv alone
-                    if (!has_turns() || !tty || !chat_file.empty() || !unsaved ||
-                        ask("replace the current conversation? it is not saved")) {
+                    if (may_replace("replace the current conversation? it is not saved")) {
                         close_copy("[the conversation so far stays in %s]\n");
-                        // --system holds unless the saved conversation brings its own.
-                        const bool own_system = std::any_of(loaded.begin(), loaded.end(), [](auto& m) { return m.role == "system"; });
-                        if (a.has("system") && !own_system) loaded.insert(loaded.begin(), {"system", a.str("system")});
-                        conv = std::move(loaded);
+                        conv = with_system(std::move(loaded));
                         dropped_said = 0;
                         unsaved = false;
                         std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());

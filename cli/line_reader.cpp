@@ -84,11 +84,13 @@ void install_terminal_handlers() {
 
 // ---- editor functions ---------------------------------------------------------------------------
 
-char* prompt_of(EditLine* el) {
+LineReader::Edit& edit_of(EditLine* el) {
     void* data = nullptr;
     el_get(el, EL_CLIENTDATA, &data);
-    return const_cast<char*>(static_cast<LineReader::Edit*>(data)->prompt.c_str());
+    return *static_cast<LineReader::Edit*>(data);
 }
+
+char* prompt_of(EditLine* el) { return const_cast<char*>(edit_of(el).prompt.c_str()); }
 
 // Ctrl-C at the prompt (the terminal sends it as a key while editing: -isig below). With text on the
 // line it clears the line, as shells do; on an empty line it ends the input like Ctrl-D, flagged so
@@ -100,9 +102,7 @@ unsigned char on_ctrl_c(EditLine* el, int) {
         el_deletestr(el, int(li->lastchar - li->buffer));
         return CC_REFRESH;
     }
-    void* data = nullptr;
-    el_get(el, EL_CLIENTDATA, &data);
-    *static_cast<LineReader::Edit*>(data)->interrupted = true;
+    *edit_of(el).interrupted = true;
     return CC_EOF;
 }
 
@@ -128,9 +128,7 @@ unsigned char on_paste(EditLine* el, int) {
         }
     }
     if (!text.empty()) el_winsertstr(el, text.c_str());
-    void* data = nullptr;
-    el_get(el, EL_CLIENTDATA, &data);
-    static_cast<LineReader::Edit*>(data)->pasted = text.find(L'\n') != std::wstring::npos;
+    edit_of(el).pasted = text.find(L'\n') != std::wstring::npos;
     return CC_REFRESH;
 }
 
@@ -144,6 +142,15 @@ unsigned char on_ctrl_z(EditLine*, int) {
 std::string trim_right(std::string s) {
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n')) s.pop_back();
     return s;
+}
+
+// A line from standard input without the line editor: without the carriage return of a CRLF file or a
+// Windows terminal.
+std::optional<std::string> plain_line() {
+    std::string line;
+    if (!std::getline(std::cin, line)) return std::nullopt;
+    while (!line.empty() && line.back() == '\r') line.pop_back();
+    return line;
 }
 
 bool starts_block(const std::string& line) {
@@ -197,6 +204,7 @@ LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(
     history(el_->hist, &ev, H_SETUNIQUE, 1);
     if (!history_.empty()) {
         std::error_code ec;
+        std::filesystem::create_directories(history_.parent_path(), ec);  // for remember()'s appends
         const uintmax_t size = std::filesystem::file_size(history_, ec);
         if (!ec && size > 0 && history(el_->hist, &ev, H_LOAD, history_.c_str()) < 0) {
             // Not libedit's format (no _HiStOrY_V2_ line first): appending to it would keep a history
@@ -226,10 +234,7 @@ LineReader::~LineReader() {
 std::optional<std::string> LineReader::raw(const std::string& prompt) {
     if (!el_) {
         if (terminal_) std::fputs(prompt.c_str(), out_), std::fflush(out_);
-        std::string line;
-        if (!std::getline(std::cin, line)) return std::nullopt;
-        while (!line.empty() && line.back() == '\r') line.pop_back();  // a CRLF file or a Windows terminal
-        return line;
+        return plain_line();
     }
     el_->prompt = prompt;
     el_->pasted = false;
@@ -275,8 +280,6 @@ void LineReader::remember(const std::string& entry) {
     if (history_.empty()) return;
     // Appended at once, not saved whole at exit: a chat that ends any other way keeps what it was
     // asked, and two chats open at once do not write over each other's questions.
-    std::error_code ec;
-    std::filesystem::create_directories(history_.parent_path(), ec);
     FILE* f = std::fopen(history_.c_str(), "a+");
     if (!f) return;
     std::fseek(f, 0, SEEK_END);  // libedit writes its header when the file is empty (ftell 0)
@@ -364,10 +367,7 @@ std::optional<InputLine> LineReader::read(const std::string& prompt) {
 std::optional<std::string> LineReader::ask(const std::string& prompt) {
     if (!el_) {  // the question goes to stderr, where the chat's notes go
         std::fputs(prompt.c_str(), stderr);
-        std::string line;
-        if (!std::getline(std::cin, line)) return std::nullopt;
-        while (!line.empty() && line.back() == '\r') line.pop_back();
-        return line;
+        return plain_line();
     }
     interrupted_ = false;
     pending_.clear();
