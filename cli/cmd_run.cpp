@@ -74,7 +74,7 @@ std::vector<Opt> sampling_opts() {
             {"reasoning-budget", 0, true, "thinking tokens before the reply is made to answer (default -1 = unlimited, 0 = no thinking)"},
             {"reasoning-budget-message", 0, true, "text forced before </think> when the budget runs out"},
             {"logprobs", 0, true, "with --json: per-token logprob, entropy and the K (0-20) most likely tokens"},
-            {"color", 0, true, "auto, always or never (default auto: a terminal, unless NO_COLOR or TERM=dumb)"},
+            {"color", 0, true, "auto, always or never (default auto: a terminal, unless NO_COLOR is set or TERM is unset or dumb)"},
             {"json", 0, false, "one JSON event per line"}};
 }
 

@@ -95,10 +95,14 @@ EngineOptions engine_options(const Args& a, bool need_tokenizer) {
     return o;
 }
 
+bool escapes_ok(int fd) {
+    const char* term = std::getenv("TERM");
+    return term && *term && std::string_view(term) != "dumb" && isatty(fd);
+}
+
 ProgressFn progress_printer(const std::string& what) {
-    // A log or a dumb terminal (TERM=dumb: no cursor control) gets no progress line.
-    if (!isatty(STDERR_FILENO)) return {};
-    if (const char* term = std::getenv("TERM"); term && std::string_view(term) == "dumb") return {};
+    // A log or a terminal without cursor control gets no progress line.
+    if (!escapes_ok(STDERR_FILENO)) return {};
     return [what, last = -1](uint64_t done, uint64_t total) mutable {
         const int pct = total ? int(done * 100 / total) : 100;
         if (pct == last) return;

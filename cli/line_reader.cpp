@@ -15,6 +15,7 @@
 #include <cstring>
 #include <deque>
 #include <iostream>
+#include <iterator>
 #include <vector>
 
 namespace r1vk::cli {
@@ -73,6 +74,31 @@ void on_suspend(int) {
 
 void install_suspend() { handle_signal(SIGTSTP, on_suspend, /*restart=*/true); }
 
+// SIGQUIT, SIGABRT and the faults: the process dies as it would have (a core, a sanitizer's report),
+// but not with the shell's terminal left without echo. The handler it replaced is put back first: a
+// signal that was sent is raised again (delivered to that handler when this one returns), and a fault
+// returns to the instruction, which faults again into it with its own address.
+constexpr int kFatal[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
+struct sigaction g_fatal_before[std::size(kFatal)];
+
+void on_fatal(int sig, siginfo_t* info, void*) {
+    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    if (g_reading.load()) say_to(g_tty_fd, "\x1b[?2004l");
+    for (size_t i = 0; i < std::size(kFatal); ++i)
+        if (kFatal[i] == sig) sigaction(sig, &g_fatal_before[i], nullptr);
+    if (!info || info->si_code <= 0) raise(sig);  // sent (kill, raise, abort), not a fault
+}
+
+void install_fatal() {
+    for (size_t i = 0; i < std::size(kFatal); ++i) {
+        struct sigaction sa {};
+        sa.sa_sigaction = on_fatal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(kFatal[i], &sa, &g_fatal_before[i]);
+    }
+}
+
 void install_terminal_handlers() {
     if (tcgetattr(STDIN_FILENO, &g_tty) != 0) return;
     g_tty_fd = isatty(STDOUT_FILENO) ? STDOUT_FILENO : STDERR_FILENO;
@@ -80,6 +106,7 @@ void install_terminal_handlers() {
     handle_signal(SIGTERM, on_terminate, /*restart=*/false);
     handle_signal(SIGHUP, on_terminate, /*restart=*/false);
     install_suspend();
+    install_fatal();
 }
 
 // ---- editor functions ---------------------------------------------------------------------------
@@ -188,7 +215,10 @@ LineReader::LineReader(std::filesystem::path history_file) : history_(std::move(
     // No EL_SIGNAL: its handlers pass a signal on with kill(0, sig), to the whole process group (the
     // shell that ran the chat included). The chat's own handlers restore the terminal (cmd_run.cpp);
     // a resized terminal is measured again at the next prompt.
-    el_set(el, EL_SETTY, "-d", "-isig", nullptr);
+    // -icrnl -inlcr: libedit's edit mode maps NL to CR, so a pasted CRLF reached on_paste as two line
+    // ends (a blank line after every line of text copied from a Windows file); now it sees the bytes.
+    // Enter sends CR and Ctrl-J LF; both are bound to ed-newline.
+    el_set(el, EL_SETTY, "-d", "-isig", "-icrnl", "-inlcr", nullptr);
     el_set(el, EL_ADDFN, "r1vk-ctrl-c", "clear the line, or end the chat on an empty one", on_ctrl_c);
     el_set(el, EL_BIND, "^C", "r1vk-ctrl-c", nullptr);
     el_set(el, EL_BIND, "^R", "em-inc-search-prev", nullptr);

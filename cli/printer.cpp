@@ -35,10 +35,7 @@ bool use_color(const std::string& mode, int fd) {
     if (mode == "never") return false;
     if (mode != "auto") fail_usage("--color is auto, always or never, got '" + mode + "'");
     const char* no_color = std::getenv("NO_COLOR");
-    const char* term = std::getenv("TERM");
-    if (no_color && *no_color) return false;
-    if (term && !std::strcmp(term, "dumb")) return false;
-    return isatty(fd);
+    return !(no_color && *no_color) && escapes_ok(fd);
 }
 
 std::string terminal_text(std::string_view s) {

@@ -5,7 +5,8 @@ with text and ends the chat on an empty one, with exit 130; a conversation not s
 kept in the state folder turn by turn (private files), and `--load` goes on with it; `--no-history`
 keeps neither; the multi-line forms (a trailing backslash, a \"\"\" block) give one question with its
 newlines, a block is never a /command, a bracketed paste is one question, and a pipe's lines are taken as they are; SIGINT at the prompt
-is ignored and SIGTERM gives the terminal back; two chats at once lose nothing. Every run uses the bundled demo model with the validation layer on."""
+is ignored, SIGTERM and SIGQUIT give the terminal back, a pasted CRLF is one newline; two chats at once lose
+nothing; with TERM unset `r1vk run` writes no colour. Every run uses the bundled demo model with the validation layer on."""
 import atexit
 import glob
 import json
@@ -186,6 +187,11 @@ def main():
     t.send('\x1b[200~"""\rModule doc.\r"""\rimport os\x1b[201~\r')
     t.read_until(" seed ")
     t.read_until("> ")
+    # Text copied from a Windows file or a web page arrives with CRLF line ends: one newline each, not
+    # a blank line between every two.
+    t.send("\x1b[200~What is 12\r\n+ 30?\x1b[201~\r")
+    t.read_until(" seed ")
+    t.read_until("> ")
     t.send("/save out.json\r")
     t.read_until("[saved")
     t.read_until("> ")
@@ -199,8 +205,9 @@ def main():
           rc == 0 and users[:3] == ['What is 4738\n    """docstring"""\n+ 2591?', "/save x.json", "/save x.json"]
           and not os.path.exists(os.path.join(tmp, "x.json")), f"rc={rc} {users}")
     check("a bracketed paste of several lines is one question, its lines never commands",
-          users[3:] == ["What is 4738\n+ 2591?\n/save pasted.json", '"""\nModule doc.\n"""\nimport os']
+          users[3:5] == ["What is 4738\n+ 2591?\n/save pasted.json", '"""\nModule doc.\n"""\nimport os']
           and not os.path.exists(os.path.join(tmp, "pasted.json")), users)
+    check("a pasted CRLF is one newline, not a blank line", users[5:] == ["What is 12\n+ 30?"], users[5:])
     check("a conversation saved with /save as it stands leaves no copy behind",
           not glob.glob(os.path.join(multi, "r1vk", "chats", "*.json")), os.listdir(os.path.join(multi, "r1vk", "chats")))
 
@@ -231,6 +238,19 @@ def main():
             n = len(json.load(f))
     check("SIGTERM at the prompt ends the chat with 143, the terminal restored, both turns on disk",
           rc == 143 and after[3] & cooked == cooked and n == 4, f"rc={rc} lflag {after[3]:#x} copies={copies} n={n}")
+
+    # 5b. SIGQUIT at the prompt (or a crash there) still ends the process as it would, but the shell
+    #     gets its terminal back.
+    quit_ = os.path.join(tmp, "quit")
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=quit_))
+    t.read_until("> ")
+    t.editing()
+    os.kill(t.pid, signal.SIGQUIT)
+    time.sleep(0.3)
+    after = termios.tcgetattr(t.fd)
+    rc, seen = t.wait()
+    check("SIGQUIT at the prompt kills the chat as SIGQUIT does, the terminal restored",
+          rc == -signal.SIGQUIT and after[3] & cooked == cooked, f"rc={rc} lflag {after[3]:#x}")
 
     # 6. Two chats at once keep two copies and both questions in the history.
     both = os.path.join(tmp, "both")
@@ -331,6 +351,16 @@ def main():
     check("piped lines are questions as they are: no continuation, no block",
           p.returncode == 0 and users == ["What is C:\\dir\\", '"""'], f"rc={p.returncode} {users} {p.stderr[-300:]!r}")
     check("a piped chat writes nothing to the state folder", not os.path.exists(piped))
+
+    # 11. Colour: on a terminal it knows (TERM set), `r1vk run` dims the reasoning; with TERM unset
+    #     nothing is known of the terminal, so no escape codes (as git and ls do).
+    runv = [r1vk, "run", "--temp", "0", "-p", "What is 12 + 30?"]
+    for name, e, want in (("xterm", env, True),
+                          ("unset", {k: v for k, v in env.items() if k != "TERM"}, False)):
+        t = Terminal(runv, e)
+        rc, seen = t.wait()
+        check(f"r1vk run at a terminal, TERM {name}: colour {'on' if want else 'off'}",
+              rc == 0 and "= 42" in seen and ("\x1b[" in seen) == want, repr(seen[-300:]))
 
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")
