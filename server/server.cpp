@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cerrno>
@@ -560,6 +561,13 @@ int Server::run() {
     // read as the connection's next request. A new connection on localhost costs far less than a token.
     http_.set_keep_alive_max_count(1);
     http_.set_payload_max_length(kDrainBytes);  // the 16 MiB cap is read_body's, after decoding
+    // SO_REUSEADDR only. httplib's default sets SO_REUSEPORT, with which a second `r1vk serve` on a
+    // port one already holds started too, and the kernel split the connections between the two
+    // (perhaps two models). A restart still binds at once after a stop (REUSEADDR: TIME_WAIT is fine).
+    http_.set_socket_options([](socket_t sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     install_routes();
     errno = 0;
     const int port = opt_.port == 0 ? http_.bind_to_any_port(opt_.host) : (http_.bind_to_port(opt_.host, opt_.port) ? opt_.port : -1);

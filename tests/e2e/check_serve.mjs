@@ -491,6 +491,35 @@ async function badModel() {
   await rm(dir, { recursive: true, force: true });
 }
 
+// A port a server already holds: a second `r1vk serve` there refuses to start (it used to listen too,
+// SO_REUSEPORT, and the kernel split the connections between the two); once the first has stopped,
+// the port is free again at once.
+async function portTaken() {
+  const srv = await startServer([]);
+  const run = async () => {
+    const child = spawn(r1vk, ["serve", "--port", String(srv.port)], {
+      env: { ...process.env, R1VK_VALIDATION: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    children.add(child);
+    const got = { out: "", err: "" };
+    child.stdout.on("data", (d) => { got.out += d; if (/listening/.test(got.out)) child.kill("SIGTERM"); });
+    child.stderr.on("data", (d) => { got.err += d; });
+    got.code = await new Promise((resolve) => {
+      child.on("exit", (c) => { children.delete(child); resolve(c); });
+      setTimeout(() => resolve("still running after 30 s"), 30_000);
+    });
+    return got;
+  };
+  const second = await run();
+  check("a second server on a port one holds: one error line naming the port, exit 3, never listening",
+    second.code === 3 && !/listening/.test(second.out) &&
+      new RegExp(`^error: cannot listen on 127\\.0\\.0\\.1:${srv.port}: Address already in use$`, "m").test(second.err),
+    `${second.code} ${second.out} ${second.err}`);
+  await stopServer(srv, "server holding a port");
+  const again = await run();
+  check("the port is free again once that server has stopped", /listening/.test(again.out) && again.code === 0,
+    `${again.code} ${again.out} ${again.err}`);
+}
+
 // A model whose chat template fails to render (the bundled model, its template made to raise): the 400
 // names tokenizer_config.json, not the model directory, which is the server's own path; its log has it.
 async function templateError() {
@@ -573,6 +602,7 @@ async function shutdowns() {
 
 try {
   await badModel();
+  await portTaken();
   await templateError();
   await lostDevice();
   await shutdowns();
