@@ -102,6 +102,8 @@ void App::load_model(const std::string& dir) {
     ctl_.load(dir, uint32_t(std::max(0, settings.ctx)));
 }
 
+void App::refresh_models() { view.model_choices = model_choices(settings.recent_models, bundled_model); }
+
 bool App::run_posted() {
     if (posted_.empty()) return false;
     std::vector<std::function<void(App&)>> cmds;
@@ -425,6 +427,8 @@ bool App::update() {
             last_error = st.error + "  (still loaded: " + st.dir + ")";
         } else if (st.state == LoadState::Ready) {
             if (settings.model_dir != st.dir) settings.model_dir = st.dir, save_settings();
+            if (auto r = remember_model(settings.recent_models, st.dir); r != settings.recent_models)
+                settings.recent_models = std::move(r), save_settings();
             if (!settings.sampling_edited) reset_sampling_to_model();
         }
         if (st.state == LoadState::Failed) last_error = st.error;

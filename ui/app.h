@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ui/controller.h"
+#include "ui/models.h"
 #include "ui/persist.h"
 #include "ui/state.h"
 
@@ -41,6 +42,8 @@ struct View {
     std::string prompt;
     bool focus_prompt = true;   // put the keyboard in the prompt box next frame (start, after sending)
     std::string model_dir_edit;
+    std::vector<ModelChoice> model_choices;  // the list beside the path, read when it opens (refresh_models)
+    bool open_models = false;                // open that list next frame (its contents are read by then)
     std::string rename_buf;
     std::string renaming;       // id of the conversation whose title is being edited ("": none);
                                 // an id, not an index, so deleting another one does not move the box
@@ -104,6 +107,7 @@ public:
 
     // commands
     void load_model(const std::string& dir);
+    void refresh_models();  // view.model_choices from the recent list, the bundled model, the hub cache
     void new_conversation();
     void select_conversation(int i);
     void delete_conversation(int i);
@@ -151,6 +155,7 @@ public:
     std::optional<Target> target;  // where the running generation writes
     std::vector<std::string> load_problems;  // files that could not be read at start (shown until dismissed)
     std::string font_note;
+    std::string bundled_model;  // the demo model that ships with r1vk (main sets it), always in the list
     uint64_t ui_bytes = 0;
     bool keep_settings = false;  // a scripted run's overrides (--temp, --color...) are not saved
     double fonts_s = 0, window_s = 0;  // start-up costs (state dump)  // what the window allocated on its device (VRAM panel's UI row)

@@ -127,7 +127,7 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
                 status_.error = err;
                 status_.exit_code = code;
                 if (kept) status_.dir = kept_dir, status_.kept = true;
-                else if (opened && !kept_dir.empty()) status_.error += " (" + kept_dir + " was unloaded for it: load it again)";
+                else if (opened && !kept_dir.empty()) status_.error += " (" + kept_dir + " was unloaded for it: the list beside the path loads it again)";
             }
         }
         if (err.empty()) {

@@ -88,7 +88,7 @@ void usage() {
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Profile|Settings] [--pin-token N] [--search TEXT]\n"
         "                 [--reasoning-budget N] [--export] [--profile] [--scale S] [--stop-after TOKENS]\n"
-        "                 [--resize WxH] [--click Regenerate|Reload ...] [--close-after TOKENS]\n"
+        "                 [--resize WxH] [--click Regenerate|Reload|Models ...] [--close-after TOKENS]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -245,6 +245,7 @@ int main(int argc, char** argv) {
     const std::string model = !opt.model.empty()              ? opt.model
                               : !app.settings.model_dir.empty() ? app.settings.model_dir
                                                                 : bundled_model().string();
+    app.bundled_model = bundled_model().string();
     app.view.model_dir_edit = model;
     app.load_model(model);
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "imgui.h"
 #include "imgui_stdlib.h"
@@ -38,6 +39,56 @@ int shown_message(App& app) {
     return -1;
 }
 
+// The ▾ beside the path: models loaded before, the bundled one, the Hugging Face cache's. A pick
+// puts its path in the box and loads it (after the frame, as the Load button does); a recent one
+// that is gone is still listed (its load is refused, the loaded model kept) until removed with a
+// right-click. `below` is where the list opens: under the path box, as a combo's would.
+void draw_model_list(App& app, bool busy, ImVec2 below) {
+    if (ImGui::ArrowButton("##models", ImGuiDir_Down)) app.post([](App& a) { a.refresh_models(), a.view.open_models = true; });
+    clickable(app, "Models");
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("models loaded before, the bundled one, and the Hugging Face cache's");
+    if (app.view.open_models) ImGui::OpenPopup("models"), app.view.open_models = false;
+    ImGui::SetNextWindowPos(below, ImGuiCond_Appearing);
+    if (!ImGui::BeginPopup("models")) return;
+    if (app.view.model_choices.empty()) ImGui::TextColored(kDim, "no models found");
+    const LoadStatus st = app.ctl().status();
+    const std::string loaded = st.state == LoadState::Ready ? st.dir : "";
+    const char* home = std::getenv("HOME");
+    const std::string home_dir = home && *home ? std::string(home) + "/" : "";
+    const std::string* heading = nullptr;
+    const float path_x = ImGui::GetFontSize() * 20;
+    for (const ModelChoice& m : app.view.model_choices) {
+        if (!heading || *heading != m.where) {
+            if (heading) ImGui::Separator();
+            ImGui::TextColored(kDim, "%s", m.where.c_str());
+            heading = &m.where;
+        }
+        ImGui::PushID(m.dir.c_str());
+        ImGui::BeginDisabled(busy);
+        if (ImGui::Selectable(m.label.c_str(), !loaded.empty() && same_model_dir(m.dir, loaded))) {
+            app.view.model_dir_edit = m.dir;
+            app.post([dir = m.dir](App& a) { a.load_model(dir); });
+        }
+        ImGui::EndDisabled();
+        if (m.where == "recent" && ImGui::BeginPopupContextItem("recent")) {
+            if (ImGui::MenuItem("Remove from this list"))
+                app.post([dir = m.dir](App& a) {
+                    std::erase(a.settings.recent_models, dir);
+                    a.save_settings();
+                    a.refresh_models();
+                    a.view.open_models = true;
+                });
+            ImGui::EndPopup();
+        }
+        ImGui::SameLine(path_x);
+        const bool under_home = !home_dir.empty() && m.dir.rfind(home_dir, 0) == 0;
+        ImGui::TextColored(kDim, "%s%s%s", under_home ? "~/" : "", m.dir.c_str() + (under_home ? home_dir.size() : 0),
+                           m.present ? "" : "  (no config.json there now)");
+        ImGui::PopID();
+    }
+    ImGui::EndPopup();
+}
+
 }  // namespace
 
 void draw_model_bar(App& app) {
@@ -47,10 +98,13 @@ void draw_model_bar(App& app) {
     ImGui::TextColored(kAccent, "r1vk");
     ImGui::SameLine();
     ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
+    const ImVec2 box = ImGui::GetCursorScreenPos();
     const bool enter = ImGui::InputTextWithHint("##model", "model directory (config.json, *.safetensors, tokenizer)",
                                                 &app.view.model_dir_edit, ImGuiInputTextFlags_EnterReturnsTrue);
-    ImGui::SameLine();
     const bool loading = st.state == LoadState::Loading;
+    ImGui::SameLine(0, 2);
+    draw_model_list(app, loading || app.streaming(), ImVec2(box.x, ImGui::GetItemRectMax().y + 2));
+    ImGui::SameLine();
     ImGui::BeginDisabled(loading || app.streaming());
     // Posted: loading tears the engine down, and the rest of this frame still draws from it.
     const char* load_label = st.state == LoadState::Ready ? "Reload" : "Load";

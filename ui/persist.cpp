@@ -1,4 +1,5 @@
 #include "ui/persist.h"
+#include "ui/models.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -253,7 +254,7 @@ Conversation conversation_from_json(const json& j) {
 }
 
 json to_json(const Settings& s) {
-    return {{"model_dir", s.model_dir},       {"ctx", s.ctx},
+    return {{"model_dir", s.model_dir},       {"recent_models", s.recent_models}, {"ctx", s.ctx},
             {"sampling_edited", s.sampling_edited},
             {"temperature", s.temperature},   {"top_p", s.top_p},
             {"top_k", s.top_k},               {"min_p", s.min_p},
@@ -268,6 +269,8 @@ json to_json(const Settings& s) {
 Settings settings_from_json(const json& j, std::vector<std::string>* bad) {
     Settings s, d;
     s.model_dir = field(j, "model_dir", d.model_dir, bad);
+    s.recent_models = field(j, "recent_models", d.recent_models, bad);
+    if (s.recent_models.size() > kRecentModels) s.recent_models.resize(kRecentModels);
     s.ctx = field(j, "ctx", d.ctx, bad);
     s.sampling_edited = field(j, "sampling_edited", false, bad);
     s.temperature = field(j, "temperature", d.temperature, bad);

@@ -296,8 +296,12 @@ int Script::finish(App& app, const VkWindow& win) {
                 for (const KernelTime& k : p.kernels) ks.push_back({{"kernel", k.kernel}, {"calls", k.calls}, {"ns", k.ns}});
                 prof.push_back({{"phase", p.phase}, {"tokens", p.tokens}, {"ns", p.ns}, {"kernels", ks}});
             }
+        json models = json::array();  // the list beside the path, as last opened (--click Models)
+        for (const ModelChoice& m : app.view.model_choices)
+            models.push_back({{"label", m.label}, {"where", m.where}, {"dir", m.dir}, {"present", m.present}});
         json state = {
             {"profile", prof},
+            {"model_choices", models},
             {"vram", {{"budget", budget}, {"device", device}, {"ledger", ledger}, {"timeline", tl}, {"phases", ph},
                       {"peak", app.ctl().peak()}}},
             {"frames", frame_stats(app.frames.streaming_ms)},

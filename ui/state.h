@@ -78,6 +78,7 @@ enum class ColorMode : int { Off = 0, Probability = 1, Entropy = 2 };
 
 struct Settings {
     std::string model_dir;
+    std::vector<std::string> recent_models;  // loaded before, newest first (models.h): the list beside the path
     int ctx = 0;  // KV-cache tokens at load; 0: the engine's default (4096, or less if the model says so)
     // sampling; defaults come from the model's generation_config.json until the user edits them
     bool sampling_edited = false;

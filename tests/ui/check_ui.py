@@ -18,6 +18,7 @@ from xvfb import Xvfb  # noqa: E402
 
 APP, MODE, OUT = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(OUT, exist_ok=True)
+MODEL = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "assets", "models", "r1-arith-demo"))
 
 # Under ASan (scripts/test.sh --sanitize address) the window's X11/GLX/Vulkan-WSI stack loads driver
 # modules that it unloads again before exit; two 56-byte blocks they leave show up with an
@@ -243,6 +244,19 @@ def check_clicks():
         fail(f"three clicks on Regenerate (one after a Reload) did not make four branches: {a}")
     if a["done"] != "eos" or "7329" not in a["content"]:
         fail(f"the last regenerated reply did not finish: {a}")
+    # The list beside the model path, opened with the mouse: the model just loaded under "recent", and
+    # a checkpoint in the Hugging Face cache named by its repository.
+    hub = fresh("hub")
+    snap = os.path.join(hub, "models--deepseek-ai--DeepSeek-R1-Distill-Qwen-14B", "snapshots", "1df8507")
+    os.makedirs(snap)
+    for f in os.listdir(MODEL):
+        os.symlink(os.path.join(MODEL, f), os.path.join(snap, f))
+    st = os.path.join(OUT, "clicks-models.json")
+    run(["--data-dir", fresh("data-clicks-models"), "--click", "Models", "--quit-when-done", "--state", st,
+         "--screenshot", os.path.join(OUT, "models.png")], env_extra={"HF_HUB_CACHE": hub})
+    got = [(m["where"], m["label"], m["present"]) for m in json.load(open(st))["model_choices"]]
+    if got != [("recent", os.path.basename(MODEL), True), ("Hugging Face cache", "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B", True)]:
+        fail(f"the model list is not the loaded model then the hub cache's: {got}")
     p = run(["--data-dir", fresh("data-clicks2"), "--click", "Frobnicate"], expect=1)
     if "Frobnicate" not in p.stderr:
         fail("--click with an unknown button is not refused by name")

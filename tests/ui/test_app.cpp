@@ -423,6 +423,9 @@ TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning_AndOneThatDoesReplace
     EXPECT_NE(st.error.find(bad), std::string::npos) << st.error;
     EXPECT_NE(h.app.last_error.find(bad), std::string::npos) << h.app.last_error;
     EXPECT_EQ(h.app.settings.model_dir, kModel);
+    // The list beside the path holds the model that loaded, not the path that was refused.
+    ASSERT_EQ(h.app.settings.recent_models.size(), 1u);
+    EXPECT_TRUE(same_model_dir(h.app.settings.recent_models[0], kModel));
     EXPECT_EQ(h.app.ctl().engine(), before) << "the same model, not a reload";
     ASSERT_TRUE(h.app.send(kQuestion));
     ASSERT_TRUE(h.finish());

@@ -156,8 +156,10 @@ TEST(UiPersist, SettingsRoundTrip) {
     s.reasoning_budget = 64;
     s.system_prompt = "be brief";
     s.color = ColorMode::Entropy;
+    s.recent_models = {"/m/a", "/m/b"};
     ASSERT_TRUE(store.save_settings(s));
     const Settings r = store.load_settings();
+    EXPECT_EQ(r.recent_models, s.recent_models);
     EXPECT_EQ(r.reasoning_budget, 64);
     EXPECT_EQ(r.system_prompt, "be brief");
     EXPECT_EQ(r.color, ColorMode::Entropy);

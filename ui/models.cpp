@@ -1,0 +1,104 @@
+#include "ui/models.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+namespace fs = std::filesystem;
+
+namespace r1vk::ui {
+
+namespace {
+
+// One spelling per directory, for comparing: "./m/", "m" and "/abs/m" are the same folder.
+std::string key_of(const std::string& dir) {
+    std::error_code ec;
+    fs::path p = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+    if (ec) p = fs::path(dir).lexically_normal();
+    std::string s = p.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+}
+
+bool is_model_dir(const fs::path& d) {
+    std::error_code ec;
+    if (!fs::is_regular_file(d / "config.json", ec)) return false;
+    for (const auto& e : fs::directory_iterator(d, ec))
+        if (e.path().extension() == ".safetensors") return true;
+    return false;
+}
+
+// "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B" for a hub snapshot (.../models--ORG--NAME/snapshots/REV),
+// else the folder's name.
+std::string label_of(const fs::path& dir) {
+    const fs::path snaps = dir.parent_path();
+    const std::string repo = snaps.parent_path().filename().string();
+    if (snaps.filename() == "snapshots" && repo.rfind("models--", 0) == 0) {
+        std::string id = repo.substr(8);
+        if (const size_t at = id.find("--"); at != std::string::npos) id.replace(at, 2, "/");
+        return id;
+    }
+    return dir.filename().string();
+}
+
+const char* env(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+}
+
+}  // namespace
+
+bool same_model_dir(const std::string& a, const std::string& b) { return key_of(a) == key_of(b); }
+
+std::vector<std::string> remember_model(std::vector<std::string> recent, const std::string& dir) {
+    if (dir.empty()) return recent;
+    const std::string k = key_of(dir);
+    std::erase_if(recent, [&](const std::string& r) { return key_of(r) == k; });
+    recent.insert(recent.begin(), k);
+    if (recent.size() > kRecentModels) recent.resize(kRecentModels);
+    return recent;
+}
+
+fs::path hf_hub_cache() {
+    if (const char* v = env("HF_HUB_CACHE")) return v;
+    if (const char* v = env("HF_HOME")) return fs::path(v) / "hub";
+    if (const char* v = env("XDG_CACHE_HOME")) return fs::path(v) / "huggingface" / "hub";
+    if (const char* v = env("HOME")) return fs::path(v) / ".cache" / "huggingface" / "hub";
+    return {};
+}
+
+std::vector<ModelChoice> model_choices(const std::vector<std::string>& recent, const std::string& bundled) {
+    std::vector<ModelChoice> out;
+    std::set<std::string> seen;
+    auto add = [&](const std::string& dir, std::string label, const char* where) {
+        if (dir.empty() || !seen.insert(key_of(dir)).second) return;
+        std::error_code ec;
+        const bool present = fs::is_regular_file(fs::path(dir) / "config.json", ec);
+        if (label.empty()) label = label_of(fs::path(key_of(dir)));
+        out.push_back({dir, std::move(label), where, present});
+    };
+    for (const std::string& r : recent) add(r, "", "recent");
+    add(bundled, "", "bundled");
+
+    // models--ORG--NAME/snapshots/REV/: the files are links into blobs/, which is fine to load from.
+    const fs::path hub = hf_hub_cache();
+    std::error_code ec;
+    std::vector<std::pair<std::string, std::string>> found;  // label, dir
+    for (const auto& repo : fs::directory_iterator(hub, ec)) {
+        if (repo.path().filename().string().rfind("models--", 0) != 0) continue;
+        std::vector<fs::path> snaps;
+        std::error_code ec2;
+        for (const auto& s : fs::directory_iterator(repo.path() / "snapshots", ec2))
+            if (is_model_dir(s.path())) snaps.push_back(s.path());
+        std::sort(snaps.begin(), snaps.end());
+        for (const fs::path& s : snaps) {
+            const std::string id = label_of(s);
+            found.emplace_back(snaps.size() > 1 ? id + " @" + s.filename().string().substr(0, 7) : id, s.string());
+        }
+    }
+    std::sort(found.begin(), found.end());
+    for (const auto& [label, dir] : found) add(dir, label, "Hugging Face cache");
+    return out;
+}
+
+}  // namespace r1vk::ui
