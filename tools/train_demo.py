@@ -595,7 +595,7 @@ template.
 
 What the shipped int4 weights write, greedily, for a held-out problem:
 
-    <｜User｜>{rep['example']['prompt']}<｜Assistant｜><think>
+    <｜begin▁of▁sentence｜><｜User｜>{rep['example']['prompt']}<｜Assistant｜><think>
 {example}
 
 ## Model
