@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "loader/model_dir.h"
 #include "cli/info_kernels.h"
 #include "runtime/vram_plan.h"
 
@@ -124,11 +125,12 @@ int cmd_info(const Tokens& t) {
     const long long ctx_arg = a.integer("ctx", 0, 1, 1 << 24);
     if (a.has("kernels")) {
         const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
-        return info_kernels(requested, a.has("model") ? ModelConfig::load(a.str("model")) : synthetic_config(name, 0), name, json);
+        return info_kernels(requested, a.has("model") ? ModelConfig::load(resolve_model_dir(a.str("model"))) : synthetic_config(name, 0),
+                            name, json);
     }
 
     const std::optional<ModelConfig> model_cfg =
-        a.has("model") ? std::optional<ModelConfig>(ModelConfig::load(a.str("model"))) : std::nullopt;
+        a.has("model") ? std::optional<ModelConfig>(ModelConfig::load(resolve_model_dir(a.str("model")))) : std::nullopt;
     std::vector<DeviceInfo> devs;
     std::string device_error;
     try {

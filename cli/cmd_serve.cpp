@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/common.h"
+#include "loader/model_dir.h"
 #include "loader/model_config.h"
 #include "server/access.h"
 #include "server/server.h"
@@ -34,6 +35,10 @@ int cmd_serve(const Tokens& t) {
     if (a.has("alias") && a.str("alias").empty()) fail_usage("r1vk serve: --alias needs a non-empty model id");
     const std::filesystem::path dir = std::filesystem::absolute(o.engine.model_dir).lexically_normal();
     o.dir_name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();  // "m/" too
+    // A repository id from the Hugging Face cache is the model's name, as vLLM names it (the snapshot's
+    // folder is a commit hash).
+    if (const std::string m = a.str("model"); a.has("model") && looks_like_repo_id(m) && !std::filesystem::exists(m))
+        o.dir_name = m.substr(0, m.find('@'));
     o.model_name = a.has("alias") ? a.str("alias") : o.dir_name;
     o.host = a.str("host", "127.0.0.1");
     o.port = int(a.integer("port", 8080, 0, 65535));

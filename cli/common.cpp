@@ -1,5 +1,6 @@
 #include "cli/common.h"
 #include "loader/mapped_file.h"
+#include "loader/model_dir.h"
 #include "loader/tokenizer_utf8.h"
 
 #include <unistd.h>
@@ -17,7 +18,7 @@ namespace r1vk::cli {
 namespace fs = std::filesystem;
 
 fs::path default_model_dir() {
-    if (const char* env = std::getenv("R1VK_MODEL"); env && *env) return env;
+    if (const char* env = std::getenv("R1VK_MODEL"); env && *env) return resolve_model_dir(env);
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     const fs::path rel = fs::path("assets") / "models" / "r1-arith-demo";
@@ -29,7 +30,7 @@ fs::path default_model_dir() {
 }
 
 fs::path model_dir(const Args& a, bool required) {
-    if (a.has("model")) return a.str("model");
+    if (a.has("model")) return resolve_model_dir(a.str("model"));  // a directory, or a repository id in the HF cache
     if (required) fail_usage("-m DIR is required (a Hugging Face model directory)");
     const fs::path d = default_model_dir();
     if (const char* env = std::getenv("R1VK_MODEL"); env && *env) {

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "loader/model_dir.h"
+
 namespace r1vk {
 
 ModelConfig synthetic_config(const std::string& name, int layers) {
@@ -32,9 +34,10 @@ ModelConfig synthetic_config(const std::string& name, int layers) {
     return c;
 }
 
-ModelFiles ModelFiles::open(const std::filesystem::path& dir, bool need_tokenizer) {
+ModelFiles ModelFiles::open(const std::filesystem::path& arg, bool need_tokenizer) {
     const auto t0 = std::chrono::steady_clock::now();
     ModelFiles f;
+    const std::filesystem::path dir = f.dir = resolve_model_dir(arg.string());
     f.cfg = ModelConfig::load(dir);
     f.index = std::make_unique<TensorIndex>(TensorIndex::open(dir));
     f.ckpt = std::make_unique<Qwen2Checkpoint>(Qwen2Checkpoint::bind(*f.index, f.cfg));

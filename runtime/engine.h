@@ -47,7 +47,9 @@ struct ModelFiles {
     std::optional<Tokenizer> tokenizer;
     std::optional<ChatTemplate> chat_template;
     double open_seconds = 0;  // what open() took: part of Engine::load_seconds()
+    std::filesystem::path dir;  // where the files are (a Hugging Face repository id resolved to its snapshot)
 
+    // `dir` may be a repository id in the Hugging Face cache (loader/model_dir.h).
     static ModelFiles open(const std::filesystem::path& dir, bool need_tokenizer);
 };
 

@@ -72,6 +72,10 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             if (!files.tokenizer || !files.chat_template)
                 fail_input(dir.string(), "no tokenizer or chat template: the app needs both");
             opened = true;
+            {
+                std::lock_guard lk(mu_);
+                status_.dir = files.dir.string();  // a repository id typed: the snapshot it names
+            }
             if (closing_.load()) return;
             teardown();
             {
@@ -80,7 +84,7 @@ void Controller::load(const std::filesystem::path& dir, uint32_t ctx) {
             }
             wake_();
             EngineOptions o;
-            o.model_dir = dir;
+            o.model_dir = files.dir;
             o.validation = Context::validation_requested_by_env();
             o.model.ctx = ctx;
             // The app's context setting outlives a model: above this model's positions it is taken as

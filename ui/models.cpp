@@ -1,5 +1,7 @@
 #include "ui/models.h"
 
+#include "loader/model_dir.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <set>
@@ -41,11 +43,6 @@ std::string label_of(const fs::path& dir) {
     return dir.filename().string();
 }
 
-const char* env(const char* name) {
-    const char* v = std::getenv(name);
-    return v && *v ? v : nullptr;
-}
-
 }  // namespace
 
 bool same_model_dir(const std::string& a, const std::string& b) { return key_of(a) == key_of(b); }
@@ -57,14 +54,6 @@ std::vector<std::string> remember_model(std::vector<std::string> recent, const s
     recent.insert(recent.begin(), k);
     if (recent.size() > kRecentModels) recent.resize(kRecentModels);
     return recent;
-}
-
-fs::path hf_hub_cache() {
-    if (const char* v = env("HF_HUB_CACHE")) return v;
-    if (const char* v = env("HF_HOME")) return fs::path(v) / "hub";
-    if (const char* v = env("XDG_CACHE_HOME")) return fs::path(v) / "huggingface" / "hub";
-    if (const char* v = env("HOME")) return fs::path(v) / ".cache" / "huggingface" / "hub";
-    return {};
 }
 
 std::vector<ModelChoice> model_choices(const std::vector<std::string>& recent, const std::string& bundled) {

@@ -25,10 +25,6 @@ bool same_model_dir(const std::string& a, const std::string& b);
 // and "/home/u/m" are one entry.
 std::vector<std::string> remember_model(std::vector<std::string> recent, const std::string& dir);
 
-// Where the Hugging Face hub keeps its downloads: $HF_HUB_CACHE, $HF_HOME/hub,
-// $XDG_CACHE_HOME/huggingface/hub or ~/.cache/huggingface/hub (the first that is set).
-std::filesystem::path hf_hub_cache();
-
 // The list the model bar shows: recent first, then the bundled model, then each snapshot in the hub
 // cache that has a config.json and a *.safetensors file; a directory is listed once, under its first
 // heading. Reads only directory listings (cheap enough for a click).

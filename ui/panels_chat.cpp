@@ -99,7 +99,7 @@ void draw_model_bar(App& app) {
     ImGui::SameLine();
     ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x * 0.45f);
     const ImVec2 box = ImGui::GetCursorScreenPos();
-    const bool enter = ImGui::InputTextWithHint("##model", "model directory (config.json, *.safetensors, tokenizer)",
+    const bool enter = ImGui::InputTextWithHint("##model", "model directory, or a Hugging Face id in its cache (org/name)",
                                                 &app.view.model_dir_edit, ImGuiInputTextFlags_EnterReturnsTrue);
     const bool loading = st.state == LoadState::Loading;
     ImGui::SameLine(0, 2);

@@ -16,8 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def r1vk(*args, stdin=None):
-    p = subprocess.run([R1VK] + list(args), capture_output=True, text=True, input=stdin)
+def r1vk(*args, stdin=None, env=None):
+    p = subprocess.run([R1VK] + list(args), capture_output=True, text=True, input=stdin, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -167,6 +167,31 @@ def main():
     check("info says what --kv-cache q8 would save", rc == 0 and "--kv-cache q8 would save 390.1 MB" in out, out[-800:])
     expect_error("--kv-cache takes f16 or q8 -> exit 1", 1, "--kv-cache", "info", "-m", cfg14, "--kv-cache", "int4")
     expect_error("--kv-cache on chat is checked too", 1, "--kv-cache", "chat", "-m", chat_model, "--kv-cache", "fp8")
+
+    # -m as a Hugging Face repository id, read from the hub cache as `huggingface-cli download` leaves
+    # it (refs/main names the snapshot; the files are links into blobs/). Not there: one line that
+    # says where it looked and what to run.
+    hub = os.path.join(tmp, "hub")
+    repo = os.path.join(hub, "models--acme--Arith-Demo")
+    snap = os.path.join(repo, "snapshots", "0123abc")
+    os.makedirs(snap)
+    os.makedirs(os.path.join(repo, "refs"))
+    with open(os.path.join(repo, "refs", "main"), "w") as f:
+        f.write("0123abc")
+    demo = os.path.join(ROOT, "assets", "models", "r1-arith-demo")
+    for name in os.listdir(demo):
+        os.symlink(os.path.join(demo, name), os.path.join(snap, name))
+    env = dict(os.environ, HF_HUB_CACHE=hub)
+    rc, out, err = r1vk("run", "-m", "acme/Arith-Demo", "-p", "What is 12 + 30?", "--temp", "0", env=env)
+    check("-m acme/Arith-Demo runs the model in the hub cache", rc == 0 and "12 + 30 = 42" in out, f"rc={rc} {err[-300:]}")
+    rc, out, err = r1vk("info", "-m", "acme/Arith-Demo", "--json", env=env)
+    check("info -m with a repository id plans that model",
+          rc == 0 and json.loads(out)["plan"]["layers"] == 4, f"rc={rc} {err[-300:]} {out[-300:]}")
+    rc, _, err = r1vk("run", "-m", "acme/Missing-Model", "-p", "hi", env=env)
+    lines = err.strip().splitlines()
+    check("an id not in the cache: exit 2, one line naming the id, the cache and huggingface-cli download",
+          rc == 2 and len(lines) == 1 and lines[0].startswith("error: acme/Missing-Model: no such directory")
+          and hub in lines[0] and "huggingface-cli download acme/Missing-Model" in lines[0], f"rc={rc} {err!r}")
 
     if failures:
         sys.exit(f"{len(failures)} failed: {failures}")

@@ -448,3 +448,24 @@ TEST(UiApp, AModelThatDoesNotOpenLeavesTheLoadedOneRunning_AndOneThatDoesReplace
     ASSERT_GT(tl.size(), samples);
     EXPECT_EQ(tl[samples].bytes, 0u) << "the unload's sample comes first";
 }
+
+// A repository id typed in the path box loads the snapshot the Hugging Face cache holds for it, and
+// the list beside the path keeps that snapshot under the repository's name.
+TEST(UiApp, ARepositoryIdInThePathBoxLoadsItsSnapshotFromTheHubCache) {
+    Harness h("hub");
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    const fs::path snap = h.dir / "hub" / "models--acme--Arith-Demo" / "snapshots" / "0123abc";
+    fs::create_directories(snap);
+    for (const auto& e : fs::directory_iterator(kModel)) fs::create_symlink(e.path(), snap / e.path().filename());
+    ::setenv("HF_HUB_CACHE", (h.dir / "hub").c_str(), 1);
+    h.app.load_model("acme/Arith-Demo");
+    const bool ok = h.loaded();
+    h.app.refresh_models();
+    ::unsetenv("HF_HUB_CACHE");
+    ASSERT_TRUE(ok) << h.app.ctl().status().error;
+    EXPECT_EQ(h.app.ctl().status().dir, snap.string());
+    EXPECT_EQ(h.app.settings.model_dir, snap.string()) << "the next launch loads this snapshot";
+    ASSERT_FALSE(h.app.view.model_choices.empty());
+    EXPECT_EQ(h.app.view.model_choices[0].label, "acme/Arith-Demo");
+    EXPECT_EQ(h.app.view.model_choices[0].where, "recent");
+}

@@ -9,10 +9,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "loader/model_dir.h"
 #include "ui/models.h"
 
 namespace fs = std::filesystem;
 using namespace r1vk::ui;
+using r1vk::hf_hub_cache;
 
 namespace {
 
