@@ -73,6 +73,8 @@ struct View {
     double status_time = 0;
     // pane rectangles in framebuffer pixels (screenshot checks)
     float reasoning_rect[4] = {0, 0, 0, 0}, answer_rect[4] = {0, 0, 0, 0};
+    float overview_rect[4] = {0, 0, 0, 0};  // the Trace tab's overview strip (the same), and its columns last frame
+    int overview_columns = 0;
     // Where last frame drew the buttons scripted mode can click (--click): x0, y0, x1, y1 in ImGui's
     // display coordinates; absent when the button was not drawn.
     std::map<std::string, std::array<float, 4>> clickable;

@@ -45,5 +45,7 @@ void draw_profile(App& app);  // GPU time of the shown reply per phase and kerne
 
 // Colours shared by the panels.
 unsigned token_color(const App& app, const TokRec& t, float alpha);
+// The colour of an unsureness 0..1 (trace_overview.h): faint green, amber, red; alpha scales it.
+unsigned unsure_color(float unsure, float alpha);
 
 }  // namespace r1vk::ui

@@ -13,13 +13,11 @@
 #include "ui/panels.h"
 #include "ui/text.h"
 #include "ui/theme.h"
+#include "ui/trace_overview.h"
 
 namespace r1vk::ui {
 
 namespace {
-
-// Entropy (nats) at which the colour saturates: a step spread over ~e^2.5 ≈ 12 likely tokens.
-constexpr float kEntropyMax = 2.5f;
 
 // The shown part of a token: what lands in this pane. Control characters become visible marks.
 std::string visible(const std::string& s) {
@@ -93,10 +91,11 @@ Branch* shown_branch(App& app, int* msg_out) {
 
 unsigned token_color(const App& app, const TokRec& t, float alpha) {
     if (!t.has_trace || app.settings.color == ColorMode::Off) return 0;
-    float bad;  // 0 confident .. 1 unsure
-    if (app.settings.color == ColorMode::Probability) bad = 1.0f - std::exp(t.logprob);
-    else bad = std::clamp(t.entropy / kEntropyMax, 0.0f, 1.0f);
-    bad = std::sqrt(std::clamp(bad, 0.0f, 1.0f));  // make the mid range visible
+    return unsure_color(unsureness(t, app.settings.color), alpha);
+}
+
+unsigned unsure_color(float unsure, float alpha) {
+    const float bad = std::sqrt(std::clamp(unsure, 0.0f, 1.0f));  // 0 confident .. 1 unsure; the mid range made visible
     // green (sure) -> amber -> red (unsure), faint for sure tokens so the text stays readable
     const float r = bad < 0.5f ? 0.25f + bad * 1.5f : 1.0f;
     const float g = bad < 0.5f ? 0.75f : 0.75f - (bad - 0.5f) * 1.3f;
@@ -271,13 +270,9 @@ void draw_color_legend(App& app) {
     const float w = ImGui::GetContentRegionAvail().x, h = ImGui::GetTextLineHeight() * 0.8f;
     const int steps = 32;
     for (int i = 0; i < steps; ++i) {
-        TokRec t;
-        t.has_trace = true;
         const float f = float(i) / float(steps - 1);
-        t.logprob = std::log(std::max(1e-6f, 1.0f - f));
-        t.entropy = f * kEntropyMax;
         dl->AddRectFilled(ImVec2(p.x + w * float(i) / steps, p.y), ImVec2(p.x + w * float(i + 1) / steps, p.y + h),
-                          token_color(app, t, 1.0f));
+                          unsure_color(f, 1.0f));
     }
     ImGui::Dummy(ImVec2(w, h));
     if (app.settings.color == ColorMode::Probability) ImGui::TextColored(kDim, "p = 1 (sure)");
@@ -285,6 +280,65 @@ void draw_color_legend(App& app) {
     const char* right = app.settings.color == ColorMode::Probability ? "unsure: p → 0" : "≥ 2.5 nats";
     ImGui::SameLine(ImGui::GetCursorStartPos().x + w - ImGui::CalcTextSize(right).x);
     ImGui::TextColored(kDim, "%s", right);
+}
+
+// The overview strip (trace_overview.h): a bar a column, as red as its least confident token and as
+// tall as the log of its doubt; thinking on a lighter ground than the answer, forced tokens marked below in the accent
+// colour, search matches above. Hover names the column's worst token; a click scrolls the pane to it.
+static void draw_trace_overview(App& app, const Branch& b, int msg, const std::vector<int>& hits) {
+    const ColorMode mode = app.settings.color == ColorMode::Off ? ColorMode::Probability : app.settings.color;
+    ImGui::TextUnformatted("Overview");
+    ImGui::SameLine();
+    int low = 0, forced = 0;
+    for (const TokRec& t : b.tokens) {
+        forced += t.injected;
+        low += !t.injected && t.has_trace && t.logprob < std::log(0.5f);
+    }
+    ImGui::TextColored(kDim, "%d tokens · %d below 50%%%s", int(b.tokens.size()), low,
+                       forced ? (" · " + std::to_string(forced) + " forced").c_str() : "");
+    const float w = ImGui::GetContentRegionAvail().x, h = ImGui::GetFontSize() * 3.0f;
+    const ImVec2 p0 = ImGui::GetCursorScreenPos();
+    ImGui::InvisibleButton("overview", ImVec2(std::max(w, 1.0f), h));
+    const bool hovered = ImGui::IsItemHovered(), clicked = ImGui::IsItemClicked();
+    const float fb = ImGui::GetIO().DisplayFramebufferScale.x;  // as the panes' rects: framebuffer pixels
+    app.view.overview_rect[0] = p0.x * fb, app.view.overview_rect[1] = p0.y * fb, app.view.overview_rect[2] = w * fb,
+    app.view.overview_rect[3] = h * fb;
+    const std::vector<OverviewColumn> cols = overview_columns(b, int(w), mode, hits);
+    app.view.overview_columns = int(cols.size());
+    if (cols.empty()) return;
+    ImDrawList* dl = ImGui::GetWindowDrawList();
+    const float cw = w / float(cols.size());
+    const float mark = std::max(2.0f, h * 0.08f);  // the forced and search marks' height
+    const float top = p0.y + mark + 1, bottom = p0.y + h - mark - 1;
+    const int under = hovered ? std::clamp(int((ImGui::GetIO().MousePos.x - p0.x) / cw), 0, int(cols.size()) - 1) : -1;
+    for (size_t c = 0; c < cols.size(); ++c) {
+        const OverviewColumn& col = cols[c];
+        const float x0 = p0.x + cw * float(c), x1 = x0 + std::max(cw, 1.0f);
+        dl->AddRectFilled(ImVec2(x0, p0.y), ImVec2(x1, p0.y + h),
+                          ImGui::GetColorU32(col.reasoning ? ImVec4(1, 1, 1, 0.06f) : ImVec4(1, 1, 1, 0.02f)));
+        if (col.worst >= 0) {
+            // Log height: 1e-4 and below flat, 1 full. Most steps of a good trace are near certain, and
+            // the difference between 0.1 % and 5 % doubt is what there is to see.
+            const float frac = std::clamp((std::log10(std::max(col.unsure, 1e-6f)) + 4.0f) / 4.0f, 0.0f, 1.0f);
+            const float bar = std::max(1.0f, (bottom - top) * frac);
+            dl->AddRectFilled(ImVec2(x0, bottom - bar), ImVec2(x1, bottom), unsure_color(col.unsure, 3.0f) /* near opaque: the height says how faint */);
+        }
+        if (col.forced) dl->AddRectFilled(ImVec2(x0, bottom + 1), ImVec2(x1, p0.y + h), ImGui::GetColorU32(kAccent));
+        if (col.hit) dl->AddRectFilled(ImVec2(x0, p0.y), ImVec2(x1, top - 1), ImGui::GetColorU32(ImVec4(1.0f, 0.85f, 0.2f, 1)));
+        if (c > 0 && cols[c - 1].reasoning && !col.reasoning)  // where the thinking ends
+            dl->AddLine(ImVec2(x0, p0.y), ImVec2(x0, p0.y + h), ImGui::GetColorU32(kDim), 1.0f);
+        if (int(c) == under) dl->AddRect(ImVec2(x0, p0.y), ImVec2(x1, p0.y + h), ImGui::GetColorU32(kText));
+    }
+    if (under < 0) return;
+    const OverviewColumn& col = cols[size_t(under)];
+    const int tok = col.worst >= 0 ? col.worst : col.first;
+    token_tooltip(b.tokens[size_t(tok)], tok);
+    if (clicked) {
+        app.view.jump_token = tok;
+        app.view.jump_in_reasoning = !b.tokens[size_t(tok)].reasoning_text.empty() || b.tokens[size_t(tok)].answer_text.empty();
+        app.view.follow_reasoning = app.view.follow_answer = false;
+        app.view.sel_msg = msg;
+    }
 }
 
 void draw_trace_tools(App& app) {
@@ -302,10 +356,10 @@ void draw_trace_tools(App& app) {
     else if (ImGui::IsItemEdited())
         app.view.search_hit = 0;
     app.view.search_open = !app.view.search.empty();
+    // Hits as tokens, every match of find_all in reasoning then answer order (the numbering the
+    // token flow uses for the current one): the token a match starts in, or the next one.
+    std::vector<std::pair<int, bool>> hit_tokens;
     if (b && app.view.search_open) {
-        // Hits as tokens, every match of find_all in reasoning then answer order (the numbering the
-        // token flow uses for the current one): the token a match starts in, or the next one.
-        std::vector<std::pair<int, bool>> hit_tokens;
         for (int pass = 0; pass < 2; ++pass) {
             const bool r = pass == 0;
             const auto& hits = r ? search_hits(app, *b).reasoning : search_hits(app, *b).answer;
@@ -344,6 +398,10 @@ void draw_trace_tools(App& app) {
         ImGui::TextColored(kDim, "No reply yet.");
         return;
     }
+    std::vector<int> hits;
+    for (const auto& [tok, r] : hit_tokens) hits.push_back(tok);
+    draw_trace_overview(app, *b, msg, hits);
+    ImGui::Separator();
     // Forks: the least confident sampled tokens, where the reply could most easily have gone elsewhere.
     ImGui::TextUnformatted("Forks");
     ImGui::SameLine();

@@ -250,6 +250,7 @@ int Script::finish(App& app, const VkWindow& win) {
                           {"branches", m.branches.size()},
                           {"current", m.current},
                           {"reply_ids", b ? b->reply_ids : std::vector<int32_t>{}},
+                          {"tokens", b ? b->tokens.size() : 0},
                           {"tokens_with_trace", b ? std::count_if(b->tokens.begin(), b->tokens.end(),
                                                                   [](const TokRec& t) { return t.has_trace; })
                                                   : 0}};
@@ -311,6 +312,9 @@ int Script::finish(App& app, const VkWindow& win) {
             {"startup", {{"first_frame_s", app.frames.first_frame_s}, {"first_frame_since_exec_s", app.frames.first_frame_since_exec_s},
                          {"window_s", app.window_s}, {"fonts_s", app.fonts_s}, {"load_s", st.finished - st.started}}},
             {"panes", {{"reasoning", {r[0], r[1], r[2], r[3]}}, {"answer", {a[0], a[1], a[2], a[3]}}}},
+            {"overview", {{"rect", {app.view.overview_rect[0], app.view.overview_rect[1], app.view.overview_rect[2],
+                                    app.view.overview_rect[3]}},
+                          {"columns", app.view.overview_columns}}},
             {"conversations", convs},
             {"load", {{"state", int(st.state)}, {"error", st.error}}},
             {"error", error_},

@@ -164,6 +164,13 @@ def check_answer():
         # one short answer line ("4738 + 2591 = 7329") is ~600 stroke pixels; an empty pane has none
         if bright < 150 or colours < 8:
             fail(f"the {pane} pane holds no visible text")
+    # The Trace tab's overview strip: a column a token (the strip is wider than this reply), drawn.
+    n_tokens = a["tokens"]
+    if s["overview"]["columns"] != n_tokens:
+        fail(f"the overview has {s['overview']['columns']} columns for {n_tokens} tokens")
+    _, colours = region_stats(png, s["overview"]["rect"])
+    if colours < 6:
+        fail(f"the overview strip shows no bars ({colours} colours)")
     print("frames while streaming:", s["frames"], "first frame after", s["startup"]["first_frame_s"], "s")
     exports = os.path.join(OUT, "data-answer", "exports")
     r = json.load(open(os.path.join(exports, "last-reply.json")))
