@@ -44,9 +44,24 @@ App::App(Store store, std::function<void()> wake)
     if (keep_file) keep_settings = true;  // an unreadable settings.json that could not be kept aside stays as it is
     convs = store_.load_all(&load_problems);
     cur = convs.empty() ? -1 : int(convs.size()) - 1;
+    view.prompt = draft_saved_ = store_.load_draft();
 }
 
-App::~App() { flush_settings(); }
+App::~App() {
+    flush_settings();
+    flush_draft();
+}
+
+void App::flush_draft() {
+    if (view.prompt == draft_saved_) return;
+    try {  // also runs in ~App: nothing may escape
+        if (!store_.save_draft(view.prompt)) note("could not save the unsent question");
+    } catch (const std::exception& e) {
+        note(std::string("could not save the unsent question: ") + e.what());
+    }
+    draft_saved_ = view.prompt;  // tried once: not again every frame
+    draft_saved_at_ = now();
+}
 
 double App::now() const {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -436,6 +451,7 @@ bool App::update() {
     }
     if (st.state == LoadState::Loading) changed = true;
     if (settings_dirty_ && now() - settings_saved_ > 1.0) flush_settings();
+    if (view.prompt != draft_saved_ && now() - draft_saved_at_ > 1.0) flush_draft();
     for (TaggedEvent& t : ctl_.take_events()) {
         apply(t.gen, t.event);
         changed = true;

@@ -123,6 +123,7 @@ public:
     void save_settings();   // marks them for writing (update() writes at most once a second)
     bool settings_pending() const { return settings_dirty_ && !keep_settings; }  // marked, not yet written
     void flush_settings();
+    void flush_draft();  // the prompt box's text to disk now, if it changed (update() does it once a second)
     void note(const std::string& s);
 
     // Shows branch `idx` of reply `msg` in the current conversation, and saves which one it is.
@@ -179,6 +180,8 @@ private:
     double reply_started_ = 0;
     bool settings_dirty_ = false;
     double settings_saved_ = -10;
+    std::string draft_saved_;  // the prompt box's text as last written (Store::save_draft)
+    double draft_saved_at_ = -10;
     std::vector<std::function<void(App&)>> posted_;
 };
 

@@ -1,5 +1,6 @@
 #include "ui/persist.h"
 #include "ui/models.h"
+#include "ui/text.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -366,6 +368,22 @@ Settings Store::load_settings(std::vector<std::string>* problems, bool* keep_fil
 }
 
 bool Store::save_settings(const Settings& s) const { return write_atomic(config_ / "settings.json", dump_json(to_json(s))); }
+
+std::string Store::load_draft() const {
+    std::ifstream f(data_ / "draft.txt", std::ios::binary);
+    if (!f) return {};
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    return utf8_head(text, text.size());  // the box and the JSON it is sent in want well-formed UTF-8
+}
+
+bool Store::save_draft(const std::string& text) const {
+    if (text.empty()) {
+        std::error_code ec;
+        fs::remove(data_ / "draft.txt", ec);
+        return !ec;
+    }
+    return write_atomic(data_ / "draft.txt", text);
+}
 
 std::string Store::new_id() const {
     const auto now = std::chrono::system_clock::now().time_since_epoch();

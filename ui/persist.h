@@ -48,6 +48,10 @@ public:
     // `keep_file` is set when the file could neither be read nor copied aside: it must not be overwritten.
     Settings load_settings(std::vector<std::string>* problems = nullptr, bool* keep_file = nullptr) const;
     bool save_settings(const Settings& s) const;
+    // What is typed in the prompt box and not sent yet (draft.txt beside the conversations): a closed
+    // window or a crash does not lose a long question. Saving an empty draft removes the file.
+    std::string load_draft() const;
+    bool save_draft(const std::string& text) const;
     std::string new_id() const;
 
 private:

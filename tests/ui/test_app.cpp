@@ -469,3 +469,22 @@ TEST(UiApp, ARepositoryIdInThePathBoxLoadsItsSnapshotFromTheHubCache) {
     EXPECT_EQ(h.app.view.model_choices[0].label, "acme/Arith-Demo");
     EXPECT_EQ(h.app.view.model_choices[0].where, "recent");
 }
+
+// A question typed and not sent is not lost when the window closes: the next launch has it in the box;
+// once sent, it is not offered again.
+TEST(UiApp, AnUnsentQuestionOutlivesTheWindow) {
+    const fs::path d = temp_dir("draft");
+    {
+        App app(Store(d, d / "config"), [] {});
+        app.view.prompt = "What is 4738 +";
+    }
+    {
+        App app(Store(d, d / "config"), [] {});
+        EXPECT_EQ(app.view.prompt, "What is 4738 +");
+        app.view.prompt.clear();  // as the prompt box does once it has sent
+    }
+    App app(Store(d, d / "config"), [] {});
+    EXPECT_EQ(app.view.prompt, "");
+    EXPECT_FALSE(fs::exists(d / "draft.txt"));
+    fs::remove_all(d);
+}

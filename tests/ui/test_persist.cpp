@@ -166,6 +166,20 @@ TEST(UiPersist, SettingsRoundTrip) {
     fs::remove_all(d);
 }
 
+// The unsent question: kept as typed (bytes that are not UTF-8 as U+FFFD, as the box needs), and an
+// empty one leaves no file behind.
+TEST(UiPersist, DraftRoundTripsAndAnEmptyOneRemovesTheFile) {
+    const fs::path d = temp_dir("draft");
+    Store store(d, d / "config");
+    EXPECT_EQ(store.load_draft(), "");
+    ASSERT_TRUE(store.save_draft("Prove that\nthere are infinitely many primes \xff"));
+    EXPECT_EQ(store.load_draft(), "Prove that\nthere are infinitely many primes \xEF\xBF\xBD");
+    ASSERT_TRUE(store.save_draft(""));
+    EXPECT_FALSE(fs::exists(d / "draft.txt"));
+    EXPECT_EQ(store.load_draft(), "");
+    fs::remove_all(d);
+}
+
 // One quoted number reset every setting, silently, and the app wrote the defaults over the file at
 // start: the system prompt was gone. Now a wrong-typed value costs only itself, and says so.
 TEST(UiPersist, ABadSettingCostsOnlyItselfAndIsNamed) {
