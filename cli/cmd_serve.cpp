@@ -1,5 +1,6 @@
 // r1vk serve: the OpenAI-compatible HTTP server (server/), with llama-server's option spellings.
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/common.h"
 #include "loader/model_dir.h"
@@ -37,8 +38,11 @@ int cmd_serve(const Tokens& t) {
     o.dir_name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();  // "m/" too
     // A repository id from the Hugging Face cache is the model's name, as vLLM names it (the snapshot's
     // folder is a commit hash).
-    if (const std::string m = a.str("model"); a.has("model") && looks_like_repo_id(m) && !std::filesystem::exists(m))
-        o.dir_name = m.substr(0, m.find('@'));
+    const char* env = std::getenv("R1VK_MODEL");
+    const std::string given = a.has("model") ? a.str("model") : env && *env ? env : "";
+    if (std::error_code ec; looks_like_repo_id(given) && o.engine.model_dir != std::filesystem::path(given) &&
+                            !std::filesystem::exists(given, ec))
+        o.dir_name = given.substr(0, given.find('@'));
     o.model_name = a.has("alias") ? a.str("alias") : o.dir_name;
     o.host = a.str("host", "127.0.0.1");
     o.port = int(a.integer("port", 8080, 0, 65535));

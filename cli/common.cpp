@@ -18,7 +18,13 @@ namespace r1vk::cli {
 namespace fs = std::filesystem;
 
 fs::path default_model_dir() {
-    if (const char* env = std::getenv("R1VK_MODEL"); env && *env) return resolve_model_dir(env);
+    if (const char* env = std::getenv("R1VK_MODEL"); env && *env) {
+        try {
+            return resolve_model_dir(env);
+        } catch (const Error& e) {  // say where the id came from: the user may have forgotten it is set
+            throw Error(ErrorKind::BadInput, std::string("R1VK_MODEL=") + e.what() + " (or unset R1VK_MODEL for the bundled demo model)");
+        }
+    }
     std::error_code ec;
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     const fs::path rel = fs::path("assets") / "models" / "r1-arith-demo";

@@ -75,26 +75,41 @@ void on_suspend(int) {
 void install_suspend() { handle_signal(SIGTSTP, on_suspend, /*restart=*/true); }
 
 // SIGQUIT, SIGABRT and the faults: the process dies as it would have (a core, a sanitizer's report),
-// but not with the shell's terminal left without echo. The handler it replaced is put back first: a
-// signal that was sent is raised again (delivered to that handler when this one returns), and a fault
-// returns to the instruction, which faults again into it with its own address.
+// but not with the shell's terminal left without echo. The handler it replaced is put back first.
+// SIGQUIT and SIGABRT are raised again (delivered to that handler when this one returns); so is a
+// fault signal that was sent (kill: si_code <= 0). A real fault returns to the instruction, which
+// faults again into that handler with its own address. On the alternate stack, so a stack overflow
+// still reaches it (and a sanitizer's handler after it reports the overflow).
 constexpr int kFatal[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL};
 struct sigaction g_fatal_before[std::size(kFatal)];
+alignas(16) char g_alt_stack[64 * 1024];
 
 void on_fatal(int sig, siginfo_t* info, void*) {
     if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
     if (g_reading.load()) say_to(g_tty_fd, "\x1b[?2004l");
     for (size_t i = 0; i < std::size(kFatal); ++i)
         if (kFatal[i] == sig) sigaction(sig, &g_fatal_before[i], nullptr);
-    if (!info || info->si_code <= 0) raise(sig);  // sent (kill, raise, abort), not a fault
+    // Ctrl-\ while a reply streams comes from the terminal as SI_KERNEL (> 0): not a fault either.
+    const bool fault = sig != SIGQUIT && sig != SIGABRT && info && info->si_code > 0;
+    if (!fault) raise(sig);
 }
 
 void install_fatal() {
+    static bool installed = false;  // a second call would take on_fatal itself as the handler before
+    if (installed) return;
+    installed = true;
+    stack_t now{};
+    if (sigaltstack(nullptr, &now) == 0 && (now.ss_flags & SS_DISABLE)) {
+        stack_t ss{};
+        ss.ss_sp = g_alt_stack;
+        ss.ss_size = sizeof g_alt_stack;
+        sigaltstack(&ss, nullptr);
+    }
     for (size_t i = 0; i < std::size(kFatal); ++i) {
         struct sigaction sa {};
         sa.sa_sigaction = on_fatal;
         sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_SIGINFO;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigaction(kFatal[i], &sa, &g_fatal_before[i]);
     }
 }

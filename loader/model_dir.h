@@ -16,10 +16,14 @@ std::filesystem::path hf_hub_cache();
 // or "/" (so "./org/name" and "/abs/org" are always paths).
 bool looks_like_repo_id(const std::string& s);
 
-// `arg` itself when it exists (or is not a repository id: the caller's checks then name it); else the
-// snapshot the hub cache holds for it: refs/REVISION (default "main") names the commit, or, without
-// refs, the one snapshot there (the newest of several). Throws Error(BadInput) naming `arg` and the
-// cache when a repository id is not in the cache.
+// config.json and at least one *.safetensors file: a whole download, as far as a listing can tell.
+bool looks_like_model_dir(const std::filesystem::path& dir);
+
+// `arg` itself when it exists, is not a repository id, or its first part is a folder here (a path with
+// a typo: the caller's checks then name it); else the snapshot the hub cache holds for it: the commit
+// refs/REVISION (default "main") names, or, without refs, the newest whole snapshot. Throws
+// Error(BadInput) naming `arg` and the cache when the id is not there, or when its ref names a
+// commit with no snapshot.
 std::filesystem::path resolve_model_dir(const std::string& arg);
 
 }  // namespace r1vk

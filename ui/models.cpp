@@ -12,22 +12,14 @@ namespace r1vk::ui {
 
 namespace {
 
-// One spelling per directory, for comparing: "./m/", "m" and "/abs/m" are the same folder.
+// One spelling per directory, for comparing and keeping: "./m/", "m" and "/abs/m" are the same
+// folder. Links are kept as they are: a "current" link re-pointed later is followed at the next load.
 std::string key_of(const std::string& dir) {
     std::error_code ec;
-    fs::path p = fs::weakly_canonical(fs::absolute(dir, ec), ec);
-    if (ec) p = fs::path(dir).lexically_normal();
-    std::string s = p.string();
+    std::string s = fs::absolute(dir, ec).lexically_normal().string();
+    if (ec) s = fs::path(dir).lexically_normal().string();
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     return s;
-}
-
-bool is_model_dir(const fs::path& d) {
-    std::error_code ec;
-    if (!fs::is_regular_file(d / "config.json", ec)) return false;
-    for (const auto& e : fs::directory_iterator(d, ec))
-        if (e.path().extension() == ".safetensors") return true;
-    return false;
 }
 
 // "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B" for a hub snapshot (.../models--ORG--NAME/snapshots/REV),
@@ -48,12 +40,26 @@ std::string label_of(const fs::path& dir) {
 bool same_model_dir(const std::string& a, const std::string& b) { return key_of(a) == key_of(b); }
 
 std::vector<std::string> remember_model(std::vector<std::string> recent, const std::string& dir) {
-    if (dir.empty()) return recent;
-    const std::string k = key_of(dir);
-    std::erase_if(recent, [&](const std::string& r) { return key_of(r) == k; });
-    recent.insert(recent.begin(), k);
-    if (recent.size() > kRecentModels) recent.resize(kRecentModels);
-    return recent;
+    if (!dir.empty()) recent.insert(recent.begin(), dir);
+    return tidy_recent(std::move(recent));
+}
+
+std::vector<std::string> tidy_recent(const std::vector<std::string>& recent) {
+    std::vector<std::string> out;
+    for (const std::string& r : recent) {
+        if (r.empty()) continue;
+        const std::string k = key_of(r);
+        if (std::find(out.begin(), out.end(), k) == out.end()) out.push_back(k);
+        if (out.size() == kRecentModels) break;
+    }
+    return out;
+}
+
+std::vector<std::string> forget_model(const std::vector<std::string>& recent, const std::string& dir) {
+    std::vector<std::string> out;
+    for (const std::string& r : recent)
+        if (!same_model_dir(r, dir)) out.push_back(r);
+    return out;
 }
 
 std::vector<ModelChoice> model_choices(const std::vector<std::string>& recent, const std::string& bundled) {
@@ -78,7 +84,7 @@ std::vector<ModelChoice> model_choices(const std::vector<std::string>& recent, c
         std::vector<fs::path> snaps;
         std::error_code ec2;
         for (const auto& s : fs::directory_iterator(repo.path() / "snapshots", ec2))
-            if (is_model_dir(s.path())) snaps.push_back(s.path());
+            if (looks_like_model_dir(s.path())) snaps.push_back(s.path());
         std::sort(snaps.begin(), snaps.end());
         for (const fs::path& s : snaps) {
             const std::string id = label_of(s);

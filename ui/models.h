@@ -18,12 +18,18 @@ struct ModelChoice {
 
 constexpr size_t kRecentModels = 8;
 
-// Whether two spellings name one directory ("./m/", "m", "/abs/m", a link to it).
+// Whether two spellings name one directory ("./m/", "m", "/abs/m"; a link is its own entry, so a
+// "current" link re-pointed later is followed).
 bool same_model_dir(const std::string& a, const std::string& b);
 
 // `recent` with `dir` moved (or put) first, at most kRecentModels; `dir` made absolute, so "./m"
 // and "/home/u/m" are one entry.
 std::vector<std::string> remember_model(std::vector<std::string> recent, const std::string& dir);
+// The same list made absolute, without empty or repeated entries, at most kRecentModels (a hand-edited
+// settings.json).
+std::vector<std::string> tidy_recent(const std::vector<std::string>& recent);
+// `recent` without `dir`, however it is spelt there.
+std::vector<std::string> forget_model(const std::vector<std::string>& recent, const std::string& dir);
 
 // The list the model bar shows: recent first, then the bundled model, then each snapshot in the hub
 // cache that has a config.json and a *.safetensors file; a directory is listed once, under its first

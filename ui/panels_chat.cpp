@@ -73,7 +73,7 @@ void draw_model_list(App& app, bool busy, ImVec2 below) {
         if (m.where == "recent" && ImGui::BeginPopupContextItem("recent")) {
             if (ImGui::MenuItem("Remove from this list"))
                 app.post([dir = m.dir](App& a) {
-                    std::erase(a.settings.recent_models, dir);
+                    a.settings.recent_models = forget_model(a.settings.recent_models, dir);
                     a.save_settings();
                     a.refresh_models();
                     a.view.open_models = true;

@@ -271,8 +271,7 @@ json to_json(const Settings& s) {
 Settings settings_from_json(const json& j, std::vector<std::string>* bad) {
     Settings s, d;
     s.model_dir = field(j, "model_dir", d.model_dir, bad);
-    s.recent_models = field(j, "recent_models", d.recent_models, bad);
-    if (s.recent_models.size() > kRecentModels) s.recent_models.resize(kRecentModels);
+    s.recent_models = tidy_recent(field(j, "recent_models", d.recent_models, bad));
     s.ctx = field(j, "ctx", d.ctx, bad);
     s.sampling_edited = field(j, "sampling_edited", false, bad);
     s.temperature = field(j, "temperature", d.temperature, bad);

@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import pty
+import resource
 import select
 import shutil
 import signal
@@ -34,6 +35,7 @@ class Terminal:
     def __init__(self, argv, env, cwd=None):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # the SIGQUIT checks leave no core files
             if cwd:
                 os.chdir(cwd)
             os.execve(argv[0], argv, env)
@@ -83,7 +85,10 @@ class Terminal:
         end = time.time() + timeout
         while time.time() < end and self._pump(0.2):
             pass
-        _, status = os.waitpid(self.pid, 0)
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if pid == 0:  # still running after the timeout: a failed check, not a hung test
+            os.kill(self.pid, signal.SIGKILL)
+            _, status = os.waitpid(self.pid, 0)
         return os.waitstatus_to_exitcode(status), self.seen.decode(errors="replace")
 
 
@@ -251,6 +256,15 @@ def main():
     rc, seen = t.wait()
     check("SIGQUIT at the prompt kills the chat as SIGQUIT does, the terminal restored",
           rc == -signal.SIGQUIT and after[3] & cooked == cooked, f"rc={rc} lflag {after[3]:#x}")
+    # Ctrl-\ typed while a reply streams: the terminal's SIGQUIT (SI_KERNEL, not a fault), so the first
+    # press quits, as without r1vk's handler.
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=quit_))
+    t.read_until("> ")
+    t.send("What is 95123 + 48795?\r")
+    t.read_until("reasoning")
+    os.write(t.fd, b"\x1c")
+    rc, seen = t.wait()
+    check("Ctrl-\\ typed while a reply streams quits at the first press", rc == -signal.SIGQUIT, f"rc={rc} {seen[-200:]!r}")
 
     # 6. Two chats at once keep two copies and both questions in the history.
     both = os.path.join(tmp, "both")

@@ -100,7 +100,15 @@ TEST(UiModels, ChoicesAreRecentThenBundledThenTheHubCachesModels) {
     fs::remove_all(d);
 }
 
+TEST(UiModels, ASettingsFilesListIsTidiedAndRemovingOneRemovesEverySpelling) {
+    const std::vector<std::string> hand = {"/m/copy", "", "/m/copy/", "/m/./other", "/m/copy"};
+    EXPECT_EQ(tidy_recent(hand), (std::vector<std::string>{"/m/copy", "/m/other"}));
+    EXPECT_EQ(forget_model({"/m/copy", "/m/other/"}, "/m/other"), (std::vector<std::string>{"/m/copy"}));
+}
+
 TEST(UiModels, HubCacheFollowsTheHuggingFaceVariables) {
+    const char* home = std::getenv("HOME");
+    const std::string saved_home = home ? home : "";
     for (const char* v : {"HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"}) ::unsetenv(v);
     ::setenv("HOME", "/home/u", 1);
     EXPECT_EQ(hf_hub_cache(), fs::path("/home/u/.cache/huggingface/hub"));
@@ -111,4 +119,6 @@ TEST(UiModels, HubCacheFollowsTheHuggingFaceVariables) {
     ::setenv("HF_HUB_CACHE", "/cache", 1);
     EXPECT_EQ(hf_hub_cache(), fs::path("/cache"));
     for (const char* v : {"HF_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"}) ::unsetenv(v);
+    if (home) ::setenv("HOME", saved_home.c_str(), 1);
+    else ::unsetenv("HOME");
 }

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -101,4 +102,42 @@ TEST(ModelDir, AnIdNotInTheCacheSaysWhereItLookedAndWhatToRun) {
     EXPECT_EQ(e, "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B: no such directory, and not in the Hugging Face cache (" +
                      hub.root.string() + "); r1vk reads local files only: `huggingface-cli download "
                      "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B` first");
+}
+
+// A ref naming a commit that has no snapshot (a download cut short) is said, not quietly swapped for
+// another revision that happens to be there.
+TEST(ModelDir, ARefWithoutItsSnapshotIsAnErrorNotAnotherRevision) {
+    Hub hub;
+    hub.snapshot("models--acme--A", "old111");
+    hub.ref("models--acme--A", "main", "new222");
+    const std::string e = error_of("acme/A");
+    EXPECT_NE(e.find("refs/main names commit new222, which has no snapshot there"), std::string::npos) << e;
+}
+
+// Without refs the newest whole snapshot (config.json and weights), as the app's model list offers it;
+// a pull request's ref resolves like any other; "." and ".." are not revisions.
+TEST(ModelDir, WithoutRefsTheNewestWholeSnapshotAndPullRequestRefs) {
+    Hub hub;
+    const fs::path whole = hub.snapshot("models--acme--C", "good");
+    std::ofstream(whole / "model.safetensors") << "x";
+    const fs::path partial = hub.snapshot("models--acme--C", "partial");
+    fs::last_write_time(partial, fs::last_write_time(whole) + std::chrono::hours(1));
+    EXPECT_EQ(resolve_model_dir("acme/C"), whole);
+    const fs::path pr = hub.snapshot("models--acme--C", "prcommit");
+    // huggingface_hub keeps refs/REVISION, so a pull request's is refs/refs/pr/N.
+    fs::create_directories(hub.root / "models--acme--C" / "refs" / "refs" / "pr");
+    std::ofstream(hub.root / "models--acme--C" / "refs" / "refs" / "pr" / "1") << "prcommit";
+    EXPECT_EQ(resolve_model_dir("acme/C@refs/pr/1"), pr);
+    EXPECT_FALSE(looks_like_repo_id("acme/C@.."));
+    EXPECT_FALSE(looks_like_repo_id("acme/C@."));
+}
+
+// "models/r1-arith-dmeo" beside a models/ folder is a typo in a path: no download advice.
+TEST(ModelDir, ATypoInAPathIsNotTakenForARepository) {
+    Hub hub;
+    const fs::path cwd = fs::current_path();
+    fs::current_path(hub.root);
+    fs::create_directories("models");
+    EXPECT_EQ(resolve_model_dir("models/r1-arith-dmeo"), fs::path("models/r1-arith-dmeo"));
+    fs::current_path(cwd);
 }
