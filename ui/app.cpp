@@ -52,6 +52,17 @@ App::~App() {
     flush_draft();
 }
 
+int App::draft_tokens() {
+    const Engine* e = ctl_.engine();
+    const Tokenizer* tok = e ? e->tokenizer() : nullptr;
+    if (!tok) return -1;
+    if (draft_counted_by_ != e || draft_counted_ != view.prompt) {
+        draft_counted_ = view.prompt, draft_counted_by_ = e;
+        draft_tokens_ = int(tok->encode(view.prompt).size());
+    }
+    return draft_tokens_;
+}
+
 void App::flush_draft() {
     if (view.prompt == draft_saved_) return;
     try {  // also runs in ~App: nothing may escape

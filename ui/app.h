@@ -123,7 +123,8 @@ public:
     void save_settings();   // marks them for writing (update() writes at most once a second)
     bool settings_pending() const { return settings_dirty_ && !keep_settings; }  // marked, not yet written
     void flush_settings();
-    void flush_draft();  // the prompt box's text to disk now, if it changed (update() does it once a second)
+    void flush_draft();
+    int draft_tokens();  // view.prompt's length in the loaded model's tokens (-1: no tokenizer); cached per text  // the prompt box's text to disk now, if it changed (update() does it once a second)
     void note(const std::string& s);
 
     // Shows branch `idx` of reply `msg` in the current conversation, and saves which one it is.
@@ -180,6 +181,9 @@ private:
     double reply_started_ = 0;
     bool settings_dirty_ = false;
     double settings_saved_ = -10;
+    std::string draft_counted_;  // the text draft_tokens_ counts, and the engine it was counted with
+    const void* draft_counted_by_ = nullptr;
+    int draft_tokens_ = -1;
     std::string draft_saved_;  // the prompt box's text as last written (Store::save_draft)
     double draft_saved_at_ = -10;
     std::vector<std::function<void(App&)>> posted_;

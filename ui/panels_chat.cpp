@@ -424,7 +424,19 @@ void draw_prompt(App& app) {
         click = ImGui::Button("Send", ImVec2(bw, 0));
         ImGui::EndDisabled();
     }
-    ImGui::TextColored(kDim, "Ctrl+Enter");
+    // What the question costs in tokens, as the box holds it (the template adds a few); red when it
+    // alone would not fit the context.
+    Engine* e = app.ctl().engine();
+    const int n = e ? app.draft_tokens() : -1;
+    if (n > 0) {
+        const bool over = n >= int(e->model().capacity());
+        ImGui::TextColored(over ? kErr : kDim, "%d token%s", n, n == 1 ? "" : "s");
+        if (ImGui::IsItemHovered())
+            ImGui::SetTooltip(over ? "longer than the context (%u tokens): it cannot be sent whole" : "the question's length; the context holds %u",
+                              e->model().capacity());
+    } else {
+        ImGui::TextColored(kDim, "Ctrl+Enter");
+    }
     ImGui::EndGroup();
     if (sent && busy) app.note("a reply is still being generated: Esc stops it, then Ctrl+Enter sends");
     else if ((sent || click) && app.send(app.view.prompt)) {

@@ -488,3 +488,19 @@ TEST(UiApp, AnUnsentQuestionOutlivesTheWindow) {
     EXPECT_FALSE(fs::exists(d / "draft.txt"));
     fs::remove_all(d);
 }
+
+// The count under Send follows the box: the question's tokens in the loaded model's tokenizer,
+// counted again when the text changes, none without a model.
+TEST(UiApp, TheDraftIsCountedInTheModelsTokens) {
+    Harness h("draft-count");
+    EXPECT_EQ(h.app.draft_tokens(), -1) << "no model yet";
+    ASSERT_TRUE(h.loaded()) << h.app.ctl().status().error;
+    const Tokenizer& tok = *h.app.ctl().engine()->tokenizer();
+    h.app.view.prompt = "What is 4738 + 2591?";
+    EXPECT_EQ(h.app.draft_tokens(), int(tok.encode(h.app.view.prompt).size()));
+    EXPECT_GT(h.app.draft_tokens(), 3);
+    h.app.view.prompt += " And 12 - 30?";
+    EXPECT_EQ(h.app.draft_tokens(), int(tok.encode(h.app.view.prompt).size())) << "counted again after an edit";
+    h.app.view.prompt.clear();
+    EXPECT_EQ(h.app.draft_tokens(), 0);
+}
