@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -285,6 +286,8 @@ const char* kChatHelp =
     "  /new         start a new conversation (asks first when the current one is kept nowhere)\n"
     "  /save FILE   save the conversation as JSON messages (r1vk prompt --messages reads it)\n"
     "  /load FILE   continue a saved conversation\n"
+    "  /retry       answer the last question again (the next seed; the last reply is dropped)\n"
+    "  /budget N    think at most N tokens from now on (0: answer at once; off: no limit)\n"
     "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C on an empty line)\n"
     "  Ctrl-C during a reply stops it; the chat goes on. On a line with text it clears the line.\n"
     "  At a terminal: a line ending in \\ goes on on the next one; \"\"\" opens a block that a line holding\n"
@@ -458,7 +461,8 @@ int cmd_chat(const Tokens& t) {
             if (input.interrupted()) std::fputs("\n", stderr), last_error = 130;  // as Ctrl-C anywhere else
             break;
         }
-        const std::string& line = in->text;
+        std::string line = in->text;
+        std::vector<ChatMessage> retried;  // /retry: the turn it asks again, put back if the new one fails
         if (line.find_first_not_of(" \t\n") == std::string::npos) continue;  // nothing to ask
         if (line[0] == '/' && !in->literal) {
             const std::string cmd = line.substr(0, line.find_first_of(" \t"));
@@ -467,7 +471,27 @@ int cmd_chat(const Tokens& t) {
             arg.erase(arg.find_last_not_of(" \t") + 1);
             try {
                 if (cmd == "/exit" || cmd == "/quit") break;
-                if (cmd == "/help") {
+                if (cmd == "/retry") {
+                    // Another draw of the last answer: the question goes again, after the turns before it.
+                    if (conv.size() < 2 || conv.back().role != "assistant" || conv[conv.size() - 2].role != "user")
+                        fail_usage("/retry: no answered question to ask again");
+                    line = conv[conv.size() - 2].content;
+                    retried.assign(conv.end() - 2, conv.end());
+                    conv.resize(conv.size() - 2);
+                    std::fputs("[asking again]\n", stderr);
+                } else if (cmd == "/budget") {
+                    if (arg == "off") {
+                        gp.reasoning_budget = -1;
+                    } else {
+                        char* end = nullptr;
+                        const long n = std::strtol(arg.c_str(), &end, 10);
+                        if (arg.empty() || *end || n < 0 || n > (1 << 24))
+                            fail_usage("/budget takes a number of thinking tokens (0 answers at once) or off, got '" + arg + "'");
+                        gp.reasoning_budget = int(n);
+                    }
+                    std::fprintf(stderr, gp.reasoning_budget < 0 ? "[thinking: no limit]\n" : "[thinking: at most %d tokens]\n",
+                                 gp.reasoning_budget);
+                } else if (cmd == "/help") {
                     std::fputs(kChatHelp, stderr);
                 } else if (cmd == "/new") {
                     if (may_replace("start a new conversation? the current one is not saved")) {
@@ -498,8 +522,9 @@ int cmd_chat(const Tokens& t) {
                 }
             } catch (const std::exception& e) {
                 print_error(e.what());
+                continue;
             }
-            continue;
+            if (cmd != "/retry") continue;  // /retry goes on to ask its question
         }
         // Anything that fails from here on (a template's raise_exception, a question too long, a reload
         // that cannot find the model) fails this turn only: the conversation so far is kept.
@@ -529,6 +554,7 @@ int cmd_chat(const Tokens& t) {
             if (r == DoneReason::Error) {
                 last_error = print.error_code();
                 conv.pop_back(), asked = false;  // the turn did not happen; the user's line is still on screen to retry
+                conv.insert(conv.end(), retried.begin(), retried.end());  // a failed /retry keeps the answer it had
                 if (engine.ctx().lost()) {
                     std::fprintf(stderr, "r1vk: the GPU device was lost; reloading the model (the conversation is kept)\n");
                     reload();
@@ -545,6 +571,7 @@ int cmd_chat(const Tokens& t) {
             last_error = err ? err->exit_code() : 3;
             print_error(e.what());
             if (asked) conv.pop_back();
+            conv.insert(conv.end(), retried.begin(), retried.end());
             if (!engine_owner || !session_owner) std::fputs("[no model is loaded: /save keeps the conversation; the next question loads it again]\n", stderr);
         }
     }

@@ -253,6 +253,21 @@ def main():
     saved_full = json.load(open(full)) if os.path.exists(full) else []
     check("...and /save still keeps every turn: only what the model is sent loses them",
           len(saved_full) == 10 and saved_full[0]["content"] == "What is 4738 + 2591?", json.dumps(saved_full)[:300])
+    # /retry asks the last question again with the next seed, the reply it replaces dropped; /budget
+    # limits the thinking of the turns after it (0: the answer at once), and off lifts the limit.
+    retried = os.path.join(cwd, "retried.json")
+    p = run("chat", "--temp", "1.0", "-s", "7", "--json",
+            stdin=f"/retry\nWhat is 4738 + 2591?\n/retry\n/budget 0\nWhat is 12 + 30?\n/budget off\n/budget x\n/save {retried}\n/exit\n")
+    conv = json.load(open(retried)) if os.path.exists(retried) else []
+    stats = [json.loads(l) for l in p.stdout.splitlines() if '"stats"' in l]
+    check("/retry: one answer kept for the question asked twice, drawn with the next seed",
+          [m["content"] for m in conv if m["role"] == "user"] == ["What is 4738 + 2591?", "What is 12 + 30?"]
+          and len(stats) == 3 and stats[1]["seed"] == stats[0]["seed"] + 1
+          and "/retry: no answered question to ask again" in p.stderr, p.stderr[-600:])
+    check("/budget 0: the next reply thinks not at all; /budget off and a bad value are said",
+          len(stats) == 3 and stats[2]["reasoning_tokens"] <= 1 and stats[0]["reasoning_tokens"] > 20
+          and "[thinking: at most 0 tokens]" in p.stderr and "[thinking: no limit]" in p.stderr
+          and "/budget takes a number" in p.stderr, f"{stats} {p.stderr[-600:]}")
     crlf = os.path.join(cwd, "crlf.json")
     p = run("chat", "--temp", "0", stdin=f"What is 12 + 5?\r\n   \r\n/save {crlf}  \r\n/exit\r\n")
     saved_crlf = json.load(open(crlf)) if os.path.exists(crlf) else []
