@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
@@ -22,6 +23,7 @@
 #include "cli/line_reader.h"
 #include "cli/signals.h"
 #include "cli/printer.h"
+#include "loader/tokenizer_utf8.h"
 #include "runtime/session.h"
 
 namespace r1vk::cli {
@@ -286,8 +288,9 @@ const char* kChatHelp =
     "  /new         start a new conversation (asks first when the current one is kept nowhere)\n"
     "  /save FILE   save the conversation as JSON messages (r1vk prompt --messages reads it)\n"
     "  /load FILE   continue a saved conversation\n"
-    "  /retry       answer the last question again (the next seed; the last reply is dropped)\n"
-    "  /budget N    think at most N tokens from now on (0: answer at once; off: no limit)\n"
+    "  /retry       ask the last question again (one that failed, or another draw, with the next seed, of\n"
+    "               the last answer, which goes; a retry that fails or is stopped keeps it)\n"
+    "  /budget N    think at most N tokens from now on (0: answer at once; off: no limit; alone: the limit now)\n"
     "  /exit        quit (also /quit, Ctrl-D, or Ctrl-C on an empty line)\n"
     "  Ctrl-C during a reply stops it; the chat goes on. On a line with text it clears the line.\n"
     "  At a terminal: a line ending in \\ goes on on the next one; \"\"\" opens a block that a line holding\n"
@@ -425,6 +428,7 @@ int cmd_chat(const Tokens& t) {
     // script says that a question went unanswered even when later ones were answered.
     int last_error = 0;
     int dropped_said = 0;  // the oldest turns the model no longer sees, as last said
+    std::string failed_question;  // the last question, when its turn failed: what /retry asks again
     auto ask = [&](const char* question) {
         const std::optional<std::string> yes = input.ask(std::string(question) + " [y/N] ");
         return yes && (*yes == "y" || *yes == "Y" || *yes == "yes");
@@ -463,6 +467,16 @@ int cmd_chat(const Tokens& t) {
         }
         std::string line = in->text;
         std::vector<ChatMessage> retried;  // /retry: the turn it asks again, put back if the new one fails
+        bool settled = false;              // this question's failure has been dealt with (once)
+        // The question went unanswered: the turn a /retry was to replace comes back, else the question
+        // is what the next /retry asks.
+        const auto turn_failed = [&] {
+            if (settled) return;
+            settled = true;
+            if (!retried.empty()) conv.insert(conv.end(), retried.begin(), retried.end()), failed_question.clear();
+            else failed_question = line;
+            retried.clear();
+        };
         if (line.find_first_not_of(" \t\n") == std::string::npos) continue;  // nothing to ask
         if (line[0] == '/' && !in->literal) {
             const std::string cmd = line.substr(0, line.find_first_of(" \t"));
@@ -472,22 +486,41 @@ int cmd_chat(const Tokens& t) {
             try {
                 if (cmd == "/exit" || cmd == "/quit") break;
                 if (cmd == "/retry") {
-                    // Another draw of the last answer: the question goes again, after the turns before it.
-                    if (conv.size() < 2 || conv.back().role != "assistant" || conv[conv.size() - 2].role != "user")
-                        fail_usage("/retry: no answered question to ask again");
-                    line = conv[conv.size() - 2].content;
-                    retried.assign(conv.end() - 2, conv.end());
-                    conv.resize(conv.size() - 2);
-                    std::fputs("[asking again]\n", stderr);
+                    // The last question again: the one that failed, else a loaded conversation's
+                    // unanswered last question, else another draw of the last answer (which goes).
+                    if (!arg.empty()) fail_usage("/retry takes nothing after it, got '" + arg + "'");
+                    const size_t n = conv.size();
+                    if (!failed_question.empty()) {
+                        line = failed_question;
+                    } else if (n >= 1 && conv.back().role == "user") {
+                        line = conv.back().content;
+                        retried.assign(conv.end() - 1, conv.end());
+                        conv.pop_back();
+                    } else if (n >= 2 && conv.back().role == "assistant" && conv[n - 2].role == "user") {
+                        line = conv[n - 2].content;
+                        retried.assign(conv.end() - 2, conv.end());
+                        conv.resize(n - 2);
+                    } else {
+                        fail_usage("/retry: no question to ask again");
+                    }
+                    // Named, cut at a character and made safe for the terminal (it is the user's text).
+                    std::string head = line.substr(0, line.find('\n'));
+                    if (head.size() > 60) head.resize(60);
+                    head.resize(tok::utf8_valid_prefix(head));
+                    std::fprintf(stderr, "[asking again: %s%s]\n", tok::terminal_safe(head).c_str(), head.size() < line.size() ? "…" : "");
                 } else if (cmd == "/budget") {
-                    if (arg == "off") {
+                    std::string lower = arg;
+                    for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+                    if (arg.empty()) {
+                        // No value: say what holds now.
+                    } else if (lower == "off" || arg == "-1") {
                         gp.reasoning_budget = -1;
                     } else {
                         char* end = nullptr;
-                        const long n = std::strtol(arg.c_str(), &end, 10);
-                        if (arg.empty() || *end || n < 0 || n > (1 << 24))
+                        const long v = std::strtol(arg.c_str(), &end, 10);
+                        if (*end || v < 0 || v > (1 << 24))
                             fail_usage("/budget takes a number of thinking tokens (0 answers at once) or off, got '" + arg + "'");
-                        gp.reasoning_budget = int(n);
+                        gp.reasoning_budget = int(v);
                     }
                     std::fprintf(stderr, gp.reasoning_budget < 0 ? "[thinking: no limit]\n" : "[thinking: at most %d tokens]\n",
                                  gp.reasoning_budget);
@@ -498,6 +531,7 @@ int cmd_chat(const Tokens& t) {
                         close_copy("[the conversation so far stays in %s]\n");
                         conv.erase(std::remove_if(conv.begin(), conv.end(), [](auto& m) { return m.role != "system"; }), conv.end());
                         dropped_said = 0;
+                        failed_question.clear();
                         unsaved = false;
                         std::fputs("[new conversation]\n", stderr);
                     }
@@ -514,6 +548,7 @@ int cmd_chat(const Tokens& t) {
                         close_copy("[the conversation so far stays in %s]\n");
                         conv = with_system(std::move(loaded));
                         dropped_said = 0;
+                        failed_question.clear();
                         unsaved = false;
                         std::fprintf(stderr, "[loaded %zu messages from %s]\n", conv.size(), arg.c_str());
                     }
@@ -554,11 +589,19 @@ int cmd_chat(const Tokens& t) {
             if (r == DoneReason::Error) {
                 last_error = print.error_code();
                 conv.pop_back(), asked = false;  // the turn did not happen; the user's line is still on screen to retry
-                conv.insert(conv.end(), retried.begin(), retried.end());  // a failed /retry keeps the answer it had
+                turn_failed();
                 if (engine.ctx().lost()) {
                     std::fprintf(stderr, "r1vk: the GPU device was lost; reloading the model (the conversation is kept)\n");
                     reload();
                 }
+                continue;
+            }
+            failed_question.clear();
+            if (r == DoneReason::Stopped && retried.size() == 2) {
+                // A new draw stopped half way: the whole answer it was to replace stays.
+                conv.pop_back();
+                conv.insert(conv.end(), retried.begin(), retried.end());
+                std::fputs("[stopped: the earlier answer is kept]\n", stderr);
                 continue;
             }
             // The model's own text: the template keeps what follows </think> (the answer with the blank
@@ -571,7 +614,7 @@ int cmd_chat(const Tokens& t) {
             last_error = err ? err->exit_code() : 3;
             print_error(e.what());
             if (asked) conv.pop_back();
-            conv.insert(conv.end(), retried.begin(), retried.end());
+            turn_failed();  // once: the error path above may have dealt with it and then failed to reload
             if (!engine_owner || !session_owner) std::fputs("[no model is loaded: /save keeps the conversation; the next question loads it again]\n", stderr);
         }
     }

@@ -44,7 +44,9 @@ App::App(Store store, std::function<void()> wake)
     if (keep_file) keep_settings = true;  // an unreadable settings.json that could not be kept aside stays as it is
     convs = store_.load_all(&load_problems);
     cur = convs.empty() ? -1 : int(convs.size()) - 1;
-    view.prompt = draft_saved_ = store_.load_draft();
+    bool keep_draft = false;
+    view.prompt = draft_saved_ = store_.load_draft(&load_problems, &keep_draft);
+    if (keep_draft) draft_saved_at_ = 1e300;  // never written over
 }
 
 App::~App() {
@@ -56,11 +58,36 @@ int App::draft_tokens() {
     const Engine* e = ctl_.engine();
     const Tokenizer* tok = e ? e->tokenizer() : nullptr;
     if (!tok) return -1;
-    if (draft_counted_by_ != e || draft_counted_ != view.prompt) {
-        draft_counted_ = view.prompt, draft_counted_by_ = e;
-        draft_tokens_ = int(tok->encode(view.prompt).size());
+    if (draft_counted_by_ == e && draft_counted_ == view.prompt) return draft_tokens_;
+    // A long text is counted once typing pauses, not at every key (a megabyte is tens of ms to
+    // encode, on the thread that draws); until then the last count stands.
+    if (view.prompt != draft_seen_) draft_seen_ = view.prompt, draft_seen_at_ = now();
+    if (view.prompt.size() > kCountAtOnceBytes && now() - draft_seen_at_ < kCountPause && draft_counted_by_ == e)
+        return draft_tokens_;
+    draft_counted_ = view.prompt, draft_counted_by_ = e;
+    draft_tokens_ = int(tok->encode(view.prompt).size());
+    // And what the question alone costs as a prompt (the template's tokens around it): the count is
+    // red when even that would not fit.
+    if (const ChatTemplate* t = e->chat_template()) {
+        try {
+            draft_prompt_tokens_ = int(tok->encode(t->render({{"user", view.prompt}}, /*add_generation_prompt=*/true)).size());
+        } catch (const std::exception&) {
+            draft_prompt_tokens_ = draft_tokens_;
+        }
     }
     return draft_tokens_;
+}
+
+double App::wake_in() const {
+    double t = -1;
+    const auto take = [&](double at) {
+        const double in = std::max(0.0, at - now()) + 0.02;
+        if (t < 0 || in < t) t = in;
+    };
+    if (settings_pending()) take(settings_saved_ + 1.0);
+    if (view.prompt != draft_saved_ && draft_saved_at_ < 1e299) take(draft_saved_at_ + 1.0);
+    if (draft_counted_ != view.prompt && view.prompt.size() > kCountAtOnceBytes) take(draft_seen_at_ + kCountPause);
+    return t;
 }
 
 void App::flush_draft() {

@@ -124,7 +124,11 @@ public:
     bool settings_pending() const { return settings_dirty_ && !keep_settings; }  // marked, not yet written
     void flush_settings();
     void flush_draft();
-    int draft_tokens();  // view.prompt's length in the loaded model's tokens (-1: no tokenizer); cached per text  // the prompt box's text to disk now, if it changed (update() does it once a second)
+    int draft_tokens();  // view.prompt's length in the loaded model's tokens (-1: no tokenizer); cached per text
+    int draft_prompt_tokens() const { return draft_prompt_tokens_; }  // the same as a one-turn prompt (template included)
+    // Seconds until update() has something to write (settings, the draft) or count (a long draft):
+    // the idle loop wakes then instead of at the next input. -1: nothing pending.
+    double wake_in() const;  // the prompt box's text to disk now, if it changed (update() does it once a second)
     void note(const std::string& s);
 
     // Shows branch `idx` of reply `msg` in the current conversation, and saves which one it is.
@@ -183,7 +187,11 @@ private:
     double settings_saved_ = -10;
     std::string draft_counted_;  // the text draft_tokens_ counts, and the engine it was counted with
     const void* draft_counted_by_ = nullptr;
-    int draft_tokens_ = -1;
+    int draft_tokens_ = -1, draft_prompt_tokens_ = -1;
+    std::string draft_seen_;  // the text as last seen changing, and when
+    double draft_seen_at_ = 0;
+    static constexpr size_t kCountAtOnceBytes = 16 << 10;
+    static constexpr double kCountPause = 0.4;
     std::string draft_saved_;  // the prompt box's text as last written (Store::save_draft)
     double draft_saved_at_ = -10;
     std::vector<std::function<void(App&)>> posted_;

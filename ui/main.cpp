@@ -268,7 +268,7 @@ int main(int argc, char** argv) {
         } else {
             // Sleeps until input or a worker's glfwPostEmptyEvent: no CPU at rest.
             if (const double t = script.wait_timeout(app.now()); t >= 0) glfwWaitEventsTimeout(std::max(t, 0.001));
-            else if (app.settings_pending()) glfwWaitEventsTimeout(1.1);  // written within a second, not at the next input
+            else if (const double w = app.wake_in(); w >= 0) glfwWaitEventsTimeout(w);  // written within a second, not at the next input
             else glfwWaitEvents();
             settle = 3;
         }

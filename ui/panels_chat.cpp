@@ -429,10 +429,12 @@ void draw_prompt(App& app) {
     Engine* e = app.ctl().engine();
     const int n = e ? app.draft_tokens() : -1;
     if (n > 0) {
-        const bool over = n >= int(e->model().capacity());
-        ImGui::TextColored(over ? kErr : kDim, "%d token%s", n, n == 1 ? "" : "s");
+        const bool over = std::max(n, app.draft_prompt_tokens()) > int(e->model().capacity());
+        if (n < 100000) ImGui::TextColored(over ? kErr : kDim, "%d token%s", n, n == 1 ? "" : "s");
+        else ImGui::TextColored(over ? kErr : kDim, "%.1fk tokens", n / 1000.0);  // fits under the button
         if (ImGui::IsItemHovered())
-            ImGui::SetTooltip(over ? "longer than the context (%u tokens): it cannot be sent whole" : "the question's length; the context holds %u",
+            ImGui::SetTooltip(over ? "with the template's tokens, longer than the context (%u tokens): it cannot be sent"
+                                   : "the question's length; the context holds %u, the reply and earlier turns included",
                               e->model().capacity());
     } else {
         ImGui::TextColored(kDim, "Ctrl+Enter");

@@ -49,7 +49,7 @@ const SearchHits& search_hits(App& app, const Branch& b) {
     return h;
 }
 
-void token_tooltip(const TokRec& t, int index) {
+void token_tooltip(const TokRec& t, int index, const char* click = "click: branch from this token") {
     ImGui::BeginTooltip();
     // Drawn inside the pane: the reasoning pane's dimmed text colour would carry over.
     ImGui::PushStyleColor(ImGuiCol_Text, kText);
@@ -65,7 +65,7 @@ void token_tooltip(const TokRec& t, int index) {
             ImGui::SameLine();
             ImGui::Text("%s  “%s”%s", pct(p).c_str(), visible(a.text).c_str(), a.id == t.id ? "  ◂" : "");
         }
-        ImGui::TextColored(kDim, "click: branch from this token");
+        ImGui::TextColored(kDim, "%s", click);
     } else {
         ImGui::TextColored(kDim, "no trace data for this token");
     }
@@ -332,7 +332,7 @@ static void draw_trace_overview(App& app, const Branch& b, int msg, const std::v
     if (under < 0) return;
     const OverviewColumn& col = cols[size_t(under)];
     const int tok = col.worst >= 0 ? col.worst : col.first;
-    token_tooltip(b.tokens[size_t(tok)], tok);
+    token_tooltip(b.tokens[size_t(tok)], tok, "click: show it in the pane");
     if (clicked) {
         app.view.jump_token = tok;
         app.view.jump_in_reasoning = !b.tokens[size_t(tok)].reasoning_text.empty() || b.tokens[size_t(tok)].answer_text.empty();

@@ -3,11 +3,14 @@
 #include "ui/text.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -368,11 +371,42 @@ Settings Store::load_settings(std::vector<std::string>* problems, bool* keep_fil
 
 bool Store::save_settings(const Settings& s) const { return write_atomic(config_ / "settings.json", dump_json(to_json(s))); }
 
-std::string Store::load_draft() const {
-    std::ifstream f(data_ / "draft.txt", std::ios::binary);
-    if (!f) return {};
-    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    return utf8_head(text, text.size());  // the box and the JSON it is sent in want well-formed UTF-8
+std::string Store::load_draft(std::vector<std::string>* problems, bool* keep_file) const {
+    const fs::path path = data_ / "draft.txt";
+    if (keep_file) *keep_file = false;
+    // Not a file the box can hold (a folder, a FIFO, unreadable, huge): moved aside, named in the
+    // banner, and a new draft begins; where it cannot be moved, it is left alone and not written.
+    const auto refuse = [&](const std::string& why) {
+        const fs::path aside = path.string() + ".unreadable";
+        std::error_code ec;
+        if (fs::exists(aside, ec)) ec = std::make_error_code(std::errc::file_exists);
+        else fs::rename(path, aside, ec);
+        if (ec && keep_file) *keep_file = true;
+        if (problems)
+            problems->push_back(path.string() + ": " + why + (ec ? "; left as it is, and the question typed now is not kept"
+                                                                 : "; kept as " + aside.filename().string()));
+        return std::string();
+    };
+    // O_NONBLOCK: a FIFO there must not hang the start.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? std::string() : refuse(std::string("cannot be read: ") + std::strerror(errno));
+    struct stat st {};
+    std::string text;
+    std::string why;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) why = "not a regular file";
+    else if (st.st_size > kMaxDraftBytes) why = "too large for the prompt box (" + std::to_string(st.st_size >> 20) + " MiB)";
+    else {
+        text.resize(size_t(st.st_size));
+        size_t got = 0;
+        for (ssize_t n; got < text.size() && (n = ::read(fd, text.data() + got, text.size() - got)) > 0;) got += size_t(n);
+        if (got != text.size()) why = "cannot be read whole";
+    }
+    ::close(fd);
+    if (!why.empty()) return refuse(why);
+    // The box shows text up to a NUL and sends what it holds: a NUL would hide what goes out.
+    std::string clean;
+    for (char c : text) clean += c ? std::string(1, c) : std::string(tok::kReplacement);
+    return utf8_head(clean, clean.size());  // the box and the JSON it is sent in want well-formed UTF-8
 }
 
 bool Store::save_draft(const std::string& text) const {

@@ -34,6 +34,8 @@ nlohmann::json to_json(const Settings& s);
 // Each setting of the wrong type gets its default and its name in `bad`; the others are kept.
 Settings settings_from_json(const nlohmann::json& j, std::vector<std::string>* bad = nullptr);
 
+constexpr long kMaxDraftBytes = 16L << 20;
+
 class Store {
 public:
     Store(std::filesystem::path data_dir, std::filesystem::path config_dir);
@@ -50,7 +52,10 @@ public:
     bool save_settings(const Settings& s) const;
     // What is typed in the prompt box and not sent yet (draft.txt beside the conversations): a closed
     // window or a crash does not lose a long question. Saving an empty draft removes the file.
-    std::string load_draft() const;
+    // A draft.txt that is not a readable regular file of at most kMaxDraftBytes is moved aside as
+    // draft.txt.unreadable and named in `problems`; `keep_file` is set when it could not be moved
+    // (then it must not be overwritten).
+    std::string load_draft(std::vector<std::string>* problems = nullptr, bool* keep_file = nullptr) const;
     bool save_draft(const std::string& text) const;
     std::string new_id() const;
 

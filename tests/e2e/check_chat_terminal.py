@@ -266,6 +266,30 @@ def main():
     rc, seen = t.wait()
     check("Ctrl-\\ typed while a reply streams quits at the first press", rc == -signal.SIGQUIT, f"rc={rc} {seen[-200:]!r}")
 
+    # 5c. /retry stopped with Ctrl-C half way: the whole answer it was to replace stays.
+    stop_ = os.path.join(tmp, "retry-stop")
+    t = Terminal(argv, dict(env, XDG_STATE_HOME=stop_), cwd=tmp)
+    t.read_until("> ")
+    t.send("What is 95123 + 48795?\r")
+    t.read_until("= 143918")
+    t.read_until("> ")
+    t.send("/retry\r")
+    t.read_until("reasoning")
+    os.write(t.fd, CTRL_C.encode())
+    kept = t.read_until("earlier answer is kept", 60) is not None
+    t.read_until("> ")
+    t.send("/save retry-stop.json\r")
+    t.read_until("[saved")
+    t.read_until("> ")
+    t.send("/exit\r")
+    t.wait()
+    msgs = []
+    if os.path.exists(os.path.join(tmp, "retry-stop.json")):
+        with open(os.path.join(tmp, "retry-stop.json"), encoding="utf-8") as f:
+            msgs = json.load(f)
+    check("a /retry stopped half way keeps the whole earlier answer",
+          kept and len(msgs) == 2 and "143918" in msgs[1]["content"], f"kept={kept} {[m['content'][-30:] for m in msgs]}")
+
     # 6. Two chats at once keep two copies and both questions in the history.
     both = os.path.join(tmp, "both")
     ts = [Terminal(argv, dict(env, XDG_STATE_HOME=both)) for _ in range(2)]

@@ -263,11 +263,27 @@ def main():
     check("/retry: one answer kept for the question asked twice, drawn with the next seed",
           [m["content"] for m in conv if m["role"] == "user"] == ["What is 4738 + 2591?", "What is 12 + 30?"]
           and len(stats) == 3 and stats[1]["seed"] == stats[0]["seed"] + 1
-          and "/retry: no answered question to ask again" in p.stderr, p.stderr[-600:])
+          and "/retry: no question to ask again" in p.stderr, p.stderr[-600:])
     check("/budget 0: the next reply thinks not at all; /budget off and a bad value are said",
           len(stats) == 3 and stats[2]["reasoning_tokens"] <= 1 and stats[0]["reasoning_tokens"] > 20
           and "[thinking: at most 0 tokens]" in p.stderr and "[thinking: no limit]" in p.stderr
           and "/budget takes a number" in p.stderr, f"{stats} {p.stderr[-600:]}")
+    # /retry after a question that failed asks that question again (named), not the one before it;
+    # after /load of a conversation ending in a question, it answers that question.
+    long_q = "What is " + " + ".join(["12"] * 300) + "?"
+    retried2 = os.path.join(cwd, "retried2.json")
+    p = run("chat", "--temp", "0", "-c", "256", stdin=f"What is 2 + 3?\n{long_q}\n/retry\n/save {retried2}\n/exit\n")
+    conv = json.load(open(retried2)) if os.path.exists(retried2) else []
+    check("/retry after a failed question asks it again, and the answered turn before it stays",
+          "[asking again: What is 12 + 12" in p.stderr and p.stderr.count("context holds 256") == 2 and len(conv) == 2
+          and conv[0]["content"] == "What is 2 + 3?", p.stderr[-600:])
+    ends_in_q = os.path.join(cwd, "ends-in-q.json")
+    with open(ends_in_q, "w") as fh:
+        json.dump([{"role": "user", "content": "What is 2 + 3?"}, {"role": "assistant", "content": "2 + 3 = 5"},
+                   {"role": "user", "content": "What is 7 + 8?"}], fh)
+    p = run("chat", "--temp", "0", stdin=f"/load {ends_in_q}\n/retry\n/exit\n")
+    check("/retry after /load of a conversation ending in a question answers it",
+          "[asking again: What is 7 + 8?]" in p.stderr and "7 + 8 = 15" in p.stdout, p.stdout[-300:] + p.stderr[-300:])
     crlf = os.path.join(cwd, "crlf.json")
     p = run("chat", "--temp", "0", stdin=f"What is 12 + 5?\r\n   \r\n/save {crlf}  \r\n/exit\r\n")
     saved_crlf = json.load(open(crlf)) if os.path.exists(crlf) else []

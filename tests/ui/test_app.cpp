@@ -486,6 +486,15 @@ TEST(UiApp, AnUnsentQuestionOutlivesTheWindow) {
     App app(Store(d, d / "config"), [] {});
     EXPECT_EQ(app.view.prompt, "");
     EXPECT_FALSE(fs::exists(d / "draft.txt"));
+    // Typing while the window is otherwise idle: the loop is told to wake within a second to write it,
+    // not to sleep until the next input (a crash then would lose all but the first key).
+    EXPECT_LT(app.wake_in(), 0) << "nothing pending";
+    app.view.prompt = "W";
+    app.update();  // the first change is written at once
+    app.view.prompt = "What";
+    const double w = app.wake_in();
+    EXPECT_GT(w, 0);
+    EXPECT_LE(w, 1.1);
     fs::remove_all(d);
 }
 

@@ -4,6 +4,7 @@
 // U+FFFD instead of throwing.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -177,6 +178,33 @@ TEST(UiPersist, DraftRoundTripsAndAnEmptyOneRemovesTheFile) {
     ASSERT_TRUE(store.save_draft(""));
     EXPECT_FALSE(fs::exists(d / "draft.txt"));
     EXPECT_EQ(store.load_draft(), "");
+    // A NUL would end the text the box shows while the rest is still sent: it shows as U+FFFD.
+    ASSERT_TRUE(store.save_draft(std::string("What is 1 + 2?\0 What is 9 + 9?", 30)));
+    EXPECT_EQ(store.load_draft(), "What is 1 + 2?\xEF\xBF\xBD What is 9 + 9?");
+    fs::remove_all(d);
+}
+
+// A draft.txt the box cannot hold (a folder, a FIFO that would block the start) aborted or hung the
+// app at every launch: it is moved aside and named, and a new draft begins.
+TEST(UiPersist, ADraftThatIsNotAFileIsMovedAsideNotFatal) {
+    const fs::path d = temp_dir("draft-bad");
+    Store store(d, d / "config");
+    for (const bool fifo : {false, true}) {
+        fs::remove_all(d / "draft.txt.unreadable");
+        if (fifo) ASSERT_EQ(::mkfifo((d / "draft.txt").c_str(), 0600), 0);
+        else fs::create_directories(d / "draft.txt" / "inside");
+        std::vector<std::string> problems;
+        bool keep = true;
+        EXPECT_EQ(store.load_draft(&problems, &keep), "");
+        EXPECT_FALSE(keep);
+        ASSERT_EQ(problems.size(), 1u);
+        EXPECT_NE(problems[0].find("draft.txt: not a regular file; kept as draft.txt.unreadable"), std::string::npos) << problems[0];
+        EXPECT_FALSE(fs::exists(d / "draft.txt"));
+        EXPECT_TRUE(fs::exists(d / "draft.txt.unreadable")) << "what was there is kept";
+        EXPECT_TRUE(store.save_draft("a new one"));
+        EXPECT_EQ(store.load_draft(), "a new one");
+        fs::remove(d / "draft.txt");
+    }
     fs::remove_all(d);
 }
 
