@@ -14,6 +14,7 @@
 #include "runtime/engine.h"
 #include "runtime/session.h"
 #include "ui/app.h"
+#include "tests/ui/ui_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace r1vk;
@@ -24,12 +25,7 @@ namespace {
 const std::string kModel = std::string(R1VK_SOURCE_DIR) + "/assets/models/r1-arith-demo";
 const char* kQuestion = "What is 4738 + 2591?";
 
-fs::path temp_dir(const char* name) {
-    fs::path d = fs::temp_directory_path() / ("r1vk-ui-app-" + std::string(name) + "-" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+fs::path temp_dir(const char* name) { return test::temp_dir("app", name); }
 
 // Polls `done` for up to a minute (the demo model's replies take well under a second).
 bool wait_for(const std::function<bool()>& done) {

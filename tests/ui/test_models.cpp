@@ -11,6 +11,7 @@
 
 #include "loader/model_dir.h"
 #include "ui/models.h"
+#include "tests/ui/ui_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace r1vk::ui;
@@ -18,12 +19,7 @@ using r1vk::hf_hub_cache;
 
 namespace {
 
-fs::path temp_dir(const char* name) {
-    fs::path d = fs::temp_directory_path() / ("r1vk-ui-models-" + std::string(name) + "-" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+fs::path temp_dir(const char* name) { return test::temp_dir("models", name); }
 
 void touch(const fs::path& p) {
     fs::create_directories(p.parent_path());

@@ -12,18 +12,14 @@
 #include <sstream>
 
 #include "ui/persist.h"
+#include "tests/ui/ui_test_util.h"
 
 namespace fs = std::filesystem;
 using namespace r1vk::ui;
 
 namespace {
 
-fs::path temp_dir(const char* name) {
-    fs::path d = fs::temp_directory_path() / ("r1vk-ui-" + std::string(name) + "-" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+fs::path temp_dir(const char* name) { return test::temp_dir("persist", name); }
 
 std::string read(const fs::path& p) {
     std::ifstream f(p);
