@@ -508,6 +508,11 @@ int cmd_chat(const Tokens& t) {
                     if (head.size() > 60) head.resize(60);
                     head.resize(tok::utf8_valid_prefix(head));
                     std::fprintf(stderr, "[asking again: %s%s]\n", tok::terminal_safe(head).c_str(), head.size() < line.size() ? "…" : "");
+                    if (a.has("json")) {  // a consumer of the events can tell a retried reply from a new turn
+                        const nlohmann::json ev = {{"type", "retry"}, {"question", line}};
+                        std::printf("%s\n", ev.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                        std::fflush(stdout);
+                    }
                 } else if (cmd == "/budget") {
                     std::string lower = arg;
                     for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));

@@ -263,6 +263,7 @@ def main():
     check("/retry: one answer kept for the question asked twice, drawn with the next seed",
           [m["content"] for m in conv if m["role"] == "user"] == ["What is 4738 + 2591?", "What is 12 + 30?"]
           and len(stats) == 3 and stats[1]["seed"] == stats[0]["seed"] + 1
+          and [json.loads(l) for l in p.stdout.splitlines() if '"retry"' in l] == [{"type": "retry", "question": "What is 4738 + 2591?"}]
           and "/retry: no question to ask again" in p.stderr, p.stderr[-600:])
     check("/budget 0: the next reply thinks not at all; /budget off and a bad value are said",
           len(stats) == 3 and stats[2]["reasoning_tokens"] <= 1 and stats[0]["reasoning_tokens"] > 20
