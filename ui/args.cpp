@@ -99,7 +99,7 @@ int parse_args(int argc, char** argv, ScriptOptions& o) {
         else if (a == "--close-after" && take_word()) num(0, 1 << 24, o.close_after);
         else if (a == "--click" && take_word()) {
             std::string name;
-            bad = !one_of(a, v, {"Regenerate", "Reload", "Models"}, name);
+            bad = !one_of(a, v, {"Regenerate", "Reload", "Models", "Ctrl+N", "Ctrl+R", "Alt+Left", "Alt+Right"}, name);
             o.clicks.push_back(name);
         }
         else if (a == "--search" && take()) o.search = v;

@@ -24,7 +24,7 @@ struct ScriptOptions {
     bool export_all = false;         // export the last reply (JSON, Markdown) and the VRAM timeline at the end
     int stop_after = -1;             // press Stop once a reply has this many tokens
     int close_after = -1;            // close the window once the first reply has this many tokens
-    std::vector<std::string> clicks;  // after the prompts: click these buttons in turn, as the mouse does
+    std::vector<std::string> clicks;  // after the prompts: click these buttons (or press these keys) in turn
     int resize_w = 0, resize_h = 0;  // resize the window after the replies (swapchain rebuild under test)
     int width = 1440, height = 900;  // without --size: at most the screen's work area
     bool size_given = false;

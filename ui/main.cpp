@@ -88,7 +88,7 @@ void usage() {
         "                 [--color off|prob|entropy] [--layout side|stacked] [--size WxH] [--stay SECONDS]\n"
         "                 [--tab Trace|VRAM|Fit|Profile|Settings] [--pin-token N] [--search TEXT]\n"
         "                 [--reasoning-budget N] [--export] [--profile] [--scale S] [--stop-after TOKENS]\n"
-        "                 [--resize WxH] [--click Regenerate|Reload|Models ...] [--close-after TOKENS]\n"
+        "                 [--resize WxH] [--click Regenerate|Reload|Models|Ctrl+N|Ctrl+R|Alt+Left|Alt+Right ...] [--close-after TOKENS]\n"
         "The desktop chat for r1vk. Without a display, use `r1vk chat` in a terminal.");
 }
 
@@ -285,6 +285,13 @@ int main(int argc, char** argv) {
         // A scripted click moves the mouse and presses its button as a person would, after the
         // backend read the real (absent) mouse, so the click goes through the panels' own code.
         if (float mx = 0, my = 0; script.mouse(&mx, &my, &ImGui::GetIO().MouseDown[0])) ImGui::GetIO().MousePos = ImVec2(mx, my);
+        int key = 0;
+        bool ctrl = false, alt = false, down = false;
+        if (script.key(&key, &ctrl, &alt, &down)) {
+            ImGuiIO& io = ImGui::GetIO();
+            io.KeysDown[key] = down;
+            io.KeyCtrl = ctrl && down, io.KeyAlt = alt && down;
+        }
         ImGui::NewFrame();
         draw_app(app);
         ImGui::Render();

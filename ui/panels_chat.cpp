@@ -136,6 +136,7 @@ void draw_model_bar(App& app) {
 
 void draw_conversations(App& app) {
     if (ImGui::Button("+ New chat", ImVec2(-1, 0))) app.new_conversation();
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("Ctrl+N");
     ImGui::Spacing();
     int del = -1;
     for (int i = int(app.convs.size()) - 1; i >= 0; --i) {
@@ -311,6 +312,7 @@ void draw_reply(App& app) {
         // Posted: a new branch can move the branches this frame goes on drawing from.
         if (ImGui::Button("Regenerate")) app.post([](App& a) { a.regenerate(); });
         clickable(app, "Regenerate");
+        if (ImGui::IsItemHovered()) ImGui::SetTooltip("another reply to the same question (Ctrl+R); Alt+Left/Right switch between them");
         ImGui::EndDisabled();
     }
     ImGui::SameLine();
@@ -574,9 +576,21 @@ bool banner(const char* id, const std::string& text, ImVec4 bg, const std::strin
 
 void draw_app(App& app) {
     ImGuiIO& io = ImGui::GetIO();
-    // Global keys: Esc stops a running reply, Ctrl+F opens the trace search.
+    // Global keys: Esc stops a running reply, Ctrl+F opens the trace search, Ctrl+N starts a new chat,
+    // Ctrl+R regenerates the last reply, Alt+Left/Right show the shown reply's other branches.
+    // Commands that change the conversation are posted, as their buttons' are.
     if (app.streaming() && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.stop();
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_focus = true, app.view.force_tab = "Trace";
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) app.post([](App& a) { a.new_conversation(); });
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_R) && !app.streaming()) app.post([](App& a) { a.regenerate(); });
+    if (io.KeyAlt && (ImGui::IsKeyPressed(GLFW_KEY_LEFT) || ImGui::IsKeyPressed(GLFW_KEY_RIGHT))) {
+        const int step = ImGui::IsKeyPressed(GLFW_KEY_LEFT) ? -1 : 1;
+        if (const int msg = shown_message(app); msg >= 0)
+            app.post([msg, step](App& a) {
+                if (const Conversation* c = a.current(); c && msg < int(c->messages.size()))
+                    a.select_branch(msg, c->messages[size_t(msg)].current + step);
+            });
+    }
 
     app.view.clickable.clear();  // this frame records the buttons it draws
     ImGui::SetNextWindowPos(ImVec2(0, 0));

@@ -2,6 +2,8 @@
 
 #include "ui/panels.h"
 
+#include <GLFW/glfw3.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -60,8 +62,15 @@ void Script::after_prompts() {
     if (phase_ == Phase::Settle && o_.resize_w > 0) resize_pending_ = true, settle_ = 8;
 }
 
+bool Script::key(int* glfw_key, bool* ctrl, bool* alt, bool* down) {
+    if (phase_ != Phase::Clicking || !key_) return false;
+    *glfw_key = key_, *ctrl = key_ctrl_, *alt = key_alt_;
+    *down = click_frame_ == 1;  // up, down, up: one press
+    return true;
+}
+
 bool Script::mouse(float* x, float* y, bool* down) {
-    if (phase_ != Phase::Clicking) return false;
+    if (phase_ != Phase::Clicking || key_) return false;
     *x = click_x_, *y = click_y_;
     *down = click_frame_ == 1;  // hovered first, then pressed, then released: a Button's click
     return true;
@@ -130,6 +139,18 @@ bool Script::step(App& app) {
                 break;
             }
             const std::string& name = o_.clicks[next_click_];
+            // A key chord is pressed as the keyboard does: down for a frame, then up.
+            static const struct { const char* name; int key; bool ctrl, alt; } chords[] = {
+                {"Ctrl+N", GLFW_KEY_N, true, false}, {"Ctrl+R", GLFW_KEY_R, true, false},
+                {"Alt+Left", GLFW_KEY_LEFT, false, true}, {"Alt+Right", GLFW_KEY_RIGHT, false, true}};
+            key_ = 0;
+            for (const auto& ch : chords)
+                if (name == ch.name) key_ = ch.key, key_ctrl_ = ch.ctrl, key_alt_ = ch.alt;
+            if (key_) {
+                click_frame_ = 0;
+                phase_ = Phase::Clicking;
+                break;
+            }
             const auto it = app.view.clickable.find(name);
             if (it == app.view.clickable.end()) {
                 error_ = "--click " + name + ": the button is not on screen";

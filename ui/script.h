@@ -24,6 +24,9 @@ public:
     bool take_capture(const Capture& c);
     // While a scripted click runs: where the mouse is and whether its button is down this frame.
     bool mouse(float* x, float* y, bool* down);
+    // While a scripted key press runs (--click Ctrl+N ...): the GLFW key, its modifiers, and whether it
+    // is down this frame.
+    bool key(int* glfw_key, bool* ctrl, bool* alt, bool* down);
     // A window size the main loop should apply now (once), or false.
     bool take_resize(int* w, int* h);
     // Advances the script; true when the app should quit now.
@@ -44,6 +47,8 @@ private:
     size_t next_click_ = 0;
     int click_frame_ = 0;       // frames into the current click: 0 move, 1 press, 2 release
     float click_x_ = 0, click_y_ = 0;
+    int key_ = 0;               // the key of the press running (0: a mouse click)
+    bool key_ctrl_ = false, key_alt_ = false;
     std::string error_;
     int exit_code_ = 0;
 };

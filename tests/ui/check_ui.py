@@ -240,7 +240,8 @@ def check_branch():
 
 def check_clicks():
     """Regenerate and Reload clicked with the mouse, through the panels' own code: both crashed the app
-    (a branch added, or the engine torn down, while the rest of the frame still drew from it)."""
+    (a branch added, or the engine torn down, while the rest of the frame still drew from it). Then the
+    model list, and the keyboard shortcuts pressed as the keyboard does."""
     tr = os.path.join(OUT, "clicks.json")
     if os.path.exists(tr):
         os.remove(tr)
@@ -264,6 +265,18 @@ def check_clicks():
     got = [(m["where"], m["label"], m["present"]) for m in json.load(open(st))["model_choices"]]
     if got != [("recent", os.path.basename(MODEL), True), ("Hugging Face cache", "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B", True)]:
         fail(f"the model list is not the loaded model then the hub cache's: {got}")
+    # The keyboard: Ctrl+R regenerates, Alt+Left goes back to the first branch, Ctrl+N starts a new chat.
+    tr_keys, st_keys = os.path.join(OUT, "keys.json"), os.path.join(OUT, "keys-state.json")
+    run(["--data-dir", fresh("data-keys"), "--prompt", QUESTION, "--temp", "0", "--click", "Ctrl+R", "--click", "Alt+Left",
+         "--quit-when-done", "--transcript", tr_keys])
+    a = json.load(open(tr_keys))["messages"][1]
+    if a.get("branches") != 2 or a.get("current") != 0:
+        fail(f"Ctrl+R then Alt+Left did not make a second reply and show the first: {a.get('branches')} {a.get('current')}")
+    run(["--data-dir", fresh("data-keys2"), "--prompt", QUESTION, "--temp", "0", "--click", "Ctrl+N", "--quit-when-done",
+         "--state", st_keys])
+    convs = json.load(open(st_keys))["conversations"]
+    if [c["messages"] for c in convs] != [2, 0]:
+        fail(f"Ctrl+N did not start a new chat: {convs}")
     p = run(["--data-dir", fresh("data-clicks2"), "--click", "Frobnicate"], expect=1)
     if "Frobnicate" not in p.stderr:
         fail("--click with an unknown button is not refused by name")
