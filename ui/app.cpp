@@ -44,9 +44,7 @@ App::App(Store store, std::function<void()> wake)
     if (keep_file) keep_settings = true;  // an unreadable settings.json that could not be kept aside stays as it is
     convs = store_.load_all(&load_problems);
     cur = convs.empty() ? -1 : int(convs.size()) - 1;
-    bool keep_draft = false;
-    view.prompt = draft_saved_ = store_.load_draft(&load_problems, &keep_draft);
-    if (keep_draft) draft_saved_at_ = 1e300;  // never written over
+    view.prompt = draft_saved_ = store_.load_draft(&load_problems, &keep_draft_);
 }
 
 App::~App() {
@@ -85,13 +83,17 @@ double App::wake_in() const {
         if (t < 0 || in < t) t = in;
     };
     if (settings_pending()) take(settings_saved_ + 1.0);
-    if (view.prompt != draft_saved_ && draft_saved_at_ < 1e299) take(draft_saved_at_ + 1.0);
-    if (draft_counted_ != view.prompt && view.prompt.size() > kCountAtOnceBytes) take(draft_seen_at_ + kCountPause);
+    if (view.prompt != draft_saved_ && !keep_draft_) take(draft_saved_at_ + 1.0);
+    // A long draft's count is due once typing pauses, if there is a tokenizer to count with (else the
+    // count never comes, and the loop would wake for it forever).
+    const Engine* e = ctl_.engine();
+    if (e && e->tokenizer() && draft_counted_ != view.prompt && view.prompt.size() > kCountAtOnceBytes)
+        take(draft_seen_at_ + kCountPause);
     return t;
 }
 
 void App::flush_draft() {
-    if (view.prompt == draft_saved_) return;
+    if (view.prompt == draft_saved_ || keep_draft_) return;  // kept: a draft.txt that could not be moved aside
     try {  // also runs in ~App: nothing may escape
         if (!store_.save_draft(view.prompt)) note("could not save the unsent question");
     } catch (const std::exception& e) {

@@ -193,6 +193,7 @@ private:
     static constexpr size_t kCountAtOnceBytes = 16 << 10;
     static constexpr double kCountPause = 0.4;
     std::string draft_saved_;  // the prompt box's text as last written (Store::save_draft)
+    bool keep_draft_ = false;  // draft.txt could be neither read nor moved aside: never written over
     double draft_saved_at_ = -10;
     std::vector<std::function<void(App&)>> posted_;
 };

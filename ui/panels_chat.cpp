@@ -582,7 +582,10 @@ void draw_app(App& app) {
     if (app.streaming() && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) app.stop();
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_focus = true, app.view.force_tab = "Trace";
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) app.post([](App& a) { a.new_conversation(); });
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_R) && !app.streaming()) app.post([](App& a) { a.regenerate(); });
+    // Ctrl+R as the Regenerate button: the last reply, and only while it is the one shown.
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_R) && !app.streaming())
+        if (const Conversation* c = app.current(); c && shown_message(app) == int(c->messages.size()) - 1)
+            app.post([](App& a) { a.regenerate(); });
     if (io.KeyAlt && (ImGui::IsKeyPressed(GLFW_KEY_LEFT) || ImGui::IsKeyPressed(GLFW_KEY_RIGHT))) {
         const int step = ImGui::IsKeyPressed(GLFW_KEY_LEFT) ? -1 : 1;
         if (const int msg = shown_message(app); msg >= 0)

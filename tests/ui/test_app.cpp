@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <thread>
@@ -508,4 +509,36 @@ TEST(UiApp, TheDraftIsCountedInTheModelsTokens) {
     EXPECT_EQ(h.app.draft_tokens(), int(tok.encode(h.app.view.prompt).size())) << "counted again after an edit";
     h.app.view.prompt.clear();
     EXPECT_EQ(h.app.draft_tokens(), 0);
+}
+
+// A long draft with no model to count it with: the idle loop is not asked to wake for a count that
+// never comes (it woke every 20 ms, forever: 65 % of a core). And a draft.txt that could be neither
+// read nor moved aside is not written over at close.
+TEST(UiApp, ADraftNeverCountedOrKeptAsideCostsNoWakesAndIsNotWrittenOver) {
+    const fs::path d = temp_dir("draft-wake");
+    {
+        App app(Store(d, d / "config"), [] {});
+        app.view.prompt = std::string(20 << 10, 'x');
+        app.update();  // the draft is written at once
+        EXPECT_EQ(app.draft_tokens(), -1) << "no model";
+        EXPECT_LT(app.wake_in(), 0) << "nothing is due: no count without a tokenizer";
+    }
+    // Too large for the box, and an earlier bad draft already where it would be moved.
+    fs::remove(d / "draft.txt");
+    const uintmax_t big = uintmax_t(kMaxDraftBytes) + 1;
+    {
+        std::ofstream f(d / "draft.txt", std::ios::binary);
+        f.seekp(std::streamoff(big - 1));
+        f.put('x');
+    }
+    fs::create_directories(d / "draft.txt.unreadable");
+    {
+        App app(Store(d, d / "config"), [] {});
+        ASSERT_FALSE(app.load_problems.empty());
+        app.view.prompt = "typed now";
+        app.update();
+        EXPECT_LT(app.wake_in(), 0);
+    }
+    EXPECT_EQ(fs::file_size(d / "draft.txt"), big) << "left as it is, as the banner said";
+    fs::remove_all(d);
 }
