@@ -123,14 +123,13 @@ int cmd_info(const Tokens& t) {
     // line alone.
     if (a.has("ctx") && !a.has("model")) fail_usage("--ctx: plans need a model: give -m DIR");
     const long long ctx_arg = a.integer("ctx", 0, 1, 1 << 24);
-    if (a.has("kernels")) {
-        const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
-        return info_kernels(requested, a.has("model") ? ModelConfig::load(resolve_model_dir(a.str("model"))) : synthetic_config(name, 0),
-                            name, json);
-    }
-
     const std::optional<ModelConfig> model_cfg =
         a.has("model") ? std::optional<ModelConfig>(ModelConfig::load(resolve_model_dir(a.str("model")))) : std::nullopt;
+    if (a.has("kernels")) {
+        const std::string name = a.has("model") ? a.str("model") : "r1-distill-qwen-14b";
+        return info_kernels(requested, model_cfg ? *model_cfg : synthetic_config(name, 0), name, json);
+    }
+
     std::vector<DeviceInfo> devs;
     std::string device_error;
     try {

@@ -3,7 +3,6 @@
 #include <cstdlib>
 
 #include "cli/common.h"
-#include "loader/model_dir.h"
 #include "loader/model_config.h"
 #include "server/access.h"
 #include "server/server.h"
@@ -37,12 +36,10 @@ int cmd_serve(const Tokens& t) {
     const std::filesystem::path dir = std::filesystem::absolute(o.engine.model_dir).lexically_normal();
     o.dir_name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();  // "m/" too
     // A repository id from the Hugging Face cache is the model's name, as vLLM names it (the snapshot's
-    // folder is a commit hash).
+    // folder is a commit hash). resolve_model_dir gives back anything else as it was given.
     const char* env = std::getenv("R1VK_MODEL");
     const std::string given = a.has("model") ? a.str("model") : env && *env ? env : "";
-    if (std::error_code ec; looks_like_repo_id(given) && o.engine.model_dir != std::filesystem::path(given) &&
-                            !std::filesystem::exists(given, ec))
-        o.dir_name = given.substr(0, given.find('@'));
+    if (!given.empty() && o.engine.model_dir != std::filesystem::path(given)) o.dir_name = given.substr(0, given.find('@'));
     o.model_name = a.has("alias") ? a.str("alias") : o.dir_name;
     o.host = a.str("host", "127.0.0.1");
     o.port = int(a.integer("port", 8080, 0, 65535));

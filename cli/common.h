@@ -30,11 +30,11 @@ bool kv_cache_q8(const Args& a);
 bool activations_q8(const Args& a);
 Opt kv_cache_opt();
 
-// Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
 // Whether `fd` is a terminal that takes escape codes: TERM set and not "dumb". With TERM unset nothing
 // is known of it (a cron job's, an IDE's pane), so no colour and no cursor control, as git and ls decide.
 bool escapes_ok(int fd);
 
+// Prints "loading <dir>: 42% (1.2 GB / 2.8 GB)" on stderr when it is a terminal.
 ProgressFn progress_printer(const std::string& what);
 
 // "error: MSG" on stderr, one line, through tok::terminal_safe: a hostile file's bytes or path quoted

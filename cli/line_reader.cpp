@@ -41,11 +41,17 @@ int g_tty_fd = STDOUT_FILENO;
 
 void say_to(int fd, const char* s) { (void)!write(fd, s, std::strlen(s)); }
 
+// The terminal as the shell gave it: its mode, and bracketed paste off if the editor had it on.
+// Async-signal-safe (tcsetattr, write).
+void give_back_terminal() {
+    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
+    if (g_reading.load()) say_to(g_tty_fd, "\x1b[?2004l");
+}
+
 // SIGTERM, SIGHUP: the shell gets the terminal back as it gave it. Nothing else needs saving: the
 // conversation is on disk, turn by turn (cmd_chat).
 void on_terminate(int sig) {
-    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
-    if (g_reading.load()) say_to(g_tty_fd, "\x1b[?2004l");
+    give_back_terminal();
     _exit(128 + sig);
 }
 
@@ -57,9 +63,8 @@ void on_suspend(int) {
     const int saved_errno = errno;
     struct termios now;
     const bool had = tcgetattr(STDIN_FILENO, &now) == 0;
-    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
     const bool reading = g_reading.load();
-    if (reading) say_to(g_tty_fd, "\x1b[?2004l");
+    give_back_terminal();
     signal(SIGTSTP, SIG_DFL);
     sigset_t set;
     sigemptyset(&set);
@@ -85,8 +90,7 @@ struct sigaction g_fatal_before[std::size(kFatal)];
 alignas(16) char g_alt_stack[64 * 1024];
 
 void on_fatal(int sig, siginfo_t* info, void*) {
-    if (g_tty_saved.load()) tcsetattr(STDIN_FILENO, TCSANOW, &g_tty);
-    if (g_reading.load()) say_to(g_tty_fd, "\x1b[?2004l");
+    give_back_terminal();
     for (size_t i = 0; i < std::size(kFatal); ++i)
         if (kFatal[i] == sig) sigaction(sig, &g_fatal_before[i], nullptr);
     // Ctrl-\ while a reply streams comes from the terminal as SI_KERNEL (> 0): not a fault either.

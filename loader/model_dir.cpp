@@ -17,6 +17,9 @@ const char* env(const char* name) {
     return v && *v ? v : nullptr;
 }
 
+// The hub's folder for a repository: models--ORG--NAME (hub_repo_id reads it back).
+std::string hub_folder(const std::string& org, const std::string& name) { return "models--" + org + "--" + name; }
+
 }  // namespace
 
 fs::path hf_hub_cache() {
@@ -31,6 +34,15 @@ bool looks_like_repo_id(const std::string& s) {
     // A revision is a branch, tag or commit (never "." or ".."), or a pull request's refs/pr/N.
     static const std::regex id(R"([A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@([A-Za-z0-9][A-Za-z0-9._-]*|refs/pr/[0-9]+))?)");
     return std::regex_match(s, id);
+}
+
+std::string hub_repo_id(const fs::path& snapshot) {
+    const fs::path snaps = snapshot.parent_path();
+    std::string id = snaps.parent_path().filename().string();
+    if (snaps.filename() != "snapshots" || id.rfind("models--", 0) != 0) return {};
+    id.erase(0, 8);
+    if (const size_t at = id.find("--"); at != std::string::npos) id.replace(at, 2, "/");
+    return id;
 }
 
 bool looks_like_model_dir(const fs::path& dir) {
@@ -54,7 +66,7 @@ fs::path resolve_model_dir(const std::string& arg) {
     const fs::path hub = hf_hub_cache();
     const std::string where = hub.empty() ? "no Hugging Face cache is set (HF_HUB_CACHE, HF_HOME, HOME)"
                                           : "the Hugging Face cache (" + hub.string() + ")";
-    const fs::path root = hub / ("models--" + org + "--" + repo.substr(repo.find('/') + 1));
+    const fs::path root = hub / hub_folder(org, repo.substr(repo.find('/') + 1));
     const fs::path snaps = root / "snapshots";
     if (!hub.empty() && fs::is_directory(snaps, ec)) {
         // refs/main (or refs/REV) holds the commit a download resolved it to; the snapshot must be

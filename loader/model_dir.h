@@ -16,6 +16,10 @@ std::filesystem::path hf_hub_cache();
 // or "/" (so "./org/name" and "/abs/org" are always paths).
 bool looks_like_repo_id(const std::string& s);
 
+// "ORG/NAME" for a snapshot folder of the hub cache (.../models--ORG--NAME/snapshots/REV), else "":
+// the other way round from what resolve_model_dir builds.
+std::string hub_repo_id(const std::filesystem::path& snapshot);
+
 // config.json and at least one *.safetensors file: a whole download, as far as a listing can tell.
 bool looks_like_model_dir(const std::filesystem::path& dir);
 

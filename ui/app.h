@@ -123,12 +123,12 @@ public:
     void save_settings();   // marks them for writing (update() writes at most once a second)
     bool settings_pending() const { return settings_dirty_ && !keep_settings; }  // marked, not yet written
     void flush_settings();
-    void flush_draft();
+    void flush_draft();  // the prompt box's text to disk now, if it changed (update() does it once a second)
     int draft_tokens();  // view.prompt's length in the loaded model's tokens (-1: no tokenizer); cached per text
     int draft_prompt_tokens() const { return draft_prompt_tokens_; }  // the same as a one-turn prompt (template included)
     // Seconds until update() has something to write (settings, the draft) or count (a long draft):
     // the idle loop wakes then instead of at the next input. -1: nothing pending.
-    double wake_in() const;  // the prompt box's text to disk now, if it changed (update() does it once a second)
+    double wake_in() const;
     void note(const std::string& s);
 
     // Shows branch `idx` of reply `msg` in the current conversation, and saves which one it is.

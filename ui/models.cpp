@@ -3,7 +3,6 @@
 #include "loader/model_dir.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -22,17 +21,10 @@ std::string key_of(const std::string& dir) {
     return s;
 }
 
-// "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B" for a hub snapshot (.../models--ORG--NAME/snapshots/REV),
-// else the folder's name.
+// "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B" for a hub snapshot, else the folder's name.
 std::string label_of(const fs::path& dir) {
-    const fs::path snaps = dir.parent_path();
-    const std::string repo = snaps.parent_path().filename().string();
-    if (snaps.filename() == "snapshots" && repo.rfind("models--", 0) == 0) {
-        std::string id = repo.substr(8);
-        if (const size_t at = id.find("--"); at != std::string::npos) id.replace(at, 2, "/");
-        return id;
-    }
-    return dir.filename().string();
+    const std::string id = hub_repo_id(dir);
+    return id.empty() ? dir.filename().string() : id;
 }
 
 }  // namespace
@@ -66,10 +58,11 @@ std::vector<ModelChoice> model_choices(const std::vector<std::string>& recent, c
     std::vector<ModelChoice> out;
     std::set<std::string> seen;
     auto add = [&](const std::string& dir, std::string label, const char* where) {
-        if (dir.empty() || !seen.insert(key_of(dir)).second) return;
+        const std::string key = key_of(dir);
+        if (dir.empty() || !seen.insert(key).second) return;
         std::error_code ec;
         const bool present = fs::is_regular_file(fs::path(dir) / "config.json", ec);
-        if (label.empty()) label = label_of(fs::path(key_of(dir)));
+        if (label.empty()) label = label_of(key);
         out.push_back({dir, std::move(label), where, present});
     };
     for (const std::string& r : recent) add(r, "", "recent");
@@ -87,7 +80,7 @@ std::vector<ModelChoice> model_choices(const std::vector<std::string>& recent, c
             if (looks_like_model_dir(s.path())) snaps.push_back(s.path());
         std::sort(snaps.begin(), snaps.end());
         for (const fs::path& s : snaps) {
-            const std::string id = label_of(s);
+            const std::string id = hub_repo_id(s);
             found.emplace_back(snaps.size() > 1 ? id + " @" + s.filename().string().substr(0, 7) : id, s.string());
         }
     }

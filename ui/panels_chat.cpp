@@ -39,6 +39,13 @@ int shown_message(App& app) {
     return -1;
 }
 
+// Regenerate (the button, Ctrl+R): the last reply, while it is the one shown, a model is loaded and
+// nothing streams.
+bool may_regenerate(App& app) {
+    const Conversation* c = app.current();
+    return c && !app.streaming() && app.ctl().engine() && shown_message(app) == int(c->messages.size()) - 1;
+}
+
 // The ▾ beside the path: models loaded before, the bundled one, the Hugging Face cache's. A pick
 // puts its path in the box and loads it (after the frame, as the Load button does); a recent one
 // that is gone is still listed (its load is refused, the loaded model kept) until removed with a
@@ -308,7 +315,7 @@ void draw_reply(App& app) {
     if (busy) {
         if (ImGui::Button("Stop (Esc)")) app.stop();
     } else {
-        ImGui::BeginDisabled(msg != int(c->messages.size()) - 1 || !app.ctl().engine());
+        ImGui::BeginDisabled(!may_regenerate(app));
         // Posted: a new branch can move the branches this frame goes on drawing from.
         if (ImGui::Button("Regenerate")) app.post([](App& a) { a.regenerate(); });
         clickable(app, "Regenerate");
@@ -583,9 +590,7 @@ void draw_app(App& app) {
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_F)) app.view.search_focus = true, app.view.force_tab = "Trace";
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) app.post([](App& a) { a.new_conversation(); });
     // Ctrl+R as the Regenerate button: the last reply, and only while it is the one shown.
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_R) && !app.streaming())
-        if (const Conversation* c = app.current(); c && shown_message(app) == int(c->messages.size()) - 1)
-            app.post([](App& a) { a.regenerate(); });
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_R) && may_regenerate(app)) app.post([](App& a) { a.regenerate(); });
     if (io.KeyAlt && (ImGui::IsKeyPressed(GLFW_KEY_LEFT) || ImGui::IsKeyPressed(GLFW_KEY_RIGHT))) {
         const int step = ImGui::IsKeyPressed(GLFW_KEY_LEFT) ? -1 : 1;
         if (const int msg = shown_message(app); msg >= 0)

@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -404,9 +403,15 @@ std::string Store::load_draft(std::vector<std::string>* problems, bool* keep_fil
     ::close(fd);
     if (!why.empty()) return refuse(why);
     // The box shows text up to a NUL and sends what it holds: a NUL would hide what goes out.
-    std::string clean;
-    for (char c : text) clean += c ? std::string(1, c) : std::string(tok::kReplacement);
-    return utf8_head(clean, clean.size());  // the box and the JSON it is sent in want well-formed UTF-8
+    if (text.find('\0') != std::string::npos) {
+        std::string clean;
+        clean.reserve(text.size());
+        for (char c : text)
+            if (c) clean.push_back(c);
+            else clean.append(tok::kReplacement);
+        text.swap(clean);
+    }
+    return utf8_head(text, text.size());  // the box and the JSON it is sent in want well-formed UTF-8
 }
 
 bool Store::save_draft(const std::string& text) const {
